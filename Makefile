@@ -1,0 +1,60 @@
+# Mobile VLA workspace: `make test` and `make demo` set everything up themselves.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Python 3.11 is preferred (the pinned CPU torch wheel is built for it); 3.10+ works.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+COLCON := $(BIN)/colcon
+export PATH := $(BIN):$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup lint build test test-packages test-integration bench demo clean
+
+help:
+	@echo 'make test   - set up .venv, lint, colcon build + test, then the integration tests'
+	@echo 'make demo   - run the simulated closed loop end to end'
+	@echo 'make bench  - print the core speed figures (median / p95)'
+	@echo 'make clean  - remove build/, install/, log/ (keeps .venv)'
+
+$(STAMP): requirements.txt constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else \
+		"Python 3.10 or newer is needed, found " + sys.version.split()[0] + \
+		"; install python3.11 or run make PYTHON=/path/to/python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo '== installing the pinned environment into $(VENV) (torch 2.13.0 CPU first)'
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
+	@touch $@
+
+setup: $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check src tests
+
+build: setup
+	$(COLCON) build --symlink-install --base-paths src --event-handlers console_cohesion-
+
+test-packages: build
+	$(COLCON) test --base-paths src --return-code-on-test-failure \
+		--event-handlers console_cohesion+ \
+		--pytest-args -q -p no:cacheprovider
+	$(COLCON) test-result --verbose
+
+test-integration: build
+	set +u && source install/setup.bash && set -u && $(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+test: lint test-packages test-integration
+
+bench: build
+	set +u && source install/setup.bash && set -u && $(BIN)/python tests/benchmarks/bench_core.py
+
+demo: setup
+	@echo 'make demo: the closed-loop simulator is not yet available in this workspace' >&2
+	@exit 1
+
+clean:
+	rm -rf build install log

@@ -1,0 +1,64 @@
+"""The ``mobile-vla`` command: workspace tools that run without ROS 2.
+
+Subcommands are registered in ``COMMANDS``; each adds its own arguments and
+returns an exit code. User mistakes end in one clear line, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from mobile_vla.bag import BagError, BagReader
+
+NS_PER_S = 1e9
+
+
+def _bag_info(args: argparse.Namespace) -> int:
+    with BagReader(args.path) as reader:
+        duration = (reader.end_ns - reader.start_ns) / NS_PER_S if reader.message_count else 0.0
+        print(f'bag:      {args.path}')
+        print(f'messages: {reader.message_count}')
+        print(f'duration: {duration:.3f} s')
+        print(f'start:    {reader.start_ns} ns')
+        width = max((len(t) for t in reader.topics), default=5)
+        for topic, info in sorted(reader.topics.items()):
+            rate = info.count / duration if duration > 0 else 0.0
+            note = '' if info.decodable else '  (type not decodable here)'
+            print(f'  {topic:<{width}}  {info.msgtype:<36} {info.count:>7} msgs '
+                  f'{rate:8.2f} Hz{note}')
+    return 0
+
+
+def _add_bag(sub: argparse._SubParsersAction) -> None:
+    bag = sub.add_parser('bag', help='inspect rosbag2 files')
+    bag_sub = bag.add_subparsers(dest='bag_command', required=True)
+    info = bag_sub.add_parser('info', help='topics, types, counts and rates of a bag')
+    info.add_argument('path', help='rosbag2 folder (with metadata.yaml)')
+    info.set_defaults(func=_bag_info)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_bag]
+USER_ERRORS: tuple[type[Exception], ...] = (BagError, FileNotFoundError, ValueError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='mobile-vla', description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest='command', required=True)
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except USER_ERRORS as exc:
+        print(f'mobile-vla: error: {exc}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Mobile VLA camera: frame sources and the camera publisher node."""

@@ -1,0 +1,1 @@
+"""Mobile VLA control: the control arbiter (manual / VLA / hybrid) and the WASD teleop."""

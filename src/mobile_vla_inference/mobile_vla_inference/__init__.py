@@ -1,0 +1,1 @@
+"""Mobile VLA inference: the streaming policy runner and the VLA inference node."""

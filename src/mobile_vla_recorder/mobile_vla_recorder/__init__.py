@@ -1,0 +1,1 @@
+"""Mobile VLA recorder: the HDF5 episode recorder and its node."""

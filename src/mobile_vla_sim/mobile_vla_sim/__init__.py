@@ -1,0 +1,1 @@
+"""Mobile VLA simulator: MuJoCo world, scripted expert, closed-loop runner and evaluation."""
