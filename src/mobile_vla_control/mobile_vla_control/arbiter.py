@@ -1,0 +1,448 @@
+"""The control arbiter: the only component that decides what drives the robot.
+
+Sources are data (as in twist_mux): each has a topic, a timeout, a priority and a
+role (``manual`` for humans, ``policy`` for the VLA or a navigation stack).
+The mode chooses which roles may drive:
+
+- ``manual``: manual sources only; ``vla``: policy sources only;
+- ``hybrid``: the policy drives until a manual source sends a non-zero command,
+  which takes over at once; control returns to the policy ``hybrid_hold_s``
+  after the last non-zero manual command (zero in between if manual input stops).
+
+Safety rules, on every tick:
+- an input older than its timeout is absent; with no valid source the output is
+  zero, published, never silence;
+- NaN, inf or absurd inputs (beyond ``reject_above``) are rejected, counted, and
+  make that source absent until its next valid message;
+- each axis is clipped to ``max_velocity`` and slewed by ``max_acceleration``
+  (speeding up) and ``max_deceleration`` (slowing down);
+- the e-stop latches zero until a release request **and** every source the mode
+  listens to is absent or commanding zero, so releasing never lurches;
+- a clock that jumps backwards (bag loop, sim reset) clears every input.
+
+Time comes in as an argument (seconds); nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from mobile_vla import topics
+from mobile_vla.actions import ACTION_LIMIT, ACTION_NAMES
+from mobile_vla.config import ConfigError, from_params
+
+MODES = ('manual', 'vla', 'hybrid')
+ROLES = ('manual', 'policy')
+ROLES_IN_MODE = {'manual': ('manual',), 'vla': ('policy',), 'hybrid': ('manual', 'policy')}
+ZERO = (0.0, 0.0, 0.0)
+
+
+def doc(text: str, default: Any) -> Any:
+    """A dataclass field with its documentation, shown as the ROS parameter description."""
+    if isinstance(default, (list, tuple)):
+        return field(default=tuple(default), metadata={'doc': text})
+    return field(default=default, metadata={'doc': text})
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One velocity source: ``sources.<name>.{topic,timeout,priority,role}`` in YAML."""
+
+    name: str
+    topic: str
+    timeout: float
+    priority: int
+    role: str
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.topic:
+            raise ConfigError(f'source {self.name!r} needs a name and a topic')
+        if not self.timeout > 0:
+            raise ConfigError(f'source {self.name}: timeout must be > 0 s, got {self.timeout}')
+        if self.role not in ROLES:
+            raise ConfigError(
+                f'source {self.name}: role must be one of {ROLES}, got {self.role!r}')
+
+
+DEFAULT_SOURCES = (
+    SourceConfig('teleop', topics.TELEOP_CMD_VEL.name, 0.5, 100, 'manual'),
+    SourceConfig('vla', topics.ROBOT_ACTION.name, 0.5, 50, 'policy'),
+)
+
+
+@dataclass(frozen=True)
+class ArbiterConfig:
+    """Parameters of the control arbiter node (and of the plain component)."""
+
+    rate_hz: float = doc('output rate of cmd_vel in Hz; zero is published too', 20.0)
+    initial_mode: str = doc('mode at start: manual, vla or hybrid', 'manual')
+    hybrid_hold_s: float = doc(
+        'hybrid: seconds after the last non-zero manual command before the policy drives again',
+        1.0)
+    max_velocity: tuple[float, ...] = doc(
+        'per-axis output limit (linear_x, linear_y, angular_z)', (ACTION_LIMIT,) * 3)
+    max_acceleration: tuple[float, ...] = doc(
+        'per-axis limit when speeding up, units per second squared', (2.3, 2.3, 4.6))
+    max_deceleration: tuple[float, ...] = doc(
+        'per-axis limit when slowing down, units per second squared', (4.6, 4.6, 9.2))
+    reject_above: float = doc(
+        'inputs with any axis beyond this magnitude are rejected as corrupt (not clipped)', 10.0)
+    stamped_output: bool = doc('publish geometry_msgs/TwistStamped instead of Twist', False)
+    frame_id: str = doc('frame_id of the TwistStamped output', 'base_link')
+    state_period_s: float = doc(
+        'control/state is published on every change and at least this often', 0.5)
+    sources: tuple[SourceConfig, ...] = field(
+        default=DEFAULT_SOURCES,
+        metadata={'doc': 'velocity sources: sources.<name>.{topic,timeout,priority,role}'})
+
+    def __post_init__(self) -> None:
+        if not self.rate_hz > 0:
+            raise ConfigError(f'rate_hz must be > 0, got {self.rate_hz}')
+        if self.initial_mode not in MODES:
+            raise ConfigError(f'initial_mode must be one of {MODES}, got {self.initial_mode!r}')
+        if self.hybrid_hold_s < 0:
+            raise ConfigError(f'hybrid_hold_s must be >= 0, got {self.hybrid_hold_s}')
+        for name in ('max_velocity', 'max_acceleration', 'max_deceleration'):
+            values = getattr(self, name)
+            if len(values) != 3 or not all(np.isfinite(v) and v > 0 for v in values):
+                raise ConfigError(f'{name} needs three positive numbers, got {list(values)}')
+        if not self.reject_above > 0:
+            raise ConfigError(f'reject_above must be > 0, got {self.reject_above}')
+        if not self.state_period_s > 0:
+            raise ConfigError(f'state_period_s must be > 0, got {self.state_period_s}')
+        if not self.sources:
+            raise ConfigError('the arbiter needs at least one source')
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ConfigError(f'source names must be unique, got {names}')
+        topics_ = [s.topic.lstrip('/') for s in self.sources]
+        if len(set(topics_)) != len(topics_):
+            raise ConfigError(f'two sources listen to the same topic: {topics_}')
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ArbiterConfig:
+        """From flat parameters (node or YAML); ``sources.*`` replace the defaults if given."""
+        sources = sources_from_params(params)
+        config = from_params(cls, params, skip=('sources.',))
+        if sources:
+            config = _replace(config, sources=sources)
+        return config
+
+
+def _replace(config: ArbiterConfig, **changes: Any) -> ArbiterConfig:
+    try:
+        return replace(config, **changes)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+
+
+SOURCE_KEYS = {'topic': str, 'timeout': float, 'priority': int, 'role': str}
+
+
+def sources_from_params(params: Mapping[str, Any]) -> tuple[SourceConfig, ...]:
+    """Parse ``sources.<name>.<key>`` parameters (twist_mux style) into source configs."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for key, value in params.items():
+        if not key.startswith('sources.'):
+            continue
+        parts = key.split('.')
+        if len(parts) != 3 or parts[2] not in SOURCE_KEYS:
+            raise ConfigError(
+                f'unknown source parameter {key}; use sources.<name>.'
+                f'{{{",".join(SOURCE_KEYS)}}}'
+            )
+        grouped.setdefault(parts[1], {})[parts[2]] = value
+    sources = []
+    for name, values in grouped.items():
+        missing = [k for k in SOURCE_KEYS if k not in values]
+        if missing:
+            raise ConfigError(f'source {name} lacks {", ".join(missing)}')
+        try:
+            sources.append(SourceConfig(
+                name=name,
+                topic=str(values['topic']),
+                timeout=float(values['timeout']),
+                priority=int(values['priority']),
+                role=str(values['role']),
+            ))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f'source {name}: {exc}') from None
+    return tuple(sources)
+
+
+@dataclass
+class _Source:
+    config: SourceConfig
+    index: int
+    action: np.ndarray | None = None
+    stamp: float | None = None
+    nonzero_stamp: float | None = None
+    received: int = 0
+    rejected: int = 0
+
+    def valid(self, now: float) -> bool:
+        return (
+            self.action is not None
+            and self.stamp is not None
+            and now - self.stamp <= self.config.timeout
+        )
+
+    def age(self, now: float) -> float | None:
+        return None if self.stamp is None else max(0.0, now - self.stamp)
+
+
+@dataclass(frozen=True)
+class ArbiterOutput:
+    """What to publish on cmd_vel this tick, and why."""
+
+    action: tuple[float, float, float]
+    source: str | None
+    reason: str  # 'source', 'estop', 'no_source', 'hybrid_hold'
+    velocity_limited: tuple[bool, bool, bool]
+    accel_limited: tuple[bool, bool, bool]
+
+
+class ControlArbiter:
+    """Chooses the velocity command from the sources, the mode and the e-stop."""
+
+    def __init__(
+        self, config: ArbiterConfig | None = None, warn: Callable[[str], None] | None = None
+    ) -> None:
+        self.config = config or ArbiterConfig()
+        self._warn = warn or (lambda _msg: None)
+        self._sources = {s.name: _Source(s, i) for i, s in enumerate(self.config.sources)}
+        self._by_topic = {s.topic.lstrip('/'): s.name for s in self.config.sources}
+        self.mode = self.config.initial_mode
+        self.estop_latched = False
+        self.release_requested = False
+        self._vmax = np.array(self.config.max_velocity)
+        self._accel = np.array(self.config.max_acceleration)
+        self._decel = np.array(self.config.max_deceleration)
+        self._output = np.zeros(3)
+        self._last_tick: float | None = None
+        self._last_now: float | None = None
+        self._last: ArbiterOutput = ArbiterOutput(ZERO, None, 'no_source', (False,) * 3,
+                                                  (False,) * 3)
+        self.velocity_limit_hits = [0, 0, 0]
+        self.accel_limit_hits = [0, 0, 0]
+        self.rejected_modes = 0
+        self.estop_count = 0
+        self.clock_resets = 0
+
+    # ----------------------------------------------------------------- inputs
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        return tuple(self._sources)
+
+    def source_for_topic(self, topic: str) -> str:
+        try:
+            return self._by_topic[topic.lstrip('/')]
+        except KeyError:
+            raise KeyError(f'no source listens to {topic}; sources: {self._by_topic}') from None
+
+    def on_command(self, source: str, action: Sequence[float], now: float) -> bool:
+        """A velocity command from ``source``; False (and counted) if rejected."""
+        self._observe_clock(now)
+        try:
+            state = self._sources[source]
+        except KeyError:
+            raise KeyError(f'unknown source {source!r}; known: {list(self._sources)}') from None
+        arr = _as_vector(action)
+        ok = (
+            arr is not None
+            and arr.size in (2, 3)
+            and bool(np.all(np.isfinite(arr)))
+            and bool(np.all(np.abs(arr) <= self.config.reject_above))
+        )
+        if not ok:
+            state.rejected += 1
+            state.action = None
+            self._warn(
+                f'rejected command from {source}: {action!r} (NaN, inf, wrong size or beyond '
+                f'{self.config.reject_above}); the source is absent until its next valid message'
+            )
+            return False
+        values = np.zeros(3)
+        values[: arr.size] = arr
+        state.action = values
+        state.stamp = now
+        state.received += 1
+        if np.any(values != 0.0):
+            state.nonzero_stamp = now
+        return True
+
+    def on_mode(self, text: str, now: float) -> bool:
+        """Switch mode (manual / vla / hybrid); unknown strings leave it unchanged."""
+        self._observe_clock(now)
+        mode = str(text).strip().lower()
+        if mode not in MODES:
+            self.rejected_modes += 1
+            self._warn(f'unknown mode {text!r} ignored; use one of {", ".join(MODES)} '
+                       f'(mode stays {self.mode})')
+            return False
+        self.mode = mode
+        return True
+
+    def on_estop(self, engaged: bool, now: float) -> None:
+        """True latches the e-stop; False asks to release it (see the module docstring)."""
+        self._observe_clock(now)
+        if engaged:
+            if not self.estop_latched:
+                self.estop_count += 1
+            self.estop_latched = True
+            self.release_requested = False
+        elif self.estop_latched:
+            self.release_requested = True
+
+    def _observe_clock(self, now: float) -> None:
+        if self._last_now is not None and now < self._last_now:
+            self.clock_resets += 1
+            self._warn(f'clock went back {self._last_now - now:.3f} s; all inputs cleared')
+            for state in self._sources.values():
+                state.action = state.stamp = state.nonzero_stamp = None
+            self._last_tick = None
+            self._output = np.zeros(3)
+        self._last_now = now
+
+    # ----------------------------------------------------------------- output
+    def _eligible(self) -> list[_Source]:
+        roles = ROLES_IN_MODE[self.mode]
+        return [s for s in self._sources.values() if s.config.role in roles]
+
+    def _try_release(self, now: float) -> None:
+        if not self.release_requested:
+            return
+        for state in self._eligible():
+            if state.valid(now) and np.any(state.action != 0.0):
+                return
+        self.estop_latched = False
+        self.release_requested = False
+
+    def _manual_claim(self, now: float) -> bool:
+        """Hybrid: a manual source drives now, or did within the hold time."""
+        for s in self._sources.values():
+            if s.config.role != 'manual' or s.nonzero_stamp is None:
+                continue
+            if s.valid(now) and np.any(s.action != 0.0):
+                return True
+            if now - s.nonzero_stamp <= self.config.hybrid_hold_s:
+                return True
+        return False
+
+    def _select(self, now: float) -> tuple[_Source | None, str]:
+        if self.estop_latched:
+            self._try_release(now)
+            if self.estop_latched:
+                return None, 'estop'
+        if self.mode == 'hybrid':
+            claim = self._manual_claim(now)
+            role = 'manual' if claim else 'policy'
+            candidates = [s for s in self._sources.values()
+                          if s.config.role == role and s.valid(now)]
+            if claim and not candidates:
+                return None, 'hybrid_hold'
+        else:
+            candidates = [s for s in self._eligible() if s.valid(now)]
+        if not candidates:
+            return None, 'no_source'
+        best = max(candidates, key=lambda s: (s.config.priority, -s.index))
+        return best, 'source'
+
+    def tick(self, now: float) -> ArbiterOutput:
+        """The command to publish at ``now``; call at ``rate_hz``."""
+        self._observe_clock(now)
+        period = 1.0 / self.config.rate_hz
+        dt = period if self._last_tick is None else min(max(now - self._last_tick, 0.0),
+                                                         2 * period)
+        self._last_tick = now
+        source, reason = self._select(now)
+        no_limit = (False, False, False)
+        if source is None:
+            self._output = np.zeros(3)
+            self._last = ArbiterOutput(ZERO, None, reason, no_limit, no_limit)
+            return self._last
+        target = source.action
+        clipped = np.clip(target, -self._vmax, self._vmax)
+        v_hit = clipped != target
+        current = self._output
+        slowing = (current * clipped >= 0) & (np.abs(clipped) <= np.abs(current))
+        max_step = np.where(slowing, self._decel, self._accel) * dt
+        out = current + np.clip(clipped - current, -max_step, max_step)
+        a_hit = out != clipped
+        for axis in range(3):
+            self.velocity_limit_hits[axis] += int(v_hit[axis])
+            self.accel_limit_hits[axis] += int(a_hit[axis])
+        self._output = out
+        self._last = ArbiterOutput(
+            tuple(float(v) for v in out), source.config.name, reason,
+            tuple(bool(v) for v in v_hit), tuple(bool(v) for v in a_hit),
+        )
+        return self._last
+
+    # ------------------------------------------------------------------ state
+    def state(self, now: float) -> dict[str, Any]:
+        """JSON-ready state for control/state."""
+        last = self._last
+        return {
+            'mode': self.mode,
+            'active_source': last.source,
+            'reason': last.reason,
+            'output': dict(zip(ACTION_NAMES, last.action, strict=True)),
+            'estop': {'latched': self.estop_latched, 'release_requested': self.release_requested,
+                      'count': self.estop_count},
+            'inputs': {
+                name: {
+                    'topic': s.config.topic,
+                    'role': s.config.role,
+                    'age_s': None if s.age(now) is None else round(s.age(now), 4),
+                    'valid': s.valid(now),
+                    'received': s.received,
+                    'rejected': s.rejected,
+                }
+                for name, s in self._sources.items()
+            },
+            'limits_hit': {
+                'velocity': dict(zip(ACTION_NAMES, self.velocity_limit_hits, strict=True)),
+                'acceleration': dict(zip(ACTION_NAMES, self.accel_limit_hits, strict=True)),
+                'now': {'velocity': list(last.velocity_limited),
+                        'acceleration': list(last.accel_limited)},
+            },
+            'rejected_modes': self.rejected_modes,
+            'clock_resets': self.clock_resets,
+        }
+
+    def diagnostics(self, now: float) -> tuple[str, str, dict[str, str]]:
+        """(level 'OK'/'WARN'/'ERROR', message, key values) for /diagnostics."""
+        last = self._last
+        rejected = sum(s.rejected for s in self._sources.values())
+        if self.estop_latched:
+            level, message = 'WARN', 'e-stop latched' + (
+                ': release waits for all inputs to be zero' if self.release_requested else '')
+        elif last.reason == 'no_source' and self.mode != 'manual':
+            level, message = 'WARN', f'{self.mode} mode but no valid input: publishing zero'
+        elif rejected:
+            level, message = 'WARN', f'{rejected} invalid input(s) rejected so far'
+        else:
+            level, message = 'OK', f'{self.mode}: ' + (
+                f'driven by {last.source}' if last.source else 'idle, publishing zero')
+        values = {
+            'mode': self.mode,
+            'active_source': str(last.source),
+            'reason': last.reason,
+            'estop_latched': str(self.estop_latched),
+        }
+        for name, s in self._sources.items():
+            age = s.age(now)
+            values[f'{name}.age_s'] = 'never' if age is None else f'{age:.3f}'
+            values[f'{name}.rejected'] = str(s.rejected)
+        return level, message, values
+
+
+def _as_vector(action: Any) -> np.ndarray | None:
+    try:
+        return np.asarray(action, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return None

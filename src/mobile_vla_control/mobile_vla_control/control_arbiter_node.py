@@ -1,0 +1,173 @@
+"""ROS 2 adapter of ``ControlArbiter``: subscriptions, the fixed-rate cmd_vel timer, state.
+
+Everything the arbiter decides lives in ``arbiter.py``; this node only maps
+messages, parameters, QoS and timers onto it. On shutdown it publishes zero.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import sys
+from functools import partial
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Twist, TwistStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
+from std_msgs.msg import Bool, String
+
+from mobile_vla import topics
+from mobile_vla.config import ConfigError, to_params
+from mobile_vla.msgs import twist_to_action
+from mobile_vla_control.arbiter import (
+    SOURCE_KEYS,
+    ArbiterConfig,
+    ArbiterOutput,
+    ControlArbiter,
+)
+
+LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
+          'ERROR': DiagnosticStatus.ERROR}
+
+
+def qos(intent: topics.QosIntent) -> QoSProfile:
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=intent.depth,
+        reliability=ReliabilityPolicy[intent.reliability.upper()],
+        durability=DurabilityPolicy[intent.durability.upper()],
+    )
+
+
+class ControlArbiterNode(Node):
+    def __init__(self) -> None:
+        # Sources are a dynamic group (sources.<name>.*), as in twist_mux.
+        super().__init__('control_arbiter', allow_undeclared_parameters=True,
+                         automatically_declare_parameters_from_overrides=True)
+        defaults = ArbiterConfig()
+        docs = {f.name: f.metadata.get('doc', '') for f in dataclasses.fields(ArbiterConfig)}
+        for name, value in to_params(defaults).items():
+            if not self.has_parameter(name):
+                self.declare_parameter(name, value, ParameterDescriptor(description=docs[name]))
+        if not self.get_parameters_by_prefix('sources'):
+            for source in defaults.sources:
+                for key in SOURCE_KEYS:
+                    self.declare_parameter(f'sources.{source.name}.{key}',
+                                           getattr(source, key))
+        params = {name: p.value for name, p in self.get_parameters_by_prefix('').items()}
+        self.config = ArbiterConfig.from_params(params)
+        self.arbiter = ControlArbiter(self.config, warn=self._warn)
+
+        cmd_type = TwistStamped if self.config.stamped_output else Twist
+        self._cmd_pub = self.create_publisher(cmd_type, topics.CMD_VEL.name,
+                                              qos(topics.CMD_VEL.qos))
+        self._state_pub = self.create_publisher(String, topics.CONTROL_STATE.name,
+                                                qos(topics.CONTROL_STATE.qos))
+        self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS.name,
+                                               qos(topics.DIAGNOSTICS.qos))
+        for source in self.config.sources:
+            self.create_subscription(Twist, source.topic, partial(self._on_twist, source.name),
+                                     qos(topics.COMMAND))
+        self.create_subscription(String, topics.CONTROL_MODE.name, self._on_mode,
+                                 qos(topics.CONTROL_MODE.qos))
+        self.create_subscription(Bool, topics.CONTROL_ESTOP.name, self._on_estop,
+                                 qos(topics.CONTROL_ESTOP.qos))
+        self.create_timer(1.0 / self.config.rate_hz, self._tick)
+        self.create_timer(1.0, self._publish_diagnostics)
+        self._last_key: tuple | None = None
+        self._last_state_time = -1e9
+        sources = ', '.join(f'{s.name}<-{s.topic} ({s.role}, prio {s.priority}, '
+                            f'{s.timeout} s)' for s in self.config.sources)
+        self.get_logger().info(f'arbiter at {self.config.rate_hz} Hz, mode '
+                               f'{self.arbiter.mode}; sources: {sources}')
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _warn(self, text: str) -> None:
+        self.get_logger().warning(text, throttle_duration_sec=1.0)
+
+    def _on_twist(self, source: str, msg: Twist) -> None:
+        self.arbiter.on_command(source, twist_to_action(msg), self._now())
+
+    def _on_mode(self, msg: String) -> None:
+        if self.arbiter.on_mode(msg.data, self._now()):
+            self.get_logger().info(f'mode -> {self.arbiter.mode}')
+        self._publish_state(force=True)
+
+    def _on_estop(self, msg: Bool) -> None:
+        self.arbiter.on_estop(bool(msg.data), self._now())
+        self.get_logger().warning(f'e-stop {"ENGAGED" if msg.data else "release requested"}')
+        self._tick()  # zero goes out now, not at the next tick
+
+    def _tick(self) -> None:
+        out = self.arbiter.tick(self._now())
+        self.publish_command(out.action)
+        self._publish_state(out=out)
+
+    def publish_command(self, action: tuple[float, float, float]) -> None:
+        twist = Twist()
+        twist.linear.x, twist.linear.y, twist.angular.z = action
+        if self.config.stamped_output:
+            msg = TwistStamped()
+            msg.header.stamp = self.get_clock().now().to_msg()
+            msg.header.frame_id = self.config.frame_id
+            msg.twist = twist
+            self._cmd_pub.publish(msg)
+        else:
+            self._cmd_pub.publish(twist)
+
+    def _publish_state(self, out: ArbiterOutput | None = None, force: bool = False) -> None:
+        now = self._now()
+        key = (self.arbiter.mode, self.arbiter.estop_latched, out.source if out else None,
+               out.reason if out else None)
+        if not force and key == self._last_key and \
+                now - self._last_state_time < self.config.state_period_s:
+            return
+        self._last_key, self._last_state_time = key, now
+        self._state_pub.publish(String(data=json.dumps(self.arbiter.state(now))))
+
+    def _publish_diagnostics(self) -> None:
+        level, message, values = self.arbiter.diagnostics(self._now())
+        status = DiagnosticStatus(level=LEVELS[level], name=f'{self.get_name()}: arbiter',
+                                  message=message, hardware_id='mobile_vla')
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diag_pub.publish(array)
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(args: list[str] | None = None) -> int:
+    # Our own SIGINT/SIGTERM handling keeps the context alive long enough to send zero.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    node = None
+    code = 0
+    try:
+        node = ControlArbiterNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ConfigError as exc:
+        print(f'control_arbiter: configuration error: {exc}', file=sys.stderr)
+        code = 2
+    finally:
+        if node is not None:
+            node.publish_command((0.0, 0.0, 0.0))
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())
