@@ -12,13 +12,29 @@ COLCON := $(BIN)/colcon
 export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup lint build test test-packages test-integration bench demo clean
+.PHONY: help setup system-deps lint build test test-packages test-integration bench demo clean
+
+# Debian packages the tests use: tmux drives the teleop in a real terminal.
+SYSTEM_PACKAGES := tmux
 
 help:
 	@echo 'make test   - set up .venv, lint, colcon build + test, then the integration tests'
 	@echo 'make demo   - run the simulated closed loop end to end'
 	@echo 'make bench  - print the core speed figures (median / p95)'
 	@echo 'make clean  - remove build/, install/, log/ (keeps .venv)'
+
+system-deps:
+	@missing=""; for pkg in $(SYSTEM_PACKAGES); do \
+		dpkg -s $$pkg >/dev/null 2>&1 || command -v $$pkg >/dev/null || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "== installing$$missing (apt)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else \
+			echo "warning: missing$$missing; run: sudo apt-get install$$missing" >&2; \
+		fi; \
+	fi
 
 $(STAMP): requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else \
@@ -30,7 +46,7 @@ $(STAMP): requirements.txt constraints.txt
 	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
 	@touch $@
 
-setup: $(STAMP)
+setup: system-deps $(STAMP)
 
 lint: setup
 	$(BIN)/ruff check src tests
@@ -50,7 +66,9 @@ test-integration: build
 test: lint test-packages test-integration
 
 bench: build
-	set +u && source install/setup.bash && set -u && $(BIN)/python tests/benchmarks/bench_core.py
+	set +u && source install/setup.bash && set -u && \
+		$(BIN)/python tests/benchmarks/bench_core.py && \
+		$(BIN)/python tests/benchmarks/bench_control.py
 
 demo: setup
 	@echo 'make demo: the closed-loop simulator is not yet available in this workspace' >&2

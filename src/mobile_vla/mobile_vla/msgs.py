@@ -184,6 +184,23 @@ def ns_to_stamp(t_ns: int) -> tuple[int, int]:
     return sec, nanosec
 
 
+class SecondsSince:
+    """Integer nanoseconds -> float seconds since the first time it is given.
+
+    Components take time as float seconds. Epoch-scale ROS times (about 1.7e9 s)
+    as floats resolve only about 0.2 us, which shows up as jitter in computed
+    intervals; counting from a nearby origin keeps nanosecond precision for days.
+    """
+
+    def __init__(self, origin_ns: int | None = None) -> None:
+        self.origin_ns = origin_ns
+
+    def __call__(self, t_ns: int) -> float:
+        if self.origin_ns is None:
+            self.origin_ns = int(t_ns)
+        return (int(t_ns) - self.origin_ns) / NS_PER_S
+
+
 def twist_to_action(msg: Any) -> tuple[float, float, float]:
     """Twist or TwistStamped -> (linear_x, linear_y, angular_z), unchecked."""
     twist = getattr(msg, 'twist', msg)

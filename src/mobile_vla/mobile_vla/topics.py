@@ -65,8 +65,18 @@ class Topic:
 
     def in_namespace(self, namespace: str) -> str:
         """Absolute name under ``namespace`` ('' or '/' for the root)."""
-        ns = namespace.strip('/')
-        return f'/{ns}/{self.name}' if ns else self.path
+        return resolve(self.name, namespace)
+
+
+def resolve(name: str, namespace: str = '') -> str:
+    """Absolute name of a relative topic ``name`` under ``namespace``, as rclpy resolves it.
+
+    Absolute names (leading slash) stay as they are.
+    """
+    if name.startswith('/'):
+        return name
+    ns = namespace.strip('/')
+    return f'/{ns}/{name}' if ns else f'/{name}'
 
 
 CAMERA_IMAGE = Topic(

@@ -9,6 +9,7 @@ from mobile_vla.bag import MessageFactory
 from mobile_vla.msgs import (
     ENCODINGS,
     ImageConversionError,
+    SecondsSince,
     action_to_twist_fields,
     as_array_data,
     checked_twist_to_action,
@@ -158,3 +159,14 @@ def test_stamps_convert_exactly():
     assert stamp_to_ns(SimpleNamespace(sec=3, nanosec=999_999_999)) == 3_999_999_999
     with pytest.raises(ValueError):
         ns_to_stamp(-1)
+
+
+def test_seconds_since_keeps_nanosecond_intervals_at_epoch_scale():
+    epoch = 1_714_557_996_445_048_407
+    to_s = SecondsSince()
+    assert to_s(epoch) == 0.0
+    assert to_s(epoch + 50_000_000) - to_s(epoch) == 0.05
+    assert to_s(epoch + 1) == 1e-9
+    assert to_s(epoch - 2 * 10**9) == -2.0  # a clock that went back stays visible
+    # Plain float seconds at this scale get a 50 ms interval wrong by far more than 1 ns.
+    assert abs(((epoch + 50_000_000) * 1e-9 - epoch * 1e-9) - 0.05) > 1e-9

@@ -43,6 +43,8 @@ def test_names_are_relative_and_move_under_a_namespace():
     assert topics.CAMERA_IMAGE.in_namespace('robot1') == '/robot1/camera/image'
     assert topics.CAMERA_IMAGE.in_namespace('/robot1/') == '/robot1/camera/image'
     assert topics.CAMERA_IMAGE.in_namespace('') == '/camera/image'
+    assert topics.resolve('joy/cmd_vel', 'robot2') == '/robot2/joy/cmd_vel'
+    assert topics.resolve('/abs/topic', 'robot2') == '/abs/topic'
     with pytest.raises(ValueError, match='relative'):
         topics.Topic('/abs', 'std_msgs/msg/String', topics.EVENTS, '')
     with pytest.raises(ValueError, match='pkg/msg/Name'):

@@ -177,7 +177,7 @@ def sources_from_params(params: Mapping[str, Any]) -> tuple[SourceConfig, ...]:
 class _Source:
     config: SourceConfig
     index: int
-    action: np.ndarray | None = None
+    action: tuple[float, float, float] | None = None
     stamp: float | None = None
     nonzero_stamp: float | None = None
     received: int = 0
@@ -218,10 +218,11 @@ class ControlArbiter:
         self.mode = self.config.initial_mode
         self.estop_latched = False
         self.release_requested = False
-        self._vmax = np.array(self.config.max_velocity)
-        self._accel = np.array(self.config.max_acceleration)
-        self._decel = np.array(self.config.max_deceleration)
-        self._output = np.zeros(3)
+        # Plain floats: per-axis numpy calls on 3-vectors would dominate the tick time.
+        self._vmax = tuple(float(v) for v in self.config.max_velocity)
+        self._accel = tuple(float(v) for v in self.config.max_acceleration)
+        self._decel = tuple(float(v) for v in self.config.max_deceleration)
+        self._output = ZERO
         self._last_tick: float | None = None
         self._last_now: float | None = None
         self._last: ArbiterOutput = ArbiterOutput(ZERO, None, 'no_source', (False,) * 3,
@@ -231,6 +232,8 @@ class ControlArbiter:
         self.rejected_modes = 0
         self.estop_count = 0
         self.clock_resets = 0
+        self._state_key: tuple | None = None
+        self._state_time: float | None = None
 
     # ----------------------------------------------------------------- inputs
     @property
@@ -265,12 +268,11 @@ class ControlArbiter:
                 f'{self.config.reject_above}); the source is absent until its next valid message'
             )
             return False
-        values = np.zeros(3)
-        values[: arr.size] = arr
+        values = (float(arr[0]), float(arr[1]), float(arr[2]) if arr.size == 3 else 0.0)
         state.action = values
         state.stamp = now
         state.received += 1
-        if np.any(values != 0.0):
+        if values != ZERO:
             state.nonzero_stamp = now
         return True
 
@@ -304,7 +306,7 @@ class ControlArbiter:
             for state in self._sources.values():
                 state.action = state.stamp = state.nonzero_stamp = None
             self._last_tick = None
-            self._output = np.zeros(3)
+            self._output = ZERO
         self._last_now = now
 
     # ----------------------------------------------------------------- output
@@ -316,7 +318,7 @@ class ControlArbiter:
         if not self.release_requested:
             return
         for state in self._eligible():
-            if state.valid(now) and np.any(state.action != 0.0):
+            if state.valid(now) and state.action != ZERO:
                 return
         self.estop_latched = False
         self.release_requested = False
@@ -326,7 +328,7 @@ class ControlArbiter:
         for s in self._sources.values():
             if s.config.role != 'manual' or s.nonzero_stamp is None:
                 continue
-            if s.valid(now) and np.any(s.action != 0.0):
+            if s.valid(now) and s.action != ZERO:
                 return True
             if now - s.nonzero_stamp <= self.config.hybrid_hold_s:
                 return True
@@ -361,28 +363,38 @@ class ControlArbiter:
         source, reason = self._select(now)
         no_limit = (False, False, False)
         if source is None:
-            self._output = np.zeros(3)
+            self._output = ZERO
             self._last = ArbiterOutput(ZERO, None, reason, no_limit, no_limit)
             return self._last
-        target = source.action
-        clipped = np.clip(target, -self._vmax, self._vmax)
-        v_hit = clipped != target
-        current = self._output
-        slowing = (current * clipped >= 0) & (np.abs(clipped) <= np.abs(current))
-        max_step = np.where(slowing, self._decel, self._accel) * dt
-        out = current + np.clip(clipped - current, -max_step, max_step)
-        a_hit = out != clipped
-        for axis in range(3):
-            self.velocity_limit_hits[axis] += int(v_hit[axis])
-            self.accel_limit_hits[axis] += int(a_hit[axis])
-        self._output = out
-        self._last = ArbiterOutput(
-            tuple(float(v) for v in out), source.config.name, reason,
-            tuple(bool(v) for v in v_hit), tuple(bool(v) for v in a_hit),
-        )
+        out, v_hit, a_hit = [], [], []
+        for axis, (target, current) in enumerate(zip(source.action, self._output, strict=True)):
+            vmax = self._vmax[axis]
+            clipped = min(max(target, -vmax), vmax)
+            # Slowing down: same direction (or stopping) and smaller magnitude.
+            slowing = current * clipped >= 0.0 and abs(clipped) <= abs(current)
+            max_step = (self._decel[axis] if slowing else self._accel[axis]) * dt
+            value = current + min(max(clipped - current, -max_step), max_step)
+            out.append(value)
+            v_hit.append(clipped != target)
+            a_hit.append(value != clipped)
+            self.velocity_limit_hits[axis] += clipped != target
+            self.accel_limit_hits[axis] += value != clipped
+        self._output = (out[0], out[1], out[2])
+        self._last = ArbiterOutput(self._output, source.config.name, reason,
+                                   tuple(v_hit), tuple(a_hit))
         return self._last
 
     # ------------------------------------------------------------------ state
+    def state_due(self, now: float) -> bool:
+        """True when control/state should go out: something changed, or a period passed."""
+        last = self._last
+        key = (self.mode, self.estop_latched, self.release_requested, last.source, last.reason)
+        if (key == self._state_key and self._state_time is not None
+                and 0 <= now - self._state_time < self.config.state_period_s):
+            return False
+        self._state_key, self._state_time = key, now
+        return True
+
     def state(self, now: float) -> dict[str, Any]:
         """JSON-ready state for control/state."""
         last = self._last

@@ -24,13 +24,8 @@ from std_msgs.msg import Bool, String
 
 from mobile_vla import topics
 from mobile_vla.config import ConfigError, to_params
-from mobile_vla.msgs import twist_to_action
-from mobile_vla_control.arbiter import (
-    SOURCE_KEYS,
-    ArbiterConfig,
-    ArbiterOutput,
-    ControlArbiter,
-)
+from mobile_vla.msgs import SecondsSince, twist_to_action
+from mobile_vla_control.arbiter import SOURCE_KEYS, ArbiterConfig, ControlArbiter
 
 LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
           'ERROR': DiagnosticStatus.ERROR}
@@ -63,6 +58,7 @@ class ControlArbiterNode(Node):
         params = {name: p.value for name, p in self.get_parameters_by_prefix('').items()}
         self.config = ArbiterConfig.from_params(params)
         self.arbiter = ControlArbiter(self.config, warn=self._warn)
+        self._seconds = SecondsSince()
 
         cmd_type = TwistStamped if self.config.stamped_output else Twist
         self._cmd_pub = self.create_publisher(cmd_type, topics.CMD_VEL.name,
@@ -80,15 +76,13 @@ class ControlArbiterNode(Node):
                                  qos(topics.CONTROL_ESTOP.qos))
         self.create_timer(1.0 / self.config.rate_hz, self._tick)
         self.create_timer(1.0, self._publish_diagnostics)
-        self._last_key: tuple | None = None
-        self._last_state_time = -1e9
         sources = ', '.join(f'{s.name}<-{s.topic} ({s.role}, prio {s.priority}, '
                             f'{s.timeout} s)' for s in self.config.sources)
         self.get_logger().info(f'arbiter at {self.config.rate_hz} Hz, mode '
                                f'{self.arbiter.mode}; sources: {sources}')
 
     def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        return self._seconds(self.get_clock().now().nanoseconds)
 
     def _warn(self, text: str) -> None:
         self.get_logger().warning(text, throttle_duration_sec=1.0)
@@ -99,7 +93,7 @@ class ControlArbiterNode(Node):
     def _on_mode(self, msg: String) -> None:
         if self.arbiter.on_mode(msg.data, self._now()):
             self.get_logger().info(f'mode -> {self.arbiter.mode}')
-        self._publish_state(force=True)
+        self._publish_state()
 
     def _on_estop(self, msg: Bool) -> None:
         self.arbiter.on_estop(bool(msg.data), self._now())
@@ -109,7 +103,7 @@ class ControlArbiterNode(Node):
     def _tick(self) -> None:
         out = self.arbiter.tick(self._now())
         self.publish_command(out.action)
-        self._publish_state(out=out)
+        self._publish_state()
 
     def publish_command(self, action: tuple[float, float, float]) -> None:
         twist = Twist()
@@ -123,15 +117,10 @@ class ControlArbiterNode(Node):
         else:
             self._cmd_pub.publish(twist)
 
-    def _publish_state(self, out: ArbiterOutput | None = None, force: bool = False) -> None:
+    def _publish_state(self) -> None:
         now = self._now()
-        key = (self.arbiter.mode, self.arbiter.estop_latched, out.source if out else None,
-               out.reason if out else None)
-        if not force and key == self._last_key and \
-                now - self._last_state_time < self.config.state_period_s:
-            return
-        self._last_key, self._last_state_time = key, now
-        self._state_pub.publish(String(data=json.dumps(self.arbiter.state(now))))
+        if self.arbiter.state_due(now):
+            self._state_pub.publish(String(data=json.dumps(self.arbiter.state(now))))
 
     def _publish_diagnostics(self) -> None:
         level, message, values = self.arbiter.diagnostics(self._now())
