@@ -15,6 +15,7 @@ from mobile_vla.msgs import SecondsSince, twist_to_action
 from mobile_vla.replay import ReplayExecutor
 from mobile_vla_control.arbiter import ControlArbiter
 
+
 def attach_arbiter(
     executor: ReplayExecutor,
     arbiter: ControlArbiter,

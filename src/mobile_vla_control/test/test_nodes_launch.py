@@ -8,13 +8,15 @@ import unittest
 
 import pytest
 
-launch_testing = pytest.importorskip('launch_testing', reason='needs ROS 2 (launch_testing)')
-rclpy = pytest.importorskip('rclpy', reason='needs ROS 2 (rclpy)')
+pytest.importorskip('launch_testing', reason='needs ROS 2 (launch_testing)')
+pytest.importorskip('rclpy', reason='needs ROS 2 (rclpy)')
 
 import launch  # noqa: E402
 import launch_ros.actions  # noqa: E402
+import launch_testing  # noqa: E402
 import launch_testing.actions  # noqa: E402
 import launch_testing.asserts  # noqa: E402
+import rclpy  # noqa: E402
 from geometry_msgs.msg import Twist  # noqa: E402
 from std_msgs.msg import Bool, String  # noqa: E402
 
