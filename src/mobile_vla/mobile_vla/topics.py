@@ -8,7 +8,8 @@ The QoS intents are plain values; ``mobile_vla.base_node`` maps them onto rclpy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from types import ModuleType
+from typing import Any, Literal
 
 Reliability = Literal['reliable', 'best_effort']
 Durability = Literal['volatile', 'transient_local']
@@ -29,6 +30,19 @@ class QosIntent:
             raise ValueError(f'unknown durability {self.durability!r}')
         if self.depth < 1:
             raise ValueError(f'QoS depth must be at least 1, got {self.depth}')
+
+    def profile(self, rclpy_qos: ModuleType) -> Any:
+        """The rclpy QoSProfile for this intent; pass the ``rclpy.qos`` module.
+
+        Taking the module as an argument keeps this library free of ROS imports
+        while every node builds its profiles the same way.
+        """
+        return rclpy_qos.QoSProfile(
+            history=rclpy_qos.HistoryPolicy.KEEP_LAST,
+            depth=self.depth,
+            reliability=rclpy_qos.ReliabilityPolicy[self.reliability.upper()],
+            durability=rclpy_qos.DurabilityPolicy[self.durability.upper()],
+        )
 
 
 #: Camera streams: newest frame wins, a lost frame is never resent.
@@ -62,6 +76,10 @@ class Topic:
     def path(self) -> str:
         """Absolute name in the root namespace, as recorded in a bag."""
         return '/' + self.name
+
+    def profile(self, rclpy_qos: ModuleType) -> Any:
+        """The rclpy QoSProfile of this topic (see ``QosIntent.profile``)."""
+        return self.qos.profile(rclpy_qos)
 
     def in_namespace(self, namespace: str) -> str:
         """Absolute name under ``namespace`` ('' or '/' for the root)."""

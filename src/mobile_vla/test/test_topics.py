@@ -1,3 +1,6 @@
+import enum
+from types import SimpleNamespace
+
 import pytest
 
 from mobile_vla import topics
@@ -65,3 +68,18 @@ def test_qos_intent_rejects_nonsense():
         topics.QosIntent('reliable', 'forever', 1)
     with pytest.raises(ValueError):
         topics.QosIntent('reliable', 'volatile', 0)
+
+
+def test_qos_intents_map_onto_rclpy_profiles():
+    # The same enum member names rclpy.qos has (RELIABLE, BEST_EFFORT, ...).
+    fake_qos = SimpleNamespace(
+        QoSProfile=lambda **kw: kw,
+        HistoryPolicy=enum.Enum('HistoryPolicy', 'KEEP_LAST KEEP_ALL'),
+        ReliabilityPolicy=enum.Enum('ReliabilityPolicy', 'RELIABLE BEST_EFFORT'),
+        DurabilityPolicy=enum.Enum('DurabilityPolicy', 'VOLATILE TRANSIENT_LOCAL'),
+    )
+    camera = topics.CAMERA_IMAGE.qos.profile(fake_qos)
+    assert camera['reliability'].name == 'BEST_EFFORT'
+    assert camera['durability'].name == 'VOLATILE' and camera['depth'] == 5
+    mode = topics.CONTROL_MODE.qos.profile(fake_qos)
+    assert (mode['reliability'].name, mode['durability'].name) == ('RELIABLE', 'TRANSIENT_LOCAL')

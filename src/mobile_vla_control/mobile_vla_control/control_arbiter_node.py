@@ -16,9 +16,9 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy import qos as rclpy_qos
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Bool, String
 
@@ -29,15 +29,6 @@ from mobile_vla_control.arbiter import SOURCE_KEYS, ArbiterConfig, ControlArbite
 
 LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
           'ERROR': DiagnosticStatus.ERROR}
-
-
-def qos(intent: topics.QosIntent) -> QoSProfile:
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST,
-        depth=intent.depth,
-        reliability=ReliabilityPolicy[intent.reliability.upper()],
-        durability=DurabilityPolicy[intent.durability.upper()],
-    )
 
 
 class ControlArbiterNode(Node):
@@ -62,18 +53,18 @@ class ControlArbiterNode(Node):
 
         cmd_type = TwistStamped if self.config.stamped_output else Twist
         self._cmd_pub = self.create_publisher(cmd_type, topics.CMD_VEL.name,
-                                              qos(topics.CMD_VEL.qos))
+                                              topics.CMD_VEL.profile(rclpy_qos))
         self._state_pub = self.create_publisher(String, topics.CONTROL_STATE.name,
-                                                qos(topics.CONTROL_STATE.qos))
+                                                topics.CONTROL_STATE.profile(rclpy_qos))
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS.name,
-                                               qos(topics.DIAGNOSTICS.qos))
+                                               topics.DIAGNOSTICS.profile(rclpy_qos))
         for source in self.config.sources:
             self.create_subscription(Twist, source.topic, partial(self._on_twist, source.name),
-                                     qos(topics.COMMAND))
+                                     topics.COMMAND.profile(rclpy_qos))
         self.create_subscription(String, topics.CONTROL_MODE.name, self._on_mode,
-                                 qos(topics.CONTROL_MODE.qos))
+                                 topics.CONTROL_MODE.profile(rclpy_qos))
         self.create_subscription(Bool, topics.CONTROL_ESTOP.name, self._on_estop,
-                                 qos(topics.CONTROL_ESTOP.qos))
+                                 topics.CONTROL_ESTOP.profile(rclpy_qos))
         self.create_timer(1.0 / self.config.rate_hz, self._tick)
         self.create_timer(1.0, self._publish_diagnostics)
         sources = ', '.join(f'{s.name}<-{s.topic} ({s.role}, prio {s.priority}, '

@@ -13,8 +13,8 @@ import sys
 import rclpy
 from geometry_msgs.msg import Twist
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy import qos as rclpy_qos
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import String
 
@@ -29,15 +29,6 @@ from mobile_vla_control.keyboard import (
 from mobile_vla_control.teleop import HELP, TeleopConfig, TeleopStep, WasdTeleop
 
 
-def qos(intent: topics.QosIntent) -> QoSProfile:
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST,
-        depth=intent.depth,
-        reliability=ReliabilityPolicy[intent.reliability.upper()],
-        durability=DurabilityPolicy[intent.durability.upper()],
-    )
-
-
 class WasdTeleopNode(Node):
     def __init__(self) -> None:
         super().__init__('wasd_teleop')
@@ -47,12 +38,9 @@ class WasdTeleopNode(Node):
         params = {name: self.get_parameter(name).value for name in docs}
         self.teleop = WasdTeleop(from_params(TeleopConfig, params))
         self._pubs = {
-            topics.TELEOP_CMD_VEL: self.create_publisher(
-                Twist, topics.TELEOP_CMD_VEL.name, qos(topics.TELEOP_CMD_VEL.qos)),
-            topics.CONTROL_MODE: self.create_publisher(
-                String, topics.CONTROL_MODE.name, qos(topics.CONTROL_MODE.qos)),
-            topics.RECORDER_CONTROL: self.create_publisher(
-                String, topics.RECORDER_CONTROL.name, qos(topics.RECORDER_CONTROL.qos)),
+            topic: self.create_publisher(Twist if topic is topics.TELEOP_CMD_VEL else String,
+                                         topic.name, topic.profile(rclpy_qos))
+            for topic in (topics.TELEOP_CMD_VEL, topics.CONTROL_MODE, topics.RECORDER_CONTROL)
         }
 
     def emit(self, step: TeleopStep, _now: float) -> None:
