@@ -68,7 +68,8 @@ test: lint test-packages test-integration
 bench: build
 	set +u && source install/setup.bash && set -u && \
 		$(BIN)/python tests/benchmarks/bench_core.py && \
-		$(BIN)/python tests/benchmarks/bench_control.py
+		$(BIN)/python tests/benchmarks/bench_control.py && \
+		$(BIN)/python tests/benchmarks/bench_camera.py
 
 demo: setup
 	@echo 'make demo: the closed-loop simulator is not yet available in this workspace' >&2

@@ -13,11 +13,13 @@ import dataclasses
 import types
 import typing
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 import yaml
 
 T = TypeVar('T')
+#: Parameters every rclpy node has; they are not part of a component's configuration.
+ROS_OWN_PARAMETERS = frozenset({'use_sim_time', 'start_type_description_service'})
 
 
 class ConfigError(ValueError):
@@ -111,7 +113,7 @@ def from_params(cls: type[T], params: Mapping[str, Any], skip: tuple[str, ...] =
     kwargs = {}
     unknown = []
     for key, value in params.items():
-        if key in ('use_sim_time',) or key.startswith(skip):
+        if key in ROS_OWN_PARAMETERS or key.startswith(skip):
             continue
         if key not in kinds:
             unknown.append(key)
@@ -139,3 +141,21 @@ def to_params(config: Any) -> dict[str, Any]:
             continue  # nested groups are declared by the node under their own prefix
         out[f.name] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+def declare_node_config(node: Any, cls: type, descriptor: Callable[..., Any]) -> dict[str, Any]:
+    """Declare the fields of dataclass ``cls`` as parameters of an rclpy node; return them all.
+
+    The node must be created with ``automatically_declare_parameters_from_overrides=True``:
+    values from YAML or ``-p`` are then taken with their own type (an integer where a
+    float is expected is fine; ``from_params`` converts it) instead of failing the
+    declaration, and keys no field names reach ``from_params``, which rejects them.
+    ``descriptor`` is ``rcl_interfaces.msg.ParameterDescriptor``, passed in so this
+    module stays free of ROS imports. Parameters are read-only: they are read once.
+    """
+    docs = {f.name: f.metadata.get('doc', '') for f in dataclasses.fields(cls)}
+    for name, value in to_params(cls()).items():
+        if not node.has_parameter(name):
+            node.declare_parameter(name, value, descriptor(description=docs[name],
+                                                           read_only=True))
+    return {name: param.value for name, param in node.get_parameters_by_prefix('').items()}

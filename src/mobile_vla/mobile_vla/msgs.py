@@ -156,6 +156,21 @@ def as_array_data(data: np.ndarray) -> array.array:
     return out
 
 
+def numpy_buffer(nbytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """A message data container for rosbags messages and a writable uint8 view of it."""
+    data = np.empty(nbytes, np.uint8)
+    return data, data
+
+
+def array_buffer(nbytes: int) -> tuple[array.array, np.ndarray]:
+    """An rclpy ``array.array('B')`` data container and a writable uint8 view of it.
+
+    Writing pixels through the view fills the message with no further copy.
+    """
+    data = array.array('B', b'\0') * nbytes
+    return data, np.frombuffer(data, np.uint8)
+
+
 def to_rgb(image: np.ndarray, encoding: str) -> np.ndarray:
     """An RGB uint8 (H, W, 3) array: a view for rgb8/bgr8, a copy for the others."""
     if encoding in ('rgb8', '8UC3'):

@@ -6,10 +6,10 @@ messages, parameters, QoS and timers onto it. On shutdown it publishes zero.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import signal
 import sys
+import time
 from functools import partial
 
 import rclpy
@@ -23,7 +23,7 @@ from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Bool, String
 
 from mobile_vla import topics
-from mobile_vla.config import ConfigError, to_params
+from mobile_vla.config import ConfigError, declare_node_config
 from mobile_vla.msgs import SecondsSince, twist_to_action
 from mobile_vla_control.arbiter import SOURCE_KEYS, ArbiterConfig, ControlArbiter
 
@@ -33,21 +33,18 @@ LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
 
 class ControlArbiterNode(Node):
     def __init__(self) -> None:
-        # Sources are a dynamic group (sources.<name>.*), as in twist_mux.
-        super().__init__('control_arbiter', allow_undeclared_parameters=True,
+        # Sources are a dynamic group (sources.<name>.*), as in twist_mux, so values
+        # from YAML are declared as they come; the config rejects unknown keys.
+        super().__init__('control_arbiter',
                          automatically_declare_parameters_from_overrides=True)
-        defaults = ArbiterConfig()
-        docs = {f.name: f.metadata.get('doc', '') for f in dataclasses.fields(ArbiterConfig)}
-        for name, value in to_params(defaults).items():
-            if not self.has_parameter(name):
-                self.declare_parameter(name, value, ParameterDescriptor(description=docs[name]))
         if not self.get_parameters_by_prefix('sources'):
-            for source in defaults.sources:
+            for source in ArbiterConfig().sources:
                 for key in SOURCE_KEYS:
-                    self.declare_parameter(f'sources.{source.name}.{key}',
-                                           getattr(source, key))
-        params = {name: p.value for name, p in self.get_parameters_by_prefix('').items()}
+                    self.declare_parameter(f'sources.{source.name}.{key}', getattr(source, key),
+                                           ParameterDescriptor(read_only=True))
+        params = declare_node_config(self, ArbiterConfig, ParameterDescriptor)
         self.config = ArbiterConfig.from_params(params)
+        self._warned: dict[str, float] = {}
         self.arbiter = ControlArbiter(self.config, warn=self._warn)
         self._seconds = SecondsSince()
 
@@ -76,7 +73,12 @@ class ControlArbiterNode(Node):
         return self._seconds(self.get_clock().now().nanoseconds)
 
     def _warn(self, text: str) -> None:
-        self.get_logger().warning(text, throttle_duration_sec=1.0)
+        # Throttle each kind of warning on its own, so one cannot hide another.
+        kind = text.split(':')[0][:40]
+        now = time.monotonic()
+        if now - self._warned.get(kind, -1e9) >= 1.0:
+            self._warned[kind] = now
+            self.get_logger().warning(text)
 
     def _on_twist(self, source: str, msg: Twist) -> None:
         self.arbiter.on_command(source, twist_to_action(msg), self._now())

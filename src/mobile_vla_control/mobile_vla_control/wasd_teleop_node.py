@@ -7,7 +7,6 @@ exit path, and zero is published before the node goes.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 
 import rclpy
@@ -19,7 +18,7 @@ from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import String
 
 from mobile_vla import topics
-from mobile_vla.config import ConfigError, from_params, to_params
+from mobile_vla.config import ConfigError, declare_node_config, from_params
 from mobile_vla_control.keyboard import (
     NO_TERMINAL_HINT,
     NoTerminalError,
@@ -31,11 +30,8 @@ from mobile_vla_control.teleop import HELP, TeleopConfig, TeleopStep, WasdTeleop
 
 class WasdTeleopNode(Node):
     def __init__(self) -> None:
-        super().__init__('wasd_teleop')
-        docs = {f.name: f.metadata.get('doc', '') for f in dataclasses.fields(TeleopConfig)}
-        for name, value in to_params(TeleopConfig()).items():
-            self.declare_parameter(name, value, ParameterDescriptor(description=docs[name]))
-        params = {name: self.get_parameter(name).value for name in docs}
+        super().__init__('wasd_teleop', automatically_declare_parameters_from_overrides=True)
+        params = declare_node_config(self, TeleopConfig, ParameterDescriptor)
         self.teleop = WasdTeleop(from_params(TeleopConfig, params))
         self._pubs = {
             topic: self.create_publisher(Twist if topic is topics.TELEOP_CMD_VEL else String,

@@ -26,9 +26,11 @@ def generate_test_description():
     arbiter = launch_ros.actions.Node(
         package='mobile_vla_control', executable='control_arbiter', name='control_arbiter',
         parameters=[{'rate_hz': 20.0, 'initial_mode': 'manual'}], output='screen')
-    # Started by launch without a terminal: it must explain and exit 1, not crash.
+    # Started without a terminal (stdin from /dev/null even under `launch_test -s`):
+    # it must explain and exit 1, not crash.
     teleop = launch_ros.actions.Node(
-        package='mobile_vla_control', executable='wasd_teleop', output='screen')
+        package='mobile_vla_control', executable='wasd_teleop', output='screen',
+        prefix='sh -c \'exec "$0" "$@" </dev/null\'')
     return (launch.LaunchDescription([arbiter, teleop, launch_testing.actions.ReadyToTest()]),
             {'arbiter': arbiter, 'teleop': teleop})
 
@@ -44,31 +46,44 @@ class TestArbiterNode(unittest.TestCase):
         cls.node.destroy_node()
         rclpy.shutdown()
 
-    def spin(self, seconds, every=None):
+    def spin(self, seconds, every=None, until=None):
         end = time.monotonic() + seconds
         while time.monotonic() < end:
+            if until is not None and until():
+                return True
             if every:
                 every()
             rclpy.spin_once(self.node, timeout_sec=0.05)
+        return until is None
+
+    def publisher(self, msg_type, topic):
+        # Wait until the arbiter's subscription is matched: a message sent before
+        # discovery is dropped by a volatile publisher.
+        pub = self.node.create_publisher(msg_type, topic, 10)
+        self.assertTrue(self.spin(10.0, until=lambda: pub.get_subscription_count() > 0))
+        return pub
 
     def test_zero_without_input_teleop_drives_estop_stops(self):
         received = []
         self.node.create_subscription(Twist, 'cmd_vel', received.append, 10)
         states = []
         self.node.create_subscription(String, 'control/state', states.append, 10)
+        # The node may still be starting: wait for its first message, then count.
+        self.assertTrue(self.spin(15.0, until=lambda: received), 'no cmd_vel at all')
+        received.clear()
         self.spin(1.5)
         self.assertGreater(len(received), 10, 'cmd_vel must be published with no input')
         self.assertTrue(all(m.linear.x == 0.0 and m.linear.y == 0.0 for m in received))
         self.assertTrue(states, 'control/state is published')
 
-        teleop = self.node.create_publisher(Twist, 'teleop/cmd_vel', 1)
+        teleop = self.publisher(Twist, 'teleop/cmd_vel')
         forward = Twist()
         forward.linear.x = 0.5
         received.clear()
         self.spin(1.5, every=lambda: teleop.publish(forward))
         self.assertAlmostEqual(received[-1].linear.x, 0.5, places=6)
 
-        estop = self.node.create_publisher(Bool, 'control/estop', 10)
+        estop = self.publisher(Bool, 'control/estop')
         estop.publish(Bool(data=True))
         received.clear()
         self.spin(1.0, every=lambda: teleop.publish(forward))

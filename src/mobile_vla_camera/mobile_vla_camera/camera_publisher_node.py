@@ -1,0 +1,125 @@
+"""ROS 2 adapter of ``CameraPublisher``: a grab thread publishes camera/image (+ camera_info).
+
+The grab loop runs in its own thread, so the executor never waits on the camera;
+publishing with sensor-data QoS (best effort, keep last) never blocks on a slow
+subscriber. Health goes to /diagnostics once a second.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy import qos as rclpy_qos
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, Image
+
+from mobile_vla import topics
+from mobile_vla.config import ConfigError, declare_node_config, from_params
+from mobile_vla.msgs import array_buffer
+from mobile_vla_camera.calibration import load_calibration
+from mobile_vla_camera.grabber import run_grab_loop
+from mobile_vla_camera.publisher import CameraConfig, CameraPublisher, ImageOut
+
+LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
+          'ERROR': DiagnosticStatus.ERROR}
+
+
+class CameraPublisherNode(Node):
+    def __init__(self) -> None:
+        super().__init__('camera_publisher',
+                         automatically_declare_parameters_from_overrides=True)
+        params = declare_node_config(self, CameraConfig, ParameterDescriptor)
+        config = from_params(CameraConfig, params)
+        calibration = load_calibration(config.calibration_file) \
+            if config.calibration_file else None
+        self.camera = CameraPublisher(config, calibration, alloc=array_buffer)
+        self._lock = threading.Lock()
+        self._image_pub = self.create_publisher(Image, topics.CAMERA_IMAGE.name,
+                                                topics.CAMERA_IMAGE.profile(rclpy_qos))
+        self._info_pub = self.create_publisher(CameraInfo, topics.CAMERA_INFO.name,
+                                               topics.CAMERA_INFO.profile(rclpy_qos))
+        self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS.name,
+                                               topics.DIAGNOSTICS.profile(rclpy_qos))
+        self.create_timer(1.0, self._publish_diagnostics)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._grab, name='camera_grab', daemon=True)
+        self._thread.start()
+        self.get_logger().info(f'camera source {config.source}, {config.encoding}, '
+                               f'frame_id {config.frame_id}')
+
+    def _clock_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def _grab(self) -> None:
+        try:
+            run_grab_loop(self.camera, self._emit, self._clock_ns, time.sleep,
+                          should_stop=self._stop.is_set, log=self._log, lock=self._lock)
+        except Exception as exc:  # never take the node down; say what happened
+            self.get_logger().error(f'camera grab loop stopped: {exc!r}')
+
+    def _log(self, text: str) -> None:
+        self.get_logger().warning(text, throttle_duration_sec=2.0)
+
+    def _emit(self, out: ImageOut) -> None:
+        stamp = Time(nanoseconds=out.stamp_ns).to_msg()
+        msg = Image(**out.fields)
+        msg.header.stamp = stamp
+        msg.header.frame_id = out.frame_id
+        self._image_pub.publish(msg)
+        info = self.camera.camera_info(out.fields['width'], out.fields['height'])
+        if info is not None:
+            info_msg = CameraInfo(**info)
+            info_msg.header = msg.header
+            self._info_pub.publish(info_msg)
+
+    def _publish_diagnostics(self) -> None:
+        with self._lock:
+            level, message, values = self.camera.diagnostics(self._clock_ns())
+        status = DiagnosticStatus(level=LEVELS[level], name=f'{self.get_name()}: camera',
+                                  message=message, hardware_id=self.camera.config.source)
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diag_pub.publish(array)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    node = None
+    code = 0
+    try:
+        node = CameraPublisherNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ConfigError as exc:
+        print(f'camera_publisher: configuration error: {exc}', file=sys.stderr)
+        code = 2
+    finally:
+        if node is not None:
+            node.stop()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())
