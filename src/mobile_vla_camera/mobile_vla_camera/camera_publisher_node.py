@@ -7,13 +7,13 @@ subscriber. Health goes to /diagnostics once a second.
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
 
+import diagnostic_msgs.msg
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy import qos as rclpy_qos
 from rclpy.executors import ExternalShutdownException
@@ -23,14 +23,12 @@ from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 
 from mobile_vla import topics
-from mobile_vla.config import ConfigError, declare_node_config, from_params
+from mobile_vla.config import declare_node_config, from_params
 from mobile_vla.msgs import array_buffer
+from mobile_vla.node_runtime import diagnostic_array, spin_node
 from mobile_vla_camera.calibration import load_calibration
 from mobile_vla_camera.grabber import run_grab_loop
 from mobile_vla_camera.publisher import CameraConfig, CameraPublisher, ImageOut
-
-LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
-          'ERROR': DiagnosticStatus.ERROR}
 
 
 class CameraPublisherNode(Node):
@@ -84,41 +82,21 @@ class CameraPublisherNode(Node):
     def _publish_diagnostics(self) -> None:
         with self._lock:
             level, message, values = self.camera.diagnostics(self._clock_ns())
-        status = DiagnosticStatus(level=LEVELS[level], name=f'{self.get_name()}: camera',
-                                  message=message, hardware_id=self.camera.config.source)
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self._diag_pub.publish(array)
+        self._diag_pub.publish(diagnostic_array(
+            diagnostic_msgs.msg, self.get_clock().now().to_msg(),
+            f'{self.get_name()}: camera', level, message, values,
+            hardware_id=self.camera.config.source))
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2.0)
 
 
-def _raise_interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    node = None
-    code = 0
-    try:
-        node = CameraPublisherNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ConfigError as exc:
-        print(f'camera_publisher: configuration error: {exc}', file=sys.stderr)
-        code = 2
-    finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+    return spin_node(rclpy, CameraPublisherNode, 'camera_publisher',
+                     signal_options=SignalHandlerOptions.NO,
+                     external_shutdown=ExternalShutdownException,
+                     on_exit=lambda node: node.stop(), args=args)
 
 
 if __name__ == '__main__':

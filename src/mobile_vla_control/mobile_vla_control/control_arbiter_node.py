@@ -7,13 +7,13 @@ messages, parameters, QoS and timers onto it. On shutdown it publishes zero.
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from functools import partial
 
+import diagnostic_msgs.msg
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy import qos as rclpy_qos
@@ -23,12 +23,10 @@ from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Bool, String
 
 from mobile_vla import topics
-from mobile_vla.config import ConfigError, declare_node_config
+from mobile_vla.config import declare_node_config
 from mobile_vla.msgs import SecondsSince, twist_to_action
+from mobile_vla.node_runtime import diagnostic_array, spin_node
 from mobile_vla_control.arbiter import SOURCE_KEYS, ArbiterConfig, ControlArbiter
-
-LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
-          'ERROR': DiagnosticStatus.ERROR}
 
 
 class ControlArbiterNode(Node):
@@ -117,38 +115,16 @@ class ControlArbiterNode(Node):
 
     def _publish_diagnostics(self) -> None:
         level, message, values = self.arbiter.diagnostics(self._now())
-        status = DiagnosticStatus(level=LEVELS[level], name=f'{self.get_name()}: arbiter',
-                                  message=message, hardware_id='mobile_vla')
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self._diag_pub.publish(array)
-
-
-def _raise_interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
+        self._diag_pub.publish(diagnostic_array(
+            diagnostic_msgs.msg, self.get_clock().now().to_msg(),
+            f'{self.get_name()}: arbiter', level, message, values))
 
 
 def main(args: list[str] | None = None) -> int:
-    # Our own SIGINT/SIGTERM handling keeps the context alive long enough to send zero.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    node = None
-    code = 0
-    try:
-        node = ControlArbiterNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ConfigError as exc:
-        print(f'control_arbiter: configuration error: {exc}', file=sys.stderr)
-        code = 2
-    finally:
-        if node is not None:
-            node.publish_command((0.0, 0.0, 0.0))
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+    return spin_node(rclpy, ControlArbiterNode, 'control_arbiter',
+                     signal_options=SignalHandlerOptions.NO,
+                     external_shutdown=ExternalShutdownException,
+                     on_exit=lambda node: node.publish_command((0.0, 0.0, 0.0)), args=args)
 
 
 if __name__ == '__main__':
