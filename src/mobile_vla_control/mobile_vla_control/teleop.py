@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from mobile_vla import topics
 from mobile_vla.actions import ACTION_LIMIT
 from mobile_vla.config import ConfigError
+from mobile_vla.scenarios import SCENARIOS
 
 #: Unit direction per key, (linear_x, linear_y, angular_z); scaled by key_speed * throttle.
 KEY_BINDINGS: dict[str, tuple[float, float, float]] = {
@@ -40,10 +41,6 @@ EPISODE_KEEP_KEY = 'k'
 EPISODE_DISCARD_KEY = 'j'
 QUIT_KEYS = frozenset({'x', '\x03', '\x04'})
 
-SCENARIOS = (
-    '1box_vert_left', '1box_vert_right', '1box_hori_left', '1box_hori_right',
-    '2box_vert_left', '2box_vert_right', '2box_hori_left', '2box_hori_right',
-)
 
 HELP = """Keys (case-insensitive):
 

@@ -1,0 +1,366 @@
+"""The HDF5 episode format: one file per demonstration, written atomically, read lazily.
+
+Layout (compatible with the original collector's files):
+
+- ``images``: uint8 (T, H, W, 3), one chunk per frame, compressed;
+- ``actions``: float32 (T, 3) = (linear_x, linear_y, angular_z);
+- ``action_event_types``: UTF-8 strings (T,): ``episode_start``, ``start_action``,
+  ``stop_action``;
+- attributes ``episode_name``, ``num_frames``, ``total_duration`` (s),
+  ``action_chunk_size`` (8); we add ``scenario``, ``instruction``,
+  ``channel_order`` (``RGB``; the original stored ``BGR`` without saying so),
+  ``schema_version``, ``complete`` (T reached the target) and ``target_frames``;
+- optional ``timestamps`` (T,) float64 seconds since the episode start and
+  ``frame_age`` (T,) float32, how old the camera frame was at each event.
+
+Image and action data carry Fletcher32 checksums, so a damaged file is reported,
+never silently read. Files are written to a hidden temporary name in the same
+folder, flushed, fsynced and renamed, so a crash at any moment leaves either no
+file or a complete one, and ``*.h5`` globs never see a partial episode.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import h5py
+import numpy as np
+
+from mobile_vla.actions import ACTION_LIMIT
+from mobile_vla.scenarios import ScenarioError, find_in, parse
+
+SCHEMA_VERSION = 1
+EPISODE_FRAMES = 18
+ACTION_CHUNK_SIZE = 8
+EVENT_TYPES = ('episode_start', 'start_action', 'stop_action')
+COMPRESSIONS = ('gzip', 'lzf', 'none')
+DEFAULT_COMPRESSION = 'lzf'
+TEMP_MARK = '.tmp-'
+REQUIRED_ATTRS = ('episode_name', 'num_frames', 'total_duration', 'action_chunk_size')
+
+
+class EpisodeError(ValueError):
+    """An episode file or object that breaks the format; the text names the fault."""
+
+
+class EpisodeWriteError(OSError):
+    """Writing an episode failed (disk full, permissions); earlier episodes are untouched."""
+
+
+@dataclass
+class Episode:
+    """One demonstration in memory. Images are RGB unless ``channel_order`` says BGR."""
+
+    images: np.ndarray
+    actions: np.ndarray
+    event_types: list[str]
+    scenario: str
+    instruction: str
+    total_duration: float
+    name: str = ''
+    channel_order: str = 'RGB'
+    timestamps: np.ndarray | None = None
+    frame_age: np.ndarray | None = None
+    target_frames: int = EPISODE_FRAMES
+    extra_attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def complete(self) -> bool:
+        return self.num_frames >= self.target_frames
+
+    def rgb_images(self) -> np.ndarray:
+        return self.images if self.channel_order == 'RGB' else self.images[..., ::-1]
+
+    def check(self) -> None:
+        """Raise ``EpisodeError`` unless shapes, types and values fit the format."""
+        t = self.num_frames
+        if self.images.dtype != np.uint8 or self.images.ndim != 4 or self.images.shape[3] != 3:
+            raise EpisodeError(f'images must be uint8 (T, H, W, 3), got {self.images.dtype} '
+                               f'{self.images.shape}')
+        if t == 0:
+            raise EpisodeError('an episode needs at least one frame')
+        if self.actions.shape != (t, 3):
+            raise EpisodeError(f'actions must be ({t}, 3), got {self.actions.shape}')
+        if not np.all(np.isfinite(self.actions)):
+            raise EpisodeError('actions contain NaN or inf')
+        if len(self.event_types) != t:
+            raise EpisodeError(f'{len(self.event_types)} event types for {t} frames')
+        bad = sorted(set(self.event_types) - set(EVENT_TYPES))
+        if bad:
+            raise EpisodeError(f'unknown event types {bad}; use {EVENT_TYPES}')
+        if self.channel_order not in ('RGB', 'BGR'):
+            raise EpisodeError(f'channel_order must be RGB or BGR, got {self.channel_order!r}')
+        for name in ('timestamps', 'frame_age'):
+            arr = getattr(self, name)
+            if arr is not None and np.asarray(arr).shape != (t,):
+                raise EpisodeError(f'{name} must have shape ({t},)')
+
+
+def episode_file_name(start_time_s: float, scenario: str) -> str:
+    """``episode_YYYYmmdd_HHMMSS_<scenario>.h5`` in local time, as the original named them."""
+    stamp = time.strftime('%Y%m%d_%H%M%S', time.localtime(start_time_s))
+    return f'episode_{stamp}_{scenario}.h5'
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_episode(path: str | Path, episode: Episode,
+                  compression: str = DEFAULT_COMPRESSION) -> Path:
+    """Write ``episode`` to ``path`` atomically (temp file, fsync, rename); never overwrite."""
+    episode.check()
+    if compression not in COMPRESSIONS:
+        raise EpisodeError(f'compression must be one of {COMPRESSIONS}, got {compression!r}')
+    path = Path(path)
+    if path.exists():
+        raise EpisodeWriteError(f'{path} exists already; episodes are never overwritten')
+    tmp = path.with_name(f'.{path.name}{TEMP_MARK}{os.getpid()}')
+    filters: dict[str, Any] = {}
+    if compression == 'gzip':
+        filters = {'compression': 'gzip', 'compression_opts': 4}
+    elif compression == 'lzf':
+        filters = {'compression': 'lzf'}
+    t, h, w, _ = episode.images.shape
+    try:
+        with h5py.File(tmp, 'w') as f:
+            # Fletcher32 checksums make a damaged chunk fail loudly instead of reading garbage.
+            f.create_dataset('images', data=episode.images, chunks=(1, h, w, 3),
+                             fletcher32=True, **filters)
+            f.create_dataset('actions', data=np.asarray(episode.actions, np.float32),
+                             fletcher32=True)
+            f.create_dataset('action_event_types', data=np.array(episode.event_types, object),
+                             dtype=h5py.string_dtype('utf-8'))
+            if episode.timestamps is not None:
+                f.create_dataset('timestamps', data=np.asarray(episode.timestamps, np.float64))
+            if episode.frame_age is not None:
+                f.create_dataset('frame_age', data=np.asarray(episode.frame_age, np.float32))
+            attrs = {
+                'episode_name': episode.name or path.stem,
+                'scenario': episode.scenario,
+                'instruction': episode.instruction,
+                'num_frames': t,
+                'total_duration': float(episode.total_duration),
+                'action_chunk_size': ACTION_CHUNK_SIZE,
+                'channel_order': episode.channel_order,
+                'schema_version': SCHEMA_VERSION,
+                'complete': bool(episode.complete),
+                'target_frames': int(episode.target_frames),
+                **episode.extra_attrs,
+            }
+            for key, value in attrs.items():
+                f.attrs[key] = value
+            f.flush()
+        with open(tmp, 'rb+') as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EpisodeWriteError(
+            f'could not write episode {path.name} in {path.parent}: {exc.strerror or exc}; '
+            'free disk space or choose another folder (earlier episodes are untouched)'
+        ) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _attr_text(value: Any) -> str:
+    return value.decode('utf-8') if isinstance(value, bytes) else str(value)
+
+
+class EpisodeFile:
+    """Lazy access to an episode file: attributes now, pixels when sliced.
+
+    Reads both our files and the original's (BGR images, scenario in the name).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self._file = h5py.File(self.path, 'r')
+        except OSError as exc:
+            raise EpisodeError(f'{self.path}: not a readable HDF5 file ({exc})') from None
+        try:
+            self._check_layout()
+        except EpisodeError:
+            self._file.close()
+            raise
+
+    def _check_layout(self) -> None:
+        f = self._file
+        for name in ('images', 'actions', 'action_event_types'):
+            if name not in f:
+                raise EpisodeError(f'{self.path}: missing dataset {name!r}')
+        images, actions = f['images'], f['actions']
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
+            raise EpisodeError(f'{self.path}: images must be uint8 (T, H, W, 3), got '
+                               f'{images.dtype} {images.shape}')
+        t = images.shape[0]
+        if t == 0:
+            raise EpisodeError(f'{self.path}: the episode has no frames')
+        if actions.shape != (t, 3) or actions.dtype.kind != 'f':
+            raise EpisodeError(f'{self.path}: actions must be float ({t}, 3), got '
+                               f'{actions.dtype} {actions.shape}')
+        if f['action_event_types'].shape != (t,):
+            raise EpisodeError(f'{self.path}: action_event_types must have shape ({t},), got '
+                               f'{f["action_event_types"].shape}')
+        missing = [a for a in REQUIRED_ATTRS if a not in f.attrs]
+        if missing:
+            raise EpisodeError(f'{self.path}: missing attribute(s) {", ".join(missing)}')
+        if int(f.attrs['num_frames']) != t:
+            raise EpisodeError(f'{self.path}: num_frames says {int(f.attrs["num_frames"])} '
+                               f'but images has {t}')
+        self.scenario  # noqa: B018 - raises EpisodeError when it cannot be known
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> EpisodeFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def num_frames(self) -> int:
+        return int(self._file['images'].shape[0])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self._file['images'].shape[1:])
+
+    @property
+    def channel_order(self) -> str:
+        # Files without the attribute come from the original collector, which stored BGR.
+        return _attr_text(self._file.attrs.get('channel_order', 'BGR'))
+
+    @property
+    def scenario(self) -> str:
+        if 'scenario' in self._file.attrs:
+            name = _attr_text(self._file.attrs['scenario'])
+            try:
+                return parse(name).name
+            except ScenarioError as exc:
+                raise EpisodeError(f'{self.path}: {exc}') from None
+        found = find_in(self.path.name) or find_in(
+            _attr_text(self._file.attrs.get('episode_name', '')))
+        if found is None:
+            raise EpisodeError(f'{self.path}: no scenario attribute and none in the file name')
+        return found.name
+
+    @property
+    def instruction(self) -> str:
+        if 'instruction' in self._file.attrs:
+            return _attr_text(self._file.attrs['instruction'])
+        return parse(self.scenario).instruction()
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return {k: (_attr_text(v) if isinstance(v, (bytes, str)) else v)
+                for k, v in self._file.attrs.items()}
+
+    def images(self, index: Any = slice(None)) -> np.ndarray:
+        """RGB frames (any index numpy accepts on the first axis), read on demand."""
+        data = self._file['images'][index]
+        return data[..., ::-1].copy() if self.channel_order == 'BGR' else data
+
+    def actions(self) -> np.ndarray:
+        return np.asarray(self._file['actions'][()], np.float32)
+
+    def event_types(self) -> list[str]:
+        raw = self._file['action_event_types'][()]
+        return [v.decode('utf-8') if isinstance(v, bytes) else str(v) for v in raw]
+
+    def read(self) -> Episode:
+        """The whole episode in memory (RGB)."""
+        f = self._file
+        return Episode(
+            images=self.images(), actions=self.actions(), event_types=self.event_types(),
+            scenario=self.scenario, instruction=self.instruction,
+            total_duration=float(f.attrs['total_duration']),
+            name=_attr_text(f.attrs['episode_name']), channel_order='RGB',
+            timestamps=f['timestamps'][()] if 'timestamps' in f else None,
+            frame_age=f['frame_age'][()] if 'frame_age' in f else None,
+            target_frames=int(f.attrs.get('target_frames', EPISODE_FRAMES)),
+        )
+
+
+def read_episode(path: str | Path) -> Episode:
+    with EpisodeFile(path) as ep:
+        return ep.read()
+
+
+def validate_episode(path: str | Path) -> list[str]:
+    """Every fault of one episode file, as sentences; empty when the file is sound."""
+    path = Path(path)
+    try:
+        ep = EpisodeFile(path)
+    except EpisodeError as exc:
+        return [str(exc)]
+    problems: list[str] = []
+    with ep:
+        try:
+            events = ep.event_types()
+            actions = ep.actions()
+        except UnicodeDecodeError as exc:
+            return [f'{path}: action_event_types is not valid UTF-8 ({exc})']
+        except (OSError, ValueError) as exc:
+            return [f'{path}: actions or event types are damaged ({exc})']
+        bad = sorted(set(events) - set(EVENT_TYPES))
+        if bad:
+            problems.append(f'{path}: unknown action_event_types {bad}; expected {EVENT_TYPES}')
+        elif events[0] != 'episode_start':
+            problems.append(f'{path}: first event is {events[0]!r}, expected episode_start')
+        if not np.all(np.isfinite(actions)):
+            problems.append(f'{path}: actions contain NaN or inf')
+        elif np.any(np.abs(actions) > ACTION_LIMIT + 1e-3):
+            problems.append(f'{path}: actions exceed the robot limit {ACTION_LIMIT} '
+                            f'(max {np.abs(actions).max():.3f})')
+        for index in range(ep.num_frames):  # decompress every frame, one at a time
+            try:
+                ep.images(index)
+            except (OSError, ValueError) as exc:
+                problems.append(f'{path}: image data of frame {index} is damaged ({exc})')
+                break
+        duration = ep.attrs.get('total_duration')
+        if not isinstance(duration, (int, float, np.floating)) or not np.isfinite(duration) \
+                or duration < 0:
+            problems.append(f'{path}: total_duration must be a non-negative number')
+    return problems
+
+
+def episode_paths(*folders: str | Path) -> list[Path]:
+    """Every ``*.h5`` episode in the folders (or files), sorted; temp files never match."""
+    paths: list[Path] = []
+    for item in folders:
+        item = Path(item)
+        if item.is_dir():
+            paths.extend(p for p in item.rglob('*.h5') if not p.name.startswith('.'))
+        elif item.suffix == '.h5':
+            paths.append(item)
+        else:
+            raise EpisodeError(f'{item} is neither an episode folder nor an .h5 file')
+    return sorted(paths)
+
+
+def leftover_temp_files(folder: str | Path) -> Iterator[Path]:
+    """Partial files an interrupted writer left behind (safe to delete)."""
+    return (p for p in Path(folder).rglob(f'.*.h5{TEMP_MARK}*'))
