@@ -1,0 +1,304 @@
+"""The episode recorder: camera frames and velocity commands in, 18-frame episodes out.
+
+As in the original collector, an episode is an ``episode_start`` frame and then one
+frame per action event: ``start_action`` when a new non-zero command begins (from
+standstill, or when its direction turns by more than ``direction_change_deg``),
+``stop_action`` when it stops. The frame of an event is the newest camera frame
+at that moment (its age is recorded); the action of a ``start_action`` frame is
+the steady command of its segment (the largest reached before the next event),
+so the arbiter's acceleration ramp does not shrink the recorded key action.
+``mode: fixed_rate`` records a frame every 1 / ``fixed_rate_hz`` seconds instead.
+
+Episodes stop at ``max_frames`` on their own. Finished episodes are returned to
+the caller, which writes them (the node does so in a worker thread). Time comes
+in as an argument (seconds); nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+from mobile_vla.config import ConfigError
+from mobile_vla.episode import (
+    COMPRESSIONS,
+    DEFAULT_COMPRESSION,
+    EPISODE_FRAMES,
+    Episode,
+    episode_file_name,
+)
+from mobile_vla.scenarios import ScenarioError, parse
+
+MODES = ('events', 'fixed_rate')
+#: A fixed-rate frame is due this much early too (clock jitter, float epoch seconds).
+FIXED_RATE_SLACK_S = 1e-3
+CONTROL_HELP = "use 'start <scenario> [instruction]', 'stop' or 'discard'"
+
+
+def _doc(text: str, default: Any) -> Any:
+    return field(default=default, metadata={'doc': text})
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    """Parameters of the episode recorder node."""
+
+    output_dir: str = _doc('folder the episode files go to', '~/mobile_vla_episodes')
+    max_frames: int = _doc('frames per episode; the episode stops on its own there',
+                           EPISODE_FRAMES)
+    mode: str = _doc('events (a frame per action event, as the original) or fixed_rate',
+                     'events')
+    fixed_rate_hz: float = _doc('fixed_rate mode: frames per second', 2.0)
+    keep_short: bool = _doc('keep episodes stopped before max_frames (flagged complete=false)',
+                            True)
+    min_frames: int = _doc('episodes with fewer frames are never kept', 2)
+    max_frame_age_s: float = _doc(
+        'a camera frame older than this at an event is stale: the event is skipped', 0.5)
+    zero_threshold: float = _doc('a command with every axis below this counts as stopped',
+                                 1e-3)
+    direction_change_deg: float = _doc(
+        'a command turning by more than this starts a new action', 30.0)
+    compression: str = _doc('gzip, lzf or none (see the benchmark in the README)',
+                            DEFAULT_COMPRESSION)
+    min_free_mb: float = _doc('an episode starts only with this much free disk space', 500.0)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f'mode must be one of {MODES}, got {self.mode!r}')
+        if self.max_frames < 2:
+            raise ConfigError(f'max_frames must be at least 2, got {self.max_frames}')
+        if not 1 <= self.min_frames <= self.max_frames:
+            raise ConfigError(f'min_frames must be 1..max_frames, got {self.min_frames}')
+        if self.fixed_rate_hz <= 0 or self.max_frame_age_s <= 0 or self.zero_threshold < 0:
+            raise ConfigError('fixed_rate_hz and max_frame_age_s must be > 0, '
+                              'zero_threshold >= 0')
+        if not 0 < self.direction_change_deg < 180:
+            raise ConfigError('direction_change_deg must be in (0, 180)')
+        if self.compression not in COMPRESSIONS:
+            raise ConfigError(f'compression must be one of {COMPRESSIONS}')
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    """What a recorder/control message did: a message to log, maybe a finished episode."""
+
+    ok: bool
+    message: str
+    episode: Episode | None = None
+
+
+@dataclass
+class _Recording:
+    scenario: str
+    instruction: str
+    start: float
+    images: list[np.ndarray] = field(default_factory=list)
+    actions: list[np.ndarray] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    ages: list[float] = field(default_factory=list)
+    segment: int | None = None  # frame index of the open start_action
+    direction: np.ndarray | None = None
+    next_fixed: float = 0.0
+    stale_skipped: int = 0
+
+
+class EpisodeRecorder:
+    """Turns frames, commands and control messages into episodes."""
+
+    def __init__(self, config: RecorderConfig | None = None,
+                 free_bytes: Callable[[], int] | None = None) -> None:
+        self.config = config or RecorderConfig()
+        self._free_bytes = free_bytes
+        self._frame: tuple[np.ndarray, str, float] | None = None
+        self._command = np.zeros(3)
+        self._instruction = ''
+        self._rec: _Recording | None = None
+        self.episodes_finished = 0
+        self.episodes_dropped = 0
+        self.last_error = ''
+        self._cos_turn = math.cos(math.radians(self.config.direction_change_deg))
+
+    # ----------------------------------------------------------------- inputs
+    @property
+    def recording(self) -> bool:
+        return self._rec is not None
+
+    def on_image(self, image: np.ndarray, encoding: str, stamp: float) -> None:
+        """The newest camera frame (a view is fine: it is copied only when recorded)."""
+        self._frame = (image, encoding, stamp)
+
+    def on_instruction(self, text: str) -> None:
+        self._instruction = str(text).strip()
+
+    def on_command(self, action: Any, now: float) -> Episode | None:
+        """A velocity command (the arbiter's cmd_vel); returns an episode that just filled up."""
+        arr = np.asarray(action, dtype=np.float64).reshape(-1)
+        if arr.size not in (2, 3) or not np.all(np.isfinite(arr)):
+            self.last_error = f'ignored invalid command {list(arr)}'
+            return None
+        self._command = np.pad(arr, (0, 3 - arr.size))
+        rec = self._rec
+        if rec is None or self.config.mode != 'events':
+            return None
+        moving = bool(np.max(np.abs(self._command)) > self.config.zero_threshold)
+        if rec.segment is None:
+            if moving:
+                return self._event('start_action', now)
+            return None
+        if not moving:
+            return self._event('stop_action', now)
+        direction = self._command / np.linalg.norm(self._command)
+        if float(direction @ rec.direction) < self._cos_turn:
+            return self._event('start_action', now)
+        if np.linalg.norm(self._command) > np.linalg.norm(rec.actions[rec.segment]):
+            rec.actions[rec.segment] = self._command.copy()  # still ramping up
+        return None
+
+    def tick(self, now: float) -> Episode | None:
+        """Fixed-rate mode: call at least at ``fixed_rate_hz``."""
+        rec = self._rec
+        if rec is None or self.config.mode != 'fixed_rate' or now < rec.next_fixed - FIXED_RATE_SLACK_S:
+            return None
+        rec.next_fixed += 1.0 / self.config.fixed_rate_hz
+        moving = bool(np.max(np.abs(self._command)) > self.config.zero_threshold)
+        return self._event('start_action' if moving else 'stop_action', now)
+
+    def on_control(self, text: str, now: float) -> ControlResult:
+        """``start <scenario> [instruction]``, ``stop`` or ``discard``."""
+        words = str(text).strip().split(maxsplit=2)
+        if not words:
+            return self._error(f'empty recorder command; {CONTROL_HELP}')
+        verb = words[0].lower()
+        if verb == 'start':
+            return self._start(words[1:], now)
+        if verb in ('stop', 'discard'):
+            if self._rec is None:
+                return self._error(f'{verb}: no episode is being recorded')
+            if verb == 'discard':
+                frames = len(self._rec.images)
+                self._rec = None
+                self.episodes_dropped += 1
+                return ControlResult(True, f'episode discarded ({frames} frames)')
+            return self._finish(now, 'stopped')
+        return self._error(f'unknown recorder command {text!r}; {CONTROL_HELP}')
+
+    # -------------------------------------------------------------- internals
+    def _error(self, message: str) -> ControlResult:
+        self.last_error = message
+        return ControlResult(False, message)
+
+    def _frame_age(self, now: float) -> float | None:
+        return None if self._frame is None else now - self._frame[2]
+
+    def _start(self, args: list[str], now: float) -> ControlResult:
+        if self._rec is not None:
+            return self._error(f'already recording {self._rec.scenario}; '
+                               'send stop or discard first')
+        if not args:
+            return self._error(f'start needs a scenario; {CONTROL_HELP}')
+        try:
+            scenario = parse(args[0])
+        except ScenarioError as exc:
+            return self._error(str(exc))
+        age = self._frame_age(now)
+        if age is None or age > self.config.max_frame_age_s:
+            what = 'no camera frame yet' if age is None else f'the newest frame is {age:.2f} s old'
+            return self._error(f'cannot start: {what}; check that camera/image is published')
+        if self._free_bytes is not None:
+            free_mb = self._free_bytes() / 1e6
+            if free_mb < self.config.min_free_mb:
+                return self._error(
+                    f'cannot start: {free_mb:.0f} MB free in {self.config.output_dir}, '
+                    f'need {self.config.min_free_mb:.0f} MB; free space or change output_dir')
+        instruction = args[1] if len(args) > 1 else (
+            self._instruction if self._instruction and self._instruction.lower() != 'stop'
+            else scenario.instruction())
+        self._rec = _Recording(scenario.name, instruction, now,
+                               next_fixed=now + 1.0 / self.config.fixed_rate_hz)
+        self._record('episode_start', np.zeros(3), now)
+        return ControlResult(True, f'recording {scenario.name}: {instruction!r}')
+
+    def _record(self, event: str, action: np.ndarray, now: float) -> bool:
+        rec = self._rec
+        image, encoding, stamp = self._frame
+        age = now - stamp
+        if age > self.config.max_frame_age_s and event != 'episode_start':
+            rec.stale_skipped += 1
+            self.last_error = f'{event} skipped: camera frame {age:.2f} s old'
+            return False
+        if encoding == 'bgr8':
+            rgb = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2RGB)
+        elif encoding == 'rgb8':
+            rgb = np.array(image, copy=True)
+        else:
+            raise ValueError(f'the recorder stores rgb8 or bgr8 frames, got {encoding!r}')
+        rec.images.append(rgb)
+        rec.actions.append(np.asarray(action, np.float64).copy())
+        rec.events.append(event)
+        rec.times.append(now - rec.start)
+        rec.ages.append(age)
+        return True
+
+    def _event(self, event: str, now: float) -> Episode | None:
+        rec = self._rec
+        action = self._command if event == 'start_action' else np.zeros(3)
+        if not self._record(event, action, now):
+            return None
+        if event == 'start_action':
+            rec.segment = len(rec.images) - 1
+            norm = np.linalg.norm(self._command)
+            rec.direction = self._command / norm if norm > 0 else None
+        else:
+            rec.segment = None
+        if len(rec.images) >= self.config.max_frames:
+            return self._finish(now, f'reached {self.config.max_frames} frames').episode
+        return None
+
+    def _finish(self, now: float, why: str) -> ControlResult:
+        rec = self._rec
+        self._rec = None
+        frames = len(rec.images)
+        if frames < self.config.min_frames or (
+                frames < self.config.max_frames and not self.config.keep_short):
+            self.episodes_dropped += 1
+            return ControlResult(True, f'episode {why} with {frames} frames: dropped '
+                                       f'(min_frames {self.config.min_frames}, '
+                                       f'keep_short {self.config.keep_short})')
+        episode = Episode(
+            images=np.stack(rec.images), actions=np.stack(rec.actions).astype(np.float32),
+            event_types=rec.events, scenario=rec.scenario, instruction=rec.instruction,
+            total_duration=now - rec.start,
+            name=episode_file_name(rec.start, rec.scenario).removesuffix('.h5'),
+            timestamps=np.array(rec.times), frame_age=np.array(rec.ages, np.float32),
+            target_frames=self.config.max_frames,
+            extra_attrs={'recorder_mode': self.config.mode,
+                         'stale_events_skipped': rec.stale_skipped},
+        )
+        self.episodes_finished += 1
+        flag = '' if episode.complete else f' (short: {frames} of {self.config.max_frames})'
+        return ControlResult(True, f'episode {why}: {frames} frames, '
+                                   f'{episode.total_duration:.1f} s{flag}', episode)
+
+    # ------------------------------------------------------------------ state
+    def diagnostics(self, now: float) -> tuple[str, str, dict[str, str]]:
+        age = self._frame_age(now)
+        values = {
+            'recording': str(self.recording),
+            'scenario': self._rec.scenario if self._rec else '',
+            'frames': str(len(self._rec.images)) if self._rec else '0',
+            'episodes_finished': str(self.episodes_finished),
+            'episodes_dropped': str(self.episodes_dropped),
+            'camera_age_s': 'never' if age is None else f'{age:.3f}',
+            'last_error': self.last_error,
+        }
+        if self._rec is not None and (age is None or age > self.config.max_frame_age_s):
+            return 'ERROR', 'recording but the camera is stale: events are skipped', values
+        if self._rec is not None:
+            return 'OK', (f'recording {self._rec.scenario}: {len(self._rec.images)}/'
+                          f'{self.config.max_frames} frames'), values
+        return 'OK', f'idle; {self.episodes_finished} episodes finished', values
