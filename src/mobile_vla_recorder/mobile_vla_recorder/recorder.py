@@ -162,7 +162,9 @@ class EpisodeRecorder:
     def tick(self, now: float) -> Episode | None:
         """Fixed-rate mode: call at least at ``fixed_rate_hz``."""
         rec = self._rec
-        if rec is None or self.config.mode != 'fixed_rate' or now < rec.next_fixed - FIXED_RATE_SLACK_S:
+        if rec is None or self.config.mode != 'fixed_rate':
+            return None
+        if now < rec.next_fixed - FIXED_RATE_SLACK_S:
             return None
         rec.next_fixed += 1.0 / self.config.fixed_rate_hz
         moving = bool(np.max(np.abs(self._command)) > self.config.zero_threshold)
