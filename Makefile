@@ -69,7 +69,8 @@ bench: build
 	set +u && source install/setup.bash && set -u && \
 		$(BIN)/python tests/benchmarks/bench_core.py && \
 		$(BIN)/python tests/benchmarks/bench_control.py && \
-		$(BIN)/python tests/benchmarks/bench_camera.py
+		$(BIN)/python tests/benchmarks/bench_camera.py && \
+		$(BIN)/python tests/benchmarks/bench_recorder.py
 
 demo: setup
 	@echo 'make demo: the closed-loop simulator is not yet available in this workspace' >&2

@@ -23,5 +23,9 @@ setup(
         'console_scripts': [
             'episode_recorder = mobile_vla_recorder.episode_recorder_node:main',
         ],
+        # `mobile-vla data ...`: the core command finds it through this group.
+        'mobile_vla.commands': [
+            'data = mobile_vla_recorder.data_cli:add_data_command',
+        ],
     },
 )

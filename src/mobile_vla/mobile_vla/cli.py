@@ -1,13 +1,16 @@
-"""The ``mobile-vla`` command: workspace tools that run without ROS 2.
+"""mobile-vla: Mobile VLA workspace tools that run without ROS 2.
 
-Subcommands are registered in ``COMMANDS``; each adds its own arguments and
-returns an exit code. User mistakes end in one clear line, not a traceback.
+Subcommands are registered in ``COMMANDS``, and packages add their own through
+the ``mobile_vla.commands`` entry point group (the recorder adds ``data``), so
+the core library never imports the packages built on it. Each subcommand returns
+an exit code; user mistakes end in one clear line, not a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import entry_points
 from typing import Callable, Sequence
 
 from mobile_vla.bag import BagError, BagReader
@@ -40,13 +43,20 @@ def _add_bag(sub: argparse._SubParsersAction) -> None:
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_bag]
-USER_ERRORS: tuple[type[Exception], ...] = (BagError, FileNotFoundError, ValueError)
+ENTRY_POINT_GROUP = 'mobile_vla.commands'
+USER_ERRORS: tuple[type[Exception], ...] = (BagError, FileNotFoundError, ValueError, OSError)
+
+
+def plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Subcommands other packages register under the ``mobile_vla.commands`` group."""
+    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return [found[name].load() for name in sorted(found)]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='mobile-vla', description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='command', required=True)
-    for add in COMMANDS:
+    for add in COMMANDS + plugin_commands():
         add(sub)
     return parser
 

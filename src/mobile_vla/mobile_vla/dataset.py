@@ -1,0 +1,125 @@
+"""Training windows over a folder of episodes, as a ``torch.utils.data.Dataset``.
+
+Each sample is the frame at time ``t`` with its history and the actions to come:
+
+- ``images``: uint8 (window, 3, H, W), frames t-window+1 .. t; before the start of
+  the episode the first frame is repeated and ``history_mask`` is False there;
+- ``actions``: float32 (chunk, action_dim), the actions at t .. t+chunk-1,
+  normalised to [-1, 1]; past the end they are zero and ``action_mask`` is False.
+
+With 18-frame episodes, window 8 and chunk 10 the full window is t = 7 (frames
+0-7, actions 7-16) and t = 8 (frames 1-8, actions 8-17); ``samples='all'`` also
+yields the padded windows of every other t, weighted out of the loss by the masks.
+HDF5 files are opened lazily, one handle per worker process. Files that fail the
+format checks are skipped with a warning, so one bad file never stops training.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from mobile_vla.actions import ActionSpace
+from mobile_vla.episode import EpisodeError, EpisodeFile, episode_paths
+
+
+@dataclass(frozen=True)
+class EpisodeInfo:
+    path: Path
+    num_frames: int
+    scenario: str
+    instruction: str
+    actions: np.ndarray  # normalised, (T, action_dim)
+
+
+class EpisodeWindowDataset(Dataset):
+    """History windows and future action chunks from HDF5 episodes."""
+
+    def __init__(
+        self,
+        *sources: str | Path,
+        window: int = 8,
+        chunk: int = 10,
+        image_size: tuple[int, int] | None = (224, 224),
+        action_dim: int = 3,
+        samples: str = 'all',
+        paths: list[Path] | None = None,
+    ) -> None:
+        if window < 1 or chunk < 1:
+            raise ValueError(f'window and chunk must be >= 1, got {window} and {chunk}')
+        if samples not in ('all', 'full'):
+            raise ValueError(f"samples must be 'all' or 'full', got {samples!r}")
+        self.window, self.chunk, self.image_size = window, chunk, image_size
+        self.space = ActionSpace(action_dim)
+        self.episodes: list[EpisodeInfo] = []
+        self.skipped: list[str] = []
+        for path in paths if paths is not None else episode_paths(*sources):
+            try:
+                with EpisodeFile(path) as ep:
+                    actions = ep.actions()[:, :action_dim]
+                    info = EpisodeInfo(path, ep.num_frames, ep.scenario, ep.instruction,
+                                       self.space.normalize(actions).astype(np.float32))
+            except (EpisodeError, OSError, ValueError) as exc:
+                self.skipped.append(f'{path}: {exc}')
+                warnings.warn(f'skipping episode {path}: {exc}', stacklevel=2)
+                continue
+            self.episodes.append(info)
+        self.index: list[tuple[int, int]] = []
+        for e, info in enumerate(self.episodes):
+            for t in range(info.num_frames):
+                full = t >= window - 1 and t + chunk <= info.num_frames
+                if samples == 'all' or full:
+                    self.index.append((e, t))
+        self._handles: dict[int, EpisodeFile] = {}
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state['_handles'] = {}  # HDF5 handles never cross into a worker process
+        return state
+
+    def _file(self, e: int) -> EpisodeFile:
+        if os.getpid() != self._pid:  # forked worker: its own handles, opened lazily
+            self._handles, self._pid = {}, os.getpid()
+        handle = self._handles.get(e)
+        if handle is None:
+            handle = self._handles[e] = EpisodeFile(self.episodes[e].path)
+        return handle
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        e, t = self.index[i]
+        info = self.episodes[e]
+        frames = np.arange(t - self.window + 1, t + 1)
+        history_mask = frames >= 0
+        frames = np.clip(frames, 0, None)
+        unique, inverse = np.unique(frames, return_inverse=True)
+        pixels = self._file(e).images(unique)[inverse]
+        if self.image_size is not None:
+            w, h = self.image_size[1], self.image_size[0]
+            pixels = np.stack([cv2.resize(p, (w, h), interpolation=cv2.INTER_AREA)
+                               for p in pixels])
+        steps = np.arange(t, t + self.chunk)
+        action_mask = steps < info.num_frames
+        actions = np.zeros((self.chunk, self.space.dim), np.float32)
+        actions[action_mask] = info.actions[steps[action_mask]]
+        return {
+            'images': torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))),
+            'history_mask': torch.from_numpy(history_mask),
+            'actions': torch.from_numpy(actions),
+            'action_mask': torch.from_numpy(action_mask),
+            'instruction': info.instruction,
+            'scenario': info.scenario,
+            'episode': info.path.stem,
+            't': t,
+        }
