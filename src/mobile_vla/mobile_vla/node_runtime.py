@@ -53,12 +53,38 @@ def spin_node(
         print(f'{name}: configuration error: {exc}', file=sys.stderr)
         code = 2
     finally:
+        # launch follows SIGINT with SIGTERM after a timeout: a second signal must not
+        # cut short the clean-up (a zero command, an episode still being written).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if node is not None:
             if on_exit is not None:
                 on_exit(node)
             node.destroy_node()
         rclpy.try_shutdown()
     return code
+
+
+class KindThrottle:
+    """Passes each kind of message (its text up to the first colon) at most once a period.
+
+    rclpy throttles per call site, so one throttled logging line would let one
+    kind of warning hide another. Time comes in through ``clock`` (seconds).
+    """
+
+    def __init__(self, emit: Callable[[str], None], clock: Callable[[], float],
+                 period_s: float = 1.0) -> None:
+        self.emit, self.clock, self.period_s = emit, clock, period_s
+        self._last: dict[str, float] = {}
+
+    def __call__(self, text: str) -> bool:
+        kind = text.split(':')[0][:60]
+        now = self.clock()
+        if now - self._last.get(kind, -1e18) < self.period_s:
+            return False
+        self._last[kind] = now
+        self.emit(text)
+        return True
 
 
 def diagnostic_array(

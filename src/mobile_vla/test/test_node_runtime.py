@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from mobile_vla.config import ConfigError
-from mobile_vla.node_runtime import diagnostic_array, spin_node
+from mobile_vla.node_runtime import KindThrottle, diagnostic_array, spin_node
 
 
 class ExternalShutdown(Exception):
@@ -50,8 +50,11 @@ def test_interrupts_run_on_exit_before_destroy_and_exit_zero(error):
     assert code == 0
     assert rclpy.calls == [('init', 'NO'), ('spin', 'demo'), ('publish zero',), ('destroy',),
                            ('try_shutdown',)]
-    assert signal.getsignal(signal.SIGTERM).__name__ == '_raise_interrupt'
+    # During clean-up further signals are ignored, so they cannot cut it short.
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def test_config_errors_end_with_one_line_and_code_2(capsys):
@@ -63,6 +66,7 @@ def test_config_errors_end_with_one_line_and_code_2(capsys):
     code = spin_node(rclpy, make_node, 'demo', signal_options='NO',
                      external_shutdown=ExternalShutdown)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     assert code == 2
     assert capsys.readouterr().err == 'demo: configuration error: rate_hz must be > 0, got -1\n'
     assert rclpy.calls == [('init', 'NO'), ('try_shutdown',)]
@@ -74,6 +78,7 @@ def test_other_errors_are_not_swallowed():
         spin_node(rclpy, lambda: Node(rclpy.calls), 'demo', signal_options='NO',
                   external_shutdown=ExternalShutdown)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     assert rclpy.calls[-2:] == [('destroy',), ('try_shutdown',)]
 
 
@@ -92,3 +97,15 @@ def test_diagnostic_array_fills_one_status():
     assert [(kv.key, kv.value) for kv in status.values] == [('rate_hz', '12.5')]
     with pytest.raises(ValueError, match='level'):
         diagnostic_array(msgs, 'stamp', 'camera', 'FINE', '', {})
+
+
+def test_kind_throttle_lets_each_kind_through_once_a_period():
+    out, now = [], [0.0]
+    throttle = KindThrottle(out.append, lambda: now[0], period_s=1.0)
+    assert throttle('rejected command from vla: nan')
+    assert not throttle('rejected command from vla: inf')
+    assert throttle('clock went back 2.0 s: inputs cleared')  # another kind passes
+    now[0] = 1.5
+    assert throttle('rejected command from vla: 1e9')
+    assert out == ['rejected command from vla: nan', 'clock went back 2.0 s: inputs cleared',
+                   'rejected command from vla: 1e9']

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+import traceback
 
 import diagnostic_msgs.msg
 import rclpy
@@ -25,7 +26,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from mobile_vla import topics
 from mobile_vla.config import declare_node_config, from_params
 from mobile_vla.msgs import array_buffer
-from mobile_vla.node_runtime import diagnostic_array, spin_node
+from mobile_vla.node_runtime import KindThrottle, diagnostic_array, spin_node
 from mobile_vla_camera.calibration import load_calibration
 from mobile_vla_camera.grabber import run_grab_loop
 from mobile_vla_camera.publisher import CameraConfig, CameraPublisher, ImageOut
@@ -48,6 +49,7 @@ class CameraPublisherNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS.name,
                                                topics.DIAGNOSTICS.profile(rclpy_qos))
         self.create_timer(1.0, self._publish_diagnostics)
+        self._throttle = KindThrottle(self.get_logger().warning, time.monotonic, 2.0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._grab, name='camera_grab', daemon=True)
         self._thread.start()
@@ -60,12 +62,12 @@ class CameraPublisherNode(Node):
     def _grab(self) -> None:
         try:
             run_grab_loop(self.camera, self._emit, self._clock_ns, time.sleep,
-                          should_stop=self._stop.is_set, log=self._log, lock=self._lock)
+                          should_stop=self._stop.is_set, log=self._throttle, lock=self._lock,
+                          info=self.get_logger().info)
         except Exception as exc:  # never take the node down; say what happened
-            self.get_logger().error(f'camera grab loop stopped: {exc!r}')
-
-    def _log(self, text: str) -> None:
-        self.get_logger().warning(text, throttle_duration_sec=2.0)
+            with self._lock:
+                self.camera.failed(f'camera grab loop crashed: {exc!r}', self._clock_ns())
+            self.get_logger().error(f'camera grab loop stopped:\n{traceback.format_exc()}')
 
     def _emit(self, out: ImageOut) -> None:
         stamp = Time(nanoseconds=out.stamp_ns).to_msg()
@@ -90,6 +92,8 @@ class CameraPublisherNode(Node):
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2.0)
+        if self._thread.is_alive():
+            self.get_logger().warning('the grab thread is still blocked reading the camera')
 
 
 def main(args: list[str] | None = None) -> int:

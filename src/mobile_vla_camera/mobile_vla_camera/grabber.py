@@ -27,6 +27,7 @@ def run_grab_loop(
     should_stop: Callable[[], bool] = lambda: False,
     log: Callable[[str], None] = lambda _msg: None,
     lock: ContextManager | None = None,
+    info: Callable[[str], None] | None = None,
 ) -> None:
     """Publish frames until ``should_stop()`` or the end of non-looping media.
 
@@ -34,6 +35,7 @@ def run_grab_loop(
     thread (the node's diagnostics timer) can read it consistently.
     """
     guard = lock if lock is not None else contextlib.nullcontext()
+    info = info or log  # ``log`` gets failures, ``info`` the normal events
     config = publisher.config
     source = None
     start_ns = 0
@@ -56,7 +58,7 @@ def run_grab_loop(
                     continue
                 with guard:
                     publisher.opened(clock_ns())
-                log(f'{config.source} camera open')
+                info(f'{config.source} camera open')
                 start_ns, count = clock_ns(), 0
             try:
                 frame = source.read()
@@ -70,7 +72,7 @@ def run_grab_loop(
             if frame is None:
                 with guard:
                     publisher.finished()
-                log('end of media reached')
+                info('end of media reached')
                 return
             late = False
             if not source.live and config.realtime:

@@ -25,7 +25,7 @@ from std_msgs.msg import Bool, String
 from mobile_vla import topics
 from mobile_vla.config import declare_node_config
 from mobile_vla.msgs import SecondsSince, twist_to_action
-from mobile_vla.node_runtime import diagnostic_array, spin_node
+from mobile_vla.node_runtime import KindThrottle, diagnostic_array, spin_node
 from mobile_vla_control.arbiter import SOURCE_KEYS, ArbiterConfig, ControlArbiter
 
 
@@ -42,7 +42,7 @@ class ControlArbiterNode(Node):
                                            ParameterDescriptor(read_only=True))
         params = declare_node_config(self, ArbiterConfig, ParameterDescriptor)
         self.config = ArbiterConfig.from_params(params)
-        self._warned: dict[str, float] = {}
+        self._throttle = KindThrottle(self.get_logger().warning, time.monotonic)
         self.arbiter = ControlArbiter(self.config, warn=self._warn)
         self._seconds = SecondsSince()
 
@@ -71,12 +71,7 @@ class ControlArbiterNode(Node):
         return self._seconds(self.get_clock().now().nanoseconds)
 
     def _warn(self, text: str) -> None:
-        # Throttle each kind of warning on its own, so one cannot hide another.
-        kind = text.split(':')[0][:40]
-        now = time.monotonic()
-        if now - self._warned.get(kind, -1e9) >= 1.0:
-            self._warned[kind] = now
-            self.get_logger().warning(text)
+        self._throttle(text)
 
     def _on_twist(self, source: str, msg: Twist) -> None:
         self.arbiter.on_command(source, twist_to_action(msg), self._now())

@@ -54,8 +54,11 @@ class EpisodeRecorderNode(Node):
         group = MutuallyExclusiveCallbackGroup()
         self.create_subscription(Image, topics.CAMERA_IMAGE.name, self._on_image,
                                  topics.CAMERA_IMAGE.profile(rclpy_qos), callback_group=group)
+        # An observer of cmd_vel: best effort matches reliable and best-effort publishers,
+        # and depth 10 keeps a quick start-stop pair.
         self.create_subscription(Twist, topics.CMD_VEL.name, self._on_cmd,
-                                 topics.CMD_VEL.profile(rclpy_qos), callback_group=group)
+                                 topics.QosIntent('best_effort', 'volatile', 10)
+                                 .profile(rclpy_qos), callback_group=group)
         self.create_subscription(String, topics.VLA_COMMAND.name, self._on_instruction,
                                  topics.VLA_COMMAND.profile(rclpy_qos), callback_group=group)
         self.create_subscription(String, topics.RECORDER_CONTROL.name, self._on_control,

@@ -1,5 +1,6 @@
 """launch_testing: the recorder node records an episode under ROS 2 (skipped without rclpy)."""
 
+import array
 import time
 import unittest
 
@@ -29,7 +30,8 @@ OUTPUT = f'/tmp/mobile_vla_recorder_launch_test_{int(time.time())}'
 def generate_test_description():
     recorder = launch_ros.actions.Node(
         package='mobile_vla_recorder', executable='episode_recorder', name='episode_recorder',
-        parameters=[{'output_dir': OUTPUT, 'min_free_mb': 0.0}], output='screen')
+        parameters=[{'output_dir': OUTPUT, 'min_free_mb': 0.0}], output='screen',
+        sigterm_timeout='35')  # time to finish writing an episode on shutdown
     return (launch.LaunchDescription([recorder, launch_testing.actions.ReadyToTest()]),
             {'recorder': recorder})
 
@@ -49,13 +51,15 @@ class TestRecorderNode(unittest.TestCase):
         image_pub = self.node.create_publisher(Image, 'camera/image', qos_profile_sensor_data)
         cmd_pub = self.node.create_publisher(Twist, 'cmd_vel', 1)
         control_pub = self.node.create_publisher(String, 'recorder/control', 10)
-        end = time.monotonic() + 10
-        while time.monotonic() < end and control_pub.get_subscription_count() == 0:
+        pubs = (image_pub, cmd_pub, control_pub)
+        end = time.monotonic() + 15
+        while time.monotonic() < end and not all(p.get_subscription_count() for p in pubs):
             rclpy.spin_once(self.node, timeout_sec=0.1)
+        self.assertTrue(all(p.get_subscription_count() for p in pubs), 'recorder not found')
 
         def frame():
             msg = Image(height=48, width=64, encoding='rgb8', step=64 * 3)
-            msg.data = np.random.randint(0, 255, 48 * 64 * 3, dtype=np.uint8).tobytes()
+            msg.data = array.array('B', np.random.randint(0, 255, 48 * 64 * 3, np.uint8).tobytes())
             msg.header.stamp = self.node.get_clock().now().to_msg()
             image_pub.publish(msg)
 
@@ -74,7 +78,9 @@ class TestRecorderNode(unittest.TestCase):
             drive(0.4, 1.15)
             drive(0.4, 0.0)
         control_pub.publish(String(data='stop'))
-        drive(2.0, 0.0)
+        end = time.monotonic() + 15
+        while time.monotonic() < end and not episode_paths(OUTPUT):
+            drive(0.2, 0.0)
         paths = episode_paths(OUTPUT)
         self.assertEqual(len(paths), 1)
         self.assertEqual(validate_episode(paths[0]), [])

@@ -1,0 +1,120 @@
+"""Checkpoints: a folder with ``config.json`` and ``model.safetensors``, loaded strictly.
+
+``config.json`` holds the full ``PolicyConfig`` (and the action normalisation), so
+a checkpoint rebuilds the exact model it was saved from; word tokenizers are saved
+as ``tokenizer.json`` beside it. Weights that come from a frozen pretrained
+snapshot are not copied into the checkpoint; everything else is, and loading
+fails with the list of missing, unexpected and mis-shaped keys if the model and
+the file disagree. Nothing is ever unpickled: a ``.pth`` from elsewhere is read
+with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from mobile_vla.config import ConfigError
+from mobile_vla.policy.configuration_policy import PolicyConfig
+from mobile_vla.policy.modeling_policy import VlaPolicy, build_policy
+from mobile_vla.policy.tokenization import save_tokenizer
+
+FORMAT = 'mobile_vla.policy/1'
+CONFIG_FILE = 'config.json'
+WEIGHTS_FILE = 'model.safetensors'
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that does not match its model; the text lists what differs."""
+
+
+def save_checkpoint(policy: VlaPolicy, folder: str | Path,
+                    extra: dict[str, Any] | None = None) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = policy.checkpoint_state()
+    save_file({k: v.cpu() for k, v in state.items()}, str(folder / WEIGHTS_FILE))
+    if policy.config.tokenizer == 'words' and policy.tokenizer is not None:
+        save_tokenizer(policy.tokenizer, folder)
+    meta = {
+        'format': FORMAT,
+        'policy': policy.config.to_dict(),
+        'action_normalization': {'kind': 'divide_by_limit', 'limit': policy.config.action_limit,
+                                 'dim': policy.config.action_dim},
+        'saved_prefixes': list(policy.trainable_prefixes()),
+        'num_tensors': len(state),
+        **(extra or {}),
+    }
+    (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + '\n', encoding='utf-8')
+    return folder
+
+
+def read_checkpoint_config(folder: str | Path) -> tuple[PolicyConfig, dict[str, Any]]:
+    folder = Path(folder)
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f'{folder} is not a checkpoint folder (no {CONFIG_FILE}); '
+                              'pass the folder that training wrote')
+    meta = json.loads(path.read_text(encoding='utf-8'))
+    if meta.get('format') != FORMAT:
+        raise CheckpointError(f'{path}: format {meta.get("format")!r}, expected {FORMAT!r}')
+    try:
+        return PolicyConfig.from_dict(meta['policy']), meta
+    except (ConfigError, KeyError, TypeError) as exc:
+        raise CheckpointError(f'{path}: the policy config does not fit this code: {exc}') \
+            from None
+
+
+def _mismatch_report(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str:
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    shapes = sorted(k for k in set(expected) & set(found)
+                    if tuple(expected[k].shape) != tuple(found[k].shape))
+    lines = []
+    for title, keys in (('missing', missing), ('unexpected', unexpected)):
+        if keys:
+            shown = ', '.join(keys[:8]) + (f' ... (+{len(keys) - 8} more)' if len(keys) > 8
+                                           else '')
+            lines.append(f'{len(keys)} {title} key(s): {shown}')
+    for key in shapes[:8]:
+        lines.append(f'shape of {key}: model {tuple(expected[key].shape)}, '
+                     f'checkpoint {tuple(found[key].shape)}')
+    return '; '.join(lines)
+
+
+def load_state_strict(policy: VlaPolicy, state: dict[str, torch.Tensor], source: str) -> None:
+    expected = policy.checkpoint_state()
+    report = _mismatch_report(expected, state)
+    if report:
+        raise CheckpointError(
+            f'{source} does not match the model built from its config: {report}. The code and '
+            'the checkpoint drifted apart; use the code version that wrote it or retrain')
+    policy.load_state_dict(state, strict=False)
+
+
+def load_checkpoint(folder: str | Path, device: str = 'cpu') -> VlaPolicy:
+    """Rebuild the policy from ``config.json`` and load its weights strictly."""
+    folder = Path(folder)
+    config, _ = read_checkpoint_config(folder)
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise CheckpointError(f'{folder} has no {WEIGHTS_FILE}')
+    policy = build_policy(config, tokenizer_folder=folder)
+    load_state_strict(policy, load_file(str(weights)), str(weights))
+    return policy.to(device).eval()
+
+
+def load_foreign_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors from a ``.pth``/``.pt`` file written elsewhere, never unpickling code."""
+    data = torch.load(str(path), map_location='cpu', weights_only=True)
+    if isinstance(data, dict) and 'model_state_dict' in data:
+        data = data['model_state_dict']
+    if isinstance(data, dict) and 'state_dict' in data:
+        data = data['state_dict']
+    if not isinstance(data, dict):
+        raise CheckpointError(f'{path} holds no state dict')
+    return {k: v for k, v in data.items() if isinstance(v, torch.Tensor)}

@@ -1,0 +1,128 @@
+"""Configuration of the policy family, and the presets in ``config/model/*.yaml``."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mobile_vla.actions import ACTION_LIMIT
+from mobile_vla.config import ConfigError
+
+BACKBONES = ('kosmos2', 'clip', 'kosmos2_clip')
+POOLINGS = ('mean', 'resampler')
+TOKENIZERS = ('snapshot', 'words')
+#: CLIP's normalisation, which Kosmos-2's processor uses too.
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+#: Where presets live: config/model/ of the workspace (found from this file or $MOBILE_VLA_HOME).
+WORKSPACE = Path(os.environ.get('MOBILE_VLA_HOME', Path(__file__).resolve().parents[4]))
+PRESET_DIR = WORKSPACE / 'config' / 'model'
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Everything needed to rebuild a policy; saved inside every checkpoint."""
+
+    preset: str = 'custom'
+    backbone: str = 'kosmos2_clip'
+    #: Local Hugging Face snapshot folders ('' = build the architecture below, random init).
+    kosmos2_path: str = ''
+    clip_path: str = ''
+    #: transformers config kwargs used when there is no snapshot (tiny presets, meta builds).
+    kosmos2_arch: dict = field(default_factory=dict)
+    clip_arch: dict = field(default_factory=dict)
+    freeze_backbones: bool = True
+    pooling: str = 'mean'
+    resampler_latents: int = 16
+    resampler_layers: int = 2
+    resampler_heads: int = 8
+    fusion_dim: int = 2048
+    lstm_hidden: int = 512
+    lstm_layers: int = 4
+    mlp_hidden: int = 512
+    dropout: float = 0.1
+    window: int = 8
+    fwd_pred_next_n: int = 10
+    action_dim: int = 3
+    action_limit: float = ACTION_LIMIT
+    huber_delta: float = 1.0
+    image_size: int = 224
+    image_mean: tuple[float, ...] = CLIP_MEAN
+    image_std: tuple[float, ...] = CLIP_STD
+    tokenizer: str = 'snapshot'
+    max_text_len: int = 32
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f'backbone must be one of {BACKBONES}, got {self.backbone!r}')
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f'pooling must be one of {POOLINGS}, got {self.pooling!r}')
+        if self.pooling == 'resampler' and 'kosmos2' not in self.backbone:
+            raise ConfigError('the resampler pools Kosmos-2 latents: use a kosmos2 backbone')
+        if self.tokenizer not in TOKENIZERS:
+            raise ConfigError(f'tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}')
+        if self.action_dim not in (2, 3):
+            raise ConfigError(f'action_dim must be 2 or 3, got {self.action_dim}')
+        for name in ('fusion_dim', 'lstm_hidden', 'lstm_layers', 'mlp_hidden', 'window',
+                     'fwd_pred_next_n', 'image_size', 'max_text_len', 'resampler_latents',
+                     'resampler_layers', 'resampler_heads'):
+            if getattr(self, name) < 1:
+                raise ConfigError(f'{name} must be >= 1, got {getattr(self, name)}')
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f'dropout must be in [0, 1), got {self.dropout}')
+        if len(self.image_mean) != 3 or len(self.image_std) != 3:
+            raise ConfigError('image_mean and image_std need three values')
+
+    @property
+    def uses_kosmos2(self) -> bool:
+        return 'kosmos2' in self.backbone
+
+    @property
+    def uses_clip(self) -> bool:
+        return 'clip' in self.backbone
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data['image_mean'] = list(self.image_mean)
+        data['image_std'] = list(self.image_std)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PolicyConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f'unknown policy config key(s) {", ".join(unknown)}; '
+                              f'known: {", ".join(sorted(known))}')
+        values = dict(data)
+        for key in ('image_mean', 'image_std'):
+            if key in values:
+                values[key] = tuple(float(v) for v in values[key])
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> PolicyConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob('*.yaml'))
+
+
+def load_preset(name_or_path: str, **overrides: Any) -> PolicyConfig:
+    """A preset by name (``config/model/<name>.yaml``) or by YAML path, with overrides."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PRESET_DIR / f'{name_or_path}.yaml'
+    if not path.is_file():
+        raise ConfigError(f'model preset {name_or_path!r} not found ({path}); presets: '
+                          f'{", ".join(preset_names())}')
+    data = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
+    data.setdefault('preset', path.stem)
+    data.update(overrides)
+    return PolicyConfig.from_dict(data)

@@ -1,0 +1,320 @@
+"""The policy modules, each built only from ``PolicyConfig``.
+
+Stages, so each can run (and export) on its own:
+
+- ``VisionStage``: pixels -> one feature vector per frame. Kosmos-2 image features
+  are the 64 latent tokens of ``image_to_text_projection`` (2048-d), mean-pooled or
+  resampled to 16 latents by a Perceiver-style resampler; CLIP gives its projected
+  image embedding (768-d for ViT-L/14). The hybrid concatenates both.
+- ``TextStage``: the instruction -> one vector: Kosmos-2's text model, masked mean of
+  its last hidden states (2048-d), or CLIP's projected text embedding.
+- ``PolicyHead``: [vision, text] per step -> fusion (Linear, LayerNorm, GELU, dropout)
+  -> LSTM over the history window -> MLP -> ``fwd_pred_next_n`` future actions per
+  step, squashed by tanh to [-1, 1] (normalised by the action limit).
+
+``VlaPolicy`` holds the three stages and the tokenizer and offers ``forward(batch)
+-> (loss, metrics)`` (Huber loss on normalised actions, masked) for training.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import CLIPConfig, CLIPModel, Kosmos2Config, Kosmos2Model
+
+from mobile_vla.policy.configuration_policy import WORKSPACE, PolicyConfig
+from mobile_vla.policy.tokenization import load_tokenizer, special_ids
+
+KOSMOS2_REPO = 'microsoft/kosmos-2-patch14-224'
+CLIP_REPO = 'openai/clip-vit-large-patch14'
+
+
+class ModelFilesError(FileNotFoundError):
+    """Pretrained weights are not where the config says; the text says how to fetch them."""
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """An absolute snapshot path: as given, else relative to the workspace."""
+    path = Path(os.path.expanduser(str(path)))
+    if path.is_absolute() or path.exists():
+        return path.resolve()
+    return (WORKSPACE / path).resolve()
+
+
+def _backbone(model_cls, config_cls, path: str, arch: dict, repo: str, what: str):
+    if path:
+        folder = resolve_model_path(path)
+        if not (folder / 'config.json').is_file():
+            raise ModelFilesError(
+                f'{what} weights not found in {folder} (no config.json). Fetch them once on a '
+                f'connected machine: `huggingface-cli download {repo} --local-dir {folder}` '
+                '(see models/README.md), or choose a *_tiny preset to run without them')
+        return model_cls.from_pretrained(str(folder), local_files_only=True)
+    return model_cls(config_cls(**arch))
+
+
+class PerceiverResampler(nn.Module):
+    """Learned latents cross-attend to the input tokens (64 -> ``latents``)."""
+
+    def __init__(self, dim: int, latents: int, layers: int, heads: int) -> None:
+        super().__init__()
+        if dim % heads:
+            heads = next(h for h in range(min(heads, dim), 0, -1) if dim % h == 0)
+        self.latents = nn.Parameter(torch.randn(latents, dim) * 0.02)
+        self.layers = nn.ModuleList(
+            nn.ModuleDict({
+                'norm_x': nn.LayerNorm(dim), 'norm_l': nn.LayerNorm(dim),
+                'attn': nn.MultiheadAttention(dim, heads, batch_first=True),
+                'ff': nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 4 * dim), nn.GELU(),
+                                    nn.Linear(4 * dim, dim)),
+            }) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        lat = self.latents.unsqueeze(0).expand(tokens.shape[0], -1, -1)
+        for layer in self.layers:
+            x = layer['norm_x'](tokens)
+            q = layer['norm_l'](lat)
+            kv = torch.cat([x, q], dim=1)
+            lat = lat + layer['attn'](q, kv, kv, need_weights=False)[0]
+            lat = lat + layer['ff'](lat)
+        return self.norm(lat)
+
+
+class VisionStage(nn.Module):
+    def __init__(self, config: PolicyConfig, kosmos2: Kosmos2Model | None,
+                 clip: CLIPModel | None) -> None:
+        super().__init__()
+        self.kosmos2 = kosmos2
+        self.clip = clip
+        self.resampler = None
+        if kosmos2 is not None and config.pooling == 'resampler':
+            dim = kosmos2.config.text_config.embed_dim
+            self.resampler = PerceiverResampler(dim, config.resampler_latents,
+                                                config.resampler_layers, config.resampler_heads)
+
+    @property
+    def dim(self) -> int:
+        dim = 0
+        if self.kosmos2 is not None:
+            dim += self.kosmos2.config.text_config.embed_dim
+        if self.clip is not None:
+            dim += self.clip.config.projection_dim
+        return dim
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        parts = []
+        if self.kosmos2 is not None:
+            latents = self.kosmos2.get_image_features(pixel_values=pixel_values).pooler_output
+            if self.resampler is not None:
+                latents = self.resampler(latents)
+            parts.append(latents.mean(dim=1))
+        if self.clip is not None:
+            parts.append(self.clip.get_image_features(pixel_values=pixel_values).pooler_output)
+        return torch.cat(parts, dim=-1)
+
+
+class TextStage(nn.Module):
+    def __init__(self, kosmos2: Kosmos2Model | None, clip: CLIPModel | None) -> None:
+        super().__init__()
+        self.kosmos2 = kosmos2
+        self.clip = clip if kosmos2 is None else None
+
+    @property
+    def dim(self) -> int:
+        if self.kosmos2 is not None:
+            return self.kosmos2.config.text_config.embed_dim
+        return self.clip.config.projection_dim
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.kosmos2 is not None:
+            hidden = self.kosmos2.text_model(input_ids=input_ids,
+                                             attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return self.clip.get_text_features(input_ids=input_ids,
+                                           attention_mask=attention_mask).pooler_output
+
+
+class PolicyHead(nn.Module):
+    def __init__(self, in_dim: int, config: PolicyConfig) -> None:
+        super().__init__()
+        self.chunk, self.action_dim = config.fwd_pred_next_n, config.action_dim
+        self.fusion = nn.Sequential(nn.Linear(in_dim, config.fusion_dim),
+                                    nn.LayerNorm(config.fusion_dim), nn.GELU(),
+                                    nn.Dropout(config.dropout))
+        self.lstm = nn.LSTM(config.fusion_dim, config.lstm_hidden, config.lstm_layers,
+                            batch_first=True,
+                            dropout=config.dropout if config.lstm_layers > 1 else 0.0)
+        self.mlp = nn.Sequential(nn.Linear(config.lstm_hidden, config.mlp_hidden), nn.GELU(),
+                                 nn.Linear(config.mlp_hidden, self.chunk * self.action_dim))
+
+    def initial_state(self, batch: int = 1, device=None, dtype=None):
+        shape = (self.lstm.num_layers, batch, self.lstm.hidden_size)
+        return (torch.zeros(shape, device=device, dtype=dtype),
+                torch.zeros(shape, device=device, dtype=dtype))
+
+    def forward(self, features: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor):
+        """(B, T, in) features -> (B, T, chunk, action_dim) actions in [-1, 1], hT, cT."""
+        y, (h, c) = self.lstm(self.fusion(features), (h0, c0))
+        actions = torch.tanh(self.mlp(y))
+        return actions.view(y.shape[0], y.shape[1], self.chunk, self.action_dim), h, c
+
+
+class VlaPolicy(nn.Module):
+    """Vision, text and head stages plus the tokenizer; ``forward(batch)`` trains it."""
+
+    def __init__(self, config: PolicyConfig, kosmos2: Kosmos2Model | None,
+                 clip: CLIPModel | None, tokenizer: Any) -> None:
+        super().__init__()
+        self.config = config
+        self.tokenizer = tokenizer
+        self.vision = VisionStage(config, kosmos2, clip)
+        self.text = TextStage(kosmos2, clip)
+        self.head = PolicyHead(self.vision.dim + self.text.dim, config)
+        self.register_buffer('image_mean', torch.tensor(config.image_mean).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer('image_std', torch.tensor(config.image_std).view(1, 3, 1, 1),
+                             persistent=False)
+        self.backbones = nn.ModuleList(m for m in (kosmos2, clip) if m is not None)
+        if config.freeze_backbones:
+            for p in self.backbones.parameters():
+                p.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> VlaPolicy:
+        super().train(mode)
+        if self.config.freeze_backbones:
+            self.backbones.eval()  # frozen backbones never run dropout
+        return self
+
+    # ------------------------------------------------------------- encoding
+    def tokenize(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.tokenizer is None:
+            raise ModelFilesError('this policy has no tokenizer: give the backbone snapshot '
+                                  'folder, or use a preset with tokenizer: words')
+        enc = self.tokenizer(list(texts), padding='max_length', truncation=True,
+                             max_length=self.config.max_text_len, return_tensors='pt')
+        device = self.image_mean.device
+        return enc['input_ids'].to(device), enc['attention_mask'].to(device)
+
+    def normalize_images(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, 3, H, W) at image_size -> normalised float pixels."""
+        size = self.config.image_size
+        x = images.to(self.image_mean.device, torch.float32) / 255.0
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(x, size=(size, size), mode='bilinear', antialias=True,
+                              align_corners=False)
+        return (x - self.image_mean) / self.image_std
+
+    def features(self, images: torch.Tensor, texts: list[str]) -> torch.Tensor:
+        """(B, T, 3, H, W) uint8 frames and B instructions -> (B, T, in_dim) head inputs."""
+        b, t = images.shape[:2]
+        grad = not self.config.freeze_backbones and self.training
+        with torch.set_grad_enabled(grad):
+            vision = self.vision(self.normalize_images(images.flatten(0, 1))).view(b, t, -1)
+            text = self.text(*self.tokenize(texts))
+        return torch.cat([vision, text.unsqueeze(1).expand(-1, t, -1)], dim=-1)
+
+    # ------------------------------------------------------------- training
+    def predict_chunk(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, T, in) -> the chunk predicted at the last step, (B, chunk, action_dim)."""
+        h0, c0 = self.head.initial_state(features.shape[0], features.device, features.dtype)
+        actions, _, _ = self.head(features, h0, c0)
+        return actions[:, -1]
+
+    def loss(self, pred: torch.Tensor, target: torch.Tensor,
+             mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        weights = mask.unsqueeze(-1).to(pred.dtype).expand_as(pred)
+        per = F.huber_loss(pred, target, delta=self.config.huber_delta, reduction='none')
+        denom = weights.sum().clamp(min=1.0)
+        loss = (per * weights).sum() / denom
+        mae = ((pred - target).abs() * weights).sum() / denom * self.config.action_limit
+        return loss, {'loss': float(loss.detach()), 'mae': float(mae.detach())}
+
+    def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Masked Huber loss of the chunk predicted at the window's last frame."""
+        if 'features' in batch:  # cached backbone features (training from a cache)
+            features = batch['features'].to(self.image_mean.device)
+        else:
+            features = self.features(batch['images'], batch['instruction'])
+        pred = self.predict_chunk(features)
+        target = batch['actions'].to(pred.device, pred.dtype)
+        mask = batch['action_mask'].to(pred.device)
+        return self.loss(pred, target, mask)
+
+    # -------------------------------------------------------------- saving
+    def trainable_prefixes(self) -> tuple[str, ...]:
+        """State-dict prefixes a checkpoint stores: everything not read from a snapshot."""
+        prefixes = ['head.']
+        if self.vision.resampler is not None:
+            prefixes.append('vision.resampler.')
+        frozen_snapshot = self.config.freeze_backbones
+        if self.vision.kosmos2 is not None and not (self.config.kosmos2_path and frozen_snapshot):
+            prefixes.append('vision.kosmos2.')
+        if self.vision.clip is not None and not (self.config.clip_path and frozen_snapshot):
+            prefixes.append('vision.clip.')
+        if self.text.clip is not None and not (self.config.clip_path and frozen_snapshot):
+            prefixes.append('text.clip.')
+        return tuple(prefixes)
+
+    def checkpoint_state(self) -> dict[str, torch.Tensor]:
+        prefixes = self.trainable_prefixes()
+        seen: dict[int, str] = {}
+        state = {}
+        for key, value in self.state_dict().items():
+            if not key.startswith(prefixes):
+                continue
+            if value.data_ptr() in seen:  # shared modules (text.kosmos2 is vision.kosmos2)
+                continue
+            seen[value.data_ptr()] = key
+            state[key] = value.detach().contiguous()
+        return state
+
+
+def _tiny_vocab_overrides(config: PolicyConfig, ids: dict[str, int]) -> PolicyConfig:
+    """Make the built text models agree with the word tokenizer's vocabulary and ids."""
+    k_arch = dict(config.kosmos2_arch)
+    if config.uses_kosmos2 and not config.kosmos2_path:
+        text = dict(k_arch.get('text_config', {}))
+        text.update(vocab_size=ids['vocab'], pad_token_id=ids['pad'], bos_token_id=ids['bos'],
+                    eos_token_id=ids['eos'])
+        text.setdefault('max_position_embeddings', max(64, config.max_text_len + 4))
+        k_arch['text_config'] = text
+    c_arch = dict(config.clip_arch)
+    if config.uses_clip and not config.clip_path:
+        text = dict(c_arch.get('text_config', {}))
+        text.update(vocab_size=ids['vocab'], pad_token_id=ids['pad'], bos_token_id=ids['bos'],
+                    eos_token_id=ids['eos'])
+        text.setdefault('max_position_embeddings', max(32, config.max_text_len))
+        c_arch['text_config'] = text
+    return config.replace(kosmos2_arch=k_arch, clip_arch=c_arch)
+
+
+def build_policy(config: PolicyConfig, tokenizer_folder: str | Path | None = None) -> VlaPolicy:
+    """Build the policy the config describes (snapshots read locally, never downloaded)."""
+    tokenizer = None
+    if config.tokenizer == 'words':
+        tokenizer = load_tokenizer('words', folder=tokenizer_folder)
+        config = _tiny_vocab_overrides(config, special_ids(tokenizer))
+    kosmos2 = clip = None
+    if config.uses_kosmos2:
+        kosmos2 = _backbone(Kosmos2Model, Kosmos2Config, config.kosmos2_path,
+                            config.kosmos2_arch, KOSMOS2_REPO, 'Kosmos-2')
+    if config.uses_clip:
+        clip = _backbone(CLIPModel, CLIPConfig, config.clip_path, config.clip_arch, CLIP_REPO,
+                         'CLIP')
+    if tokenizer is None:
+        snapshot = config.kosmos2_path if config.uses_kosmos2 else config.clip_path
+        if snapshot:
+            tokenizer = load_tokenizer('snapshot', snapshot=resolve_model_path(snapshot),
+                                       folder=tokenizer_folder)
+    return VlaPolicy(config, kosmos2, clip, tokenizer)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

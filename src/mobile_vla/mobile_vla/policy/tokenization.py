@@ -1,0 +1,71 @@
+"""Tokenizers: the pretrained snapshot's, or a word-level one built in code for tiny presets.
+
+The word tokenizer knows the words of every instruction phrasing (``scenarios``)
+plus common navigation words; anything else maps to [UNK]. It is saved with the
+checkpoint as ``tokenizer.json``, so a checkpoint always carries its vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+from mobile_vla.scenarios import INSTRUCTIONS
+
+PAD, UNK, BOS, EOS = '[PAD]', '[UNK]', '[BOS]', '[EOS]'
+SPECIALS = (PAD, UNK, BOS, EOS)
+EXTRA_WORDS = (
+    'go drive move turn stop forward back backward backwards straight ahead slowly fast '
+    'left right around box boxes cup the a an to of on in at and then side far near '
+    'obstacle obstacles reach get pass keep keeping your way take navigate towards toward '
+    'please robot it them past behind front between first second mug goal target'
+).split()
+TOKENIZER_FILE = 'tokenizer.json'
+
+
+def vocabulary() -> list[str]:
+    words = set(EXTRA_WORDS)
+    for phrasings in INSTRUCTIONS.values():
+        for text in phrasings:
+            words.update(re.findall(r"[a-z']+", text.format(obstacle='box').lower()))
+            words.update(re.findall(r"[a-z']+", text.format(obstacle='boxes').lower()))
+    return list(SPECIALS) + sorted(words)
+
+
+def build_word_tokenizer() -> PreTrainedTokenizerFast:
+    vocab = {word: i for i, word in enumerate(vocabulary())}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Whitespace(), pre_tokenizers.Punctuation()])
+    tok.post_processor = processors.TemplateProcessing(
+        single=f'{BOS} $A {EOS}', special_tokens=[(BOS, vocab[BOS]), (EOS, vocab[EOS])])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, unk_token=UNK,
+                                   bos_token=BOS, eos_token=EOS)
+
+
+def load_tokenizer(kind: str, snapshot: str | Path | None = None,
+                   folder: str | Path | None = None):
+    """The tokenizer of a policy: from a checkpoint folder, the snapshot, or built in code."""
+    if folder is not None and (Path(folder) / TOKENIZER_FILE).is_file():
+        return PreTrainedTokenizerFast(tokenizer_file=str(Path(folder) / TOKENIZER_FILE),
+                                       pad_token=PAD, unk_token=UNK, bos_token=BOS,
+                                       eos_token=EOS)
+    if kind == 'words':
+        return build_word_tokenizer()
+    if snapshot is None:
+        raise ValueError('a snapshot tokenizer needs the snapshot folder')
+    return AutoTokenizer.from_pretrained(str(snapshot), local_files_only=True)
+
+
+def save_tokenizer(tokenizer, folder: str | Path) -> None:
+    """Write the tokenizer into a checkpoint folder (tokenizer.json for every kind)."""
+    tokenizer.backend_tokenizer.save(str(Path(folder) / TOKENIZER_FILE))
+
+
+def special_ids(tokenizer) -> dict[str, int]:
+    return {'pad': tokenizer.pad_token_id, 'bos': tokenizer.bos_token_id,
+            'eos': tokenizer.eos_token_id, 'vocab': len(tokenizer)}
