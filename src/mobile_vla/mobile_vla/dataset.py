@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from mobile_vla.actions import ActionSpace
 from mobile_vla.episode import EpisodeError, EpisodeFile, episode_paths
+from mobile_vla.policy.preprocess import resize_frame
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,8 @@ class EpisodeWindowDataset(Dataset):
         unique, inverse = np.unique(frames, return_inverse=True)
         pixels = self._file(e).images(unique)[inverse]
         if self.image_size is not None:
-            w, h = self.image_size[1], self.image_size[0]
-            pixels = np.stack([cv2.resize(p, (w, h), interpolation=cv2.INTER_AREA)
-                               for p in pixels])
+            h, w = self.image_size
+            pixels = np.stack([resize_frame(p, w, h) for p in pixels])
         steps = np.arange(t, t + self.chunk)
         action_mask = steps < info.num_frames
         actions = np.zeros((self.chunk, self.space.dim), np.float32)

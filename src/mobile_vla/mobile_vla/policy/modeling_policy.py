@@ -159,11 +159,19 @@ class PolicyHead(nn.Module):
         return (torch.zeros(shape, device=device, dtype=dtype),
                 torch.zeros(shape, device=device, dtype=dtype))
 
-    def forward(self, features: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor):
-        """(B, T, in) features -> (B, T, chunk, action_dim) actions in [-1, 1], hT, cT."""
-        y, (h, c) = self.lstm(self.fusion(features), (h0, c0))
+    def fuse(self, features: torch.Tensor) -> torch.Tensor:
+        """Per-frame fusion, (..., in) -> (..., fusion_dim); cached per frame when streaming."""
+        return self.fusion(features)
+
+    def temporal(self, fused: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor):
+        """(B, T, fusion_dim) -> (B, T, chunk, action_dim) actions in [-1, 1], hT, cT."""
+        y, (h, c) = self.lstm(fused, (h0, c0))
         actions = torch.tanh(self.mlp(y))
         return actions.view(y.shape[0], y.shape[1], self.chunk, self.action_dim), h, c
+
+    def forward(self, features: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor):
+        """(B, T, in) features -> (B, T, chunk, action_dim) actions in [-1, 1], hT, cT."""
+        return self.temporal(self.fuse(features), h0, c0)
 
 
 class VlaPolicy(nn.Module):

@@ -8,8 +8,25 @@ import numpy as np
 from mobile_vla.policy.configuration_policy import PolicyConfig
 
 
+def resize_frame(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Area-average a frame down to (height, width): halve with ``pyrDown`` (a Gaussian
+    prefilter) while the frame is at least twice the target, then ``INTER_AREA``.
+
+    Half the time of ``INTER_AREA`` alone on a 720p frame, with no aliasing; training
+    (the dataset) and inference resize with this same function.
+    """
+    while image.shape[0] >= 2 * height and image.shape[1] >= 2 * width:
+        image = cv2.pyrDown(image)
+    if image.shape[:2] != (height, width):
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    return image
+
+
 class ImagePreprocessor:
-    """RGB uint8 (H, W, 3) of any size -> float32 (1, 3, S, S), resized and normalised."""
+    """RGB uint8 (H, W, 3) of any size -> float32 (1, 3, S, S), resized and normalised.
+
+    Equals ``VlaPolicy.normalize_images`` on the resized frame (training's path).
+    """
 
     def __init__(self, config: PolicyConfig) -> None:
         self.size = config.image_size
@@ -22,13 +39,10 @@ class ImagePreprocessor:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f'expected an RGB uint8 (H, W, 3) frame, got {image.dtype} '
                              f'{image.shape}')
-        if image.shape[:2] != (self.size, self.size):
-            image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        x = image.astype(np.float32) * self.scale + self.offset
-        return np.ascontiguousarray(x.transpose(2, 0, 1))[None]
-
-    def uint8(self, image: np.ndarray) -> np.ndarray:
-        """Resized only (what the dataset stores for training), (S, S, 3) uint8."""
-        if image.shape[:2] == (self.size, self.size):
-            return image
-        return cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        # The whole frame is squashed to a square, not centre-cropped: a crop would cut
+        # off the sides, and the side is what the instruction is about.
+        small = resize_frame(image, self.size, self.size)
+        blob = cv2.dnn.blobFromImage(small)  # (1, 3, S, S) float32, channels as given
+        blob *= self.scale[:, None, None]
+        blob += self.offset[:, None, None]
+        return blob
