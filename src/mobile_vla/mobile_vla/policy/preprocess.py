@@ -35,14 +35,17 @@ class ImagePreprocessor:
         self.scale = (1.0 / (255.0 * std)).astype(np.float32)
         self.offset = (-np.array(config.image_mean, np.float32) / std).astype(np.float32)
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
+    def __call__(self, image: np.ndarray, channel_order: str = 'rgb') -> np.ndarray:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f'expected an RGB uint8 (H, W, 3) frame, got {image.dtype} '
                              f'{image.shape}')
+        if channel_order not in ('rgb', 'bgr'):
+            raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
         # The whole frame is squashed to a square, not centre-cropped: a crop would cut
         # off the sides, and the side is what the instruction is about.
-        small = resize_frame(image, self.size, self.size)
-        blob = cv2.dnn.blobFromImage(small)  # (1, 3, S, S) float32, channels as given
+        small = resize_frame(np.ascontiguousarray(image), self.size, self.size)
+        # (1, 3, S, S) float32; a BGR frame (bgr8 camera) is swapped after the resize.
+        blob = cv2.dnn.blobFromImage(small, swapRB=channel_order == 'bgr')
         blob *= self.scale[:, None, None]
         blob += self.offset[:, None, None]
         return blob

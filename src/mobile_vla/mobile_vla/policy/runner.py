@@ -21,13 +21,24 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mobile_vla.policy.checkpoint import load_checkpoint, read_checkpoint_config
 from mobile_vla.policy.configuration_policy import PolicyConfig
-from mobile_vla.policy.engines import Engine, timed
+from mobile_vla.policy.engines import (
+    EXPORT_FILE,
+    Engine,
+    OnnxEngine,
+    TorchEngine,
+    export_onnx,
+    timed,
+)
+from mobile_vla.policy.modeling_policy import resolve_model_path
 from mobile_vla.policy.preprocess import ImagePreprocessor
+from mobile_vla.policy.tokenization import load_tokenizer
 
 EXECUTIONS = ('first', 'ensemble', 'chunk')
 HISTORIES = ('window', 'carry')
@@ -92,12 +103,12 @@ class PolicyRunner:
         self.reset()
 
     # ------------------------------------------------------------------- step
-    def step(self, image_rgb: np.ndarray) -> StepResult:
-        """One control step on a new RGB frame (any size); returns the action to take."""
+    def step(self, image: np.ndarray, channel_order: str = 'rgb') -> StepResult:
+        """One control step on a new frame (any size, RGB or BGR); returns the action."""
         if self._text is None:
             raise RuntimeError('set_instruction() first: the policy needs an instruction')
         lat: dict[str, float] = {}
-        pixels, lat['preprocess'] = timed(self.preprocess, image_rgb)
+        pixels, lat['preprocess'] = timed(self.preprocess, image, channel_order)
         vision, lat['vision'] = timed(self.engine.encode_image, pixels)
         features = np.concatenate([vision[0], self._text])[None].astype(np.float32)
         fused, lat['fusion'] = timed(self.engine.fuse, features)
@@ -151,3 +162,29 @@ class PolicyRunner:
                 weights.append(np.exp(-self.ensemble_decay * age))
         weights = np.array(weights) / np.sum(weights)
         return np.sum(np.array(votes) * weights[:, None], axis=0)
+
+
+def make_engine(checkpoint: str, engine: str = 'torch', device: str = 'cpu',
+                dtype: str = 'float32', onnx_folder: str | None = None):
+    """(engine, config, tokenizer) for a checkpoint folder; exports ONNX on first use."""
+    checkpoint = str(resolve_model_path(checkpoint))
+    if engine == 'torch':
+        policy = load_checkpoint(checkpoint)
+        return TorchEngine(policy, device, dtype), policy.config, policy.tokenizer
+    if engine != 'onnx':
+        raise ValueError(f"engine must be 'torch' or 'onnx', got {engine!r}")
+    config, _ = read_checkpoint_config(checkpoint)
+    folder = Path(onnx_folder or Path(checkpoint) / 'onnx')
+    if not (folder / EXPORT_FILE).is_file():
+        export_onnx(load_checkpoint(checkpoint), folder)
+    snapshot = config.kosmos2_path if config.uses_kosmos2 else config.clip_path
+    tokenizer = load_tokenizer(config.tokenizer,
+                               snapshot=resolve_model_path(snapshot) if snapshot else None,
+                               folder=checkpoint)
+    return OnnxEngine(folder, 'auto' if device == 'cuda' else device), config, tokenizer
+
+
+def runner_from_checkpoint(checkpoint: str, engine: str = 'torch', device: str = 'cpu',
+                           dtype: str = 'float32', **runner_options) -> PolicyRunner:
+    eng, config, tokenizer = make_engine(checkpoint, engine, device, dtype)
+    return PolicyRunner(eng, config, tokenizer, **runner_options)

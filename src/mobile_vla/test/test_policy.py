@@ -1,0 +1,259 @@
+"""The policy family on tiny presets: shapes, learning, checkpoints, streaming, ONNX."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mobile_vla.config import ConfigError
+from mobile_vla.policy.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_foreign_state,
+    load_state_strict,
+    save_checkpoint,
+)
+from mobile_vla.policy.configuration_policy import PolicyConfig, load_preset, preset_names
+from mobile_vla.policy.engines import OnnxEngine, TorchEngine, export_onnx
+from mobile_vla.policy.modeling_policy import ModelFilesError, build_policy, count_parameters
+from mobile_vla.policy.preprocess import ImagePreprocessor, resize_frame
+from mobile_vla.policy.runner import PolicyRunner, runner_from_checkpoint
+
+TINY = ['kosmos2_clip_tiny', 'kosmos2_tiny', 'clip_tiny', 'kosmos2_resampler_tiny']
+LEFT = 'go around the box on the left to the cup'
+RIGHT = 'go around the box on the right to the cup'
+
+
+def frames(n, size=(96, 128), seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def batch(b=2, window=8, chunk=10, dim=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {
+        'images': torch.randint(0, 256, (b, window, 3, 224, 224), dtype=torch.uint8,
+                                generator=g),
+        'instruction': [LEFT, RIGHT][:b],
+        # A fixed target (forward, a little to the left) the head can fit quickly.
+        'actions': torch.tensor([0.6, 0.3, -0.2])[:dim].expand(b, chunk, dim).clone(),
+        'action_mask': torch.ones(b, chunk, dtype=torch.bool),
+    }
+
+
+@pytest.fixture(scope='module')
+def policy():
+    torch.manual_seed(0)
+    return build_policy(load_preset('kosmos2_clip_tiny')).eval()
+
+
+@pytest.mark.parametrize('preset', TINY)
+def test_tiny_presets_have_the_right_shapes_and_learn(preset):
+    torch.manual_seed(0)
+    policy = build_policy(load_preset(preset, action_dim=2))
+    b = batch(dim=2)
+    features = policy.features(b['images'], b['instruction'])
+    assert features.shape == (2, 8, policy.vision.dim + policy.text.dim)
+    assert policy.predict_chunk(features).shape == (2, 10, 2)
+    policy.train()
+    opt = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=1e-2)
+    losses = []
+    for _ in range(30):
+        loss, metrics = policy(b)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(metrics['loss'])
+    assert losses[-1] < 0.5 * losses[0], losses
+    frozen = [p.requires_grad for p in policy.backbones.parameters()]
+    assert frozen and not any(frozen)
+
+
+def test_presets_exist_and_unknown_keys_are_refused():
+    assert set(TINY + ['kosmos2_clip_lstm', 'kosmos2_lstm', 'clip_lstm',
+                       'kosmos2_resampler_lstm']) <= set(preset_names())
+    with pytest.raises(ConfigError, match='unknown policy config key'):
+        PolicyConfig.from_dict({'lstm_size': 3})
+    with pytest.raises(ConfigError, match='preset .* not found'):
+        load_preset('kosmos3')
+    with pytest.raises(ConfigError, match='resampler pools Kosmos-2'):
+        load_preset('clip_tiny', pooling='resampler')
+
+
+@pytest.mark.parametrize('preset, total, kosmos2, head', [
+    ('kosmos2_clip_lstm', 2.114e9, 1.664e9, 21.8e6),
+    ('kosmos2_lstm', 1.685e9, 1.664e9, 20.2e6),
+    ('clip_lstm', 0.443e9, None, 15.0e6),
+])
+def test_full_size_presets_on_the_meta_device(preset, total, kosmos2, head):
+    config = load_preset(preset, kosmos2_path='', clip_path='')
+    with torch.device('meta'):
+        policy = build_policy(config)
+    assert count_parameters(policy) == pytest.approx(total, rel=0.01)
+    if kosmos2:
+        assert count_parameters(policy.vision.kosmos2) == pytest.approx(kosmos2, rel=0.005)
+    assert count_parameters(policy.head) == pytest.approx(head, rel=0.01)
+    if preset == 'kosmos2_clip_lstm':  # the original hybrid: 2048 + 768 + 2048 = 4864
+        assert policy.vision.dim + policy.text.dim == 4864
+
+
+def test_missing_snapshots_say_where_and_how_to_fetch(tmp_path):
+    config = load_preset('kosmos2_lstm', kosmos2_path=str(tmp_path / 'kosmos-2'))
+    with pytest.raises(ModelFilesError, match='huggingface-cli download '
+                                              'microsoft/kosmos-2-patch14-224'):
+        build_policy(config)
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(policy, tmp_path):
+    folder = save_checkpoint(policy, tmp_path / 'ckpt')
+    meta = json.loads((folder / 'config.json').read_text())
+    assert meta['policy']['preset'] == 'kosmos2_clip_tiny'
+    assert meta['action_normalization'] == {'kind': 'divide_by_limit', 'limit': 1.15, 'dim': 3}
+    assert (folder / 'tokenizer.json').is_file()
+    loaded = load_checkpoint(folder)
+    b = batch()
+    with torch.no_grad():
+        a = policy.predict_chunk(policy.features(b['images'], b['instruction']))
+        c = loaded.predict_chunk(loaded.features(b['images'], b['instruction']))
+    assert torch.equal(a, c)
+
+
+def test_strict_loading_names_what_drifted(policy, tmp_path):
+    folder = save_checkpoint(policy, tmp_path / 'ckpt')
+    config = json.loads((folder / 'config.json').read_text())
+    config['policy']['lstm_hidden'] = 48  # the code now builds a different head
+    (folder / 'config.json').write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r'shape of head\.lstm\.weight_hh_l0: model '
+                                              r'\(192, 48\), checkpoint \(128, 32\)'):
+        load_checkpoint(folder)
+    state = policy.checkpoint_state()
+    state.pop('head.mlp.0.bias')
+    state['head.extra'] = torch.zeros(1)
+    with pytest.raises(CheckpointError, match='1 missing key.*head.mlp.0.bias.*1 unexpected '
+                                              'key.*head.extra'):
+        load_state_strict(policy, state, 'test')
+    with pytest.raises(CheckpointError, match='not a checkpoint folder'):
+        load_checkpoint(tmp_path / 'nothing')
+
+
+def test_foreign_pth_files_are_read_without_unpickling_code(policy, tmp_path):
+    path = tmp_path / 'old.pth'
+    torch.save({'model_state_dict': policy.checkpoint_state(), 'epoch': 3}, path)
+    state = load_foreign_state(path)
+    load_state_strict(policy, state, str(path))
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ('code ran',))
+
+    torch.save({'state_dict': Evil()}, tmp_path / 'evil.pth')
+    with pytest.raises(Exception, match='Weights only load failed|Unsupported global'):
+        load_foreign_state(tmp_path / 'evil.pth')
+
+
+def test_preprocessing_matches_training_normalisation(policy):
+    image = frames(1, (720, 1280))[0]
+    pre = ImagePreprocessor(policy.config)
+    x = pre(image)
+    small = resize_frame(image, 224, 224)
+    ref = policy.normalize_images(torch.from_numpy(small).permute(2, 0, 1)[None]).numpy()
+    assert x.shape == (1, 3, 224, 224)
+    np.testing.assert_allclose(x, ref, atol=1e-5)
+    np.testing.assert_allclose(pre(image[:, :, ::-1], 'bgr'), x, atol=1e-6)
+
+
+def _window_from_scratch(policy, images, instruction):
+    """The dataset's window at the last frame: first frame repeated, run from zero state."""
+    window = policy.config.window
+    stack = images[-window:]
+    stack = [images[0]] * (window - len(stack)) + stack
+    pixels = torch.stack([torch.from_numpy(resize_frame(f, 224, 224)).permute(2, 0, 1)
+                          for f in stack])[None]
+    with torch.no_grad():
+        return policy.predict_chunk(policy.features(pixels, [instruction]))[0].numpy()
+
+
+def test_streaming_equals_the_full_window_and_encodes_each_frame_once(policy):
+    runner = PolicyRunner(TorchEngine(policy), policy.config, policy.tokenizer)
+    runner.set_instruction(LEFT)
+    seq = frames(12)
+    for t in range(len(seq)):
+        result = runner.step(seq[t])
+        expected = _window_from_scratch(policy, seq[: t + 1], LEFT) * 1.15
+        np.testing.assert_allclose(result.chunk, expected, atol=1e-5)
+        assert set(result.latency_ms) == {'preprocess', 'vision', 'fusion', 'temporal',
+                                          'total'}
+    assert runner.frames_encoded == 12 and runner.texts_encoded == 1
+    runner.set_instruction(LEFT)  # the same text: no new encoding, history kept
+    assert runner.texts_encoded == 1 and runner.step_index == 12
+    runner.set_instruction(RIGHT)  # a new instruction clears the history
+    assert runner.texts_encoded == 2 and runner.step_index == 0
+
+
+def test_carry_mode_keeps_the_lstm_state(policy):
+    runner = PolicyRunner(TorchEngine(policy), policy.config, policy.tokenizer, history='carry')
+    runner.set_instruction(LEFT)
+    seq = frames(10)
+    results = [runner.step(f) for f in seq]
+    pixels = torch.stack([torch.from_numpy(resize_frame(f, 224, 224)).permute(2, 0, 1)
+                          for f in seq])[None]
+    with torch.no_grad():
+        expected = policy.predict_chunk(policy.features(pixels, [LEFT]))[0].numpy() * 1.15
+    np.testing.assert_allclose(results[-1].chunk, expected, atol=1e-5)
+
+
+def test_execution_modes(policy):
+    engine = TorchEngine(policy)
+    seq = frames(6)
+    chunk = PolicyRunner(engine, policy.config, policy.tokenizer, execution='chunk',
+                         replan_every=3)
+    chunk.set_instruction(LEFT)
+    out = [chunk.step(f) for f in seq]
+    assert [o.latency_ms['temporal'] > 0 for o in out] == [True, False, False] * 2
+    np.testing.assert_allclose([o.action for o in out[:3]], out[0].chunk[:3], atol=1e-7)
+    ens = PolicyRunner(engine, policy.config, policy.tokenizer, execution='ensemble',
+                       ensemble_decay=0.0)
+    ens.set_instruction(LEFT)
+    out = [ens.step(f) for f in seq[:2]]
+    np.testing.assert_allclose(out[1].action, (out[0].chunk[1] + out[1].chunk[0]) / 2,
+                               atol=1e-6)
+
+
+def test_onnx_stages_match_pytorch_and_drive_the_same_runner(policy, tmp_path):
+    contract = export_onnx(policy, tmp_path / 'onnx')
+    assert set(contract['stages']) == {'vision', 'text', 'fusion', 'temporal'}
+    onnx = OnnxEngine(tmp_path / 'onnx', 'cpu')
+    torch_engine = TorchEngine(policy)
+    rng = np.random.default_rng(1)
+    pixels = rng.standard_normal((2, 3, 224, 224)).astype(np.float32)
+    np.testing.assert_allclose(onnx.encode_image(pixels), torch_engine.encode_image(pixels),
+                               atol=1e-4)
+    ids = policy.tokenizer([LEFT], padding='max_length', max_length=32, return_tensors='np')
+    np.testing.assert_allclose(onnx.encode_text(ids['input_ids'], ids['attention_mask']),
+                               torch_engine.encode_text(ids['input_ids'],
+                                                        ids['attention_mask']), atol=1e-4)
+    feats = rng.standard_normal((3, policy.vision.dim + policy.text.dim)).astype(np.float32)
+    np.testing.assert_allclose(onnx.fuse(feats), torch_engine.fuse(feats), atol=1e-4)
+    fused = rng.standard_normal((1, 5, policy.config.fusion_dim)).astype(np.float32)
+    h0, c0 = onnx.initial_state()
+    for a, b in zip(onnx.temporal(fused, h0, c0), torch_engine.temporal(fused, h0, c0),
+                    strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    runners = [PolicyRunner(e, policy.config, policy.tokenizer) for e in (onnx, torch_engine)]
+    for r in runners:
+        r.set_instruction(RIGHT)
+    for f in frames(9, seed=3):
+        a, b = (r.step(f) for r in runners)
+        np.testing.assert_allclose(a.chunk, b.chunk, atol=1e-4)
+
+
+def test_runner_from_checkpoint_with_both_engines(policy, tmp_path):
+    folder = save_checkpoint(policy, tmp_path / 'ckpt')
+    a = runner_from_checkpoint(str(folder), 'torch')
+    b = runner_from_checkpoint(str(folder), 'onnx')  # exports to ckpt/onnx on first use
+    assert (folder / 'onnx' / 'export.json').is_file()
+    for r in (a, b):
+        r.set_instruction(LEFT)
+    image = frames(1, (720, 1280))[0]
+    np.testing.assert_allclose(a.step(image).action, b.step(image).action, atol=1e-4)

@@ -1,0 +1,163 @@
+"""The VLA inference component: frames and instructions in, a velocity command out.
+
+It gates the policy so the robot gets zero whenever anything is wrong, with the
+reason: no model, no instruction, a ``stop`` (or empty) instruction, no frame or
+a stale one, a failed step, or a NaN/inf output. A frame is used once: when no
+new frame came since the last step (but the newest is still fresh), the last
+action is held. Time comes in as an argument (seconds); nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from mobile_vla.config import ConfigError
+from mobile_vla.policy.runner import EXECUTIONS, HISTORIES, PolicyRunner
+
+STOP_WORDS = frozenset({'', 'stop', 'halt', 'stop.', 'stop!'})
+ZERO = np.zeros(3, np.float32)
+
+
+def _doc(text: str, default: Any) -> Any:
+    return field(default=default, metadata={'doc': text})
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """Parameters of the VLA inference node."""
+
+    checkpoint: str = _doc("checkpoint folder (config.json + model.safetensors); '' = none",
+                           '')
+    engine: str = _doc('torch or onnx (ONNX Runtime; exported next to the checkpoint)',
+                       'torch')
+    device: str = _doc('cpu, cuda (torch) / cpu, cuda, tensorrt, auto (onnx)', 'cpu')
+    dtype: str = _doc('float32, float16 (cuda) or bfloat16 (torch engine)', 'float32')
+    rate_hz: float = _doc('control steps per second (robot/action rate)', 10.0)
+    max_frame_age_s: float = _doc('an older camera frame is stale: zero is published', 0.5)
+    execution: str = _doc('first, ensemble (temporal ensembling) or chunk (open loop)',
+                          'first')
+    history: str = _doc('window (as trained: LSTM over the last frames) or carry', 'window')
+    ensemble_decay: float = _doc('ensemble: weight exp(-decay * age) per prediction', 0.5)
+    replan_every: int = _doc('chunk: steps between predictions; 0 = the whole chunk', 0)
+
+    def __post_init__(self) -> None:
+        if self.engine not in ('torch', 'onnx'):
+            raise ConfigError(f"engine must be 'torch' or 'onnx', got {self.engine!r}")
+        if self.execution not in EXECUTIONS:
+            raise ConfigError(f'execution must be one of {EXECUTIONS}, got {self.execution!r}')
+        if self.history not in HISTORIES:
+            raise ConfigError(f'history must be one of {HISTORIES}, got {self.history!r}')
+        if not self.rate_hz > 0 or not self.max_frame_age_s > 0:
+            raise ConfigError('rate_hz and max_frame_age_s must be > 0')
+        if self.replan_every < 0:
+            raise ConfigError('replan_every must be >= 0')
+
+    def runner_options(self) -> dict[str, Any]:
+        return {'execution': self.execution, 'history': self.history,
+                'ensemble_decay': self.ensemble_decay,
+                'replan_every': self.replan_every or None}
+
+
+@dataclass(frozen=True)
+class InferenceOutput:
+    action: np.ndarray  # (3,) float32: linear_x, linear_y, angular_z
+    reason: str | None  # why the action is zero; None when the policy drives
+    latency_ms: dict[str, float] = field(default_factory=dict)
+
+
+class VlaInference:
+    def __init__(self, config: InferenceConfig,
+                 load_runner: Callable[[InferenceConfig], PolicyRunner] | None = None) -> None:
+        self.config = config
+        self._load_runner = load_runner
+        self.runner: PolicyRunner | None = None
+        self.load_error = 'model not loaded yet'
+        self._frame: tuple[np.ndarray, str, float] | None = None
+        self._frame_used: float | None = None
+        self._instruction: str | None = None
+        self._last_action = ZERO
+        self.steps = 0
+        self.zero_reasons: dict[str, int] = {}
+        self.last_reason: str | None = None
+        self.last_latency: dict[str, float] = {}
+
+    def load(self) -> bool:
+        """Build the runner; on failure the reason is kept and zero is published."""
+        if self._load_runner is None or not self.config.checkpoint:
+            self.load_error = 'no checkpoint configured (parameter checkpoint)'
+            return False
+        try:
+            self.runner = self._load_runner(self.config)
+        except Exception as exc:  # a broken model must not take the node down
+            self.runner = None
+            self.load_error = f'{type(exc).__name__}: {exc}'
+            return False
+        self.load_error = ''
+        if self._instruction is not None:
+            self.on_instruction(self._instruction)
+        return True
+
+    def on_image(self, image: np.ndarray, channel_order: str, stamp: float) -> None:
+        self._frame = (image, channel_order, stamp)
+
+    def on_instruction(self, text: str) -> None:
+        self._instruction = str(text).strip()
+        if self.runner is not None and self._instruction.lower() not in STOP_WORDS:
+            self.runner.set_instruction(self._instruction)
+        self._last_action = ZERO
+
+    def _zero(self, reason: str) -> InferenceOutput:
+        kind = reason.split(':')[0].split('(')[0].strip()
+        self.zero_reasons[kind] = self.zero_reasons.get(kind, 0) + 1
+        self.last_reason = reason
+        self._last_action = ZERO
+        return InferenceOutput(ZERO, reason)
+
+    def step(self, now: float) -> InferenceOutput:
+        """The command for ``now``: the policy's action, or zero and why."""
+        if self.runner is None:
+            return self._zero(f'model not loaded: {self.load_error}')
+        if self._instruction is None:
+            return self._zero('no instruction yet (publish one on vla/command)')
+        if self._instruction.lower() in STOP_WORDS:
+            return self._zero('stopped by instruction')
+        if self._frame is None:
+            return self._zero('no camera frame yet')
+        image, order, stamp = self._frame
+        age = now - stamp
+        if age > self.config.max_frame_age_s:
+            return self._zero(f'stale camera frame ({age:.2f} s old)')
+        if stamp == self._frame_used:  # no new frame: hold the last action
+            return InferenceOutput(self._last_action, None, {})
+        try:
+            result = self.runner.step(image, order)
+        except Exception as exc:
+            return self._zero(f'policy step failed: {type(exc).__name__}: {exc}')
+        if not np.all(np.isfinite(result.action)):
+            return self._zero('policy output is NaN or inf')
+        self._frame_used = stamp
+        self.steps += 1
+        self.last_reason = None
+        self.last_latency = result.latency_ms
+        self._last_action = result.action.astype(np.float32)
+        return InferenceOutput(self._last_action, None, result.latency_ms)
+
+    def diagnostics(self, now: float) -> tuple[str, str, dict[str, str]]:
+        values = {
+            'checkpoint': self.config.checkpoint,
+            'engine': self.runner.engine.name if self.runner else self.config.engine,
+            'instruction': str(self._instruction),
+            'steps': str(self.steps),
+            'last_zero_reason': str(self.last_reason),
+            **{f'zero.{k}': str(v) for k, v in sorted(self.zero_reasons.items())},
+            **{f'latency_ms.{k}': f'{v:.2f}' for k, v in self.last_latency.items()},
+        }
+        if self.runner is None:
+            return 'ERROR', f'model not loaded: {self.load_error}', values
+        if self.last_reason is not None and self.last_reason != 'stopped by instruction':
+            return 'WARN', f'publishing zero: {self.last_reason}', values
+        return 'OK', ('stopped by instruction' if self.last_reason else
+                      f'driving: {self._instruction!r}'), values
