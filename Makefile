@@ -20,7 +20,8 @@ SYSTEM_PACKAGES := tmux
 help:
 	@echo 'make test   - set up .venv, lint, colcon build + test, then the integration tests'
 	@echo 'make demo   - run the simulated closed loop end to end'
-	@echo 'make bench  - print the core speed figures (median / p95)'
+	@echo 'make bench  - print the speed figures (median / p95); the full-size policy:'
+	@echo '              python tests/benchmarks/bench_policy.py --full'
 	@echo 'make clean  - remove build/, install/, log/ (keeps .venv)'
 
 system-deps:
@@ -70,7 +71,8 @@ bench: build
 		$(BIN)/python tests/benchmarks/bench_core.py && \
 		$(BIN)/python tests/benchmarks/bench_control.py && \
 		$(BIN)/python tests/benchmarks/bench_camera.py && \
-		$(BIN)/python tests/benchmarks/bench_recorder.py
+		$(BIN)/python tests/benchmarks/bench_recorder.py && \
+		$(BIN)/python tests/benchmarks/bench_policy.py
 
 demo: setup
 	@echo 'make demo: the closed-loop simulator is not yet available in this workspace' >&2

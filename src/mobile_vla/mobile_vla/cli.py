@@ -14,6 +14,8 @@ from importlib.metadata import entry_points
 from typing import Callable, Sequence
 
 from mobile_vla.bag import BagError, BagReader
+from mobile_vla.config import ConfigError
+from mobile_vla.policy.cli import add_policy_commands
 
 NS_PER_S = 1e9
 
@@ -42,9 +44,15 @@ def _add_bag(sub: argparse._SubParsersAction) -> None:
     info.set_defaults(func=_bag_info)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_bag]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_bag, add_policy_commands]
 ENTRY_POINT_GROUP = 'mobile_vla.commands'
-USER_ERRORS: tuple[type[Exception], ...] = (BagError, FileNotFoundError, ValueError, OSError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    BagError, ConfigError, FileNotFoundError, ValueError, OSError)
+
+
+#: Error types of modules loaded on demand (by name, so the CLI need not import them).
+USER_ERROR_NAMES = frozenset({'CheckpointError', 'ModelFilesError', 'EpisodeError',
+                              'EpisodeWriteError', 'ScenarioError', 'ReplayError'})
 
 
 def plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
@@ -65,9 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except USER_ERRORS as exc:
-        print(f'mobile-vla: error: {exc}', file=sys.stderr)
-        return 2
+    except Exception as exc:
+        # Errors that describe a user mistake end in one line; bugs keep their traceback.
+        if isinstance(exc, USER_ERRORS) or type(exc).__name__ in USER_ERROR_NAMES:
+            print(f'mobile-vla: error: {exc}', file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == '__main__':

@@ -74,7 +74,7 @@ class VlaInference:
         self.config = config
         self._load_runner = load_runner
         self.runner: PolicyRunner | None = None
-        self.load_error = 'model not loaded yet'
+        self.load_error = 'still loading'
         self._frame: tuple[np.ndarray, str, float] | None = None
         self._frame_used: float | None = None
         self._instruction: str | None = None

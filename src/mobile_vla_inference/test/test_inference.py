@@ -1,0 +1,134 @@
+"""VlaInference gating with a real tiny policy, and a replayed bag through it."""
+
+import numpy as np
+import pytest
+import torch
+
+from mobile_vla.bag import BagWriter, MessageFactory, read_messages
+from mobile_vla.config import ConfigError, from_params, load_node_params
+from mobile_vla.msgs import twist_to_action
+from mobile_vla.policy.checkpoint import save_checkpoint
+from mobile_vla.policy.configuration_policy import load_preset
+from mobile_vla.policy.modeling_policy import build_policy
+from mobile_vla.policy.runner import runner_from_checkpoint
+from mobile_vla.replay import MessageLog, ReplayExecutor
+from mobile_vla_inference.inference import InferenceConfig, VlaInference
+from mobile_vla_inference.wiring import attach_inference
+
+S = 1_000_000_000
+T0 = 1_780_000_000
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    policy = build_policy(load_preset('kosmos2_clip_tiny'))
+    with torch.no_grad():  # a visible, non-zero output for an untrained head
+        policy.head.mlp[-1].bias.fill_(0.5)
+    return str(save_checkpoint(policy, tmp_path_factory.mktemp('ckpt') / 'tiny'))
+
+
+def load(config):
+    return runner_from_checkpoint(config.checkpoint, config.engine, config.device,
+                                  config.dtype, **config.runner_options())
+
+
+def frame(seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (72, 128, 3), dtype=np.uint8)
+
+
+def test_every_reason_to_stop_publishes_zero_and_says_why(checkpoint, tmp_path):
+    broken = VlaInference(InferenceConfig(checkpoint=str(tmp_path / 'missing')), load)
+    assert not broken.load()
+    out = broken.step(T0)
+    assert not out.action.any() and out.reason.startswith('model not loaded: CheckpointError')
+    assert broken.diagnostics(T0)[0] == 'ERROR'
+    unset = VlaInference(InferenceConfig(), load)
+    assert unset.step(T0).reason == 'model not loaded: still loading'
+    assert not unset.load()
+    assert unset.step(T0).reason.startswith('model not loaded: no checkpoint configured')
+
+    inf = VlaInference(InferenceConfig(checkpoint=checkpoint, max_frame_age_s=0.5), load)
+    assert inf.load()
+    assert inf.step(T0).reason.startswith('no instruction yet')
+    inf.on_instruction('go around the box on the left to the cup')
+    assert inf.step(T0).reason == 'no camera frame yet'
+    inf.on_image(frame(), 'rgb', T0)
+    out = inf.step(T0 + 0.1)
+    assert out.reason is None and np.all(np.abs(out.action) > 0.1)
+    assert set(out.latency_ms) >= {'preprocess', 'vision', 'temporal', 'total'}
+    held = inf.step(T0 + 0.2)  # no new frame yet, the old one is fresh: hold
+    np.testing.assert_array_equal(held.action, out.action)
+    assert inf.runner.frames_encoded == 1
+    assert inf.step(T0 + 0.8).reason == 'stale camera frame (0.80 s old)'
+    inf.on_image(frame(1), 'bgr', T0 + 0.8)
+    assert inf.step(T0 + 0.85).reason is None
+    for word in ('stop', '  STOP ', ''):
+        inf.on_instruction(word)
+        assert inf.step(T0 + 0.9).reason == 'stopped by instruction'
+    assert inf.diagnostics(T0 + 0.9)[0] == 'OK'
+
+
+def test_failures_and_nan_outputs_give_zero(checkpoint):
+    inf = VlaInference(InferenceConfig(checkpoint=checkpoint), load)
+    inf.load()
+    inf.on_instruction('go')
+    inf.on_image(np.zeros((10, 10), np.uint8), 'rgb', T0)  # not an RGB frame
+    out = inf.step(T0)
+    assert not out.action.any() and out.reason.startswith('policy step failed: ValueError')
+    with torch.no_grad():
+        inf.runner.engine.policy.head.mlp[-1].bias.fill_(float('nan'))
+    inf.on_image(frame(), 'rgb', T0 + 0.1)
+    assert inf.step(T0 + 0.1).reason == 'policy output is NaN or inf'
+    assert inf.zero_reasons == {'policy step failed': 1, 'policy output is NaN or inf': 1}
+
+
+def test_a_replayed_bag_gives_a_robot_action_stream(checkpoint, tmp_path):
+    bag = tmp_path / 'bag'
+    with BagWriter(bag) as writer:
+        for n in range(3 * 30):  # frames for 3 s, then the camera drops out
+            writer.write_image('/camera/image', frame(n), T0 * S + n * S // 30)
+        writer.write_string('/vla/command', 'go around the box on the right to the cup',
+                            T0 * S + S // 2)
+        writer.write_string('/vla/command', 'stop', T0 * S + 2 * S)
+        writer.write_string('/vla/command', 'go around the box on the left to the cup',
+                            T0 * S + 5 * S // 2)
+        writer.write_string('/vla/command', 'still here', T0 * S + 4 * S)  # 1 s after dropout
+    inf = VlaInference(InferenceConfig(checkpoint=checkpoint, rate_hz=10.0), load)
+    inf.load()
+    log = MessageLog()
+    ex = ReplayExecutor(sink=log)
+    attach_inference(ex, inf, MessageFactory())
+    ex.run_bag(bag)
+    actions = [(round((m.t_ns - T0 * S) / 1e9, 3), twist_to_action(m.msg))
+               for m in log.on('/robot/action')]
+    assert len(actions) == 41  # 10 Hz from 0 to 4 s
+    moving = {t for t, a in actions if any(abs(v) > 1e-6 for v in a)}
+    # Driving after the instruction, zero after stop, again after the new instruction;
+    # the last frame (2.967 s) is held while fresh, zero once it is older than 0.5 s.
+    assert moving == {round(0.5 + k / 10, 3) for k in range(15)} | {
+        round(2.5 + k / 10, 3) for k in range(10)}
+    assert inf.zero_reasons['stale camera frame'] >= 1
+
+
+def test_config_and_shipped_yaml(workspace_config):
+    with pytest.raises(ConfigError, match='execution'):
+        InferenceConfig(execution='all')
+    params = load_node_params(workspace_config / 'inference.yaml', 'vla_inference')
+    assert from_params(InferenceConfig, params).rate_hz == 10.0
+
+
+def test_replayed_action_bag_is_written(checkpoint, tmp_path):
+    bag, out = tmp_path / 'in', tmp_path / 'out'
+    with BagWriter(bag) as writer:
+        writer.write_string('/vla/command', 'go around the box on the left to the cup', T0 * S)
+        for n in range(10):
+            writer.write_image('/camera/image', frame(n), T0 * S + n * S // 10)
+    inf = VlaInference(InferenceConfig(checkpoint=checkpoint), load)
+    inf.load()
+    with BagWriter(out) as sink:
+        ex = ReplayExecutor(sink=sink)
+        attach_inference(ex, inf, MessageFactory())
+        ex.run_bag(bag)
+    msgs = read_messages(out, ['/robot/action'])
+    assert len(msgs) == 10 and msgs[0].msgtype == 'geometry_msgs/msg/Twist'
