@@ -257,3 +257,28 @@ def test_runner_from_checkpoint_with_both_engines(policy, tmp_path):
         r.set_instruction(LEFT)
     image = frames(1, (720, 1280))[0]
     np.testing.assert_allclose(a.step(image).action, b.step(image).action, atol=1e-4)
+
+
+def test_fine_tuning_trains_the_backbones_too():
+    torch.manual_seed(0)
+    policy = build_policy(load_preset('clip_tiny', freeze_backbones=False)).train()
+    loss, _ = policy(batch())
+    loss.backward()
+    grads = [p.grad for p in policy.backbones.parameters() if p.requires_grad]
+    assert grads and any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert 'vision.clip.' in policy.trainable_prefixes()
+
+
+def test_bfloat16_on_the_cpu_stays_close_to_float32(policy):
+    pixels = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    f32 = TorchEngine(build_policy(load_preset('clip_tiny'))).encode_image(pixels)
+    torch.manual_seed(0)
+    tiny = build_policy(load_preset('clip_tiny'))
+    torch.manual_seed(0)
+    same = build_policy(load_preset('clip_tiny'))
+    a = TorchEngine(tiny).encode_image(pixels)
+    b = TorchEngine(same, dtype='bfloat16').encode_image(pixels)
+    assert f32.shape == a.shape == b.shape
+    np.testing.assert_allclose(a, b, atol=0.1)
+    with pytest.raises(ValueError, match='float16 inference needs a CUDA device'):
+        TorchEngine(tiny, dtype='float16')

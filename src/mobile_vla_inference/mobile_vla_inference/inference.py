@@ -15,7 +15,13 @@ from typing import Any, Callable
 import numpy as np
 
 from mobile_vla.config import ConfigError
-from mobile_vla.policy.runner import EXECUTIONS, HISTORIES, PolicyRunner
+from mobile_vla.policy.runner import (
+    EXECUTIONS,
+    HISTORIES,
+    PolicyRunner,
+    runner_from_checkpoint,
+    untrained_runner,
+)
 
 STOP_WORDS = frozenset({'', 'stop', 'halt', 'stop.', 'stop!'})
 ZERO = np.zeros(3, np.float32)
@@ -31,6 +37,8 @@ class InferenceConfig:
 
     checkpoint: str = _doc("checkpoint folder (config.json + model.safetensors); '' = none",
                            '')
+    preset: str = _doc("without a checkpoint: run this model preset UNTRAINED (graph smoke "
+                       "tests only); '' = publish zero", '')
     engine: str = _doc('torch or onnx (ONNX Runtime; exported next to the checkpoint)',
                        'torch')
     device: str = _doc('cpu, cuda (torch) / cpu, cuda, tensorrt, auto (onnx)', 'cpu')
@@ -42,6 +50,7 @@ class InferenceConfig:
     history: str = _doc('window (as trained: LSTM over the last frames) or carry', 'window')
     ensemble_decay: float = _doc('ensemble: weight exp(-decay * age) per prediction', 0.5)
     replan_every: int = _doc('chunk: steps between predictions; 0 = the whole chunk', 0)
+    window: int = _doc("history frames; 0 = as trained (the checkpoint's window)", 0)
 
     def __post_init__(self) -> None:
         if self.engine not in ('torch', 'onnx'):
@@ -52,13 +61,21 @@ class InferenceConfig:
             raise ConfigError(f'history must be one of {HISTORIES}, got {self.history!r}')
         if not self.rate_hz > 0 or not self.max_frame_age_s > 0:
             raise ConfigError('rate_hz and max_frame_age_s must be > 0')
-        if self.replan_every < 0:
-            raise ConfigError('replan_every must be >= 0')
+        if self.replan_every < 0 or self.window < 0:
+            raise ConfigError('replan_every and window must be >= 0')
 
     def runner_options(self) -> dict[str, Any]:
         return {'execution': self.execution, 'history': self.history,
                 'ensemble_decay': self.ensemble_decay,
                 'replan_every': self.replan_every or None}
+
+
+def load_runner(config: InferenceConfig) -> PolicyRunner:
+    """The runner the configuration asks for: a checkpoint, or an untrained preset."""
+    if not config.checkpoint:
+        return untrained_runner(config.preset, config.device, **config.runner_options())
+    return runner_from_checkpoint(config.checkpoint, config.engine, config.device, config.dtype,
+                                  window=config.window, **config.runner_options())
 
 
 @dataclass(frozen=True)
@@ -86,7 +103,7 @@ class VlaInference:
 
     def load(self) -> bool:
         """Build the runner; on failure the reason is kept and zero is published."""
-        if self._load_runner is None or not self.config.checkpoint:
+        if self._load_runner is None or not (self.config.checkpoint or self.config.preset):
             self.load_error = 'no checkpoint configured (parameter checkpoint)'
             return False
         try:

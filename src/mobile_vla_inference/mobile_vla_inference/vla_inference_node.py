@@ -31,16 +31,10 @@ from mobile_vla import topics
 from mobile_vla.config import declare_node_config, from_params
 from mobile_vla.msgs import ImageConversionError, image_to_numpy, stamp_to_ns
 from mobile_vla.node_runtime import KindThrottle, diagnostic_array, spin_node
-from mobile_vla.policy.runner import runner_from_checkpoint
-from mobile_vla_inference.inference import InferenceConfig, VlaInference
+from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
 from mobile_vla_inference.wiring import CHANNEL_ORDER
 
 NS = 1e9
-
-
-def _load(config: InferenceConfig):
-    return runner_from_checkpoint(config.checkpoint, config.engine, config.device, config.dtype,
-                                  **config.runner_options())
 
 
 def memory_mb() -> dict[str, str]:
@@ -70,7 +64,7 @@ class VlaInferenceNode(Node):
         super().__init__('vla_inference', automatically_declare_parameters_from_overrides=True)
         params = declare_node_config(self, InferenceConfig, ParameterDescriptor)
         self.config = from_params(InferenceConfig, params)
-        self.inference = VlaInference(self.config, _load)
+        self.inference = VlaInference(self.config, load_runner)
         self._lock = threading.Lock()
         self._throttle = KindThrottle(self.get_logger().warning, time.monotonic, 2.0)
         self._action_pub = self.create_publisher(Twist, topics.ROBOT_ACTION.name,
@@ -119,8 +113,12 @@ class VlaInferenceNode(Node):
     def _run(self) -> None:
         self.publish_action((0.0, 0.0, 0.0))
         if self.inference.load():
-            self.get_logger().info(f'policy loaded from {self.config.checkpoint} '
-                                   f'({self.inference.runner.engine.name})')
+            if self.config.checkpoint:
+                self.get_logger().info(f'policy loaded from {self.config.checkpoint} '
+                                       f'({self.inference.runner.engine.name})')
+            else:
+                self.get_logger().warning(f'UNTRAINED {self.config.preset} policy: for graph '
+                                          'tests only, its actions are meaningless')
         else:
             self.get_logger().error(f'policy not loaded: {self.inference.load_error}; '
                                     'publishing zero')

@@ -10,9 +10,8 @@ from mobile_vla.msgs import twist_to_action
 from mobile_vla.policy.checkpoint import save_checkpoint
 from mobile_vla.policy.configuration_policy import load_preset
 from mobile_vla.policy.modeling_policy import build_policy
-from mobile_vla.policy.runner import runner_from_checkpoint
 from mobile_vla.replay import MessageLog, ReplayExecutor
-from mobile_vla_inference.inference import InferenceConfig, VlaInference
+from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
 from mobile_vla_inference.wiring import attach_inference
 
 S = 1_000_000_000
@@ -28,9 +27,7 @@ def checkpoint(tmp_path_factory):
     return str(save_checkpoint(policy, tmp_path_factory.mktemp('ckpt') / 'tiny'))
 
 
-def load(config):
-    return runner_from_checkpoint(config.checkpoint, config.engine, config.device,
-                                  config.dtype, **config.runner_options())
+load = load_runner
 
 
 def frame(seed=0):
@@ -132,3 +129,17 @@ def test_replayed_action_bag_is_written(checkpoint, tmp_path):
         ex.run_bag(bag)
     msgs = read_messages(out, ['/robot/action'])
     assert len(msgs) == 10 and msgs[0].msgtype == 'geometry_msgs/msg/Twist'
+
+
+def test_an_untrained_preset_runs_the_graph_without_a_checkpoint():
+    inf = VlaInference(InferenceConfig(preset='clip_tiny'), load)
+    assert inf.load()
+    inf.on_instruction('go around the box on the left to the cup')
+    inf.on_image(frame(), 'rgb', T0)
+    assert inf.step(T0).reason is None
+
+
+def test_onnx_engine_and_window_override(checkpoint):
+    inf = VlaInference(InferenceConfig(checkpoint=checkpoint, engine='onnx', window=4), load)
+    assert inf.load(), inf.load_error
+    assert inf.runner.engine.name == 'onnx-cpu' and inf.runner.config.window == 4

@@ -185,6 +185,20 @@ def make_engine(checkpoint: str, engine: str = 'torch', device: str = 'cpu',
 
 
 def runner_from_checkpoint(checkpoint: str, engine: str = 'torch', device: str = 'cpu',
-                           dtype: str = 'float32', **runner_options) -> PolicyRunner:
+                           dtype: str = 'float32', window: int = 0,
+                           **runner_options) -> PolicyRunner:
+    """A runner for a checkpoint; ``window`` > 0 overrides the trained history length."""
     eng, config, tokenizer = make_engine(checkpoint, engine, device, dtype)
+    if window:
+        config = config.replace(window=window)
     return PolicyRunner(eng, config, tokenizer, **runner_options)
+
+
+def untrained_runner(preset: str, device: str = 'cpu', **runner_options) -> PolicyRunner:
+    """A runner on a freshly initialised preset: for exercising the graph, never for driving."""
+    from mobile_vla.policy.configuration_policy import load_preset
+    from mobile_vla.policy.modeling_policy import build_policy
+
+    policy = build_policy(load_preset(preset))
+    return PolicyRunner(TorchEngine(policy, device), policy.config, policy.tokenizer,
+                        **runner_options)
