@@ -72,7 +72,8 @@ bench: build
 		$(BIN)/python tests/benchmarks/bench_control.py && \
 		$(BIN)/python tests/benchmarks/bench_camera.py && \
 		$(BIN)/python tests/benchmarks/bench_recorder.py && \
-		$(BIN)/python tests/benchmarks/bench_policy.py
+		$(BIN)/python tests/benchmarks/bench_policy.py && \
+		$(BIN)/python tests/benchmarks/bench_training.py
 
 demo: setup
 	@echo 'make demo: the closed-loop simulator is not yet available in this workspace' >&2

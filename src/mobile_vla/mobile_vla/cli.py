@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 from mobile_vla.bag import BagError, BagReader
 from mobile_vla.config import ConfigError
 from mobile_vla.policy.cli import add_policy_commands
+from mobile_vla.training.cli import add_training_commands
 
 NS_PER_S = 1e9
 
@@ -44,7 +45,8 @@ def _add_bag(sub: argparse._SubParsersAction) -> None:
     info.set_defaults(func=_bag_info)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_bag, add_policy_commands]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_bag, add_policy_commands, add_training_commands]
 ENTRY_POINT_GROUP = 'mobile_vla.commands'
 USER_ERRORS: tuple[type[Exception], ...] = (
     BagError, ConfigError, FileNotFoundError, ValueError, OSError)

@@ -31,6 +31,28 @@ from mobile_vla.episode import EpisodeError, EpisodeFile, episode_paths
 from mobile_vla.policy.preprocess import resize_frame
 
 
+def window_frames(t: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame indices of the history window ending at ``t`` (the first frame repeated
+    before the episode start) and the mask of the real ones."""
+    frames = np.arange(t - window + 1, t + 1)
+    return np.clip(frames, 0, None), frames >= 0
+
+
+def chunk_steps(t: int, chunk: int, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the actions t .. t+chunk-1 (clipped) and the mask of the real ones."""
+    steps = np.arange(t, t + chunk)
+    return np.clip(steps, None, num_frames - 1), steps < num_frames
+
+
+def window_index(lengths: list[int], window: int, chunk: int,
+                 samples: str) -> list[tuple[int, int]]:
+    """(episode, t) of every sample: all frames, or only windows with no padding."""
+    if samples not in ('all', 'full'):
+        raise ValueError(f"samples must be 'all' or 'full', got {samples!r}")
+    return [(e, t) for e, n in enumerate(lengths) for t in range(n)
+            if samples == 'all' or (t >= window - 1 and t + chunk <= n)]
+
+
 @dataclass(frozen=True)
 class EpisodeInfo:
     path: Path
@@ -55,8 +77,6 @@ class EpisodeWindowDataset(Dataset):
     ) -> None:
         if window < 1 or chunk < 1:
             raise ValueError(f'window and chunk must be >= 1, got {window} and {chunk}')
-        if samples not in ('all', 'full'):
-            raise ValueError(f"samples must be 'all' or 'full', got {samples!r}")
         self.window, self.chunk, self.image_size = window, chunk, image_size
         self.space = ActionSpace(action_dim)
         self.episodes: list[EpisodeInfo] = []
@@ -72,12 +92,8 @@ class EpisodeWindowDataset(Dataset):
                 warnings.warn(f'skipping episode {path}: {exc}', stacklevel=2)
                 continue
             self.episodes.append(info)
-        self.index: list[tuple[int, int]] = []
-        for e, info in enumerate(self.episodes):
-            for t in range(info.num_frames):
-                full = t >= window - 1 and t + chunk <= info.num_frames
-                if samples == 'all' or full:
-                    self.index.append((e, t))
+        self.index = window_index([e.num_frames for e in self.episodes], window, chunk,
+                                  samples)
         self._handles: dict[int, EpisodeFile] = {}
         self._pid = os.getpid()
 
@@ -100,18 +116,14 @@ class EpisodeWindowDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         e, t = self.index[i]
         info = self.episodes[e]
-        frames = np.arange(t - self.window + 1, t + 1)
-        history_mask = frames >= 0
-        frames = np.clip(frames, 0, None)
+        frames, history_mask = window_frames(t, self.window)
         unique, inverse = np.unique(frames, return_inverse=True)
         pixels = self._file(e).images(unique)[inverse]
         if self.image_size is not None:
             h, w = self.image_size
             pixels = np.stack([resize_frame(p, w, h) for p in pixels])
-        steps = np.arange(t, t + self.chunk)
-        action_mask = steps < info.num_frames
-        actions = np.zeros((self.chunk, self.space.dim), np.float32)
-        actions[action_mask] = info.actions[steps[action_mask]]
+        steps, action_mask = chunk_steps(t, self.chunk, info.num_frames)
+        actions = np.where(action_mask[:, None], info.actions[steps], 0.0).astype(np.float32)
         return {
             'images': torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))),
             'history_mask': torch.from_numpy(history_mask),

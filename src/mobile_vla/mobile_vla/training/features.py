@@ -1,0 +1,145 @@
+"""Backbone features computed once per frame and kept on disk.
+
+With frozen backbones the vision and text encoders are fixed functions, so their
+outputs are cached, keyed by a fingerprint of the encoders (their config and the
+bytes of their weights) and by the content of the frames (the exact pixels the
+model sees). A second training run reads the cache and only trains the head; any
+change to a backbone (another snapshot, another architecture, another seed for a
+randomly initialised tiny backbone) changes the fingerprint and recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from mobile_vla.dataset import chunk_steps, window_frames, window_index
+from mobile_vla.policy.modeling_policy import VlaPolicy
+
+BATCH = 32
+
+
+def fingerprint(policy: VlaPolicy) -> str:
+    """What the cached features depend on: the encoders' config and weights."""
+    c = policy.config
+    digest = hashlib.sha256(json.dumps({
+        'backbone': c.backbone, 'kosmos2_path': c.kosmos2_path, 'clip_path': c.clip_path,
+        'kosmos2_arch': c.kosmos2_arch, 'clip_arch': c.clip_arch, 'pooling': c.pooling,
+        'image_size': c.image_size, 'image_mean': list(c.image_mean),
+        'image_std': list(c.image_std), 'tokenizer': c.tokenizer,
+        'max_text_len': c.max_text_len,
+    }, sort_keys=True).encode())
+    for stage in (policy.vision, policy.text):
+        for key, tensor in sorted(stage.state_dict().items()):
+            digest.update(key.encode())
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
+                          .numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
+    with open(tmp, 'wb') as handle:
+        np.save(handle, array)
+    os.replace(tmp, path)
+
+
+class FeatureCache:
+    """Vision features per episode (by pixel content) and text features per instruction."""
+
+    def __init__(self, policy: VlaPolicy, cache_dir: str | Path, enabled: bool = True) -> None:
+        self.policy = policy
+        self.enabled = enabled and self.cacheable(policy)
+        self.key = fingerprint(policy) if self.enabled else ''
+        self.folder = Path(cache_dir) / self.key[:24]
+        self.frames_encoded = 0
+        self.frames_from_cache = 0
+        self.texts_encoded = 0
+
+    @staticmethod
+    def cacheable(policy: VlaPolicy) -> bool:
+        """Only fixed encoders can be cached: frozen backbones and no trainable resampler."""
+        return policy.config.freeze_backbones and policy.vision.resampler is None
+
+    @torch.no_grad()
+    def vision(self, frames: np.ndarray) -> np.ndarray:
+        """(T, S, S, 3) uint8 frames at the model's size -> (T, vision_dim) float32."""
+        path = None
+        if self.enabled:
+            content = hashlib.sha1(frames.tobytes() + str(frames.shape).encode()).hexdigest()
+            path = self.folder / 'frames' / f'{content}.npy'
+            if path.is_file():
+                self.frames_from_cache += len(frames)
+                return np.load(path)
+        outs = []
+        for start in range(0, len(frames), BATCH):
+            pixels = torch.from_numpy(frames[start:start + BATCH]).permute(0, 3, 1, 2)
+            outs.append(self.policy.vision(self.policy.normalize_images(pixels)).float().cpu())
+        features = torch.cat(outs).numpy()
+        self.frames_encoded += len(frames)
+        if path is not None:
+            _save(path, features)
+        return features
+
+    @torch.no_grad()
+    def text(self, instruction: str) -> np.ndarray:
+        path = None
+        if self.enabled:
+            name = hashlib.sha1(instruction.encode()).hexdigest()
+            path = self.folder / 'text' / f'{name}.npy'
+            if path.is_file():
+                return np.load(path)
+        features = self.policy.text(*self.policy.tokenize([instruction]))[0].float().cpu()
+        self.texts_encoded += 1
+        if path is not None:
+            _save(path, features.numpy())
+        return features.numpy()
+
+
+@dataclass(frozen=True)
+class EpisodeFeatures:
+    name: str
+    scenario: str
+    instruction: str
+    features: np.ndarray  # (T, in_dim): vision per frame + the instruction's text features
+    actions: np.ndarray  # (T, action_dim), normalised to [-1, 1]
+    events: tuple[str, ...]
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.features)
+
+
+class FeatureWindowDataset(Dataset):
+    """The same windows as ``EpisodeWindowDataset``, over cached features (no pixels)."""
+
+    def __init__(self, episodes: list[EpisodeFeatures], window: int, chunk: int,
+                 samples: str = 'all') -> None:
+        self.episodes, self.window, self.chunk = episodes, window, chunk
+        self.index = window_index([e.num_frames for e in episodes], window, chunk, samples)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict:
+        e, t = self.index[i]
+        ep = self.episodes[e]
+        frames, history_mask = window_frames(t, self.window)
+        steps, action_mask = chunk_steps(t, self.chunk, ep.num_frames)
+        actions = np.where(action_mask[:, None], ep.actions[steps], 0.0).astype(np.float32)
+        return {
+            'features': torch.from_numpy(ep.features[frames]),
+            'history_mask': torch.from_numpy(history_mask),
+            'actions': torch.from_numpy(actions),
+            'action_mask': torch.from_numpy(action_mask),
+            'episode': e,
+            't': t,
+        }

@@ -1,0 +1,359 @@
+"""The training loop: episodes -> features -> head training -> checkpoints, logs, plots.
+
+Runs unchanged on one CPU and under ``accelerate launch`` on several GPUs. With
+frozen backbones the backbone features come from the on-disk cache (one pass over
+the frames the first time), and training only runs the head.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from mobile_vla.actions import ActionSpace
+from mobile_vla.augment import mirror
+from mobile_vla.config import ConfigError
+from mobile_vla.dataset import EpisodeWindowDataset
+from mobile_vla.episode import episode_paths, read_episode
+from mobile_vla.policy.checkpoint import load_state_strict, save_checkpoint
+from mobile_vla.policy.configuration_policy import WORKSPACE, load_preset
+from mobile_vla.policy.modeling_policy import VlaPolicy, build_policy
+from mobile_vla.policy.preprocess import resize_frame
+from mobile_vla.training.config import TrainConfig
+from mobile_vla.training.features import EpisodeFeatures, FeatureCache, FeatureWindowDataset
+from mobile_vla.training.split import save_split, split_episodes
+
+STATE_FILE = 'trainer_state.json'
+
+
+def resolve(path: str) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() or p.exists() else WORKSPACE / p
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def episode_features(path: str | Path, cache: FeatureCache, space: ActionSpace,
+                     mirrored: bool = False) -> EpisodeFeatures:
+    """An episode as head inputs: cached vision features per frame + the instruction's."""
+    ep = read_episode(path)
+    if mirrored:
+        ep = mirror(ep)
+    size = cache.policy.config.image_size
+    frames = np.stack([resize_frame(img, size, size) for img in ep.images])
+    vision = cache.vision(frames)
+    text = cache.text(ep.instruction)
+    features = np.concatenate([vision, np.broadcast_to(text, (len(vision), len(text)))], 1)
+    return EpisodeFeatures(
+        name=ep.name + ('_mirror' if mirrored else ''), scenario=ep.scenario,
+        instruction=ep.instruction, features=features.astype(np.float32),
+        actions=space.normalize(ep.actions[:, :space.dim]).astype(np.float32),
+        events=tuple(ep.event_types))
+
+
+def build_model(config: TrainConfig) -> VlaPolicy:
+    seed_everything(config.seed)  # the same seed builds the same (tiny) backbones
+    try:
+        policy_config = load_preset(config.preset, **config.model)
+    except TypeError as exc:
+        raise ConfigError(f'model overrides: {exc}') from None
+    return build_policy(policy_config)
+
+
+def lr_lambda(config: TrainConfig, steps_per_epoch: int, total_steps: int):
+    def factor(step: int) -> float:
+        if config.warmup_steps and step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        if config.schedule == 'cosine':
+            progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        if config.schedule == 'step':
+            return config.gamma ** (step // max(1, steps_per_epoch * config.step_size))
+        return 1.0
+    return factor
+
+
+@dataclass
+class RunState:
+    step: int = 0
+    epoch: int = 0
+    best_val_mae: float = float('inf')
+    best_epoch: int = -1
+    bad_epochs: int = 0
+
+
+def _precision(requested: str) -> str:
+    if requested != 'auto':
+        return requested
+    if torch.cuda.is_available():
+        return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
+    return 'no'
+
+
+class Trainer:
+    """One training run in ``output_dir/run_name``; ``resume=True`` continues its last state."""
+
+    def __init__(self, config: TrainConfig, resume: bool = False) -> None:
+        from accelerate import Accelerator
+
+        if not config.data:
+            raise ConfigError('no training data: set data (a folder of episodes)')
+        self.config = config
+        self.accelerator = Accelerator(mixed_precision=_precision(config.mixed_precision),
+                                       cpu=not torch.cuda.is_available())
+        name = config.run_name or f'{config.preset}_{time.strftime("%Y%m%d_%H%M%S")}'
+        self.run_dir = resolve(config.output_dir) / name
+        last = self.run_dir / 'checkpoints' / 'last'
+        if resume and not (last / STATE_FILE).is_file():
+            raise ConfigError(f'nothing to resume in {self.run_dir} (no checkpoints/last)')
+        if not resume and (self.run_dir / 'metrics.csv').exists():
+            raise ConfigError(f'run {self.run_dir} exists; pick another run_name or resume')
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.resume = resume
+        self.policy = build_model(config)
+        self.space = ActionSpace(self.policy.config.action_dim, self.policy.config.action_limit)
+        self.state = RunState()
+        self.cache = FeatureCache(self.policy, resolve(config.cache_dir), config.cache_features)
+
+    # ------------------------------------------------------------------ data
+    def _split(self) -> dict:
+        paths = episode_paths(*[resolve(d) for d in self.config.data])
+        if len(paths) < 2:
+            raise ConfigError(f'need at least 2 episodes to split, found {len(paths)} in '
+                              f'{", ".join(self.config.data)}')
+        split_path = self.run_dir / 'split.json'
+        if self.resume and split_path.is_file():
+            return json.loads(split_path.read_text())
+        split = split_episodes(paths, self.config.val_fraction, self.config.seed)
+        save_split(split, split_path)
+        return split
+
+    def _datasets(self, split: dict):
+        c, pc = self.config, self.policy.config
+        if self.cache.enabled:
+            load = [(p, False) for p in split['train']]
+            if c.mirror:
+                load += [(p, True) for p in split['train']]
+            train = [episode_features(p, self.cache, self.space, m)
+                     for p, m in tqdm(load, desc='features (train)', unit='episode',
+                                      disable=not self.accelerator.is_main_process)]
+            val = [episode_features(p, self.cache, self.space) for p in split['val']]
+            return (FeatureWindowDataset(train, pc.window, pc.fwd_pred_next_n, c.samples),
+                    FeatureWindowDataset(val, pc.window, pc.fwd_pred_next_n, 'all'))
+        # Trainable encoders (fine-tuning or a resampler): pixels every step.
+        size = (pc.image_size, pc.image_size)
+        train = EpisodeWindowDataset(paths=[Path(p) for p in split['train']], window=pc.window,
+                                     chunk=pc.fwd_pred_next_n, image_size=size,
+                                     action_dim=pc.action_dim, samples=c.samples)
+        val = EpisodeWindowDataset(paths=[Path(p) for p in split['val']], window=pc.window,
+                                   chunk=pc.fwd_pred_next_n, image_size=size,
+                                   action_dim=pc.action_dim)
+        return train, val
+
+    # ------------------------------------------------------------ checkpoints
+    def _save(self, name: str, model, optimizer, scheduler) -> Path:
+        folder = self.run_dir / 'checkpoints' / name
+        policy = self.accelerator.unwrap_model(model)
+        save_checkpoint(policy, folder, extra={'training': {
+            'run': str(self.run_dir), 'step': self.state.step, 'epoch': self.state.epoch,
+            'val_mae': self.state.best_val_mae if name == 'best' else None,
+            'data': list(self.config.data), 'seed': self.config.seed}})
+        if name == 'last':
+            # Tensors and plain containers only: it loads back with weights_only=True.
+            torch.save({'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(),
+                        'torch_rng': torch.get_rng_state()}, folder / 'optimizer.pt')
+            (folder / STATE_FILE).write_text(json.dumps(self.state.__dict__, indent=2))
+        return folder
+
+    def _restore(self, model, optimizer, scheduler) -> None:
+        from safetensors.torch import load_file
+
+        folder = self.run_dir / 'checkpoints' / 'last'
+        load_state_strict(self.accelerator.unwrap_model(model),
+                          load_file(str(folder / 'model.safetensors')), str(folder))
+        saved = torch.load(folder / 'optimizer.pt', weights_only=True)
+        optimizer.load_state_dict(saved['optimizer'])
+        scheduler.load_state_dict(saved['scheduler'])
+        torch.set_rng_state(saved['torch_rng'])
+        self.state = RunState(**json.loads((folder / STATE_FILE).read_text()))
+
+    # ------------------------------------------------------------------ loop
+    @torch.no_grad()
+    def validate(self, model, loader) -> dict[str, float]:
+        model.eval()
+        errors, losses = [], []
+        for batch in loader:
+            loss, _ = model(batch)
+            policy = self.accelerator.unwrap_model(model)
+            features = batch['features'] if 'features' in batch else policy.features(
+                batch['images'], batch['instruction'])
+            pred = policy.predict_chunk(features.to(next(policy.head.parameters()).device))
+            err = (pred[:, 0].float().cpu() - batch['actions'][:, 0]).abs()
+            errors.append(err * self.space.limit)
+            losses.append(float(loss))
+        model.train()
+        all_err = torch.cat(errors)
+        return {'val_loss': float(np.mean(losses)), 'val_mae': float(all_err.mean())}
+
+    def fit(self) -> dict[str, Any]:
+        c, acc = self.config, self.accelerator
+        split = self._split()
+        train_ds, val_ds = self._datasets(split)
+        if len(train_ds) == 0 or len(val_ds) == 0:
+            raise ConfigError('no training or validation samples; record longer episodes or '
+                              'use samples: all')
+        collate = None
+        train_loader = DataLoader(train_ds, batch_size=c.batch_size, shuffle=True,
+                                  num_workers=c.num_workers, collate_fn=collate,
+                                  generator=torch.Generator().manual_seed(c.seed))
+        val_loader = DataLoader(val_ds, batch_size=c.batch_size, shuffle=False,
+                                num_workers=c.num_workers)
+        params = [p for p in self.policy.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
+        steps_per_epoch = len(train_loader)
+        total = c.max_steps or steps_per_epoch * c.epochs
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lr_lambda(c, steps_per_epoch, total))
+        model, optimizer, train_loader, val_loader, scheduler = acc.prepare(
+            self.policy, optimizer, train_loader, val_loader, scheduler)
+        if self.resume:
+            self._restore(model, optimizer, scheduler)
+        if acc.is_main_process:
+            (self.run_dir / 'config.yaml').write_text(yaml.safe_dump(
+                {'train': c.to_dict(), 'policy': self.policy.config.to_dict()},
+                sort_keys=False))
+        writer = self._tensorboard()
+        csv_path = self.run_dir / 'metrics.csv'
+        new_csv = not csv_path.exists()
+        csv_file = open(csv_path, 'a', newline='', encoding='utf-8')
+        log = csv.writer(csv_file)
+        if new_csv:
+            log.writerow(['step', 'epoch', 'train_loss', 'train_mae', 'val_loss', 'val_mae',
+                          'lr', 'samples_per_s', 'loader_ms', 'step_ms'])
+        model.train()
+        stop = False
+        try:
+            while self.state.epoch < c.epochs and not stop:
+                bar = tqdm(train_loader, desc=f'epoch {self.state.epoch + 1}/{c.epochs}',
+                           disable=not acc.is_main_process, leave=False)
+                t_load = time.perf_counter()
+                for batch in bar:
+                    loader_ms = (time.perf_counter() - t_load) * 1e3
+                    t_step = time.perf_counter()
+                    loss, metrics = model(batch)
+                    acc.backward(loss)
+                    if c.grad_clip:
+                        acc.clip_grad_norm_(params, c.grad_clip)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                    self.state.step += 1
+                    step_ms = (time.perf_counter() - t_step) * 1e3
+                    rate = len(batch['actions']) / max(1e-9, (loader_ms + step_ms) / 1e3)
+                    bar.set_postfix(loss=f'{metrics["loss"]:.4f}', samples_s=f'{rate:.0f}')
+                    if self.state.step % c.log_every == 0:
+                        lr = scheduler.get_last_lr()[0]
+                        log.writerow([self.state.step, self.state.epoch, metrics['loss'],
+                                      metrics['mae'], '', '', lr, rate, loader_ms, step_ms])
+                        if writer:
+                            writer.add_scalar('train/loss', metrics['loss'], self.state.step)
+                            writer.add_scalar('train/mae', metrics['mae'], self.state.step)
+                            writer.add_scalar('train/lr', lr, self.state.step)
+                            writer.add_scalar('perf/samples_per_s', rate, self.state.step)
+                    if c.max_steps and self.state.step >= c.max_steps:
+                        stop = True
+                        break
+                    t_load = time.perf_counter()
+                self.state.epoch += 1
+                val = self.validate(model, val_loader)
+                log.writerow([self.state.step, self.state.epoch, '', '', val['val_loss'],
+                              val['val_mae'], scheduler.get_last_lr()[0], '', '', ''])
+                csv_file.flush()
+                if writer:
+                    writer.add_scalar('val/mae', val['val_mae'], self.state.step)
+                    writer.add_scalar('val/loss', val['val_loss'], self.state.step)
+                if val['val_mae'] < self.state.best_val_mae:
+                    self.state.best_val_mae = val['val_mae']
+                    self.state.best_epoch = self.state.epoch
+                    self.state.bad_epochs = 0
+                    if acc.is_main_process:
+                        self._save('best', model, optimizer, scheduler)
+                else:
+                    self.state.bad_epochs += 1
+                if acc.is_main_process:
+                    self._save('last', model, optimizer, scheduler)
+                    print(f'epoch {self.state.epoch}: val MAE {val["val_mae"]:.4f} '
+                          f'(best {self.state.best_val_mae:.4f} at epoch '
+                          f'{self.state.best_epoch}), step {self.state.step}')
+                if c.early_stop_patience and self.state.bad_epochs >= c.early_stop_patience:
+                    print(f'early stop: no better validation MAE for {self.state.bad_epochs} '
+                          'epochs')
+                    stop = True
+        finally:
+            csv_file.close()
+            if writer:
+                writer.close()
+        summary = {
+            'run': str(self.run_dir), 'steps': self.state.step, 'epochs': self.state.epoch,
+            'best_val_mae': self.state.best_val_mae, 'best_epoch': self.state.best_epoch,
+            'train_samples': len(train_ds), 'val_samples': len(val_ds),
+            'train_episodes': len(split['train']), 'val_episodes': len(split['val']),
+            'frames_encoded': self.cache.frames_encoded,
+            'frames_from_cache': self.cache.frames_from_cache,
+            'feature_cache': str(self.cache.folder) if self.cache.enabled else None,
+        }
+        if acc.is_main_process:
+            (self.run_dir / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
+            plot_curves(csv_path, self.run_dir / 'plots' / 'training.png')
+        return summary
+
+    def _tensorboard(self):
+        if not self.accelerator.is_main_process:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            print('TensorBoard is not installed: logging to metrics.csv only')
+            return None
+        return SummaryWriter(str(self.run_dir / 'tensorboard'))
+
+
+def plot_curves(csv_path: Path, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(open(csv_path, encoding='utf-8')))
+    train = [(int(r['step']), float(r['train_loss'])) for r in rows if r['train_loss']]
+    val = [(int(r['step']), float(r['val_mae'])) for r in rows if r['val_mae']]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    if train:
+        axes[0].plot(*zip(*train, strict=True))
+    axes[0].set_title('training loss (Huber, normalised)')
+    axes[0].set_xlabel('step')
+    if val:
+        axes[1].plot(*zip(*val, strict=True), marker='o')
+    axes[1].set_title('validation MAE (first action, m/s)')
+    axes[1].set_xlabel('step')
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

@@ -1,0 +1,137 @@
+"""Training and evaluation on a small generated set of episodes."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from mobile_vla.episode import Episode, write_episode
+from mobile_vla.policy.checkpoint import load_checkpoint
+from mobile_vla.scenarios import SCENARIOS, parse
+from mobile_vla.training.config import load_train_config
+from mobile_vla.training.evaluate import evaluate
+from mobile_vla.training.features import FeatureWindowDataset
+from mobile_vla.training.split import split_episodes
+from mobile_vla.training.trainer import Trainer
+
+
+def make_episodes(folder, count=12, seed=0):
+    """Episodes whose side (left/right) shows in the images and in linear_y."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        scenario = SCENARIOS[i % 8]
+        left = scenario.endswith('left')
+        images = rng.integers(0, 60, (18, 64, 64, 3), dtype=np.uint8)
+        images[:, :, :32 if left else 32:] += 150  # the free side is bright
+        actions = np.zeros((18, 3), np.float32)
+        actions[1::2] = [1.15, 1.15 if left else -1.15, 0.0]
+        write_episode(folder / f'episode_202601{i:02d}_000000_{scenario}.h5', Episode(
+            images, actions, ['episode_start'] + ['start_action', 'stop_action'] * 8 +
+            ['start_action'], scenario, parse(scenario).instruction(i), 9.0), 'none')
+    return folder
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    return make_episodes(tmp_path_factory.mktemp('episodes'))
+
+
+def config(tmp_path, data, **fields):
+    overrides = [f'output_dir={tmp_path / "runs"}', f'cache_dir={tmp_path / "cache"}',
+                 'warmup_steps=2', 'log_every=1', 'batch_size=16', 'lr=0.003']
+    return load_train_config('tiny', overrides, data=[str(data)], **fields)
+
+
+def test_loss_goes_down_and_checkpoints_load(tmp_path, data):
+    summary = Trainer(config(tmp_path, data, epochs=6, run_name='a')).fit()
+    run = tmp_path / 'runs' / 'a'
+    rows = [line.split(',') for line in (run / 'metrics.csv').read_text().splitlines()[1:]]
+    losses = [float(r[2]) for r in rows if r[2]]
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    assert summary['steps'] == 6 * len([r for r in rows if r[2] and r[1] == '0'])
+    policy = load_checkpoint(run / 'checkpoints' / 'best')
+    assert policy.config.preset == 'kosmos2_clip_tiny'
+    meta = json.loads((run / 'checkpoints' / 'best' / 'config.json').read_text())
+    assert meta['training']['seed'] == 0 and meta['training']['epoch'] == summary['best_epoch']
+    assert (run / 'plots' / 'training.png').is_file() and (run / 'config.yaml').is_file()
+    assert list((run / 'tensorboard').glob('events.out.tfevents.*'))
+    split = json.loads((run / 'split.json').read_text())
+    assert set(split['train']).isdisjoint(split['val'])
+
+
+def test_resume_continues_from_the_same_step(tmp_path, data):
+    Trainer(config(tmp_path, data, epochs=2, run_name='r')).fit()
+    last = tmp_path / 'runs' / 'r' / 'checkpoints' / 'last'
+    state = json.loads((last / 'trainer_state.json').read_text())
+    weights_before = load_file(str(last / 'model.safetensors'))
+    resumed = Trainer(config(tmp_path, data, epochs=4, run_name='r'), resume=True)
+    summary = resumed.fit()
+    assert summary['epochs'] == 4 and summary['steps'] == 2 * state['step']
+    rows = (tmp_path / 'runs' / 'r' / 'metrics.csv').read_text().splitlines()
+    steps = [int(r.split(',')[0]) for r in rows[1:] if r.split(',')[2]]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)  # no step twice
+    assert steps[0] == 1 and steps[-1] == summary['steps']
+    assert weights_before.keys() == load_file(str(last / 'model.safetensors')).keys()
+    with pytest.raises(Exception, match='exists; pick another run_name or resume'):
+        Trainer(config(tmp_path, data, epochs=1, run_name='r'))
+
+
+def test_the_split_is_by_episode_and_reproducible(tmp_path, data):
+    paths = sorted(data.glob('*.h5'))
+    a = split_episodes(paths, 0.25, seed=3)
+    b = split_episodes(list(reversed(paths)), 0.25, seed=3)
+    assert a == b and set(a['train']).isdisjoint(a['val'])
+    assert sorted(a['train'] + a['val']) == sorted(map(str, paths))
+    trainer = Trainer(config(tmp_path, data, epochs=1, run_name='s'))
+    train_ds, val_ds = trainer._datasets(trainer._split())
+    assert isinstance(train_ds, FeatureWindowDataset)
+    train_names = {e.name.removesuffix('_mirror') for e in train_ds.episodes}
+    val_names = {e.name for e in val_ds.episodes}
+    assert train_names and val_names and train_names.isdisjoint(val_names)
+    for e, _ in train_ds.index:  # every window comes from a training episode
+        assert train_ds.episodes[e].name.removesuffix('_mirror') in train_names
+
+
+def test_features_are_cached_and_invalidated_when_the_backbone_changes(tmp_path, data):
+    first = Trainer(config(tmp_path, data, epochs=1, run_name='c1')).fit()
+    assert first['frames_encoded'] > 0 and first['frames_from_cache'] == 0
+    second = Trainer(config(tmp_path, data, epochs=1, run_name='c2')).fit()
+    assert second['frames_encoded'] == 0
+    assert second['frames_from_cache'] == first['frames_encoded']
+    assert second['feature_cache'] == first['feature_cache']
+    other = config(tmp_path, data, epochs=1, run_name='c3', seed=1)  # other tiny backbone
+    third = Trainer(other).fit()
+    assert third['frames_encoded'] == first['frames_encoded']
+    assert third['feature_cache'] != first['feature_cache']
+
+
+def test_eval_report_plots_and_comparison(tmp_path, data):
+    Trainer(config(tmp_path, data, epochs=3, run_name='e')).fit()
+    best = tmp_path / 'runs' / 'e' / 'checkpoints' / 'best'
+    report = evaluate(best, [str(data)], tmp_path / 'report', str(tmp_path / 'cache'))
+    overall = report['overall']
+    assert overall['samples'] == 12 * 18
+    assert set(overall) >= {'mae', 'acc@0.1', 'acc@0.2', 'acc@0.3', 'r2', 'pearson'}
+    assert set(report['per_scenario']) == set(SCENARIOS)
+    assert set(report['per_event_type']) == {'episode_start', 'start_action', 'stop_action'}
+    assert len(report['mae_by_horizon']) == 10
+    for name in ('report.json', 'traces.png', 'horizon.png', 'directions.png'):
+        assert (tmp_path / 'report' / name).is_file()
+    out = subprocess.run(
+        [sys.executable, '-m', 'mobile_vla.cli', 'eval', '--checkpoint', str(best),
+         '--checkpoint', str(tmp_path / 'runs' / 'e' / 'checkpoints' / 'last'),
+         '--data', str(data), '--cache-dir', str(tmp_path / 'cache')],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    header = out.stdout.splitlines()[0]
+    assert 'best' in header and 'last' in header and 'acc@0.3' in out.stdout
+
+
+def test_train_command_reports_config_errors(tmp_path):
+    out = subprocess.run([sys.executable, '-m', 'mobile_vla.cli', 'train', '--config', 'tiny',
+                          '--set', 'epochz=3'], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and 'unknown training option(s) epochz' in out.stderr
