@@ -26,9 +26,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mobile_vla.actions import ActionSpace
+from mobile_vla.actions import ACTION_LIMIT, ActionSpace
 from mobile_vla.episode import EpisodeError, EpisodeFile, episode_paths
 from mobile_vla.policy.preprocess import resize_frame
+from mobile_vla.scenarios import swap_sides
 
 
 def window_frames(t: int, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -74,11 +75,14 @@ class EpisodeWindowDataset(Dataset):
         action_dim: int = 3,
         samples: str = 'all',
         paths: list[Path] | None = None,
+        action_limit: float = ACTION_LIMIT,
+        mirror: bool = False,
     ) -> None:
         if window < 1 or chunk < 1:
             raise ValueError(f'window and chunk must be >= 1, got {window} and {chunk}')
         self.window, self.chunk, self.image_size = window, chunk, image_size
-        self.space = ActionSpace(action_dim)
+        self.space = ActionSpace(action_dim, action_limit)
+        self.mirror = mirror
         self.episodes: list[EpisodeInfo] = []
         self.skipped: list[str] = []
         for path in paths if paths is not None else episode_paths(*sources):
@@ -92,8 +96,10 @@ class EpisodeWindowDataset(Dataset):
                 warnings.warn(f'skipping episode {path}: {exc}', stacklevel=2)
                 continue
             self.episodes.append(info)
-        self.index = window_index([e.num_frames for e in self.episodes], window, chunk,
-                                  samples)
+        index = window_index([e.num_frames for e in self.episodes], window, chunk, samples)
+        # With ``mirror``, every window also comes left-right mirrored (see augment.mirror).
+        self.index = [(e, t, False) for e, t in index] + (
+            [(e, t, True) for e, t in index] if mirror else [])
         self._handles: dict[int, EpisodeFile] = {}
         self._pid = os.getpid()
 
@@ -114,7 +120,7 @@ class EpisodeWindowDataset(Dataset):
         return handle
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        e, t = self.index[i]
+        e, t, mirrored = self.index[i]
         info = self.episodes[e]
         frames, history_mask = window_frames(t, self.window)
         unique, inverse = np.unique(frames, return_inverse=True)
@@ -124,13 +130,18 @@ class EpisodeWindowDataset(Dataset):
             pixels = np.stack([resize_frame(p, w, h) for p in pixels])
         steps, action_mask = chunk_steps(t, self.chunk, info.num_frames)
         actions = np.where(action_mask[:, None], info.actions[steps], 0.0).astype(np.float32)
+        instruction, scenario = info.instruction, info.scenario
+        if mirrored:
+            pixels = pixels[:, :, ::-1]
+            actions[:, 1:] *= -1  # linear_y and angular_z change sign in a mirror image
+            instruction, scenario = swap_sides(instruction), swap_sides(scenario)
         return {
             'images': torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))),
             'history_mask': torch.from_numpy(history_mask),
             'actions': torch.from_numpy(actions),
             'action_mask': torch.from_numpy(action_mask),
-            'instruction': info.instruction,
-            'scenario': info.scenario,
+            'instruction': instruction,
+            'scenario': scenario,
             'episode': info.path.stem,
             't': t,
         }

@@ -48,7 +48,7 @@ def test_windows_pad_history_and_chunks_with_masks(folder):
 
 def test_full_windows_of_18_frame_episodes_are_t_7_and_8(folder):
     ds = EpisodeWindowDataset(folder, samples='full', image_size=None, action_dim=2)
-    assert [(ds.episodes[e].num_frames, t) for e, t in ds.index] == [(18, 7), (18, 8)] * 2
+    assert [(ds.episodes[e].num_frames, t) for e, t, _ in ds.index] == [(18, 7), (18, 8)] * 2
     sample = ds[0]
     assert sample['images'].shape == (8, 3, 36, 48) and sample['history_mask'].all()
     assert sample['actions'].shape == (10, 2)
@@ -111,3 +111,14 @@ def test_stats_count_scenarios_frames_and_actions(folder, tmp_path):
     assert '3 episodes, 48 frames' in text and '1box_vert_left' in text
     png = stats.plot(tmp_path / 'stats.png')
     assert png.stat().st_size > 10_000
+
+
+def test_mirrored_windows_flip_pixels_actions_and_sides(folder):
+    plain = EpisodeWindowDataset(folder, image_size=None, samples='full')
+    both = EpisodeWindowDataset(folder, image_size=None, samples='full', mirror=True)
+    assert len(both) == 2 * len(plain)
+    a, m = plain[0], both[len(plain)]
+    assert torch.equal(m['images'], a['images'].flip(-1))
+    np.testing.assert_allclose(m['actions'][:, 1:].numpy(), -a['actions'][:, 1:].numpy())
+    np.testing.assert_allclose(m['actions'][:, 0].numpy(), a['actions'][:, 0].numpy())
+    assert 'right' in m['instruction'] and m['scenario'].endswith('_right')

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from mobile_vla.config import ConfigError
+from mobile_vla.dataset import window_frames
 from mobile_vla.policy.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -164,12 +165,10 @@ def test_preprocessing_matches_training_normalisation(policy):
 
 
 def _window_from_scratch(policy, images, instruction):
-    """The dataset's window at the last frame: first frame repeated, run from zero state."""
-    window = policy.config.window
-    stack = images[-window:]
-    stack = [images[0]] * (window - len(stack)) + stack
-    pixels = torch.stack([torch.from_numpy(resize_frame(f, 224, 224)).permute(2, 0, 1)
-                          for f in stack])[None]
+    """The training window at the last frame (the datasets' own indexing), from zero state."""
+    frames, _ = window_frames(len(images) - 1, policy.config.window)
+    pixels = torch.stack([torch.from_numpy(resize_frame(images[i], 224, 224)).permute(2, 0, 1)
+                          for i in frames])[None]
     with torch.no_grad():
         return policy.predict_chunk(policy.features(pixels, [instruction]))[0].numpy()
 
@@ -212,6 +211,8 @@ def test_execution_modes(policy):
     out = [chunk.step(f) for f in seq]
     assert [o.latency_ms['temporal'] > 0 for o in out] == [True, False, False] * 2
     np.testing.assert_allclose([o.action for o in out[:3]], out[0].chunk[:3], atol=1e-7)
+    np.testing.assert_array_equal(out[1].chunk, out[0].chunk)  # the same plan, same units
+    assert np.abs(out[0].chunk).max() <= 1.15
     ens = PolicyRunner(engine, policy.config, policy.tokenizer, execution='ensemble',
                        ensemble_decay=0.0)
     ens.set_instruction(LEFT)
@@ -269,16 +270,35 @@ def test_fine_tuning_trains_the_backbones_too():
     assert 'vision.clip.' in policy.trainable_prefixes()
 
 
-def test_bfloat16_on_the_cpu_stays_close_to_float32(policy):
+def test_bfloat16_on_the_cpu_stays_close_to_float32():
     pixels = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
-    f32 = TorchEngine(build_policy(load_preset('clip_tiny'))).encode_image(pixels)
     torch.manual_seed(0)
     tiny = build_policy(load_preset('clip_tiny'))
     torch.manual_seed(0)
     same = build_policy(load_preset('clip_tiny'))
     a = TorchEngine(tiny).encode_image(pixels)
     b = TorchEngine(same, dtype='bfloat16').encode_image(pixels)
-    assert f32.shape == a.shape == b.shape
+    assert a.shape == b.shape and not np.array_equal(a, b)  # bfloat16 really ran
     np.testing.assert_allclose(a, b, atol=0.1)
     with pytest.raises(ValueError, match='float16 inference needs a CUDA device'):
         TorchEngine(tiny, dtype='float16')
+
+
+def test_the_resampler_trains_while_the_backbones_stay_frozen():
+    torch.manual_seed(0)
+    policy = build_policy(load_preset('kosmos2_resampler_tiny')).train()
+    loss, _ = policy(batch())
+    loss.backward()
+    resampler = list(policy.vision.resampler.parameters())
+    assert resampler and all(p.grad is not None for p in resampler)
+    assert all(p.grad is None for p in policy.backbones.parameters())
+
+
+def test_frozen_backbones_give_the_same_features_every_time():
+    torch.manual_seed(0)
+    policy = build_policy(load_preset('kosmos2_clip_tiny')).train()  # train() keeps them eval
+    b = batch()
+    with torch.no_grad():
+        a = policy.features(b['images'], b['instruction'])
+        c = policy.features(b['images'], b['instruction'])
+    assert torch.equal(a, c)

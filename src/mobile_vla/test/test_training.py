@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from mobile_vla.episode import Episode, write_episode
@@ -76,6 +77,13 @@ def test_resume_continues_from_the_same_step(tmp_path, data):
     assert steps == sorted(steps) and len(set(steps)) == len(steps)  # no step twice
     assert steps[0] == 1 and steps[-1] == summary['steps']
     assert weights_before.keys() == load_file(str(last / 'model.safetensors')).keys()
+    # Resuming a finished run restores its weights and optimiser without training on.
+    again = Trainer(config(tmp_path, data, epochs=4, run_name='r'), resume=True)
+    assert again.fit()['steps'] == summary['steps']
+    saved = load_file(str(last / 'model.safetensors'))
+    restored = again.policy.checkpoint_state()
+    assert all(torch.equal(saved[k], restored[k]) for k in saved)
+    assert again.optimizer.state_dict()['state'], 'optimizer state was not restored'
     with pytest.raises(Exception, match='exists; pick another run_name or resume'):
         Trainer(config(tmp_path, data, epochs=1, run_name='r'))
 

@@ -142,13 +142,16 @@ def export_onnx(policy: VlaPolicy, folder: str | Path, opset: int = OPSET) -> di
     contract = {'opset': opset, 'tolerance': PARITY_TOLERANCE, 'stages': {}}
     for name, (module, args) in examples.items():
         spec = STAGES[name]
+        # One folder per stage: a model over 2 GB keeps its weights in external files
+        # named after its tensors, and two stages must never share those names.
+        (folder / name).mkdir(exist_ok=True)
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter('ignore')  # tracer and deprecation chatter
-            torch.onnx.export(module, args, str(folder / f'{name}.onnx'), dynamo=False,
+            torch.onnx.export(module, args, str(folder / name / f'{name}.onnx'), dynamo=False,
                               input_names=spec['inputs'], output_names=spec['outputs'],
                               dynamic_axes=spec['dynamic_axes'], opset_version=opset,
                               do_constant_folding=True)
-        contract['stages'][name] = {**spec, 'file': f'{name}.onnx'}
+        contract['stages'][name] = {**spec, 'file': f'{name}/{name}.onnx'}
     contract['state_shape'] = [layers, 1, hidden]
     (folder / EXPORT_FILE).write_text(json.dumps(contract, indent=2) + '\n', encoding='utf-8')
     return contract

@@ -107,16 +107,27 @@ class VisionStage(nn.Module):
             dim += self.clip.config.projection_dim
         return dim
 
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+    def backbone_outputs(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
+        """What the (possibly frozen) backbones give: Kosmos-2 latents, CLIP embedding."""
         parts = []
         if self.kosmos2 is not None:
-            latents = self.kosmos2.get_image_features(pixel_values=pixel_values).pooler_output
-            if self.resampler is not None:
-                latents = self.resampler(latents)
-            parts.append(latents.mean(dim=1))
+            parts.append(self.kosmos2.get_image_features(pixel_values=pixel_values).pooler_output)
         if self.clip is not None:
             parts.append(self.clip.get_image_features(pixel_values=pixel_values).pooler_output)
-        return torch.cat(parts, dim=-1)
+        return parts
+
+    def pool(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        """The trainable part: resample (or mean-pool) the latents, then concatenate."""
+        out = list(parts)
+        if self.kosmos2 is not None:
+            latents = out[0]
+            if self.resampler is not None:
+                latents = self.resampler(latents)
+            out[0] = latents.mean(dim=1)
+        return torch.cat(out, dim=-1)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.backbone_outputs(pixel_values))
 
 
 class TextStage(nn.Module):
@@ -193,6 +204,9 @@ class VlaPolicy(nn.Module):
         if config.freeze_backbones:
             for p in self.backbones.parameters():
                 p.requires_grad_(False)
+            # A frozen encoder is a fixed function: no dropout, ever (cached features
+            # and the robot's features must be the same numbers).
+            self.backbones.eval()
 
     def train(self, mode: bool = True) -> VlaPolicy:
         super().train(mode)
@@ -224,8 +238,9 @@ class VlaPolicy(nn.Module):
         b, t = images.shape[:2]
         grad = not self.config.freeze_backbones and self.training
         with torch.set_grad_enabled(grad):
-            vision = self.vision(self.normalize_images(images.flatten(0, 1))).view(b, t, -1)
+            parts = self.vision.backbone_outputs(self.normalize_images(images.flatten(0, 1)))
             text = self.text(*self.tokenize(texts))
+        vision = self.vision.pool(parts).view(b, t, -1)  # the resampler always trains
         return torch.cat([vision, text.unsqueeze(1).expand(-1, t, -1)], dim=-1)
 
     # ------------------------------------------------------------- training

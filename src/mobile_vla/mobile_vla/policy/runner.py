@@ -121,12 +121,11 @@ class PolicyRunner:
             self._plan_step >= self.replan_every
         if replan:
             pred, lat['temporal'] = timed(self._predict)
-        else:
-            pred = self._predictions[-1][1]
-            lat['temporal'] = 0.0
-        chunk = pred * self.config.action_limit
-        if replan:
+            chunk = pred * self.config.action_limit
             self._predictions.append((self.step_index, chunk))
+        else:  # open loop: the stored chunk (already in physical units)
+            chunk = self._predictions[-1][1]
+            lat['temporal'] = 0.0
         action = self._execute(chunk, replan)
         self.step_index += 1
         lat['total'] = sum(lat.values())

@@ -30,12 +30,16 @@ def fingerprint(policy: VlaPolicy) -> str:
     """What the cached features depend on: the encoders' config and weights."""
     c = policy.config
     digest = hashlib.sha256(json.dumps({
+        'cache_format': 2,
         'backbone': c.backbone, 'kosmos2_path': c.kosmos2_path, 'clip_path': c.clip_path,
         'kosmos2_arch': c.kosmos2_arch, 'clip_arch': c.clip_arch, 'pooling': c.pooling,
         'image_size': c.image_size, 'image_mean': list(c.image_mean),
         'image_std': list(c.image_std), 'tokenizer': c.tokenizer,
         'max_text_len': c.max_text_len,
     }, sort_keys=True).encode())
+    tokenizer = policy.tokenizer
+    if tokenizer is not None:  # the vocabulary decides the text features too
+        digest.update(tokenizer.backend_tokenizer.to_str().encode())
     for stage in (policy.vision, policy.text):
         for key, tensor in sorted(stage.state_dict().items()):
             digest.update(key.encode())
@@ -63,6 +67,8 @@ class FeatureCache:
         self.frames_encoded = 0
         self.frames_from_cache = 0
         self.texts_encoded = 0
+        if self.enabled:
+            policy.backbones.eval()
 
     @staticmethod
     def cacheable(policy: VlaPolicy) -> bool:

@@ -126,7 +126,8 @@ class Trainer:
             raise ConfigError(f'run {self.run_dir} exists; pick another run_name or resume')
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.resume = resume
-        self.policy = build_model(config)
+        # On the accelerator's device before any encoding: features are computed there.
+        self.policy = build_model(config).to(self.accelerator.device)
         self.space = ActionSpace(self.policy.config.action_dim, self.policy.config.action_limit)
         self.state = RunState()
         self.cache = FeatureCache(self.policy, resolve(config.cache_dir), config.cache_features)
@@ -157,13 +158,14 @@ class Trainer:
             return (FeatureWindowDataset(train, pc.window, pc.fwd_pred_next_n, c.samples),
                     FeatureWindowDataset(val, pc.window, pc.fwd_pred_next_n, 'all'))
         # Trainable encoders (fine-tuning or a resampler): pixels every step.
+        print('encoders are trainable (fine-tuning or a resampler): no feature cache, every '
+              'step encodes pixels')
         size = (pc.image_size, pc.image_size)
-        train = EpisodeWindowDataset(paths=[Path(p) for p in split['train']], window=pc.window,
-                                     chunk=pc.fwd_pred_next_n, image_size=size,
-                                     action_dim=pc.action_dim, samples=c.samples)
-        val = EpisodeWindowDataset(paths=[Path(p) for p in split['val']], window=pc.window,
-                                   chunk=pc.fwd_pred_next_n, image_size=size,
-                                   action_dim=pc.action_dim)
+        common = dict(window=pc.window, chunk=pc.fwd_pred_next_n, image_size=size,
+                      action_dim=pc.action_dim, action_limit=pc.action_limit)
+        train = EpisodeWindowDataset(paths=[Path(p) for p in split['train']],
+                                     samples=c.samples, mirror=c.mirror, **common)
+        val = EpisodeWindowDataset(paths=[Path(p) for p in split['val']], **common)
         return train, val
 
     # ------------------------------------------------------------ checkpoints
@@ -176,8 +178,11 @@ class Trainer:
             'data': list(self.config.data), 'seed': self.config.seed}})
         if name == 'last':
             # Tensors and plain containers only: it loads back with weights_only=True.
+            rng = {'torch_rng': torch.get_rng_state()}
+            if torch.cuda.is_available():
+                rng['cuda_rng'] = torch.cuda.get_rng_state_all()
             torch.save({'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(),
-                        'torch_rng': torch.get_rng_state()}, folder / 'optimizer.pt')
+                        **rng}, folder / 'optimizer.pt')
             (folder / STATE_FILE).write_text(json.dumps(self.state.__dict__, indent=2))
         return folder
 
@@ -191,37 +196,41 @@ class Trainer:
         optimizer.load_state_dict(saved['optimizer'])
         scheduler.load_state_dict(saved['scheduler'])
         torch.set_rng_state(saved['torch_rng'])
+        if 'cuda_rng' in saved and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(saved['cuda_rng'])
         self.state = RunState(**json.loads((folder / STATE_FILE).read_text()))
 
     # ------------------------------------------------------------------ loop
     @torch.no_grad()
     def validate(self, model, loader) -> dict[str, float]:
+        """Validation loss and MAE of the first action (m/s), gathered over all processes."""
         model.eval()
+        policy = self.accelerator.unwrap_model(model)
         errors, losses = [], []
         for batch in loader:
-            loss, _ = model(batch)
-            policy = self.accelerator.unwrap_model(model)
             features = batch['features'] if 'features' in batch else policy.features(
                 batch['images'], batch['instruction'])
-            pred = policy.predict_chunk(features.to(next(policy.head.parameters()).device))
-            err = (pred[:, 0].float().cpu() - batch['actions'][:, 0]).abs()
-            errors.append(err * self.space.limit)
+            pred = policy.predict_chunk(features.to(policy.image_mean.device))
+            target = batch['actions'].to(pred.device, pred.dtype)
+            loss, _ = policy.loss(pred, target, batch['action_mask'].to(pred.device))
+            first, true = self.accelerator.gather_for_metrics((pred[:, 0], target[:, 0]))
+            errors.append((first - true).abs().float().cpu() * self.space.limit)
             losses.append(float(loss))
         model.train()
-        all_err = torch.cat(errors)
-        return {'val_loss': float(np.mean(losses)), 'val_mae': float(all_err.mean())}
+        return {'val_loss': float(np.mean(losses)), 'val_mae': float(torch.cat(errors).mean())}
 
     def fit(self) -> dict[str, Any]:
         c, acc = self.config, self.accelerator
         split = self._split()
-        train_ds, val_ds = self._datasets(split)
+        with acc.main_process_first():  # the main process fills the cache, the others read
+            train_ds, val_ds = self._datasets(split)
         if len(train_ds) == 0 or len(val_ds) == 0:
             raise ConfigError('no training or validation samples; record longer episodes or '
                               'use samples: all')
-        collate = None
+        # Reseeded every epoch (seed + epoch): a resumed run shuffles as the original would.
+        shuffle = torch.Generator().manual_seed(c.seed)
         train_loader = DataLoader(train_ds, batch_size=c.batch_size, shuffle=True,
-                                  num_workers=c.num_workers, collate_fn=collate,
-                                  generator=torch.Generator().manual_seed(c.seed))
+                                  num_workers=c.num_workers, generator=shuffle)
         val_loader = DataLoader(val_ds, batch_size=c.batch_size, shuffle=False,
                                 num_workers=c.num_workers)
         params = [p for p in self.policy.parameters() if p.requires_grad]
@@ -234,6 +243,7 @@ class Trainer:
             self.policy, optimizer, train_loader, val_loader, scheduler)
         if self.resume:
             self._restore(model, optimizer, scheduler)
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         if acc.is_main_process:
             (self.run_dir / 'config.yaml').write_text(yaml.safe_dump(
                 {'train': c.to_dict(), 'policy': self.policy.config.to_dict()},
@@ -250,6 +260,7 @@ class Trainer:
         stop = False
         try:
             while self.state.epoch < c.epochs and not stop:
+                shuffle.manual_seed(c.seed + self.state.epoch)
                 bar = tqdm(train_loader, desc=f'epoch {self.state.epoch + 1}/{c.epochs}',
                            disable=not acc.is_main_process, leave=False)
                 t_load = time.perf_counter()
