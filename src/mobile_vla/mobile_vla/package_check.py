@@ -198,3 +198,17 @@ def check_package(pkg_dir: str | Path) -> list[str]:
         + boundary_violations(pkg_dir / pkg_dir.name)
         + import_problems(pkg_dir.name)
     )
+
+
+def undocumented_parameters(readme: str | Path, config_cls: type) -> list[str]:
+    """Fields of a node's config dataclass that the package README's tables do not list."""
+    import dataclasses
+    import re
+
+    text = Path(readme).read_text(encoding='utf-8')
+    listed = set(re.findall(r'^\|\s*`([a-z_][a-z0-9_.<>]*)`', text, flags=re.MULTILINE))
+    listed |= {name for cell in re.findall(r'^\|\s*(`[^|]+`)\s*\|', text, flags=re.MULTILINE)
+               for name in re.findall(r'`([a-z_][a-z0-9_]*)`', cell)}
+    # A group such as ``sources`` is documented by its members (``sources.<name>.topic``).
+    return [f.name for f in dataclasses.fields(config_cls)
+            if f.name not in listed and not any(n.startswith(f.name + '.') for n in listed)]
