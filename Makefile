@@ -50,7 +50,7 @@ $(STAMP): requirements.txt constraints.txt
 setup: system-deps $(STAMP)
 
 lint: setup
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests launch
 
 build: setup
 	$(COLCON) build --symlink-install --base-paths src --event-handlers console_cohesion-

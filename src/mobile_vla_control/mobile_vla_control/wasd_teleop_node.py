@@ -34,9 +34,13 @@ class WasdTeleopNode(Node):
         params = declare_node_config(self, TeleopConfig, ParameterDescriptor)
         self.teleop = WasdTeleop(from_params(TeleopConfig, params))
         self._pubs = {
-            topic: self.create_publisher(Twist if topic is topics.TELEOP_CMD_VEL else String,
-                                         topic.name, topic.profile(rclpy_qos))
-            for topic in (topics.TELEOP_CMD_VEL, topics.CONTROL_MODE, topics.RECORDER_CONTROL)
+            topics.TELEOP_CMD_VEL: self.create_publisher(
+                Twist, topics.TELEOP_CMD_VEL.name, topics.TELEOP_CMD_VEL.profile(rclpy_qos)),
+            topics.CONTROL_MODE: self.create_publisher(
+                String, topics.CONTROL_MODE.name, topics.CONTROL_MODE.profile(rclpy_qos)),
+            topics.RECORDER_CONTROL: self.create_publisher(
+                String, topics.RECORDER_CONTROL.name,
+                topics.RECORDER_CONTROL.profile(rclpy_qos)),
         }
 
     def emit(self, step: TeleopStep, _now: float) -> None:

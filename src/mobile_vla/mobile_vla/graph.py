@@ -1,0 +1,47 @@
+"""The robot graph as data: which nodes run, from which package, with which parameters.
+
+``launch/mobile_vla.launch.py`` builds its nodes from this table, the replay
+wiring (``mobile_vla_sim.graph``) mirrors it, and the workspace tests check it
+against the packages' console scripts and the parameter files, so a renamed
+executable, topic or parameter breaks a test, not the robot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mobile_vla import topics
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str  # ROS node name (the YAML section)
+    package: str
+    executable: str  # console script of the package
+    config: str  # parameter file in config/
+    subscribes: tuple[topics.Topic, ...]
+    publishes: tuple[topics.Topic, ...]
+    respawn: bool = False
+
+
+CAMERA = NodeSpec(
+    'camera_publisher', 'mobile_vla_camera', 'camera_publisher', 'camera.yaml',
+    (), (topics.CAMERA_IMAGE, topics.CAMERA_INFO, topics.DIAGNOSTICS), respawn=True)
+INFERENCE = NodeSpec(
+    'vla_inference', 'mobile_vla_inference', 'vla_inference', 'inference.yaml',
+    (topics.CAMERA_IMAGE, topics.VLA_COMMAND), (topics.ROBOT_ACTION, topics.DIAGNOSTICS))
+ARBITER = NodeSpec(
+    'control_arbiter', 'mobile_vla_control', 'control_arbiter', 'control.yaml',
+    (topics.TELEOP_CMD_VEL, topics.ROBOT_ACTION, topics.CONTROL_MODE, topics.CONTROL_ESTOP),
+    (topics.CMD_VEL, topics.CONTROL_STATE, topics.DIAGNOSTICS))
+RECORDER = NodeSpec(
+    'episode_recorder', 'mobile_vla_recorder', 'episode_recorder', 'recorder.yaml',
+    (topics.CAMERA_IMAGE, topics.CMD_VEL, topics.VLA_COMMAND, topics.RECORDER_CONTROL),
+    (topics.DIAGNOSTICS,))
+TELEOP = NodeSpec(
+    'wasd_teleop', 'mobile_vla_control', 'wasd_teleop', 'control.yaml',
+    (), (topics.TELEOP_CMD_VEL, topics.CONTROL_MODE, topics.RECORDER_CONTROL))
+
+#: What ``ros2 launch launch/mobile_vla.launch.py`` starts (the teleop only on request).
+ROBOT_GRAPH: tuple[NodeSpec, ...] = (CAMERA, INFERENCE, ARBITER, RECORDER)
+ALL_NODES: tuple[NodeSpec, ...] = ROBOT_GRAPH + (TELEOP,)

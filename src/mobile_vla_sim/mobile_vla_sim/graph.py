@@ -1,0 +1,91 @@
+"""The robot graph in the offline executor, wired as ``launch/mobile_vla.launch.py`` wires it.
+
+Every node's component is built from the same parameter files (``config/*.yaml`` and a
+profile) and attached with the same wiring the node packages use, under a namespace
+if given. Bag-based integration tests and ``mobile-vla`` replay tools run the whole
+graph in bag time through this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from mobile_vla.bag import MessageFactory
+from mobile_vla.config import from_params, load_node_params
+from mobile_vla.episode import Episode
+from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, TELEOP, NodeSpec
+from mobile_vla.policy.configuration_policy import WORKSPACE
+from mobile_vla.replay import ReplayExecutor
+from mobile_vla_camera.publisher import CameraConfig
+from mobile_vla_control.arbiter import ArbiterConfig, ControlArbiter
+from mobile_vla_control.teleop import TeleopConfig
+from mobile_vla_control.wiring import attach_arbiter
+from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
+from mobile_vla_inference.wiring import attach_inference
+from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
+from mobile_vla_recorder.wiring import attach_recorder
+
+CONFIG_DIR = WORKSPACE / 'config'
+
+
+def _arbiter_config(params: dict[str, Any]) -> ArbiterConfig:
+    return ArbiterConfig.from_params(params)
+
+
+#: How each node turns its flat parameters into its typed configuration.
+PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    CAMERA.name: lambda p: from_params(CameraConfig, p),
+    INFERENCE.name: lambda p: from_params(InferenceConfig, p),
+    ARBITER.name: _arbiter_config,
+    RECORDER.name: lambda p: from_params(RecorderConfig, p),
+    TELEOP.name: lambda p: from_params(TeleopConfig, p),
+}
+
+
+def node_config(spec: NodeSpec, profile: str | Path | None = None, namespace: str = '',
+                overrides: dict[str, Any] | None = None, config_dir: Path = CONFIG_DIR) -> Any:
+    """The typed config a node gets at launch: its YAML, the profile, then overrides."""
+    params = load_node_params(config_dir / spec.config, spec.name, namespace)
+    if profile:
+        params.update(load_node_params(profile, spec.name, namespace))
+    params.update(overrides or {})
+    return PARSERS[spec.name](params)
+
+
+@dataclass
+class ReplayGraph:
+    """The components of one replayed robot graph, for inspection after the run."""
+
+    inference: VlaInference
+    arbiter: ControlArbiter
+    recorder: EpisodeRecorder | None
+    episodes: list[Episode] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+
+
+def build_replay_graph(
+    executor: ReplayExecutor,
+    profile: str | Path | None = None,
+    namespace: str = '',
+    overrides: dict[str, dict[str, Any]] | None = None,
+    record: bool = True,
+    factory: MessageFactory | None = None,
+) -> ReplayGraph:
+    """Attach inference, arbiter and recorder to ``executor`` (the camera is the bag)."""
+    overrides = overrides or {}
+    factory = factory or MessageFactory()
+    configs = {spec.name: node_config(spec, profile, namespace, overrides.get(spec.name))
+               for spec in (INFERENCE, ARBITER, RECORDER)}
+    inference = VlaInference(configs[INFERENCE.name], load_runner)
+    inference.load()
+    arbiter = ControlArbiter(configs[ARBITER.name])
+    graph = ReplayGraph(inference, arbiter, None)
+    attach_inference(executor, inference, factory, namespace)
+    attach_arbiter(executor, arbiter, factory, namespace)
+    if record:
+        graph.recorder = EpisodeRecorder(configs[RECORDER.name])
+        attach_recorder(executor, graph.recorder, graph.episodes.append, namespace,
+                        log=graph.log.append)
+    return graph
