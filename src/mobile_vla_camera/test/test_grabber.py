@@ -59,7 +59,9 @@ def test_synthetic_source_paces_at_fps_with_monotonic_stamps_and_no_gaps():
     stamps = [o.stamp_ns for o in c.outs]
     assert all(b > a for a, b in zip(stamps, stamps[1:], strict=False))
     elapsed = (stamps[-1] - stamps[0]) / 1e9
-    assert elapsed == pytest.approx(44 / 30, rel=0.05)  # paced, not as fast as possible
+    # Paced at 30 fps, not as fast as frames can be drawn (about 2 ms each); a busy
+    # machine may only make it slower.
+    assert 0.95 * 44 / 30 <= elapsed < 3 * 44 / 30
     assert pub.frames_dropped == 0 and pub.frames_published == 45
 
 
