@@ -6,7 +6,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
 from mobile_vla.msgs import image_to_numpy
 from mobile_vla_camera import pattern
