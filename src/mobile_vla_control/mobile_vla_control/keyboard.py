@@ -21,6 +21,8 @@ from typing import Callable, Iterable, Protocol
 
 from mobile_vla_control.teleop import TeleopStep, WasdTeleop
 
+#: After an escape byte, further bytes arriving within this time belong to its sequence.
+ESCAPE_DRAIN_S = 0.03
 #: The loop never polls faster than this, even when a deadline is already due.
 MIN_WAIT_S = 0.001
 
@@ -99,8 +101,12 @@ class TerminalKeys:
         if not chunk:
             raise EOFError('terminal closed')
         # Arrow and function keys arrive as escape sequences: ignore them whole,
-        # or their trailing letters would drive the robot.
+        # or their trailing letters would drive the robot. A sequence split across
+        # reads (a busy machine) is drained for a moment too.
         if chunk.startswith(b'\x1b'):
+            while select.select([self._fd], [], [], ESCAPE_DRAIN_S)[0]:
+                if not os.read(self._fd, 64):
+                    break
             return None
         self._queue.extend(chunk.decode('utf-8', errors='ignore'))
         return self._queue.popleft() if self._queue else None
