@@ -17,7 +17,6 @@ engines are built from the same files (see models/README.md).
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from pathlib import Path
 from typing import Protocol
@@ -220,10 +219,3 @@ class OnnxEngine:
 
     def initial_state(self) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(self._state_shape, np.float32), np.zeros(self._state_shape, np.float32)
-
-
-def timed(fn, *args):
-    """(result, milliseconds) of one call; benchmarks and the runner's stage latencies."""
-    t0 = time.perf_counter()
-    out = fn(*args)
-    return out, (time.perf_counter() - t0) * 1e3

@@ -19,10 +19,11 @@ weighted by exp(-decay * age)) or ``chunk`` (open loop, replanning every
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -34,7 +35,6 @@ from mobile_vla.policy.engines import (
     OnnxEngine,
     TorchEngine,
     export_onnx,
-    timed,
 )
 from mobile_vla.policy.modeling_policy import resolve_model_path
 from mobile_vla.policy.preprocess import ImagePreprocessor
@@ -54,7 +54,8 @@ class StepResult:
 class PolicyRunner:
     def __init__(self, engine: Engine, config: PolicyConfig, tokenizer: Any,
                  execution: str = 'first', history: str = 'window',
-                 ensemble_decay: float = 0.5, replan_every: int | None = None) -> None:
+                 ensemble_decay: float = 0.5, replan_every: int | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         if execution not in EXECUTIONS:
             raise ValueError(f'execution must be one of {EXECUTIONS}, got {execution!r}')
         if history not in HISTORIES:
@@ -66,6 +67,9 @@ class PolicyRunner:
         if not 1 <= self.replan_every <= config.fwd_pred_next_n:
             raise ValueError(f'replan_every must be 1..{config.fwd_pred_next_n}')
         self.preprocess = ImagePreprocessor(config)
+        # Only to report stage latencies; the actions never depend on it (replay can pass
+        # a fixed clock and get identical results).
+        self._clock = clock
         self._text_cache: dict[str, np.ndarray] = {}
         self.instruction: str | None = None
         self._text: np.ndarray | None = None
@@ -108,10 +112,10 @@ class PolicyRunner:
         if self._text is None:
             raise RuntimeError('set_instruction() first: the policy needs an instruction')
         lat: dict[str, float] = {}
-        pixels, lat['preprocess'] = timed(self.preprocess, image, channel_order)
-        vision, lat['vision'] = timed(self.engine.encode_image, pixels)
+        pixels, lat['preprocess'] = self._timed(self.preprocess, image, channel_order)
+        vision, lat['vision'] = self._timed(self.engine.encode_image, pixels)
         features = np.concatenate([vision[0], self._text])[None].astype(np.float32)
-        fused, lat['fusion'] = timed(self.engine.fuse, features)
+        fused, lat['fusion'] = self._timed(self.engine.fuse, features)
         self.frames_encoded += 1
         if self._first is None:
             self._first = fused[0]
@@ -120,7 +124,7 @@ class PolicyRunner:
         replan = self.execution != 'chunk' or self._plan is None or \
             self._plan_step >= self.replan_every
         if replan:
-            pred, lat['temporal'] = timed(self._predict)
+            pred, lat['temporal'] = self._timed(self._predict)
             chunk = pred * self.config.action_limit
             self._predictions.append((self.step_index, chunk))
         else:  # open loop: the stored chunk (already in physical units)
@@ -132,6 +136,11 @@ class PolicyRunner:
         full = np.zeros(3, np.float32)
         full[: self.config.action_dim] = action
         return StepResult(full, chunk, lat)
+
+    def _timed(self, fn, *args):
+        t0 = self._clock()
+        out = fn(*args)
+        return out, (self._clock() - t0) * 1e3
 
     def _predict(self) -> np.ndarray:
         if self.history == 'carry':
