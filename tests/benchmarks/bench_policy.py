@@ -25,7 +25,13 @@ import torch
 
 from mobile_vla.policy.cli import bench_runner
 from mobile_vla.policy.configuration_policy import load_preset
-from mobile_vla.policy.engines import OnnxEngine, TorchEngine, export_onnx
+from mobile_vla.policy.engines import (
+    OnnxEngine,
+    TorchEngine,
+    export_onnx,
+    export_stages,
+    head_stages,
+)
 from mobile_vla.policy.modeling_policy import PolicyHead, build_policy
 from mobile_vla.policy.preprocess import ImagePreprocessor
 from mobile_vla.policy.runner import PolicyRunner
@@ -73,7 +79,8 @@ def bench_head(runs: int, folder: Path) -> None:
     in_dim = meta.vision.dim + meta.text.dim
     torch.manual_seed(0)
     head = PolicyHead(in_dim, config).eval()
-    export_onnx_head(head, in_dim, config, folder / 'head')
+    export_stages(head_stages(head, in_dim, config.window), folder / 'head',
+                  [config.lstm_layers, 1, config.lstm_hidden])
     onnx = OnnxEngine(folder / 'head', 'cpu')
     params = sum(p.numel() for p in head.parameters())
     print(f'\n3. original-size head: {in_dim}-d input -> fusion {config.fusion_dim} -> LSTM '
@@ -114,33 +121,6 @@ class TorchEngineHead:
         a, h, c = self.head.temporal(torch.from_numpy(fused), torch.from_numpy(h0),
                                      torch.from_numpy(c0))
         return a.numpy(), h.numpy(), c.numpy()
-
-
-def export_onnx_head(head, in_dim, config, folder: Path) -> None:
-    """Export only the fusion and temporal stages (the head) with the same contract."""
-    import json
-    import warnings
-
-    from mobile_vla.policy.engines import EXPORT_FILE, OPSET, STAGES, _Stage
-
-    folder.mkdir(parents=True, exist_ok=True)
-    layers, hidden = config.lstm_layers, config.lstm_hidden
-    stages = {
-        'fusion': (_Stage(head, 'fuse'), (torch.randn(1, in_dim),)),
-        'temporal': (_Stage(head, 'temporal'), (torch.randn(1, 8, config.fusion_dim),
-                                                torch.zeros(layers, 1, hidden),
-                                                torch.zeros(layers, 1, hidden))),
-    }
-    contract = {'opset': OPSET, 'stages': {}, 'state_shape': [layers, 1, hidden]}
-    for name, (module, args) in stages.items():
-        spec = STAGES[name]
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter('ignore')
-            torch.onnx.export(module, args, str(folder / f'{name}.onnx'), dynamo=False,
-                              input_names=spec['inputs'], output_names=spec['outputs'],
-                              dynamic_axes=spec['dynamic_axes'], opset_version=OPSET)
-        contract['stages'][name] = {**spec, 'file': f'{name}.onnx'}
-    (folder / EXPORT_FILE).write_text(json.dumps(contract))
 
 
 def bench_full(steps: int) -> None:

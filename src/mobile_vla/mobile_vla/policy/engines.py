@@ -120,26 +120,14 @@ class _Stage(nn.Module):
         return getattr(self.module, self.method)(*args)
 
 
-def export_onnx(policy: VlaPolicy, folder: str | Path, opset: int = OPSET) -> dict:
-    """Export the four stages to ``folder`` (vision/text/fusion/temporal.onnx + export.json)."""
+def export_stages(stages: dict[str, tuple[nn.Module, tuple]], folder: str | Path,
+                  state_shape: list[int], opset: int = OPSET) -> dict:
+    """Export named stages (module, example inputs) with the contract of ``STAGES``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    policy = policy.float().eval()
-    config = policy.config
-    size, layers = config.image_size, policy.head.lstm.num_layers
-    hidden = policy.head.lstm.hidden_size
-    examples = {
-        'vision': (policy.vision, (torch.randn(1, 3, size, size),)),
-        'text': (policy.text, (torch.ones(1, config.max_text_len, dtype=torch.long),
-                               torch.ones(1, config.max_text_len, dtype=torch.long))),
-        'fusion': (_Stage(policy.head, 'fuse'),
-                   (torch.randn(1, policy.vision.dim + policy.text.dim),)),
-        'temporal': (_Stage(policy.head, 'temporal'),
-                     (torch.randn(1, config.window, config.fusion_dim),
-                      torch.zeros(layers, 1, hidden), torch.zeros(layers, 1, hidden))),
-    }
-    contract = {'opset': opset, 'tolerance': PARITY_TOLERANCE, 'stages': {}}
-    for name, (module, args) in examples.items():
+    contract = {'opset': opset, 'tolerance': PARITY_TOLERANCE, 'stages': {},
+                'state_shape': list(state_shape)}
+    for name, (module, args) in stages.items():
         spec = STAGES[name]
         # One folder per stage: a model over 2 GB keeps its weights in external files
         # named after its tensors, and two stages must never share those names.
@@ -151,9 +139,34 @@ def export_onnx(policy: VlaPolicy, folder: str | Path, opset: int = OPSET) -> di
                               dynamic_axes=spec['dynamic_axes'], opset_version=opset,
                               do_constant_folding=True)
         contract['stages'][name] = {**spec, 'file': f'{name}/{name}.onnx'}
-    contract['state_shape'] = [layers, 1, hidden]
     (folder / EXPORT_FILE).write_text(json.dumps(contract, indent=2) + '\n', encoding='utf-8')
     return contract
+
+
+def head_stages(head: nn.Module, in_dim: int, window: int) -> dict[str, tuple[nn.Module, tuple]]:
+    """The fusion and temporal stages of a policy head with example inputs."""
+    layers, hidden = head.lstm.num_layers, head.lstm.hidden_size
+    return {
+        'fusion': (_Stage(head, 'fuse'), (torch.randn(1, in_dim),)),
+        'temporal': (_Stage(head, 'temporal'),
+                     (torch.randn(1, window, head.lstm.input_size),
+                      torch.zeros(layers, 1, hidden), torch.zeros(layers, 1, hidden))),
+    }
+
+
+def export_onnx(policy: VlaPolicy, folder: str | Path, opset: int = OPSET) -> dict:
+    """Export the four stages to ``folder`` (vision/text/fusion/temporal + export.json)."""
+    policy = policy.float().eval()
+    config = policy.config
+    size = config.image_size
+    stages = {
+        'vision': (policy.vision, (torch.randn(1, 3, size, size),)),
+        'text': (policy.text, (torch.ones(1, config.max_text_len, dtype=torch.long),
+                               torch.ones(1, config.max_text_len, dtype=torch.long))),
+        **head_stages(policy.head, policy.vision.dim + policy.text.dim, config.window),
+    }
+    lstm = policy.head.lstm
+    return export_stages(stages, folder, [lstm.num_layers, 1, lstm.hidden_size], opset)
 
 
 def available_providers(device: str = 'auto') -> list[str]:
