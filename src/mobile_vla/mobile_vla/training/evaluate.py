@@ -19,9 +19,10 @@ import torch
 from mobile_vla.actions import ACTION_NAMES, ActionSpace
 from mobile_vla.episode import episode_paths
 from mobile_vla.policy.checkpoint import load_checkpoint, read_checkpoint_config
+from mobile_vla.policy.modeling_policy import resolve_model_path as resolve
 from mobile_vla.training import metrics
 from mobile_vla.training.features import FeatureCache, FeatureWindowDataset
-from mobile_vla.training.trainer import episode_features, resolve
+from mobile_vla.training.trainer import episode_features
 
 
 @torch.no_grad()

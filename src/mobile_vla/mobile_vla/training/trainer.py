@@ -28,19 +28,15 @@ from mobile_vla.config import ConfigError
 from mobile_vla.dataset import EpisodeWindowDataset
 from mobile_vla.episode import episode_paths, read_episode
 from mobile_vla.policy.checkpoint import load_state_strict, save_checkpoint
-from mobile_vla.policy.configuration_policy import WORKSPACE, load_preset
+from mobile_vla.policy.configuration_policy import load_preset
 from mobile_vla.policy.modeling_policy import VlaPolicy, build_policy
+from mobile_vla.policy.modeling_policy import resolve_model_path as resolve
 from mobile_vla.policy.preprocess import resize_frame
 from mobile_vla.training.config import TrainConfig
 from mobile_vla.training.features import EpisodeFeatures, FeatureCache, FeatureWindowDataset
 from mobile_vla.training.split import save_split, split_episodes
 
 STATE_FILE = 'trainer_state.json'
-
-
-def resolve(path: str) -> Path:
-    p = Path(path).expanduser()
-    return p if p.is_absolute() or p.exists() else WORKSPACE / p
 
 
 def seed_everything(seed: int) -> None:
