@@ -7,7 +7,16 @@ standstill, or when its direction turns by more than ``direction_change_deg``),
 at that moment (its age is recorded); the action of a ``start_action`` frame is
 the steady command of its segment (the largest reached before the next event),
 so the arbiter's acceleration ramp does not shrink the recorded key action.
-``mode: fixed_rate`` records a frame every 1 / ``fixed_rate_hz`` seconds instead.
+
+``mode: fixed_rate`` records a frame every 1 / ``fixed_rate_hz`` seconds instead
+(the simulator's expert data). The action of a fixed-rate frame is the command that
+followed it: the newest command received before the next frame (or before the
+episode stops), so a driver reacting to a frame labels that frame, and an
+acceleration ramp has had one frame period to settle. The ``episode_start`` frame
+follows the same rule (a frame the robot drove away from must not say "stand
+still"); the event of the others is ``start_action`` when that command moves the
+robot and ``stop_action`` when it does not. The episode ends one period after its
+last frame, when that frame's action is known.
 
 Episodes stop at ``max_frames`` on their own. Finished episodes are returned to
 the caller, which writes them (the node does so in a worker thread). Time comes
@@ -143,7 +152,10 @@ class EpisodeRecorder:
             return None
         self._command = np.pad(arr, (0, 3 - arr.size))
         rec = self._rec
-        if rec is None or self.config.mode != 'events':
+        if rec is None:
+            return None
+        if self.config.mode == 'fixed_rate':
+            rec.actions[-1] = self._command.copy()  # the newest frame's action so far
             return None
         moving = bool(np.max(np.abs(self._command)) > self.config.zero_threshold)
         if rec.segment is None:
@@ -167,8 +179,17 @@ class EpisodeRecorder:
         if now < rec.next_fixed - FIXED_RATE_SLACK_S:
             return None
         rec.next_fixed += 1.0 / self.config.fixed_rate_hz
-        moving = bool(np.max(np.abs(self._command)) > self.config.zero_threshold)
-        return self._event('start_action' if moving else 'stop_action', now)
+        self._label_fixed(rec)  # the newest frame's action is final now
+        if len(rec.images) >= self.config.max_frames:
+            return self._finish(now, f'reached {self.config.max_frames} frames').episode
+        self._record('start_action', self._command, now)
+        return None
+
+    def _label_fixed(self, rec: _Recording) -> None:
+        """Fixed rate: the event of the newest frame follows from the action it got."""
+        if rec.events[-1] != 'episode_start':
+            moving = bool(np.max(np.abs(rec.actions[-1])) > self.config.zero_threshold)
+            rec.events[-1] = 'start_action' if moving else 'stop_action'
 
     def on_control(self, text: str, now: float) -> ControlResult:
         """``start <scenario> [instruction]``, ``stop`` or ``discard``."""
@@ -222,7 +243,8 @@ class EpisodeRecorder:
             else scenario.instruction())
         self._rec = _Recording(scenario.name, instruction, now,
                                next_fixed=now + 1.0 / self.config.fixed_rate_hz)
-        self._record('episode_start', np.zeros(3), now)
+        first = self._command if self.config.mode == 'fixed_rate' else np.zeros(3)
+        self._record('episode_start', first, now)
         return ControlResult(True, f'recording {scenario.name}: {instruction!r}')
 
     def _record(self, event: str, action: np.ndarray, now: float) -> bool:
@@ -264,6 +286,8 @@ class EpisodeRecorder:
     def _finish(self, now: float, why: str) -> ControlResult:
         rec = self._rec
         self._rec = None
+        if self.config.mode == 'fixed_rate':
+            self._label_fixed(rec)
         frames = len(rec.images)
         if frames < self.config.min_frames or (
                 frames < self.config.max_frames and not self.config.keep_short):

@@ -224,9 +224,31 @@ def test_fixed_rate_mode_records_on_its_clock():
         assert episode is None
         rig.feed(0.1)
     ep = rig.control('stop').episode
-    assert ep.event_types == ['episode_start', 'stop_action', 'start_action', 'start_action',
+    # Each frame is labelled with the command that followed it (the newest before the
+    # next frame): the frame at 0.5 s led to driving forward from 0.9 s.
+    assert ep.event_types == ['episode_start', 'start_action', 'start_action', 'start_action',
                               'start_action']
     np.testing.assert_allclose(ep.timestamps, [0.0, 0.5, 1.0, 1.5, 2.0], atol=1e-6)
+    np.testing.assert_allclose(ep.actions, [ZERO, W, W, W, W])
+
+
+def test_fixed_rate_labels_a_frame_with_the_command_that_follows_it():
+    rig = Rig(mode='fixed_rate', fixed_rate_hz=2.0, max_frames=3)
+    rig.command(A)  # already moving when the episode starts
+    rig.control('start 1box_vert_left')
+    plan = [A] * 5 + [W] * 5 + [ZERO] * 5 + [W] * 2  # 0.1 s steps
+    for action in plan:  # a frame is due, then the driver reacts to it
+        episode = rig.rec.tick(rig.t)
+        if episode is not None:
+            rig.finished.append(episode)
+        rig.command(action)
+        rig.feed(0.1)
+    [ep] = rig.finished
+    # Three frames, then the episode ends one period after the last (when its label is known).
+    assert ep.event_types == ['episode_start', 'start_action', 'stop_action']
+    np.testing.assert_allclose(ep.actions, [A, W, ZERO])
+    np.testing.assert_allclose(ep.timestamps, [0.0, 0.5, 1.0], atol=1e-6)
+    assert ep.total_duration == pytest.approx(1.5, abs=1e-6)
 
 
 def test_finished_episodes_write_and_validate(tmp_path):
