@@ -22,5 +22,8 @@ setup(
     extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [],
+        'mobile_vla.commands': [
+            'sim = mobile_vla_sim.cli:add_sim_command',
+        ],
     },
 )

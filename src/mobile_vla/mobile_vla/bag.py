@@ -10,6 +10,7 @@ QoS as the live robot.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -96,6 +97,29 @@ class MessageFactory:
     ) -> Any:
         """sensor_msgs/Image; no pixel copy when ``image`` is C-contiguous."""
         return self._image(header=self.header(t_ns, frame_id), **image_fields(image, encoding))
+
+    def image_from_fields(self, fields: dict[str, Any], t_ns: int,
+                          frame_id: str = DEFAULT_FRAME_ID) -> Any:
+        """sensor_msgs/Image from ready fields (as ``CameraPublisher.render`` makes them)."""
+        return self._image(header=self.header(t_ns, frame_id), **fields)
+
+    def odometry(self, pose: Sequence[float], velocity: Sequence[float], t_ns: int,
+                 frame_id: str = 'odom', child_frame_id: str = 'base_link') -> Any:
+        """nav_msgs/Odometry of a planar robot: pose (x, y, yaw), body velocity (vx, vy, wz)."""
+        types = self.typestore.types
+        x, y, yaw = (float(v) for v in pose)
+        quat = types['geometry_msgs/msg/Quaternion'](
+            x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2))
+        point = types['geometry_msgs/msg/Point'](x=x, y=y, z=0.0)
+        covariance = np.zeros(36, np.float64)
+        pose_msg = types['geometry_msgs/msg/PoseWithCovariance'](
+            pose=types['geometry_msgs/msg/Pose'](position=point, orientation=quat),
+            covariance=covariance)
+        twist_msg = types['geometry_msgs/msg/TwistWithCovariance'](
+            twist=self.twist(velocity), covariance=covariance.copy())
+        return types['nav_msgs/msg/Odometry'](
+            header=self.header(t_ns, frame_id), child_frame_id=child_frame_id,
+            pose=pose_msg, twist=twist_msg)
 
     def twist(self, action: Sequence[float]) -> Any:
         fields = action_to_twist_fields(action)

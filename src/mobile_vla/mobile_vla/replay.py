@@ -97,7 +97,19 @@ class ReplayExecutor:
         self._pending: list[tuple[int, int, int, str, Any, str | None]] = []
         self._seq = 0
         self._now: int | None = None
+        self._stopped = False
         self.stats = ReplayStats()
+
+    def stop(self) -> None:
+        """From a handler or timer: end the run after this instant (a closed loop is done).
+
+        What was published up to now is still delivered; later ticks and inputs are not.
+        """
+        self._stopped = True
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
 
     @property
     def now_ns(self) -> int:
@@ -144,6 +156,8 @@ class ReplayExecutor:
     def _deliver_pending_until(self, t_ns: int, rank: int) -> None:
         """Deliver published messages that come before (t_ns, rank)."""
         while self._pending and self._pending[0][:2] < (t_ns, rank):
+            if self._stopped and self._pending[0][0] > self._now:
+                break
             t, _, _, topic, msg, msgtype = heapq.heappop(self._pending)
             self._now = t
             self.stats.outputs[topic] = self.stats.outputs.get(topic, 0) + 1
@@ -162,13 +176,17 @@ class ReplayExecutor:
             t, timer = min(
                 ((tm.time_of(start, tm.index), tm) for tm in self._timers), key=lambda p: p[0]
             )
-            if t > t_ns or (t == t_ns and not inclusive):
+            if t > t_ns or (t == t_ns and not inclusive) or self._stopped:
                 break
             self._deliver_pending_until(t, _TIMER)
             self._now = t
             timer.index += 1
             self.stats.ticks[timer.name] += 1
             timer.callback(t)
+        if self._stopped:
+            self._deliver_pending_until(self._now, _TIMER)
+            self._pending.clear()
+            return
         self._deliver_pending_until(t_ns, _TIMER if inclusive else _INPUT)
 
     def run(
@@ -192,7 +210,7 @@ class ReplayExecutor:
                     f'stream goes back in time on {item.topic}: {t} ns after {last} ns; '
                     'merge inputs in time order'
                 )
-            if end_ns is not None and t > end_ns:
+            if (end_ns is not None and t > end_ns) or self._stopped:
                 break
             if self.stats.start_ns is None:
                 self.stats.start_ns = t
@@ -207,9 +225,11 @@ class ReplayExecutor:
                 self.sink.write(topic, item.msg, t, item.msgtype or None)
             self._dispatch(topic, item.msg, t)
         final = end_ns if end_ns is not None else last
+        if self._stopped:
+            final = self._now
         if final is not None:
             self._fire_timers_until(int(final), inclusive=True)
-        self.stats.end_ns = final
+        self.stats.end_ns = self._now if self._stopped else final
         self._now = None
         return self.stats
 

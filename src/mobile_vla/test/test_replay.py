@@ -127,3 +127,24 @@ def test_replay_from_a_bag_writes_an_output_bag_that_is_the_same_twice(tmp_path)
     assert [m.t_ns for m in cmd] == [k * 50 * MS for k in range(8)]
     assert cmd[1].msg.linear.x == pytest.approx(0.05)  # teleop 0.1 at 40 ms, halved at 50 ms
     assert len([m for m in out1 if m.topic == '/teleop/cmd_vel']) == 10
+
+
+def test_stop_ends_a_closed_loop_after_delivering_what_is_due_now():
+    log = MessageLog()
+    ex = ReplayExecutor(sink=log)
+    ticks = []
+
+    def control(t):
+        ticks.append(t)
+        ex.publish('/cmd_vel', FACTORY.twist((0.1, 0.0, 0.0)))
+        ex.publish('/cmd_vel', FACTORY.twist((0.2, 0.0, 0.0)), t + 5 * MS)  # never due
+        if t == 300 * MS:
+            ex.stop()
+
+    ex.add_timer(10.0, control)
+    ex.add_timer(10.0, lambda t: ticks.append(('second', t)))
+    stats = ex.run([], start_ns=0, end_ns=10**9)
+    assert ex.stopped
+    assert ticks[-1] == 300 * MS  # the other timer at 300 ms and later ticks never fire
+    assert stats.end_ns == 300 * MS
+    assert [m.t_ns for m in log.on('/cmd_vel')][-2:] == [205 * MS, 300 * MS]

@@ -1,0 +1,226 @@
+"""``mobile-vla sim``: expert data, closed-loop runs and closed-loop evaluation.
+
+    mobile-vla sim collect --episodes 320 --out runs/sim_episodes [--seed 0]
+    mobile-vla sim run --checkpoint models/demo --scenario 1box_vert_left \\
+        [--instruction "go around the box on the left to the cup"] [--seed 7] [--out DIR]
+    mobile-vla sim run --checkpoint models/demo --scenario 2box_hori_right --mode hybrid \\
+        --manual-at 0.5 --manual-for 1.0          # the expert takes over for a second
+    mobile-vla sim eval --checkpoint models/demo --episodes-per-scenario 10 --out runs/eval
+
+Simulator parameters (``SimConfig``) change with ``--set key=value``, for example
+``--set width=1280 --set height=720``. Everything runs in simulation time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from mobile_vla.config import ConfigError
+from mobile_vla.scenarios import INSTRUCTIONS, SCENARIOS, parse
+
+NS = 1_000_000_000
+
+
+def _sim_config(pairs: list[str]):
+    from mobile_vla_sim.session import SimConfig
+
+    config = SimConfig()
+    known = {f.name: f for f in fields(SimConfig)}
+    for pair in pairs or []:
+        key, sep, value = pair.partition('=')
+        if not sep or key not in known:
+            raise ConfigError(f'--set {pair!r}: use key=value with a key of {sorted(known)}')
+        kind = type(getattr(config, key))
+        try:
+            config = replace(config, **{key: kind(value)})
+        except ValueError as exc:
+            raise ConfigError(f'--set {pair!r}: {exc}') from exc
+    return config
+
+
+def _runner(args: argparse.Namespace):
+    from mobile_vla.graph import INFERENCE
+    from mobile_vla.policy.configuration_policy import WORKSPACE
+    from mobile_vla_inference.inference import load_runner
+    from mobile_vla_sim.graph import node_config
+    from mobile_vla_sim.session import SIM_PROFILE
+
+    checkpoint = Path(args.checkpoint)
+    if not checkpoint.is_absolute() and not checkpoint.exists():
+        checkpoint = WORKSPACE / checkpoint
+    if not (checkpoint / 'config.json').is_file():
+        raise FileNotFoundError(f'{args.checkpoint}: no checkpoint there (config.json + '
+                                'model.safetensors); train one with `make train-demo` or '
+                                '`mobile-vla train`')
+    config = node_config(INFERENCE, SIM_PROFILE, overrides={
+        'checkpoint': str(checkpoint), 'engine': args.engine, 'device': args.device})
+    return config, load_runner(config)
+
+
+def _instruction_variant(seed: int, index: int) -> int:
+    return int(np.random.default_rng([seed, index, 0x1A57]).integers(len(INSTRUCTIONS['left'])))
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from mobile_vla_recorder.store import EpisodeStore
+    from mobile_vla_sim.evaluate import run_episode
+    from mobile_vla_sim.expert import ExpertConfig
+    from mobile_vla_sim.session import SIM_EPOCH_NS
+
+    sim = _sim_config(args.set)
+    scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
+    if args.episodes < 1:
+        raise ValueError('--episodes must be at least 1')
+    store = EpisodeStore(args.out)
+    written, failed = 0, []
+    t0 = time.perf_counter()
+    for i in range(args.episodes):
+        name = scenarios[i % len(scenarios)]
+        seed = args.seed + i // len(scenarios)
+        text = parse(name).instruction(_instruction_variant(args.seed, i))
+        result = run_episode(name, seed, text, driver='expert', sim=sim,
+                             start_ns=SIM_EPOCH_NS + (args.seed * 100_000 + i) * 60 * NS,
+                             expert=ExpertConfig(actions=args.actions))
+        good = (result.success and result.on_instructed_side and result.episode is not None
+                and result.episode.complete)
+        if not good:
+            failed.append(f'{name} seed {seed}: {result.outcome}, passed {result.passed_side}')
+            continue
+        store.write(result.episode)
+        written += 1
+        if args.verbose:
+            print(f'{name} seed {seed}: {result.expert_keys.strip()} -> {text!r}')
+    minutes = (time.perf_counter() - t0) / 60
+    print(f'{written} episodes in {Path(args.out).resolve()} ({written / minutes:.0f} per minute)')
+    if failed:
+        print(f'{len(failed)} expert runs did not reach the cup on the instructed side and were '
+              'not written:')
+        for line in failed:
+            print(f'  {line}')
+    return 0 if written else 1
+
+
+def _default_out(root: Path, name: str) -> Path:
+    out = root / name
+    k = 2
+    while out.exists():
+        out = root / f'{name}_{k}'
+        k += 1
+    return out
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mobile_vla_sim.evaluate import RunOutputs, run_episode
+
+    sim = _sim_config(args.set)
+    name = parse(args.scenario).name
+    runner = None
+    if args.driver == 'policy':
+        _, runner = _runner(args)
+    window = None
+    if args.mode == 'hybrid' and args.manual_for > 0:
+        window = (args.manual_at, args.manual_for)
+    out = Path(args.out) if args.out else _default_out(Path('runs/sim'), f'{name}_seed{args.seed}')
+    result = run_episode(name, args.seed, args.instruction, runner=runner, driver=args.driver,
+                         mode=args.mode, sim=sim, manual_window=window,
+                         outputs=RunOutputs(out, bag=not args.no_bag))
+    summary = result.summary()
+    summary.pop('layout')
+    print(json.dumps(summary, indent=2))
+    print(f'outputs in {out.resolve()}')
+    return 0 if result.success else 3
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from mobile_vla_sim.evaluate import evaluate_policy, table, write_report
+
+    sim = _sim_config(args.set)
+    scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
+    _, runner = _runner(args)
+    out = Path(args.out) if args.out else None
+    t0 = time.perf_counter()
+
+    def progress(result) -> None:
+        if args.verbose:
+            print(f'  {result.scenario} seed {result.seed}: {result.outcome} '
+                  f'(side {result.passed_side}, {result.time_s:.1f} s)', flush=True)
+
+    report = evaluate_policy(runner, args.episodes_per_scenario, seed=args.seed,
+                             scenarios=scenarios, sim=sim, out=out, record_runs=args.record,
+                             progress=progress)
+    report['checkpoint'] = args.checkpoint
+    elapsed = time.perf_counter() - t0
+    steps = sum(r['policy_steps'] for r in report['runs'])
+    report['wall_s'] = round(elapsed, 2)
+    print(table(report))
+    print(f'{len(report["runs"])} episodes, {steps} policy steps in {elapsed:.1f} s')
+    if out is not None:
+        paths = write_report(report, out)
+        print(f"report: {paths['report']}  table: {paths['table']}  plot: {paths['plot']}")
+        if args.record:
+            print(f'per-episode outputs (episode .h5, bag, camera.mp4, top_down.png, '
+                  f'summary.json): {out / "runs"}')
+    return 0
+
+
+def add_sim_command(sub: argparse._SubParsersAction) -> None:
+    from mobile_vla_sim.evaluate import EVAL_SEED
+
+    sim = sub.add_parser('sim', help='MuJoCo simulator: expert data, closed-loop run and eval',
+                         description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sim_sub = sim.add_subparsers(dest='sim_command', required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                       help='simulator parameter (SimConfig), e.g. width=1280')
+
+    def policy(p: argparse.ArgumentParser) -> None:
+        p.add_argument('--checkpoint', default='models/demo', help='checkpoint folder')
+        p.add_argument('--engine', default='torch', choices=('torch', 'onnx'))
+        p.add_argument('--device', default='cpu')
+
+    p = sim_sub.add_parser('collect', help='expert episodes through the episode recorder')
+    p.add_argument('--episodes', type=int, required=True)
+    p.add_argument('--out', default='runs/sim_episodes')
+    p.add_argument('--seed', type=int, default=0, help='first layout seed')
+    p.add_argument('--scenario', action='append', help='only these (default: all eight)')
+    p.add_argument('--actions', choices=('discrete', 'continuous'), default='discrete',
+                   help='key-map actions (magnitude 1.15) or continuous directions')
+    p.add_argument('--verbose', action='store_true')
+    common(p)
+    p.set_defaults(func=_collect)
+
+    p = sim_sub.add_parser('run', help='one closed-loop episode with every output')
+    policy(p)
+    p.add_argument('--scenario', required=True)
+    p.add_argument('--instruction', default=None,
+                   help='default: a documented phrasing for the scenario side')
+    p.add_argument('--seed', type=int, default=EVAL_SEED)
+    p.add_argument('--driver', choices=('policy', 'expert'), default='policy')
+    p.add_argument('--mode', choices=('vla', 'hybrid'), default='vla')
+    p.add_argument('--manual-at', type=float, default=0.5,
+                   help='hybrid: seconds into the run when the scripted manual input starts')
+    p.add_argument('--manual-for', type=float, default=0.0,
+                   help='hybrid: seconds of scripted manual input (0 = none)')
+    p.add_argument('--out', default=None, help='default: runs/sim/<scenario>_seed<seed>')
+    p.add_argument('--no-bag', action='store_true')
+    common(p)
+    p.set_defaults(func=_run)
+
+    p = sim_sub.add_parser('eval', help='closed-loop success per scenario and language test')
+    policy(p)
+    p.add_argument('--episodes-per-scenario', type=int, default=10)
+    p.add_argument('--seed', type=int, default=EVAL_SEED, help='first layout seed')
+    p.add_argument('--scenario', action='append', help='only these (default: all eight)')
+    p.add_argument('--out', default=None, help='report.json, table.md, eval.png')
+    p.add_argument('--record', action='store_true',
+                   help='also write every run (episode, bag, video, top-down, summary)')
+    p.add_argument('--verbose', action='store_true')
+    common(p)
+    p.set_defaults(func=_eval)

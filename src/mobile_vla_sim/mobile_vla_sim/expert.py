@@ -1,0 +1,214 @@
+"""The scripted expert: around the obstacle on the instructed side, to the cup.
+
+The expert knows the layout and the robot's pose (it is privileged; the policy
+only sees the camera). It plans a route of three legs: to the near corner of the
+obstacle's lane on the instructed side, along the lane past the obstacle, then to
+the cup. The lane keeps ``clearance`` metres between the chassis and the boxes.
+Each decision follows the route with a look-ahead point (pure pursuit):
+
+- ``actions: discrete`` snaps the wanted direction to the nearest of the eight
+  translation keys of the original key map (w, q, a, z, s, c, d, e; magnitude
+  1.15 per axis), skipping a key whose next ``decision_period`` of travel would
+  bring the chassis within ``safety`` of a box;
+- ``actions: continuous`` drives in the wanted direction at ``speed``.
+
+Within ``stop_radius`` of the cup it stops (the key map's space bar). The expert
+never turns (omni wheels), so angular_z is always 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mobile_vla.actions import ACTION_LIMIT
+from mobile_vla_sim.world import ROBOT_RADIUS, Layout
+
+#: The translation keys of the original key map, as body-frame unit steps (x, y).
+KEYS: dict[str, tuple[int, int]] = {
+    'w': (1, 0), 'q': (1, 1), 'a': (0, 1), 'z': (-1, 1),
+    's': (-1, 0), 'c': (-1, -1), 'd': (0, -1), 'e': (1, -1),
+}
+ACTIONS = ('discrete', 'continuous')
+
+
+@dataclass(frozen=True)
+class ExpertConfig:
+    actions: str = 'discrete'
+    speed: float = ACTION_LIMIT  # per axis for keys, along the direction when continuous
+    clearance: float = 0.17  # chassis to box along the lane, metres
+    corner_margin: float = 0.10  # extra room before and after the obstacle, metres
+    lookahead: float = 0.45  # pure-pursuit look-ahead along the route, metres
+    stop_radius: float = 0.30  # stop when the robot centre is this close to the cup
+    safety: float = 0.04  # a key may not bring the chassis closer than this to a box
+    decision_period: float = 0.4  # seconds a decision is held (the frame period)
+
+    def __post_init__(self) -> None:
+        if self.actions not in ACTIONS:
+            raise ValueError(f'actions must be one of {ACTIONS}, got {self.actions!r}')
+
+
+def _segment_rect_distance(p: np.ndarray, q: np.ndarray, rect: tuple) -> float:
+    """Smallest distance between segment p-q and an axis-aligned rectangle."""
+    x0, x1, y0, y1 = rect
+    best = math.inf
+    for t in np.linspace(0.0, 1.0, 17):
+        x, y = p + t * (q - p)
+        dx = max(x0 - x, 0.0, x - x1)
+        dy = max(y0 - y, 0.0, y - y1)
+        best = min(best, math.hypot(dx, dy))
+    return best
+
+
+def _segment_crosses_rect(p: np.ndarray, q: np.ndarray, rect: tuple) -> bool:
+    """Exact test (Liang-Barsky clipping): does segment p-q enter the rectangle?"""
+    x0, x1, y0, y1 = rect
+    d = q - p
+    t0, t1 = 0.0, 1.0
+    for num, den in ((p[0] - x0, -d[0]), (x1 - p[0], d[0]),
+                     (p[1] - y0, -d[1]), (y1 - p[1], d[1])):
+        if den == 0:
+            if num < 0:
+                return False
+            continue
+        t = num / den
+        if den < 0:
+            t0 = max(t0, t)
+        else:
+            t1 = min(t1, t)
+        if t0 > t1:
+            return False
+    return True
+
+
+def route(layout: Layout, side: str, clearance: float, corner_margin: float,
+          start: np.ndarray | None = None) -> np.ndarray:
+    """Waypoints (x, y): start, lane entry, lane exit, cup."""
+    x0, x1, y0, y1 = layout.obstacle_bounds()
+    offset = ROBOT_RADIUS + clearance
+    lane = y1 + offset if side == 'left' else y0 - offset
+    start = np.array(layout.robot[:2]) if start is None else start
+    entry = (x0 - ROBOT_RADIUS - corner_margin, lane)
+    exit_ = (x1 + ROBOT_RADIUS + corner_margin, lane)
+    return np.array([start, entry, exit_, layout.cup], dtype=np.float64)
+
+
+class ScriptedExpert:
+    def __init__(self, layout: Layout, side: str, config: ExpertConfig | None = None) -> None:
+        if side not in ('left', 'right'):
+            raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+        self.layout, self.side = layout, side
+        self.config = config or ExpertConfig()
+        self.route = route(layout, side, self.config.clearance, self.config.corner_margin)
+        self._progress = 0.0  # arc length along the route, never decreasing
+        lengths = np.linalg.norm(np.diff(self.route, axis=0), axis=1)
+        self._cumulative = np.concatenate([[0.0], np.cumsum(lengths)])
+        self.last_key = ' '
+
+    def _project(self, point: np.ndarray) -> float:
+        """Arc length of the route point nearest to ``point`` (not behind progress)."""
+        best_s, best_d = self._progress, math.inf
+        for i in range(len(self.route) - 1):
+            a, b = self.route[i], self.route[i + 1]
+            ab = b - a
+            t = float(np.clip((point - a) @ ab / max(ab @ ab, 1e-12), 0.0, 1.0))
+            d = float(np.linalg.norm(a + t * ab - point))
+            s = self._cumulative[i] + t * float(np.linalg.norm(ab))
+            if d < best_d and s >= self._progress - 1e-9:
+                best_s, best_d = s, d
+        return best_s
+
+    def _point_at(self, s: float) -> np.ndarray:
+        s = min(s, self._cumulative[-1])
+        i = int(np.searchsorted(self._cumulative, s, side='right') - 1)
+        i = min(i, len(self.route) - 2)
+        seg = self._cumulative[i + 1] - self._cumulative[i]
+        t = 0.0 if seg <= 0 else (s - self._cumulative[i]) / seg
+        return self.route[i] + t * (self.route[i + 1] - self.route[i])
+
+    def wanted_direction(self, pose: np.ndarray) -> np.ndarray | None:
+        """World-frame unit vector to follow, or None at the cup."""
+        position = np.asarray(pose[:2], dtype=np.float64)
+        if np.linalg.norm(position - np.array(self.layout.cup)) < self.config.stop_radius:
+            return None
+        self._progress = self._project(position)
+        target = self._point_at(self._progress + self.config.lookahead)
+        delta = target - position
+        norm = float(np.linalg.norm(delta))
+        if norm < 1e-6:
+            return None
+        return delta / norm
+
+    def act(self, pose: np.ndarray) -> np.ndarray:
+        """The body-frame action (linear_x, linear_y, angular_z) for ``pose`` (x, y, yaw)."""
+        direction = self.wanted_direction(pose)
+        if direction is None:
+            self.last_key = ' '
+            return np.zeros(3)
+        yaw = float(pose[2])
+        c, s = math.cos(yaw), math.sin(yaw)
+        body = np.array([c * direction[0] + s * direction[1],
+                         -s * direction[0] + c * direction[1]])
+        if self.config.actions == 'continuous':
+            self.last_key = '~'
+            return np.array([*(body * self.config.speed), 0.0])
+        return self._key_action(np.asarray(pose[:2], dtype=np.float64), body, c, s)
+
+    def _key_action(self, position: np.ndarray, body: np.ndarray, c: float,
+                    s: float) -> np.ndarray:
+        rects = [(b.center[0] - b.size[0] / 2, b.center[0] + b.size[0] / 2,
+                  b.center[1] - b.size[1] / 2, b.center[1] + b.size[1] / 2)
+                 for b in self.layout.boxes]
+        ranked = sorted(KEYS.items(), key=lambda kv: -float(
+            np.dot(np.array(kv[1]) / np.linalg.norm(kv[1]), body)))
+        for key, (kx, ky) in ranked:
+            step = np.array([kx, ky], dtype=np.float64) * self.config.speed
+            world = np.array([c * step[0] - s * step[1], s * step[0] + c * step[1]])
+            end = position + world * self.config.decision_period
+            if all(_segment_rect_distance(position, end, r) > ROBOT_RADIUS + self.config.safety
+                   for r in rects):
+                self.last_key = key
+                return np.array([*step, 0.0])
+        self.last_key = ' '
+        return np.zeros(3)
+
+
+def passed_side(path: np.ndarray, layout: Layout) -> str | None:
+    """'left' or 'right': where the path crossed the obstacle's middle; None if it did not."""
+    x0, x1, y0, y1 = layout.obstacle_bounds()
+    xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+    for a, b in zip(path[:-1], path[1:], strict=True):
+        if (a[0] - xm) * (b[0] - xm) <= 0 and a[0] != b[0]:
+            t = (xm - a[0]) / (b[0] - a[0])
+            y = a[1] + t * (b[1] - a[1])
+            return 'left' if y > ym else 'right'
+    return None
+
+
+def shortest_path_length(layout: Layout, side: str, success_radius: float) -> float:
+    """Length of the taut path from the start around the obstacle (grown by the robot
+    radius) on ``side`` to the success circle around the cup: the SPL reference."""
+    x0, x1, y0, y1 = layout.obstacle_bounds()
+    r = ROBOT_RADIUS
+    grown = (x0 - r, x1 + r, y0 - r, y1 + r)
+    y_side = grown[3] if side == 'left' else grown[2]
+    nodes = [np.array(layout.robot[:2]), np.array([grown[0], y_side]),
+             np.array([grown[1], y_side]), np.array(layout.cup, dtype=np.float64)]
+
+    def clear(a: np.ndarray, b: np.ndarray) -> bool:
+        shrunk = (grown[0] + 1e-6, grown[1] - 1e-6, grown[2] + 1e-6, grown[3] - 1e-6)
+        return not _segment_crosses_rect(a, b, shrunk)
+
+    n = len(nodes)
+    dist = [math.inf] * n
+    dist[0] = 0.0
+    done = [False] * n
+    for _ in range(n):
+        i = min((k for k in range(n) if not done[k]), key=lambda k: dist[k])
+        done[i] = True
+        for j in range(n):
+            if not done[j] and clear(nodes[i], nodes[j]):
+                dist[j] = min(dist[j], dist[i] + float(np.linalg.norm(nodes[j] - nodes[i])))
+    return max(dist[-1] - success_radius, 1e-6)

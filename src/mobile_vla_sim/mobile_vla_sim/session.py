@@ -1,0 +1,381 @@
+"""One closed-loop episode: the robot graph driving the simulated robot, in sim time.
+
+The components are the ones the nodes run, wired with the node packages' own
+wiring into the offline executor, and time is simulation time:
+
+- camera: each frame period the world renders the forward camera and
+  ``CameraPublisher`` (the camera node's component) turns it into ``camera/image``;
+- policy: ``VlaInference`` with a ``PolicyRunner`` publishes ``robot/action``;
+- the scripted expert publishes ``teleop/cmd_vel`` (data collection, or scripted
+  manual input in hybrid mode);
+- ``ControlArbiter`` publishes ``cmd_vel``, which the simulated base executes;
+- ``EpisodeRecorder`` records the episode (fixed-rate, one frame per camera frame);
+- the base publishes its ground truth on ``sim/odom`` (nav_msgs/Odometry).
+
+Order within an instant is fixed (physics, camera, expert, inference, arbiter,
+recorder, odometry), so a run with the same seed gives the same messages, the same
+episode and the same summary every time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from mobile_vla import topics
+from mobile_vla.bag import BagMessage, MessageFactory
+from mobile_vla.config import ConfigError
+from mobile_vla.episode import Episode
+from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER
+from mobile_vla.msgs import twist_to_action
+from mobile_vla.policy.runner import PolicyRunner
+from mobile_vla.replay import OutputSink, ReplayExecutor
+from mobile_vla.scenarios import parse
+from mobile_vla_camera.publisher import CameraPublisher
+from mobile_vla_camera.sources import Frame
+from mobile_vla_control.arbiter import ControlArbiter
+from mobile_vla_control.wiring import attach_arbiter
+from mobile_vla_inference.inference import InferenceConfig, VlaInference
+from mobile_vla_inference.wiring import attach_inference
+from mobile_vla_recorder.recorder import EpisodeRecorder
+from mobile_vla_recorder.wiring import attach_recorder
+from mobile_vla_sim.expert import ExpertConfig, ScriptedExpert, passed_side, shortest_path_length
+from mobile_vla_sim.graph import CONFIG_DIR, node_config
+from mobile_vla_sim.world import Layout, SimWorld
+
+NS = 1_000_000_000
+#: Simulation clock origin: 2026-01-01T00:00:00Z (file names and stamps are reproducible).
+SIM_EPOCH_NS = 1_767_225_600 * NS
+SIM_PROFILE = CONFIG_DIR / 'sim.yaml'
+ODOM = '/sim/odom'
+ODOM_TYPE = 'nav_msgs/msg/Odometry'
+DRIVERS = ('expert', 'policy')
+MODES = ('manual', 'vla', 'hybrid')
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """The simulator's own parameters (``--set key=value`` on the command line)."""
+
+    width: int = 640  # forward camera render size; the policy resizes to its input
+    height: int = 360
+    frame_rate_hz: float = 4.0  # camera frames = policy decisions = recorded frames
+    physics_rate_hz: float = 100.0  # base command updates (physics steps at 200 Hz inside)
+    odom_rate_hz: float = 10.0
+    time_limit_s: float = 12.0
+    success_radius: float = 0.45  # robot centre to cup centre, metres
+    top_size: int = 480  # top-down PNG, pixels
+
+    def __post_init__(self) -> None:
+        if self.width < 16 or self.height < 16:
+            raise ConfigError(f'render size must be at least 16x16, got {self.width}x'
+                              f'{self.height}')
+        for name in ('frame_rate_hz', 'physics_rate_hz', 'odom_rate_hz', 'time_limit_s',
+                     'success_radius'):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f'{name} must be > 0, got {getattr(self, name)}')
+
+
+@dataclass
+class RunResult:
+    """What happened in one closed-loop episode (``summary()`` is the JSON)."""
+
+    scenario: str
+    seed: int
+    instruction: str
+    instructed_side: str
+    driver: str
+    mode: str
+    success: bool = False
+    collision: bool = False
+    outcome: str = 'running'  # reached, collision, timeout, episode_done
+    time_s: float = 0.0
+    reached_at_s: float | None = None
+    path: list[tuple[float, float]] = field(default_factory=list)
+    shortest_m: float = 0.0
+    passed_side: str | None = None
+    policy_steps: int = 0
+    frames: int = 0
+    zero_reasons: dict[str, int] = field(default_factory=dict)
+    expert_keys: str = ''
+    episode: Episode | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    layout: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path_length(self) -> float:
+        p = np.asarray(self.path)
+        return float(np.sum(np.linalg.norm(np.diff(p, axis=0), axis=1))) if len(p) > 1 else 0.0
+
+    @property
+    def spl(self) -> float:
+        """Success weighted by (shortest path / max(path, shortest)), Anderson et al. 2018."""
+        if not self.success:
+            return 0.0
+        return self.shortest_m / max(self.path_length, self.shortest_m)
+
+    @property
+    def on_instructed_side(self) -> bool:
+        return self.success and self.passed_side == self.instructed_side
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            'scenario': self.scenario, 'seed': self.seed, 'instruction': self.instruction,
+            'instructed_side': self.instructed_side, 'driver': self.driver, 'mode': self.mode,
+            'success': self.success, 'collision': self.collision, 'outcome': self.outcome,
+            'time_s': round(self.time_s, 4), 'reached_at_s': self.reached_at_s,
+            'path_length_m': round(self.path_length, 4), 'shortest_m': round(self.shortest_m, 4),
+            'spl': round(self.spl, 4), 'passed_side': self.passed_side,
+            'on_instructed_side': self.on_instructed_side, 'policy_steps': self.policy_steps,
+            'frames': self.frames, 'zero_reasons': self.zero_reasons,
+            'expert_keys': self.expert_keys, 'outputs': self.outputs, 'layout': self.layout,
+        }
+
+
+class SimSession:
+    """Builds the graph for one layout and runs it until reached, collision or time-out.
+
+    ``driver='expert'``: the scripted expert drives through ``teleop/cmd_vel`` in
+    manual mode (data collection); the run ends when the recorder's episode is full.
+    ``driver='policy'``: ``runner`` drives through ``robot/action`` in ``mode``
+    (vla, or hybrid with the expert as scripted manual input in ``manual_window``).
+    """
+
+    def __init__(self, layout: Layout, instruction: str, *, driver: str = 'policy',
+                 mode: str = 'vla', runner: PolicyRunner | None = None,
+                 inference: InferenceConfig | None = None, sim: SimConfig | None = None,
+                 expert: ExpertConfig | None = None, record: bool = True,
+                 manual_window: tuple[float, float] | None = None,
+                 start_ns: int = SIM_EPOCH_NS, sink: OutputSink | None = None,
+                 video: Path | None = None, profile: Path | None = SIM_PROFILE) -> None:
+        if driver not in DRIVERS:
+            raise ValueError(f'driver must be one of {DRIVERS}, got {driver!r}')
+        if mode not in MODES:
+            raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+        if driver == 'policy' and runner is None:
+            raise ValueError('the policy driver needs a PolicyRunner (load a checkpoint)')
+        self.layout, self.instruction = layout, instruction.strip()
+        self.scenario = parse(layout.scenario)
+        self.driver, self.mode = driver, ('manual' if driver == 'expert' else mode)
+        self.sim = sim or SimConfig()
+        self.start_ns = int(start_ns)
+        self.factory = MessageFactory()
+        self.executor = ReplayExecutor(sink=sink, record_inputs=(
+            topics.VLA_COMMAND.name, topics.CONTROL_MODE.name))
+        self.world = SimWorld(layout, self.sim.width, self.sim.height, self.sim.top_size)
+        expert_config = expert or ExpertConfig()
+        self.expert = ScriptedExpert(layout, self.scenario.side, replace(
+            expert_config, decision_period=1.0 / self.sim.frame_rate_hz))
+        self.manual_window = manual_window
+        self.result = RunResult(layout.scenario, layout.seed, self.instruction,
+                                self.scenario.side, driver, self.mode,
+                                layout=layout.to_dict())
+        self.result.shortest_m = shortest_path_length(layout, self.scenario.side,
+                                                      self.sim.success_radius)
+        self._video_path = video
+        self._video: cv2.VideoWriter | None = None
+        self._decision = np.zeros(3)
+        self._last_physics_ns = self.start_ns
+        self._frame_index = 0
+        self._keys: list[str] = []
+
+        overrides = {'frame_id': 'camera_optical_frame', 'width': self.sim.width,
+                     'height': self.sim.height, 'fps': self.sim.frame_rate_hz}
+        self.camera = CameraPublisher(node_config(CAMERA, profile, overrides=overrides))
+        self.arbiter = ControlArbiter(node_config(ARBITER, profile, overrides={
+            'initial_mode': self.mode}))
+        self.inference: VlaInference | None = None
+        if driver == 'policy':
+            config = inference or node_config(INFERENCE, profile)
+            runner.reset()
+            self.inference = VlaInference(config, lambda _config: runner)
+            self.inference.load()
+        self.recorder: EpisodeRecorder | None = None
+        if record:
+            self.recorder = EpisodeRecorder(node_config(RECORDER, profile, overrides={
+                'mode': 'fixed_rate', 'fixed_rate_hz': self.sim.frame_rate_hz}))
+        self._wire()
+
+    # ------------------------------------------------------------------ wiring
+    def _wire(self) -> None:
+        ex = self.executor
+        ex.add_timer(self.sim.physics_rate_hz, self._physics, name='sim_physics')
+        ex.add_timer(self.sim.frame_rate_hz, self._camera, name='sim_camera')
+        ex.subscribe(topics.CMD_VEL.name, self._on_cmd_vel)
+        if self.driver == 'expert' or self.manual_window is not None:
+            ex.add_timer(10.0, self._expert_publish, name='scripted_teleop')
+        if self.inference is not None:
+            attach_inference(ex, self.inference, self.factory)
+        attach_arbiter(ex, self.arbiter, self.factory)
+        if self.recorder is not None:
+            attach_recorder(ex, self.recorder, self._on_episode)
+        ex.add_timer(self.sim.odom_rate_hz, self._odom, name='sim_odom')
+
+    def _seconds(self, t_ns: int) -> float:
+        return (t_ns - self.start_ns) / NS
+
+    def _physics(self, t_ns: int) -> None:
+        dt = (t_ns - self._last_physics_ns) / NS
+        self._last_physics_ns = t_ns
+        if dt > 0:
+            self.world.step(dt)
+        pose = self.world.pose()
+        self.result.path.append((float(pose[0]), float(pose[1])))
+        now = self._seconds(t_ns)
+        self.result.time_s = now
+        if self.world.collided:
+            self.result.collision = True
+            self._end('collision')
+        elif self.result.reached_at_s is None and \
+                self.world.cup_distance() < self.sim.success_radius:
+            self.result.reached_at_s = round(now, 4)
+            self.result.success = True
+            if self.driver == 'policy':
+                self._end('reached')
+        elif now >= self.sim.time_limit_s:
+            self._end('timeout' if not self.result.success else 'reached')
+
+    def _end(self, outcome: str) -> None:
+        if self.result.outcome == 'running':
+            self.result.outcome = outcome
+        self.executor.stop()
+
+    def _camera(self, t_ns: int) -> None:
+        rgb = self.world.render()
+        if self._video_path is not None:
+            if self._video is None:
+                self._video_path.parent.mkdir(parents=True, exist_ok=True)
+                self._video = cv2.VideoWriter(
+                    str(self._video_path), cv2.VideoWriter_fourcc(*'mp4v'),
+                    self.sim.frame_rate_hz, (self.sim.width, self.sim.height))
+            self._video.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        out = self.camera.render(Frame(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                                       self._frame_index), t_ns)
+        self._frame_index += 1
+        self.result.frames = self._frame_index
+        if out is None:
+            return
+        self.executor.publish(topics.CAMERA_IMAGE.name,
+                              self.factory.image_from_fields(out.fields, t_ns, out.frame_id))
+        self.camera.published(t_ns, t_ns)
+        if self._frame_index == 1 and self.recorder is not None:
+            self.executor.publish(topics.RECORDER_CONTROL.name, self.factory.string(
+                f'start {self.scenario.name} {self.instruction}'))
+        if self._expert_active(t_ns):
+            self._decision = self.expert.act(self.world.pose())
+            self._keys.append(self.expert.last_key)
+
+    def _expert_active(self, t_ns: int) -> bool:
+        if self.driver == 'expert':
+            return True
+        if self.manual_window is None:
+            return False
+        start, duration = self.manual_window
+        return start <= self._seconds(t_ns) < start + duration
+
+    def _expert_publish(self, t_ns: int) -> None:
+        if self._expert_active(t_ns):
+            self.executor.publish(topics.TELEOP_CMD_VEL.name, self.factory.twist(self._decision))
+
+    def _on_cmd_vel(self, msg: Any, t_ns: int) -> None:
+        self.world.set_command(twist_to_action(msg))
+
+    def _odom(self, t_ns: int) -> None:
+        self.executor.publish(ODOM, self.factory.odometry(
+            self.world.pose(), self.world.velocity(), t_ns), msgtype=ODOM_TYPE)
+
+    def _on_episode(self, episode: Episode) -> None:
+        self.result.episode = episode
+        if self.driver == 'expert':
+            self._end('episode_done')
+
+    # ---------------------------------------------------------------------- run
+    def run(self) -> RunResult:
+        inputs = [BagMessage(topics.CONTROL_MODE.path, 'std_msgs/msg/String', self.start_ns,
+                             self.factory.string(self.mode))]
+        if self.driver == 'policy':
+            inputs.append(BagMessage(topics.VLA_COMMAND.path, 'std_msgs/msg/String',
+                                     self.start_ns, self.factory.string(self.instruction)))
+        end_ns = self.start_ns + round(self.sim.time_limit_s * NS)
+        try:
+            self.executor.run(inputs, start_ns=self.start_ns, end_ns=end_ns)
+            if self.result.outcome == 'running':
+                self.result.outcome = 'reached' if self.result.success else 'timeout'
+            if self.recorder is not None and self.recorder.recording:
+                stop = self.recorder.on_control('stop', self._last_physics_ns / NS)
+                if stop.episode is not None:
+                    self.result.episode = stop.episode
+        finally:
+            self.close()
+        path = np.asarray(self.result.path)
+        self.result.passed_side = passed_side(path, self.layout) if len(path) > 1 else None
+        self.result.expert_keys = ''.join(self._keys)
+        if self.inference is not None:
+            self.result.policy_steps = self.inference.steps
+            self.result.zero_reasons = dict(self.inference.zero_reasons)
+        return self.result
+
+    def close(self) -> None:
+        """Finish the video; the world stays until ``dispose`` (``top_down`` needs it)."""
+        if self._video is not None:
+            self._video.release()
+            self._video = None
+
+    def dispose(self) -> None:
+        self.close()
+        self.world.close()
+
+    def __enter__(self) -> SimSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
+    # ------------------------------------------------------------------ outputs
+    def top_down(self, path: Path) -> Path:
+        """The room from above with the driven path (red, start green, end blue)."""
+        image = cv2.cvtColor(self.world.render_top(), cv2.COLOR_RGB2BGR)
+        points = np.array([self.world.top_pixel(x, y) for x, y in self.result.path], np.int32)
+        cup = self.world.top_pixel(*self.layout.cup)
+        radius = round(self.sim.success_radius * self.sim.top_size / _top_extent(self.world))
+        cv2.circle(image, cup, radius, (0, 200, 255), 1, cv2.LINE_AA)
+        if len(points) > 1:
+            cv2.polylines(image, [points.reshape(-1, 1, 2)], False, (0, 0, 230), 2, cv2.LINE_AA)
+            cv2.circle(image, tuple(int(v) for v in points[0]), 5, (0, 170, 0), -1)
+            cv2.circle(image, tuple(int(v) for v in points[-1]), 5, (230, 80, 0), -1)
+        r = self.result
+        label = f'{r.scenario} seed {r.seed}: {r.outcome}, {r.path_length:.2f} m, SPL {r.spl:.2f}'
+        cv2.putText(image, label, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (20, 20, 20), 1,
+                    cv2.LINE_AA)
+        cv2.putText(image, r.instruction[:70], (8, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.42,
+                    (20, 20, 20), 1, cv2.LINE_AA)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(path), image):
+            raise OSError(f'could not write {path}')
+        return path
+
+
+def _top_extent(world: SimWorld) -> float:
+    return float(world.model.cam_fovy[world.model.camera('top').id])
+
+
+def write_summary(result: RunResult, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.summary(), indent=2, default=_jsonable) + '\n')
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    raise TypeError(f'not JSON serialisable: {type(value).__name__}')
