@@ -4,13 +4,16 @@ The expert knows the layout and the robot's pose (it is privileged; the policy
 only sees the camera). It plans a route of three legs: to the near corner of the
 obstacle's lane on the instructed side, along the lane past the obstacle, then to
 the cup. The lane keeps ``clearance`` metres between the chassis and the boxes.
-Each decision follows the route with a look-ahead point (pure pursuit):
+Each decision follows the route:
 
-- ``actions: discrete`` snaps the wanted direction to the nearest of the eight
-  translation keys of the original key map (w, q, a, z, s, c, d, e; magnitude
-  1.15 per axis), skipping a key whose next ``decision_period`` of travel would
-  bring the chassis within ``safety`` of a box;
-- ``actions: continuous`` drives in the wanted direction at ``speed``.
+- ``actions: discrete`` drives the legs with the keys of the original key map
+  (magnitude 1.15 per axis), as an operator does: the diagonal toward the lane
+  (q or e) until the chassis is in the lane, forward (w) until it is past the
+  obstacle, then the key nearest to the cup's direction (the diagonal back, then w).
+  A key whose next ``decision_period`` of travel would bring the chassis within
+  ``safety`` of a box is replaced by the nearest safe one (a, d, ...);
+- ``actions: continuous`` follows the route with a look-ahead point (pure
+  pursuit) at ``speed``.
 
 Within ``stop_radius`` of the cup it stops (the key map's space bar). The expert
 never turns (omni wheels), so angular_z is always 0.
@@ -38,11 +41,12 @@ ACTIONS = ('discrete', 'continuous')
 class ExpertConfig:
     actions: str = 'discrete'
     speed: float = ACTION_LIMIT  # per axis for keys, along the direction when continuous
-    clearance: float = 0.17  # chassis to box along the lane, metres
+    clearance: float = 0.25  # chassis to box along the lane, metres
     corner_margin: float = 0.10  # extra room before and after the obstacle, metres
     lookahead: float = 0.45  # pure-pursuit look-ahead along the route, metres
     stop_radius: float = 0.30  # stop when the robot centre is this close to the cup
     safety: float = 0.04  # a key may not bring the chassis closer than this to a box
+    lane_tolerance: float = 0.08  # discrete: how close to a line counts as on it, metres
     decision_period: float = 0.4  # seconds a decision is held (the frame period)
 
     def __post_init__(self) -> None:
@@ -154,7 +158,21 @@ class ScriptedExpert:
         if self.config.actions == 'continuous':
             self.last_key = '~'
             return np.array([*(body * self.config.speed), 0.0])
-        return self._key_action(np.asarray(pose[:2], dtype=np.float64), body, c, s)
+        position = np.asarray(pose[:2], dtype=np.float64)
+        wanted = self._leg_direction(position)
+        body = np.array([c * wanted[0] + s * wanted[1], -s * wanted[0] + c * wanted[1]])
+        return self._key_action(position, body, c, s)
+
+    def _leg_direction(self, position: np.ndarray) -> np.ndarray:
+        """World direction of the key the current leg calls for (operator style)."""
+        _, entry, exit_, cup = self.route
+        sign = 1.0 if self.side == 'left' else -1.0
+        tol = self.config.lane_tolerance
+        if position[0] < exit_[0]:
+            if sign * (entry[1] - position[1]) > tol:  # not in the lane yet: diagonal
+                return np.array([1.0, sign])
+            return np.array([1.0, 0.0])  # in the lane: forward past the obstacle
+        return cup - position  # past it: the key nearest to the cup's direction
 
     def _key_action(self, position: np.ndarray, body: np.ndarray, c: float,
                     s: float) -> np.ndarray:
