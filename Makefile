@@ -11,15 +11,25 @@ STAMP := $(VENV)/.installed
 COLCON := $(BIN)/colcon
 export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
+# MuJoCo renders offscreen on the CPU (Debian's libosmesa6); set MUJOCO_GL=egl for a GPU.
+export MUJOCO_GL ?= osmesa
 
-.PHONY: help setup system-deps lint build test test-packages test-integration bench demo clean
+.PHONY: help setup system-deps lint build test test-packages test-integration bench demo \
+	train-demo clean
 
-# Debian packages the tests use: tmux drives the teleop in a real terminal.
-SYSTEM_PACKAGES := tmux
+# Debian packages the tests use: tmux drives the teleop in a real terminal; libosmesa6
+# renders the MuJoCo simulator offscreen on the CPU.
+SYSTEM_PACKAGES := tmux libosmesa6
+# The demo: a checkpoint trained by `make train-demo`, one closed-loop episode per scenario.
+DEMO_CHECKPOINT ?= models/demo
+DEMO_OUT ?= runs/demo
+DEMO_EPISODES ?= 480
+DEMO_EVAL_EPISODES ?= 25
 
 help:
 	@echo 'make test   - set up .venv, lint, colcon build + test, then the integration tests'
-	@echo 'make demo   - run the simulated closed loop end to end'
+	@echo 'make demo   - one simulated closed-loop episode per scenario with models/demo'
+	@echo 'make train-demo - expert data + tiny preset training + eval -> models/demo'
 	@echo 'make bench  - print the speed figures (median / p95); the full-size policy:'
 	@echo '              python tests/benchmarks/bench_policy.py --full'
 	@echo 'make clean  - remove build/, install/, log/ (keeps .venv)'
@@ -73,11 +83,21 @@ bench: build
 		$(BIN)/python tests/benchmarks/bench_camera.py && \
 		$(BIN)/python tests/benchmarks/bench_recorder.py && \
 		$(BIN)/python tests/benchmarks/bench_policy.py && \
-		$(BIN)/python tests/benchmarks/bench_training.py
+		$(BIN)/python tests/benchmarks/bench_training.py && \
+		$(BIN)/python tests/benchmarks/bench_sim.py
 
-demo: setup
-	@echo 'make demo: the closed-loop simulator is not yet available in this workspace' >&2
-	@exit 1
+demo: build
+	@rm -rf $(DEMO_OUT)/closed_loop
+	set +u && source install/setup.bash && set -u && \
+		$(BIN)/mobile-vla sim eval --checkpoint $(DEMO_CHECKPOINT) --episodes-per-scenario 1 \
+			--record --out $(DEMO_OUT)/closed_loop
+
+train-demo: build
+	@rm -rf $(DEMO_OUT)/train
+	set +u && source install/setup.bash && set -u && \
+		$(BIN)/python scripts/train_demo.py --episodes $(DEMO_EPISODES) \
+			--eval-episodes $(DEMO_EVAL_EPISODES) --work $(DEMO_OUT)/train \
+			--checkpoint $(DEMO_CHECKPOINT)
 
 clean:
 	rm -rf build install log

@@ -155,7 +155,10 @@ class EpisodeRecorder:
         if rec is None:
             return None
         if self.config.mode == 'fixed_rate':
-            rec.actions[-1] = self._command.copy()  # the newest frame's action so far
+            # The newest frame's action so far; a command at the next frame's instant
+            # belongs to that frame (it starts with the command then in force).
+            if now < rec.next_fixed - FIXED_RATE_SLACK_S:
+                rec.actions[-1] = self._command.copy()
             return None
         moving = bool(np.max(np.abs(self._command)) > self.config.zero_threshold)
         if rec.segment is None:

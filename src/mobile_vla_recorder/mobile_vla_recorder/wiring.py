@@ -5,6 +5,7 @@ Used by ``mobile-vla data from-bag``, the bag-based tests and the simulator.
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from mobile_vla import topics
@@ -46,5 +47,7 @@ def attach_recorder(
                        lambda msg, t_ns: recorder.on_instruction(msg.data))
     executor.subscribe(topics.RECORDER_CONTROL.in_namespace(namespace), on_control)
     if recorder.config.mode == 'fixed_rate':
-        executor.add_timer(max(10.0, 2 * recorder.config.fixed_rate_hz),
+        # A whole multiple of the frame rate (and at least 10 Hz), so frames fall on ticks.
+        rate = recorder.config.fixed_rate_hz
+        executor.add_timer(rate * max(2, math.ceil(10.0 / rate)),
                            lambda t_ns: finished(recorder.tick(t_ns / NS)), name='recorder')

@@ -267,9 +267,10 @@ class SimSession:
         if self._frame_index == 1 and self.recorder is not None:
             self.executor.publish(topics.RECORDER_CONTROL.name, self.factory.string(
                 f'start {self.scenario.name} {self.instruction}'))
-        if self._expert_active(t_ns):
+        if self._expert_active(t_ns):  # a new decision goes out at once, like a key press
             self._decision = self.expert.act(self.world.pose())
             self._keys.append(self.expert.last_key)
+            self._expert_publish(t_ns)
 
     def _expert_active(self, t_ns: int) -> bool:
         if self.driver == 'expert':

@@ -1,0 +1,54 @@
+"""The scripted expert reaches the cup on the instructed side in every scenario."""
+
+import numpy as np
+import pytest
+
+from mobile_vla.scenarios import SCENARIOS, parse
+from mobile_vla_sim.expert import ExpertConfig, passed_side, shortest_path_length
+from mobile_vla_sim.session import SimConfig, SimSession
+from mobile_vla_sim.world import sample_layout
+
+SEEDS = range(500, 508)  # a fixed set, away from the data and evaluation seeds
+SMALL = SimConfig(width=64, height=36)  # the expert does not look at the camera
+
+
+def drive(name, seed, **expert):
+    layout = sample_layout(name, seed)
+    with SimSession(layout, parse(name).instruction(), driver='expert', sim=SMALL,
+                    expert=ExpertConfig(**expert)) as session:
+        return session.run()
+
+
+@pytest.mark.parametrize('name', SCENARIOS)
+def test_expert_reaches_the_cup_on_the_instructed_side(name):
+    results = [drive(name, seed) for seed in SEEDS]
+    good = [r.success and not r.collision and r.on_instructed_side for r in results]
+    assert np.mean(good) >= 0.98, [(r.seed, r.outcome, r.passed_side) for r in results]
+    for r in results:
+        # key-map actions only: magnitude 1.15 per axis, never a turn
+        # (the recorder labels each frame with the settled command that followed it)
+        magnitudes = np.abs(r.episode.actions[:, :2])
+        assert np.all(np.isclose(magnitudes, 0.0) | np.isclose(magnitudes, 1.15)), \
+            r.episode.actions
+        assert np.all(r.episode.actions[:, 2] == 0)
+        assert r.episode.num_frames == 18 and r.episode.complete
+
+
+def test_continuous_expert_also_reaches_the_cup():
+    for name in ('1box_vert_left', '2box_hori_right'):
+        r = drive(name, 501, actions='continuous')
+        assert r.success and r.on_instructed_side
+        speeds = np.linalg.norm(r.episode.actions[:, :2], axis=1)
+        assert np.all((speeds < 1e-6) | (np.abs(speeds - 1.15) < 0.02))
+
+
+def test_passed_side_and_shortest_path():
+    lay = sample_layout('1box_vert_left', 0)
+    x0, x1, y0, y1 = lay.obstacle_bounds()
+    left = np.array([[0, 0], [x0, y1 + 0.4], [x1, y1 + 0.4], lay.cup])
+    right = left * np.array([1, -1])
+    assert passed_side(left, lay) == 'left' and passed_side(right, lay) == 'right'
+    assert passed_side(np.array([[0, 0], [0.5, 0]]), lay) is None
+    straight = float(np.hypot(*(np.array(lay.cup) - lay.robot[:2])))
+    short = shortest_path_length(lay, 'left', 0.45)
+    assert straight - 0.45 < short < straight + 1.0
