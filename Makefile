@@ -60,7 +60,7 @@ $(STAMP): requirements.txt constraints.txt
 setup: system-deps $(STAMP)
 
 lint: setup
-	$(BIN)/ruff check src tests launch
+	$(BIN)/ruff check src tests launch scripts
 
 build: setup
 	$(COLCON) build --symlink-install --base-paths src --event-handlers console_cohesion-

@@ -33,7 +33,8 @@ def test_layouts_stay_inside_the_documented_ranges(name):
         assert len(lay.boxes) == sc.boxes
         assert RANGES['cup_x'][0] <= lay.cup[0] <= RANGES['cup_x'][1]
         assert RANGES['robot_y'][0] <= lay.robot[1] <= RANGES['robot_y'][1]
-        assert RANGES['camera_noise_std'][0] <= lay.camera_noise_std <= RANGES['camera_noise_std'][1]
+        low, high = RANGES['camera_noise_std']
+        assert low <= lay.camera_noise_std <= high
         x0, x1, y0, y1 = lay.obstacle_bounds()
         # lengthwise boxes are longer along x, crosswise ones wider along y
         assert (x1 - x0 > y1 - y0) == (sc.orientation == 'vert')
