@@ -21,7 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-CHECKPOINT_FILES = ('config.json', 'model.safetensors', 'tokenizer.json')
+from mobile_vla.policy.checkpoint import CONFIG_FILE, WEIGHTS_FILE
+from mobile_vla.policy.tokenization import TOKENIZER_FILE
+
+CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
 
 
 def run(command: list[str], log: list[str]) -> None:

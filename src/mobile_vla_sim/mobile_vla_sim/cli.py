@@ -46,15 +46,14 @@ def _sim_config(pairs: list[str]):
 
 def _runner(args: argparse.Namespace):
     from mobile_vla.graph import INFERENCE
-    from mobile_vla.policy.configuration_policy import WORKSPACE
+    from mobile_vla.policy.checkpoint import CONFIG_FILE
+    from mobile_vla.policy.modeling_policy import resolve_model_path
     from mobile_vla_inference.inference import load_runner
     from mobile_vla_sim.graph import node_config
     from mobile_vla_sim.session import SIM_PROFILE
 
-    checkpoint = Path(args.checkpoint)
-    if not checkpoint.is_absolute() and not checkpoint.exists():
-        checkpoint = WORKSPACE / checkpoint
-    if not (checkpoint / 'config.json').is_file():
+    checkpoint = resolve_model_path(args.checkpoint)
+    if not (checkpoint / CONFIG_FILE).is_file():
         raise FileNotFoundError(f'{args.checkpoint}: no checkpoint there (config.json + '
                                 'model.safetensors); train one with `make train-demo` or '
                                 '`mobile-vla train`')

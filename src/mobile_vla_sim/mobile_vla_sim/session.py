@@ -344,7 +344,7 @@ class SimSession:
         image = cv2.cvtColor(self.world.render_top(), cv2.COLOR_RGB2BGR)
         points = np.array([self.world.top_pixel(x, y) for x, y in self.result.path], np.int32)
         cup = self.world.top_pixel(*self.layout.cup)
-        radius = round(self.sim.success_radius * self.sim.top_size / _top_extent(self.world))
+        radius = round(self.sim.success_radius * self.sim.top_size / self.world.top_extent)
         cv2.circle(image, cup, radius, (0, 200, 255), 1, cv2.LINE_AA)
         if len(points) > 1:
             cv2.polylines(image, [points.reshape(-1, 1, 2)], False, (0, 0, 230), 2, cv2.LINE_AA)
@@ -360,10 +360,6 @@ class SimSession:
         if not cv2.imwrite(str(path), image):
             raise OSError(f'could not write {path}')
         return path
-
-
-def _top_extent(world: SimWorld) -> float:
-    return float(world.model.cam_fovy[world.model.camera('top').id])
 
 
 def write_summary(result: RunResult, path: Path) -> Path:

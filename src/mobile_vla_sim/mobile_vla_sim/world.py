@@ -310,11 +310,15 @@ class SimWorld:
         self._top.update_scene(self.data, 'top')
         return self._top.render()
 
+    @property
+    def top_extent(self) -> float:
+        """Metres of floor across ``render_top`` (the orthographic camera's extent)."""
+        return float(self.model.cam_fovy[self.model.camera('top').id])
+
     def top_pixel(self, x: float, y: float) -> tuple[int, int]:
         """Pixel (column, row) of a world point in ``render_top``."""
-        cam = self.model.camera('top')
-        extent = float(self.model.cam_fovy[cam.id])
-        cx, cy = (float(v) for v in self.model.cam_pos0[cam.id][:2])
+        extent = self.top_extent
+        cx, cy = (float(v) for v in self.model.cam_pos0[self.model.camera('top').id][:2])
         scale = self.top_size / extent
         return (round((cy + extent / 2 - y) * scale), round((cx + extent / 2 - x) * scale))
 
