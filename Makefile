@@ -86,10 +86,12 @@ bench: build
 		$(BIN)/python tests/benchmarks/bench_training.py && \
 		$(BIN)/python tests/benchmarks/bench_sim.py
 
+# colcon installs the mobile-vla console script into install/mobile_vla/bin (on PATH once
+# install/setup.bash is sourced), not into .venv/bin.
 demo: build
 	@rm -rf $(DEMO_OUT)/closed_loop
 	set +u && source install/setup.bash && set -u && \
-		$(BIN)/mobile-vla sim eval --checkpoint $(DEMO_CHECKPOINT) --episodes-per-scenario 1 \
+		mobile-vla sim eval --checkpoint $(DEMO_CHECKPOINT) --episodes-per-scenario 1 \
 			--record --out $(DEMO_OUT)/closed_loop
 
 train-demo: build
