@@ -10,10 +10,11 @@ names every unknown key, so a typo in YAML is an error, not a silent default.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import yaml
 
@@ -71,63 +72,211 @@ def _field_types(cls: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
 
 
-def _coerce(value: Any, kind: Any, name: str) -> Any:
+class CliText(str):
+    """A value typed on a command line (``--set key=value``): still text, to be read as the
+    field's type. Where no type is known (a free-form mapping) it is read as YAML."""
+
+
+_TRUE = frozenset({'true', 'yes', 'on'})
+_FALSE = frozenset({'false', 'no', 'off'})
+_NONE = frozenset({'none', 'null', '~', ''})
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ConfigError(f'parameter {name} must be a number, got {value!r}') from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f'parameter {name} must be a number, got {value!r}')
+    if not math.isfinite(value):
+        raise ConfigError(f'parameter {name} must be a finite number, got {value!r}')
+    return float(value)
+
+
+def _integer(value: Any, name: str) -> int:
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise ConfigError(f'parameter {name} must be an integer, got {value!r}') from None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f'parameter {name} must be an integer, got {value!r}')
+    return value
+
+
+def _boolean(value: Any, name: str) -> bool:
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    if not isinstance(value, bool):
+        raise ConfigError(f'parameter {name} must be true or false, got {value!r}')
+    return value
+
+
+def _sequence(value: Any, name: str) -> list[Any]:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith('['):
+            try:
+                value = yaml.safe_load(text)
+            except yaml.YAMLError:
+                raise ConfigError(f'parameter {name} must be a list, got {text!r}') from None
+        else:  # 'a,b,c' on a command line; one item without a comma
+            return [CliText(v.strip()) for v in text.split(',')] if text else []
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f'parameter {name} must be a list, got {value!r}')
+    return list(value)
+
+
+def _mapping(value: Any, name: str, schema: type | None) -> dict[str, Any]:
+    if isinstance(value, CliText):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f'parameter {name} must be a mapping, got {value!r}') from None
+    if not isinstance(value, Mapping):
+        raise ConfigError(f'parameter {name} must be a mapping, got {value!r}')
+    if schema is None:
+        return {str(k): _free(v) for k, v in value.items()}
+    kinds = _field_types(schema)
+    unknown = sorted(str(k) for k in value if k not in kinds)
+    if unknown:
+        raise ConfigError(f'unknown parameter(s) {", ".join(f"{name}.{k}" for k in unknown)}; '
+                          f'known: {", ".join(sorted(kinds))}')
+    metadata = {f.name: f.metadata for f in dataclasses.fields(schema)}
+    return {k: coerce(v, kinds[k], f'{name}.{k}', metadata[k].get('schema'))
+            for k, v in value.items()}
+
+
+def _free(value: Any) -> Any:
+    """A value of a free-form mapping: command-line text is read as YAML, the rest kept."""
+    if isinstance(value, CliText):
+        return yaml.safe_load(value)
+    if isinstance(value, Mapping):
+        return {str(k): _free(v) for k, v in value.items()}
+    return value
+
+
+def coerce(value: Any, kind: Any, name: str, schema: type | None = None) -> Any:
+    """``value`` as type ``kind``, or a ``ConfigError`` that names parameter ``name``.
+
+    Text converts to the field's type (YAML reads ``1e-4`` as text; a command line gives
+    only text); a number never silently changes kind (``3.5`` for an int is an error), and
+    numbers must be finite. ``schema`` types the keys of a mapping field (``model.<field>``).
+    """
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(kind) if a is not type(None)]
-        if value is None:
+        if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
             return None
-        return _coerce(value, args[0], name)
+        return coerce(value, args[0], name, schema)
     if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f'parameter {name} must be a list, got {value!r}')
         (item,) = {a for a in typing.get_args(kind) if a is not Ellipsis}
-        return tuple(_coerce(v, item, name) for v in value)
+        return tuple(coerce(v, item, f'{name}[{i}]')
+                     for i, v in enumerate(_sequence(value, name)))
+    if _is_mapping(kind):
+        return _mapping(value, name, schema)
     if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f'parameter {name} must be a number, got {value!r}')
-        return float(value)
+        return _number(value, name)
     if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f'parameter {name} must be an integer, got {value!r}')
-        return value
+        return _integer(value, name)
     if kind is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f'parameter {name} must be true or false, got {value!r}')
-        return value
+        return _boolean(value, name)
     if kind is str:
-        if not isinstance(value, str):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ConfigError(f'parameter {name} must be a string, got {value!r}')
-        return value
+        return str(value)
+    return _free(value)
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
+    """``['lr=1e-4', 'model.lstm_hidden=64']`` as a nested mapping of command-line text."""
+    tree: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition('=')
+        parts = key.strip().split('.')
+        if not sep or not all(parts):
+            raise ConfigError(f'--set {pair!r} must read key=value (model.<field>=value for a '
+                              'nested field)')
+        target = tree
+        for part in parts[:-1]:
+            child = target.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f'--set {pair!r}: {part} is given a value and nested keys')
+            target = child
+        target[parts[-1]] = CliText(value.strip())
+    return tree
+
+
+def merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` over ``base``; nested mappings merge key by key."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _is_mapping(kind: Any) -> bool:
+    return kind is dict or typing.get_origin(kind) is dict
+
+
+def _nest(parts: list[str], value: Any) -> dict[str, Any]:
+    """``['a', 'b'], 1`` -> ``{'a': {'b': 1}}``."""
+    for part in reversed(parts):
+        value = {part: value}
     return value
 
 
 def from_params(cls: type[T], params: Mapping[str, Any], skip: tuple[str, ...] = ()) -> T:
-    """Build dataclass ``cls`` from flat parameters; unknown keys are an error.
+    """Build dataclass ``cls`` from parameters; unknown keys are an error.
 
-    Keys starting with a prefix in ``skip`` (e.g. ``'sources.'``) are left for
-    the caller, which handles nested groups the dataclass cannot name statically.
-    Validation errors of the dataclass itself surface as ``ConfigError``.
+    Every configuration goes through here: node parameters, YAML files, checkpoints'
+    ``config.json`` and ``--set`` overrides. Values convert to each field's type
+    (``coerce``). A mapping field takes nested keys (``model: {lstm_hidden: 64}``) or
+    flat dotted ones (``model.lstm_hidden``), typed by its ``schema`` metadata. Keys
+    starting with a prefix in ``skip`` (e.g. ``'sources.'``) are left for the caller,
+    which handles nested groups the dataclass cannot name statically. Validation errors
+    of the dataclass itself surface as ``ConfigError``.
     """
     kinds = _field_types(cls)
-    kwargs = {}
+    metadata = {f.name: f.metadata for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
     unknown = []
     for key, value in params.items():
         if key in ROS_OWN_PARAMETERS or key.startswith(skip):
             continue
-        if key not in kinds:
+        head, _, rest = key.partition('.')
+        if rest and head in kinds and _is_mapping(kinds[head]):
+            key, value = head, _nest(rest.split('.'), value)
+        elif key not in kinds:
             unknown.append(key)
             continue
-        kwargs[key] = _coerce(value, kinds[key], key)
+        if isinstance(value, Mapping) and isinstance(values.get(key), Mapping):
+            value = merge(values[key], value)
+        values[key] = value
     if unknown:
         raise ConfigError(
             f'unknown parameter(s) {", ".join(sorted(unknown))} for {cls.__name__}; '
             f'known: {", ".join(sorted(kinds))}'
         )
+    kwargs = {key: coerce(value, kinds[key], key, metadata[key].get('schema'))
+              for key, value in values.items()}
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f'{cls.__name__}: {exc}') from None
+
+
+def load_config(cls: type[T], *layers: Mapping[str, Any], overrides: Iterable[str] = ()) -> T:
+    """``cls`` from mappings applied in order (a preset, a file, ...), then ``--set`` pairs."""
+    data: dict[str, Any] = {}
+    for layer in (*layers, parse_overrides(overrides)):
+        data = merge(data, layer)
+    return from_params(cls, data)
 
 
 def to_params(config: Any) -> dict[str, Any]:

@@ -142,4 +142,4 @@ def test_eval_report_plots_and_comparison(tmp_path, data):
 def test_train_command_reports_config_errors(tmp_path):
     out = subprocess.run([sys.executable, '-m', 'mobile_vla.cli', 'train', '--config', 'tiny',
                           '--set', 'epochz=3'], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 2 and 'unknown training option(s) epochz' in out.stderr
+    assert out.returncode == 2 and 'unknown parameter(s) epochz for TrainConfig' in out.stderr

@@ -139,7 +139,7 @@ def _replace(config: ArbiterConfig, **changes: Any) -> ArbiterConfig:
         raise ConfigError(str(exc)) from None
 
 
-SOURCE_KEYS = {'topic': str, 'timeout': float, 'priority': int, 'role': str}
+SOURCE_KEYS = ('topic', 'timeout', 'priority', 'role')
 
 
 def sources_from_params(params: Mapping[str, Any]) -> tuple[SourceConfig, ...]:
@@ -161,14 +161,8 @@ def sources_from_params(params: Mapping[str, Any]) -> tuple[SourceConfig, ...]:
         if missing:
             raise ConfigError(f'source {name} lacks {", ".join(missing)}')
         try:
-            sources.append(SourceConfig(
-                name=name,
-                topic=str(values['topic']),
-                timeout=float(values['timeout']),
-                priority=int(values['priority']),
-                role=str(values['role']),
-            ))
-        except (TypeError, ValueError) as exc:
+            sources.append(from_params(SourceConfig, {'name': name, **values}))
+        except ConfigError as exc:
             raise ConfigError(f'source {name}: {exc}') from None
     return tuple(sources)
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
 
-from mobile_vla.config import ConfigError
+from mobile_vla.config import load_config
 from mobile_vla.scenarios import INSTRUCTIONS, SCENARIOS, parse
 
 NS = 1_000_000_000
@@ -30,18 +29,7 @@ NS = 1_000_000_000
 def _sim_config(pairs: list[str]):
     from mobile_vla_sim.session import SimConfig
 
-    config = SimConfig()
-    known = {f.name: f for f in fields(SimConfig)}
-    for pair in pairs or []:
-        key, sep, value = pair.partition('=')
-        if not sep or key not in known:
-            raise ConfigError(f'--set {pair!r}: use key=value with a key of {sorted(known)}')
-        kind = type(getattr(config, key))
-        try:
-            config = replace(config, **{key: kind(value)})
-        except ValueError as exc:
-            raise ConfigError(f'--set {pair!r}: {exc}') from exc
-    return config
+    return load_config(SimConfig, overrides=pairs or ())
 
 
 def _runner(args: argparse.Namespace):
