@@ -1,6 +1,6 @@
 """Bring up the Mobile VLA robot graph: camera, VLA inference, control arbiter, recorder.
 
-    ros2 launch launch/mobile_vla.launch.py
+    ros2 launch launch/mobile_vla.launch.py      # or: ros2 launch mobile_vla mobile_vla.launch.py
     ros2 launch launch/mobile_vla.launch.py namespace:=robot1 mode:=hybrid \
         checkpoint:=models/demo engine:=onnx device:=tensorrt camera_source:=csi
     ros2 launch launch/mobile_vla.launch.py params_file:=config/sim.yaml camera_source:=synthetic
@@ -23,10 +23,10 @@ from launch_ros.actions import Node, PushRosNamespace
 
 from mobile_vla.config import load_node_params
 from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, ROBOT_GRAPH, TELEOP
+from mobile_vla.resources import config_dir
 
-WORKSPACE = os.environ.get('MOBILE_VLA_HOME',
-                           os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CONFIG = os.path.join(WORKSPACE, 'config')
+# The installed share files of mobile_vla (or $MOBILE_VLA_HOME): see mobile_vla.resources.
+CONFIG = str(config_dir())
 
 ARGUMENTS = (
     ('namespace', '', 'robot namespace: every topic and node moves under it (multi-robot)'),

@@ -1,6 +1,8 @@
 """The workspace layout and the rclpy boundary hold for every package."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -83,3 +85,49 @@ def test_the_checks_catch_what_they_promise(fake_package):
     (pkg / 'demo_pkg' / 'plain.py').write_text('import geometry_msgs.msg\n')
     problems = import_problems('demo_pkg')
     assert any('plain' in p and 'ROS 2 is hidden' in p for p in problems)
+
+
+def test_ci_runs_the_readme_commands_in_order(workspace):
+    lines = [line.strip() for line in (workspace / '.ci' / 'run').read_text().splitlines()]
+    assert lines.index('make test') < lines.index('make demo')
+    assert 'set -euo pipefail' in lines  # either command failing fails CI
+
+
+def test_a_plain_install_finds_presets_config_and_launch_file(workspace, tmp_path):
+    """Installed without symlinks into a prefix (pip, a plain colcon build, a Docker layer),
+    far from the source tree, the core package still finds its share files."""
+    copy = tmp_path / 'ws'
+    shutil.copytree(workspace / 'src' / 'mobile_vla', copy / 'src' / 'mobile_vla',
+                    ignore=shutil.ignore_patterns('*.egg-info', '__pycache__', 'build'))
+    for folder in ('config', 'launch'):
+        shutil.copytree(workspace / folder, copy / folder)
+    prefix = tmp_path / 'prefix'
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps',
+                    '--no-build-isolation', '--no-index', '--prefix', str(prefix),
+                    str(copy / 'src' / 'mobile_vla')], check=True, capture_output=True)
+    shutil.rmtree(copy)  # nothing may lead back to a source tree
+    [site] = prefix.glob('lib/python3*/site-packages')
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('MOBILE_VLA_HOME', 'AMENT_PREFIX_PATH', 'PYTHONPATH')}
+    env['PYTHONPATH'] = str(site)
+    probe = textwrap.dedent("""
+        import json, mobile_vla, mobile_vla.resources as r
+        from mobile_vla.policy.configuration_policy import load_preset
+        from mobile_vla.training.config import load_train_config
+        print(json.dumps({'module': mobile_vla.__file__, 'share': str(r.share_dir()),
+                          'launch': r.launch_file().is_file(),
+                          'preset': load_preset('clip_tiny').preset,
+                          'lr': load_train_config('tiny', ['lr=1e-4']).lr}))
+    """)
+    out = subprocess.run([sys.executable, '-c', probe], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout)
+    assert found['module'].startswith(str(site))
+    assert found['share'] == str(prefix / 'share' / 'mobile_vla')
+    assert found['launch'] and found['preset'] == 'clip_tiny' and found['lr'] == 1e-4
+    # MOBILE_VLA_HOME stays an explicit override, and a wrong one is named.
+    env['MOBILE_VLA_HOME'] = str(tmp_path)
+    out = subprocess.run([sys.executable, '-c', probe], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and f'MOBILE_VLA_HOME={tmp_path} has no config/model' in out.stderr

@@ -1,6 +1,20 @@
+import os
+from glob import glob
+
 from setuptools import find_packages, setup
 
 package_name = 'mobile_vla'
+# The workspace's config/ and launch/ install as share files of the core package, so
+# presets, parameter files and the launch file are found however it is installed
+# (mobile_vla.resources). Paths are relative to this file, as setuptools wants them.
+WORKSPACE = os.path.join('..', '..')
+SHARED = ('config', 'config/model', 'config/train', 'launch')
+
+
+def share_files(folder):
+    files = sorted(f for f in glob(os.path.join(WORKSPACE, folder, '*')) if os.path.isfile(f))
+    return (os.path.join('share', package_name, folder), files)
+
 
 setup(
     name=package_name,
@@ -9,6 +23,7 @@ setup(
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
+        *[share_files(folder) for folder in SHARED],
     ],
     install_requires=['setuptools'],
     zip_safe=True,

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mobile_vla.policy.configuration_policy import WORKSPACE
 from mobile_vla.policy.runner import runner_from_checkpoint, untrained_runner
+from mobile_vla.resources import workspace_dir
 from mobile_vla.scenarios import SCENARIOS
 from mobile_vla_recorder.store import EpisodeStore
 from mobile_vla_sim.evaluate import EVAL_SEED, instruction_for
@@ -78,7 +78,7 @@ def collect(episodes: int, sim: SimConfig) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--checkpoint', default=str(WORKSPACE / 'models' / 'demo'))
+    parser.add_argument('--checkpoint', default=str(workspace_dir() / 'models' / 'demo'))
     parser.add_argument('--episodes', type=int, default=16)
     args = parser.parse_args()
     if (Path(args.checkpoint) / 'config.json').is_file():

@@ -16,8 +16,8 @@ from mobile_vla.bag import MessageFactory
 from mobile_vla.config import from_params, load_node_params
 from mobile_vla.episode import Episode
 from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, TELEOP, NodeSpec
-from mobile_vla.policy.configuration_policy import WORKSPACE
 from mobile_vla.replay import ReplayExecutor
+from mobile_vla.resources import config_dir as default_config_dir
 from mobile_vla_camera.publisher import CameraConfig
 from mobile_vla_control.arbiter import ArbiterConfig, ControlArbiter
 from mobile_vla_control.teleop import TeleopConfig
@@ -26,8 +26,6 @@ from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_r
 from mobile_vla_inference.wiring import attach_inference
 from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
 from mobile_vla_recorder.wiring import attach_recorder
-
-CONFIG_DIR = WORKSPACE / 'config'
 
 
 def _arbiter_config(params: dict[str, Any]) -> ArbiterConfig:
@@ -45,10 +43,17 @@ PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
 
 
 def node_config(spec: NodeSpec, profile: str | Path | None = None, namespace: str = '',
-                overrides: dict[str, Any] | None = None, config_dir: Path = CONFIG_DIR) -> Any:
-    """The typed config a node gets at launch: its YAML, the profile, then overrides."""
+                overrides: dict[str, Any] | None = None, config_dir: Path | None = None) -> Any:
+    """The typed config a node gets at launch: its YAML, the profile, then overrides.
+
+    ``profile`` is a parameter file: a path, or the name of a file in ``config/`` (``sim.yaml``).
+    """
+    config_dir = config_dir or default_config_dir()
     params = load_node_params(config_dir / spec.config, spec.name, namespace)
     if profile:
+        profile = Path(profile)
+        if len(profile.parts) == 1 and (config_dir / profile).is_file():
+            profile = config_dir / profile
         params.update(load_node_params(profile, spec.name, namespace))
     params.update(overrides or {})
     return PARSERS[spec.name](params)

@@ -46,13 +46,14 @@ from mobile_vla_inference.wiring import attach_inference
 from mobile_vla_recorder.recorder import EpisodeRecorder
 from mobile_vla_recorder.wiring import attach_recorder
 from mobile_vla_sim.expert import ExpertConfig, ScriptedExpert, passed_side, shortest_path_length
-from mobile_vla_sim.graph import CONFIG_DIR, node_config
+from mobile_vla_sim.graph import node_config
 from mobile_vla_sim.world import Layout, SimWorld
 
 NS = 1_000_000_000
 #: Simulation clock origin: 2026-01-01T00:00:00Z (file names and stamps are reproducible).
 SIM_EPOCH_NS = 1_767_225_600 * NS
-SIM_PROFILE = CONFIG_DIR / 'sim.yaml'
+#: The simulator's parameter profile, a file of config/.
+SIM_PROFILE = 'sim.yaml'
 ODOM = '/sim/odom'
 ODOM_TYPE = 'nav_msgs/msg/Odometry'
 DRIVERS = ('expert', 'policy')
@@ -153,7 +154,7 @@ class SimSession:
                  expert: ExpertConfig | None = None, record: bool = True,
                  manual_window: tuple[float, float] | None = None,
                  start_ns: int = SIM_EPOCH_NS, sink: OutputSink | None = None,
-                 video: Path | None = None, profile: Path | None = SIM_PROFILE) -> None:
+                 video: Path | None = None, profile: str | Path | None = SIM_PROFILE) -> None:
         if driver not in DRIVERS:
             raise ValueError(f'driver must be one of {DRIVERS}, got {driver!r}')
         if mode not in MODES:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,8 @@ from typing import Any
 import yaml
 
 from mobile_vla.actions import ACTION_LIMIT
-from mobile_vla.config import ConfigError
+from mobile_vla.config import ConfigError, from_params, merge
+from mobile_vla.resources import config_dir
 
 BACKBONES = ('kosmos2', 'clip', 'kosmos2_clip')
 POOLINGS = ('mean', 'resampler')
@@ -20,9 +20,11 @@ TOKENIZERS = ('snapshot', 'words')
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
-#: Where presets live: config/model/ of the workspace (found from this file or $MOBILE_VLA_HOME).
-WORKSPACE = Path(os.environ.get('MOBILE_VLA_HOME', Path(__file__).resolve().parents[4]))
-PRESET_DIR = WORKSPACE / 'config' / 'model'
+
+
+def preset_dir() -> Path:
+    """``config/model/``, wherever the workspace is installed (``mobile_vla.resources``)."""
+    return config_dir() / 'model'
 
 
 @dataclass(frozen=True)
@@ -95,34 +97,30 @@ class PolicyConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PolicyConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f'unknown policy config key(s) {", ".join(unknown)}; '
-                              f'known: {", ".join(sorted(known))}')
-        values = dict(data)
-        for key in ('image_mean', 'image_std'):
-            if key in values:
-                values[key] = tuple(float(v) for v in values[key])
-        return cls(**values)
+        """From a preset, a checkpoint's ``config.json`` or overrides, through the typed loader."""
+        return from_params(cls, data)
 
     def replace(self, **changes: Any) -> PolicyConfig:
         return dataclasses.replace(self, **changes)
 
 
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob('*.yaml'))
+    return sorted(p.stem for p in preset_dir().glob('*.yaml'))
 
 
 def load_preset(name_or_path: str, **overrides: Any) -> PolicyConfig:
     """A preset by name (``config/model/<name>.yaml``) or by YAML path, with overrides."""
     path = Path(name_or_path)
     if not path.suffix:
-        path = PRESET_DIR / f'{name_or_path}.yaml'
+        path = preset_dir() / f'{name_or_path}.yaml'
     if not path.is_file():
         raise ConfigError(f'model preset {name_or_path!r} not found ({path}); presets: '
                           f'{", ".join(preset_names())}')
-    data = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f'model preset {path} is not valid YAML: {exc}') from None
+    if not isinstance(data, dict):
+        raise ConfigError(f'model preset {path} must be a mapping of field: value')
     data.setdefault('preset', path.stem)
-    data.update(overrides)
-    return PolicyConfig.from_dict(data)
+    return PolicyConfig.from_dict(merge(data, overrides))

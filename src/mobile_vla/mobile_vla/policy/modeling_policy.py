@@ -27,8 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import CLIPConfig, CLIPModel, Kosmos2Config, Kosmos2Model
 
-from mobile_vla.policy.configuration_policy import WORKSPACE, PolicyConfig
+from mobile_vla.policy.configuration_policy import PolicyConfig
 from mobile_vla.policy.tokenization import load_tokenizer, special_ids
+from mobile_vla.resources import workspace_dir
 
 KOSMOS2_REPO = 'microsoft/kosmos-2-patch14-224'
 CLIP_REPO = 'openai/clip-vit-large-patch14'
@@ -39,11 +40,12 @@ class ModelFilesError(FileNotFoundError):
 
 
 def resolve_model_path(path: str | Path) -> Path:
-    """An absolute snapshot path: as given, else relative to the workspace."""
+    """An absolute snapshot path: as given, else relative to the workspace
+    (``$MOBILE_VLA_HOME`` or the source checkout; see ``mobile_vla.resources``)."""
     path = Path(os.path.expanduser(str(path)))
     if path.is_absolute() or path.exists():
         return path.resolve()
-    return (WORKSPACE / path).resolve()
+    return (workspace_dir() / path).resolve()
 
 
 def _backbone(model_cls, config_cls, path: str, arch: dict, repo: str, what: str):

@@ -5,16 +5,21 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 
-from mobile_vla.config import ConfigError
-from mobile_vla.policy.configuration_policy import WORKSPACE
+from mobile_vla.config import ConfigError, load_config
+from mobile_vla.policy.configuration_policy import PolicyConfig
+from mobile_vla.resources import config_dir
 
 SCHEDULES = ('cosine', 'step', 'constant')
 PRECISIONS = ('auto', 'no', 'bf16', 'fp16')
-PRESET_DIR = WORKSPACE / 'config' / 'train'
+
+
+def preset_dir() -> Path:
+    """``config/train/``: the training presets."""
+    return config_dir() / 'train'
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,8 @@ class TrainConfig:
     samples: str = 'all'  # 'all' windows (masked padding) or only 'full' windows
     # model
     preset: str = 'kosmos2_clip_tiny'
-    model: dict = field(default_factory=dict)  # PolicyConfig overrides
+    model: dict = field(default_factory=dict, metadata={
+        'schema': PolicyConfig, 'doc': 'PolicyConfig fields that differ from the preset'})
     # loop
     epochs: int = 20
     max_steps: int = 0  # 0 = no limit besides epochs
@@ -71,42 +77,27 @@ class TrainConfig:
         return data
 
 
-def _parse_value(text: str) -> Any:
-    return yaml.safe_load(text)
-
-
-def load_train_config(path: str | None = None, overrides: list[str] = (),
+def load_train_config(path: str | None = None, overrides: Iterable[str] = (),
                       **fields: Any) -> TrainConfig:
-    """A preset name or YAML path, then ``key=value`` overrides, then keyword fields."""
+    """A preset name or YAML path, then ``key=value`` overrides, then keyword fields.
+
+    Every value goes through the typed loader: ``--set lr=1e-4`` is a float,
+    ``--set epochs=3.5`` an error that names ``epochs``, ``--set model.lstm_hidden=64``
+    is checked against ``PolicyConfig``.
+    """
     data: dict[str, Any] = {}
     if path:
         p = Path(path)
         if not p.suffix:
-            p = PRESET_DIR / f'{path}.yaml'
+            p = preset_dir() / f'{path}.yaml'
         if not p.is_file():
-            names = ', '.join(sorted(x.stem for x in PRESET_DIR.glob('*.yaml')))
+            names = ', '.join(sorted(x.stem for x in preset_dir().glob('*.yaml')))
             raise ConfigError(f'training config {path!r} not found ({p}); presets: {names}')
-        data = yaml.safe_load(p.read_text(encoding='utf-8')) or {}
-    for item in overrides:
-        key, sep, value = item.partition('=')
-        if not sep:
-            raise ConfigError(f'override {item!r} must read key=value')
-        target = data
-        parts = key.strip().split('.')
-        for part in parts[:-1]:  # model.lstm_hidden=64
-            target = target.setdefault(part, {})
-        target[parts[-1]] = _parse_value(value)
-    data.update({k: v for k, v in fields.items() if v is not None})
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f'unknown training option(s) {", ".join(unknown)}; '
-                          f'known: {", ".join(sorted(known))}')
-    if isinstance(data.get('data'), str):
-        data['data'] = [data['data']]
-    if 'data' in data:
-        data['data'] = tuple(str(d) for d in data['data'])
-    try:
-        return TrainConfig(**data)
-    except TypeError as exc:
-        raise ConfigError(str(exc)) from None
+        try:
+            data = yaml.safe_load(p.read_text(encoding='utf-8')) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f'training config {p} is not valid YAML: {exc}') from None
+        if not isinstance(data, dict):
+            raise ConfigError(f'training config {p} must be a mapping of option: value')
+    given = {k: v for k, v in fields.items() if v is not None}
+    return load_config(TrainConfig, data, given, overrides=overrides)
