@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from mobile_vla.bag import MessageFactory, read_messages
+from mobile_vla.bag import read_messages
+from mobile_vla.bus import ReplayBus
 from mobile_vla.msgs import twist_to_action
 from mobile_vla.replay import MessageLog, ReplayExecutor
-from mobile_vla_control.arbiter import ArbiterConfig, ControlArbiter, SourceConfig
-from mobile_vla_control.wiring import attach_arbiter
+from mobile_vla_control.arbiter import ArbiterConfig, SourceConfig, arbiter_params
+from mobile_vla_control.wiring import ArbiterWiring
 
 VMAX = np.array([0.2, 0.2, 0.5])
 ACCEL = np.array([0.5, 0.5, 1.0])
@@ -26,7 +27,7 @@ def replayed(humble_bag):
     )
     log = MessageLog()
     ex = ReplayExecutor(sink=log)
-    attach_arbiter(ex, ControlArbiter(config), MessageFactory(), namespace='robot')
+    ArbiterWiring(ReplayBus(ex, arbiter_params(config), namespace='robot'))
     stats = ex.run_bag(humble_bag, topics=['/cmd_vel'])
     inputs = [(m.t_ns, np.array(twist_to_action(m.msg)))
               for m in read_messages(humble_bag, ['/cmd_vel'])]

@@ -17,9 +17,10 @@ import time
 import numpy as np
 
 from mobile_vla.bag import BagMessage, MessageFactory
+from mobile_vla.bus import ReplayBus
 from mobile_vla.replay import MessageLog, ReplayExecutor
-from mobile_vla_control.arbiter import ArbiterConfig, ControlArbiter
-from mobile_vla_control.wiring import attach_arbiter
+from mobile_vla_control.arbiter import ArbiterConfig, ControlArbiter, arbiter_params
+from mobile_vla_control.wiring import ArbiterWiring
 
 RATE = 20.0
 
@@ -94,7 +95,7 @@ def bench_hour(hours: float) -> None:
     direct_s = time.perf_counter() - t0
 
     ex = ReplayExecutor(sink=MessageLog())
-    attach_arbiter(ex, ControlArbiter(ArbiterConfig()), factory)
+    ArbiterWiring(ReplayBus(ex, arbiter_params(ArbiterConfig()), msgs=factory))
     t0 = time.perf_counter()
     stats = ex.run(iter(stream))
     replay_s = time.perf_counter() - t0

@@ -13,7 +13,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from rosbags.interfaces import (
@@ -29,7 +29,7 @@ from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_
 from rosbags.typesys import get_typestore as _rosbags_typestore
 
 from mobile_vla import topics as graph_topics
-from mobile_vla.msgs import action_to_twist_fields, image_fields, ns_to_stamp
+from mobile_vla.msgs import action_to_twist_fields, image_fields, ns_to_stamp, numpy_buffer
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ BAG_VERSION = 8
 STORAGES = {'sqlite3': StoragePlugin.SQLITE3, 'mcap': StoragePlugin.MCAP}
 DEFAULT_FRAME_ID = 'camera_optical_frame'
 _ZERO_TIME = QosTime(0, 0)
+DIAGNOSTIC_LEVELS = ('OK', 'WARN', 'ERROR', 'STALE')
 
 
 class BagError(RuntimeError):
@@ -74,19 +75,31 @@ def _qos(intent: graph_topics.QosIntent) -> Qos:
 
 
 class MessageFactory:
-    """Builds ``rosbags`` messages (Humble definitions) from plain values."""
+    """Builds messages from plain values: ``rosbags`` ones (Humble definitions) by default.
 
-    def __init__(self, typestore: Any | None = None) -> None:
-        self.typestore = typestore or humble_typestore()
-        types = self.typestore.types
-        self._time = types['builtin_interfaces/msg/Time']
-        self._header = types['std_msgs/msg/Header']
-        self._image = types['sensor_msgs/msg/Image']
-        self._vector3 = types['geometry_msgs/msg/Vector3']
-        self._twist = types['geometry_msgs/msg/Twist']
-        self._twist_stamped = types['geometry_msgs/msg/TwistStamped']
-        self._string = types['std_msgs/msg/String']
-        self._bool = types['std_msgs/msg/Bool']
+    Node wiring builds every message through a factory, so the same code makes
+    rosbags messages in replay and the simulator, and rclpy messages on the robot:
+    ``lookup`` maps a type name (``geometry_msgs/msg/Twist``) to its class, and
+    ``alloc`` makes image data containers (``numpy_buffer`` for rosbags,
+    ``msgs.array_buffer`` for rclpy). Every field is given, as rosbags requires.
+    """
+
+    def __init__(self, typestore: Any | None = None,
+                 lookup: Callable[[str], Any] | None = None,
+                 alloc: Callable[[int], tuple[Any, np.ndarray]] = numpy_buffer) -> None:
+        if lookup is None:
+            self.typestore = typestore or humble_typestore()
+            lookup = self.typestore.types.__getitem__
+        self.type = lookup
+        self.alloc = alloc
+        self._time = lookup('builtin_interfaces/msg/Time')
+        self._header = lookup('std_msgs/msg/Header')
+        self._image = lookup('sensor_msgs/msg/Image')
+        self._vector3 = lookup('geometry_msgs/msg/Vector3')
+        self._twist = lookup('geometry_msgs/msg/Twist')
+        self._twist_stamped = lookup('geometry_msgs/msg/TwistStamped')
+        self._string = lookup('std_msgs/msg/String')
+        self._bool = lookup('std_msgs/msg/Bool')
 
     def header(self, t_ns: int, frame_id: str = '') -> Any:
         sec, nanosec = ns_to_stamp(t_ns)
@@ -103,29 +116,53 @@ class MessageFactory:
         """sensor_msgs/Image from ready fields (as ``CameraPublisher.render`` makes them)."""
         return self._image(header=self.header(t_ns, frame_id), **fields)
 
+    def camera_info(self, fields: dict[str, Any], t_ns: int, frame_id: str) -> Any:
+        """sensor_msgs/CameraInfo from calibration fields (``Calibration.fields``)."""
+        roi = self.type('sensor_msgs/msg/RegionOfInterest')(
+            x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
+        values = {name: np.asarray(fields[name], np.float64) for name in ('d', 'k', 'r', 'p')}
+        return self.type('sensor_msgs/msg/CameraInfo')(
+            header=self.header(t_ns, frame_id), height=fields['height'], width=fields['width'],
+            distortion_model=fields['distortion_model'], binning_x=fields.get('binning_x', 0),
+            binning_y=fields.get('binning_y', 0), roi=roi, **values)
+
+    def diagnostics(self, t_ns: int, name: str, level: str, message: str,
+                    values: Mapping[str, Any], hardware_id: str = 'mobile_vla') -> Any:
+        """diagnostic_msgs/DiagnosticArray with one status; ``level`` is OK/WARN/ERROR/STALE."""
+        if level not in DIAGNOSTIC_LEVELS:
+            raise ValueError(f'diagnostic level must be one of {DIAGNOSTIC_LEVELS}, '
+                             f'got {level!r}')
+        status_type = self.type('diagnostic_msgs/msg/DiagnosticStatus')
+        key_value = self.type('diagnostic_msgs/msg/KeyValue')
+        status = status_type(
+            level=getattr(status_type, level), name=name, message=message,
+            hardware_id=hardware_id,
+            values=[key_value(key=str(k), value=str(v)) for k, v in values.items()])
+        return self.type('diagnostic_msgs/msg/DiagnosticArray')(
+            header=self.header(t_ns), status=[status])
+
     def odometry(self, pose: Sequence[float], velocity: Sequence[float], t_ns: int,
                  frame_id: str = 'odom', child_frame_id: str = 'base_link') -> Any:
         """nav_msgs/Odometry of a planar robot: pose (x, y, yaw), body velocity (vx, vy, wz)."""
-        types = self.typestore.types
         x, y, yaw = (float(v) for v in pose)
-        quat = types['geometry_msgs/msg/Quaternion'](
+        quat = self.type('geometry_msgs/msg/Quaternion')(
             x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2))
-        point = types['geometry_msgs/msg/Point'](x=x, y=y, z=0.0)
+        point = self.type('geometry_msgs/msg/Point')(x=x, y=y, z=0.0)
         covariance = np.zeros(36, np.float64)
-        pose_msg = types['geometry_msgs/msg/PoseWithCovariance'](
-            pose=types['geometry_msgs/msg/Pose'](position=point, orientation=quat),
+        pose_msg = self.type('geometry_msgs/msg/PoseWithCovariance')(
+            pose=self.type('geometry_msgs/msg/Pose')(position=point, orientation=quat),
             covariance=covariance)
-        twist_msg = types['geometry_msgs/msg/TwistWithCovariance'](
+        twist_msg = self.type('geometry_msgs/msg/TwistWithCovariance')(
             twist=self.twist(velocity), covariance=covariance.copy())
-        return types['nav_msgs/msg/Odometry'](
+        return self.type('nav_msgs/msg/Odometry')(
             header=self.header(t_ns, frame_id), child_frame_id=child_frame_id,
             pose=pose_msg, twist=twist_msg)
 
     def twist(self, action: Sequence[float]) -> Any:
         fields = action_to_twist_fields(action)
-        return self._twist(
-            linear=self._vector3(*fields['linear']), angular=self._vector3(*fields['angular'])
-        )
+        (lx, ly, lz), (ax, ay, az) = fields['linear'], fields['angular']
+        return self._twist(linear=self._vector3(x=lx, y=ly, z=lz),
+                           angular=self._vector3(x=ax, y=ay, z=az))
 
     def twist_stamped(self, action: Sequence[float], t_ns: int, frame_id: str = '') -> Any:
         return self._twist_stamped(header=self.header(t_ns, frame_id), twist=self.twist(action))

@@ -46,9 +46,11 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
 
 
 def may_import_ros(path: Path) -> bool:
-    """Node modules, launch files and tests may import ROS; nothing else may."""
+    """Node modules, one rclpy adapter module (``ros_*.py``), launch files and tests may
+    import ROS; nothing else may."""
     return (
         path.name.endswith('_node.py')
+        or (path.name.startswith('ros_') and path.suffix == '.py')
         or path.name.endswith('.launch.py')
         or 'test' in path.parts
     )
@@ -63,8 +65,8 @@ def boundary_violations(root: Path) -> list[str]:
         for line, module in imported_modules(path):
             if is_ros_module(module):
                 problems.append(
-                    f'{path}:{line}: imports {module}; only *_node.py modules may import ROS '
-                    'packages (move the logic into a plain module)'
+                    f'{path}:{line}: imports {module}; only *_node.py modules and a ros_*.py '
+                    'adapter may import ROS packages (move the logic into a plain module)'
                 )
     return problems
 
@@ -162,7 +164,7 @@ sys.meta_path.insert(0, BlockRos())
 pkg = importlib.import_module({name!r})
 failed = []
 for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):
-    if info.name.endswith('_node'):
+    if info.name.endswith('_node') or info.name.rsplit('.', 1)[-1].startswith('ros_'):
         continue
     try:
         importlib.import_module(info.name)

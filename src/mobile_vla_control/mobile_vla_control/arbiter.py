@@ -32,7 +32,7 @@ import numpy as np
 
 from mobile_vla import topics
 from mobile_vla.actions import ACTION_LIMIT, ACTION_NAMES
-from mobile_vla.config import ConfigError, from_params
+from mobile_vla.config import ConfigError, from_params, to_params
 
 MODES = ('manual', 'vla', 'hybrid')
 ROLES = ('manual', 'policy')
@@ -130,6 +130,15 @@ class ArbiterConfig:
         if sources:
             config = _replace(config, sources=sources)
         return config
+
+
+def arbiter_params(config: ArbiterConfig) -> dict[str, Any]:
+    """``config`` as the flat parameters a node is given, ``sources.<name>.<key>`` included."""
+    params = to_params(config)
+    for source in config.sources:
+        params.update({f'sources.{source.name}.{key}': getattr(source, key)
+                       for key in SOURCE_KEYS})
+    return params
 
 
 def _replace(config: ArbiterConfig, **changes: Any) -> ArbiterConfig:

@@ -1,54 +1,123 @@
-"""Wire the control components into the offline replay executor as the nodes wire them into ROS.
+"""The control nodes' wiring, written once against ``mobile_vla.bus.Bus``.
 
-Replay, bag-based tests and the simulator call these functions so that topic
-names, QoS-independent ordering and the extra tick on an e-stop match
-``control_arbiter_node`` exactly.
+``ArbiterWiring`` is what ``control_arbiter`` runs under rclpy, what the bag tests
+replay and what drives the simulated base; ``TeleopWiring`` is the WASD teleop's
+publishers. Everything the arbiter decides lives in ``arbiter.py``; this module
+maps parameters, messages, QoS and timers onto it.
 """
 
 from __future__ import annotations
 
 import json
+from functools import partial
+from typing import Any
 
 from mobile_vla import topics
-from mobile_vla.bag import MessageFactory
+from mobile_vla.bus import Bus, publisher_of, subscribe_to
+from mobile_vla.config import from_params
 from mobile_vla.msgs import SecondsSince, twist_to_action
-from mobile_vla.replay import ReplayExecutor
-from mobile_vla_control.arbiter import ControlArbiter
+from mobile_vla.node_runtime import KindThrottle
+from mobile_vla_control.arbiter import ZERO, ArbiterConfig, ControlArbiter, arbiter_params
+from mobile_vla_control.teleop import TeleopConfig, TeleopStep, WasdTeleop
+
+NS = 1e9
+TWIST_STAMPED = 'geometry_msgs/msg/TwistStamped'
 
 
-def attach_arbiter(
-    executor: ReplayExecutor,
-    arbiter: ControlArbiter,
-    factory: MessageFactory,
-    namespace: str = '',
-) -> None:
-    """Subscribe the arbiter to its sources, mode and e-stop; publish cmd_vel and state."""
-    seconds = SecondsSince()
+def default_source_params() -> dict[str, Any]:
+    """``sources.<name>.<key>`` of the default sources, declared when YAML gives none."""
+    return {k: v for k, v in arbiter_params(ArbiterConfig()).items()
+            if k.startswith('sources.')}
 
-    def publish(t_ns: int) -> None:
-        out = arbiter.tick(seconds(t_ns))
-        cmd_topic = topics.CMD_VEL.in_namespace(namespace)
-        if arbiter.config.stamped_output:
-            msg = factory.twist_stamped(out.action, t_ns, arbiter.config.frame_id)
+
+class ArbiterWiring:
+    """control_arbiter: sources, mode and e-stop in; cmd_vel at ``rate_hz``, state, health."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.config = ArbiterConfig.from_params(
+            bus.parameters(ArbiterConfig, extra=default_source_params()))
+        self._seconds = SecondsSince()
+        self._warn = KindThrottle(partial(bus.log, 'warning'), lambda: bus.now_ns() / NS)
+        self.arbiter = ControlArbiter(self.config, warn=self._warn)
+        cmd_type = TWIST_STAMPED if self.config.stamped_output else topics.CMD_VEL.msgtype
+        self._cmd = bus.publisher(topics.CMD_VEL.name, cmd_type, topics.CMD_VEL.qos)
+        self._state = publisher_of(bus, topics.CONTROL_STATE)
+        self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
+        for source in self.config.sources:
+            bus.subscribe(source.topic, topics.ROBOT_ACTION.msgtype, topics.COMMAND,
+                          partial(self._on_twist, source.name))
+        subscribe_to(bus, topics.CONTROL_MODE, self._on_mode)
+        subscribe_to(bus, topics.CONTROL_ESTOP, self._on_estop)
+        bus.timer(self.config.rate_hz, self.tick, 'control_arbiter')
+        bus.timer(1.0, self._publish_diagnostics, 'control_arbiter/diagnostics')
+        sources = ', '.join(f'{s.name}<-{s.topic} ({s.role}, prio {s.priority}, '
+                            f'{s.timeout} s)' for s in self.config.sources)
+        bus.log('info', f'arbiter at {self.config.rate_hz} Hz, mode {self.arbiter.mode}; '
+                        f'sources: {sources}')
+
+    def _now(self) -> float:
+        return self._seconds(self.bus.now_ns())
+
+    def _on_twist(self, source: str, msg: Any) -> None:
+        self.arbiter.on_command(source, twist_to_action(msg), self._now())
+
+    def _on_mode(self, msg: Any) -> None:
+        if self.arbiter.on_mode(msg.data, self._now()):
+            self.bus.log('info', f'mode -> {self.arbiter.mode}')
+        self._publish_state()
+
+    def _on_estop(self, msg: Any) -> None:
+        self.arbiter.on_estop(bool(msg.data), self._now())
+        self.bus.log('warning', f'e-stop {"ENGAGED" if msg.data else "release requested"}')
+        self.tick()  # zero goes out now, not at the next tick
+
+    def tick(self) -> None:
+        out = self.arbiter.tick(self._now())
+        self.publish_command(out.action)
+        self._publish_state()
+
+    def publish_command(self, action: tuple[float, float, float]) -> None:
+        if self.config.stamped_output:
+            self._cmd(self.bus.msgs.twist_stamped(action, self.bus.now_ns(),
+                                                  self.config.frame_id))
         else:
-            msg = factory.twist(out.action)
-        executor.publish(cmd_topic, msg)
-        if arbiter.state_due(seconds(t_ns)):
-            executor.publish(topics.CONTROL_STATE.in_namespace(namespace),
-                             factory.string(json.dumps(arbiter.state(seconds(t_ns)))))
+            self._cmd(self.bus.msgs.twist(action))
 
-    for source in arbiter.config.sources:
-        def on_twist(msg, t_ns, name=source.name):
-            arbiter.on_command(name, twist_to_action(msg), seconds(t_ns))
-        executor.subscribe(topics.resolve(source.topic, namespace), on_twist)
+    def _publish_state(self) -> None:
+        now = self._now()
+        if self.arbiter.state_due(now):
+            self._state(self.bus.msgs.string(json.dumps(self.arbiter.state(now))))
 
-    def on_mode(msg, t_ns):
-        arbiter.on_mode(msg.data, seconds(t_ns))
+    def _publish_diagnostics(self) -> None:
+        level, message, values = self.arbiter.diagnostics(self._now())
+        self._diagnostics(self.bus.msgs.diagnostics(
+            self.bus.now_ns(), 'control_arbiter: arbiter', level, message, values))
 
-    def on_estop(msg, t_ns):
-        arbiter.on_estop(bool(msg.data), seconds(t_ns))
-        publish(t_ns)  # as the node does: zero goes out at once
+    def shutdown(self) -> None:
+        """The last command is zero."""
+        self.publish_command(ZERO)
 
-    executor.subscribe(topics.CONTROL_MODE.in_namespace(namespace), on_mode)
-    executor.subscribe(topics.CONTROL_ESTOP.in_namespace(namespace), on_estop)
-    executor.add_timer(arbiter.config.rate_hz, publish, name='control_arbiter')
+
+class TeleopWiring:
+    """wasd_teleop: what a key step publishes, on teleop/cmd_vel, control/mode, recorder/control.
+
+    The keys come from a terminal (``keyboard.run_teleop``), not from the bus.
+    """
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.teleop = WasdTeleop(from_params(TeleopConfig, bus.parameters(TeleopConfig)))
+        self._publishers = {topic: publisher_of(bus, topic) for topic in
+                            (topics.TELEOP_CMD_VEL, topics.CONTROL_MODE, topics.RECORDER_CONTROL)}
+
+    def emit(self, step: TeleopStep) -> None:
+        for topic, value in step.publish:
+            if topic is topics.TELEOP_CMD_VEL:
+                self._publishers[topic](self.bus.msgs.twist(value))
+            else:
+                self._publishers[topic](self.bus.msgs.string(str(value)))
+
+    def shutdown(self) -> None:
+        """The last teleop command is zero."""
+        self._publishers[topics.TELEOP_CMD_VEL](self.bus.msgs.twist(ZERO))

@@ -4,11 +4,12 @@ import json
 
 import pytest
 
-from mobile_vla.bag import BagWriter, MessageFactory, read_messages
+from mobile_vla.bag import BagWriter, read_messages
+from mobile_vla.bus import ReplayBus
 from mobile_vla.msgs import twist_to_action
 from mobile_vla.replay import ReplayExecutor
-from mobile_vla_control.arbiter import ArbiterConfig, ControlArbiter
-from mobile_vla_control.wiring import attach_arbiter
+from mobile_vla_control.arbiter import ArbiterConfig, arbiter_params
+from mobile_vla_control.wiring import ArbiterWiring
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -39,10 +40,10 @@ def scenario_bag(tmp_path):
 
 
 def replay(bag, out, **config):
-    arbiter = ControlArbiter(ArbiterConfig(**{**FAST, **config}))
+    params = arbiter_params(ArbiterConfig(**{**FAST, **config}))
     with BagWriter(out) as sink:
         ex = ReplayExecutor(sink=sink)
-        attach_arbiter(ex, arbiter, MessageFactory())
+        ArbiterWiring(ReplayBus(ex, params))
         stats = ex.run_bag(bag)
     return stats, read_messages(out)
 
@@ -67,7 +68,8 @@ def test_output_bag_follows_the_expected_sequence(scenario_bag, tmp_path):
     for m in cmd:
         ms = (m.t_ns - t_ms(0)) // MS
         assert twist_to_action(m.msg) == pytest.approx(expected_at(ms)), f'at {ms} ms'
-    assert stats.ticks == {'control_arbiter': 91}
+    # The node's 1 Hz diagnostics tick in replay too (0 to 4.5 s).
+    assert stats.ticks == {'control_arbiter': 91, 'control_arbiter/diagnostics': 5}
 
     states = [json.loads(m.msg.data) for m in out if m.topic == '/control/state']
     reasons = [s['reason'] for s in states]

@@ -4,15 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from mobile_vla.bag import BagWriter, MessageFactory, read_messages
-from mobile_vla.config import ConfigError, from_params, load_node_params
+from mobile_vla.bag import BagWriter, read_messages
+from mobile_vla.bus import ReplayBus
+from mobile_vla.config import ConfigError, from_params, load_node_params, to_params
 from mobile_vla.msgs import twist_to_action
 from mobile_vla.policy.checkpoint import save_checkpoint
 from mobile_vla.policy.configuration_policy import load_preset
 from mobile_vla.policy.modeling_policy import build_policy
 from mobile_vla.replay import MessageLog, ReplayExecutor
 from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
-from mobile_vla_inference.wiring import attach_inference
+from mobile_vla_inference.wiring import InferenceWiring
 
 S = 1_000_000_000
 T0 = 1_780_000_000
@@ -91,11 +92,11 @@ def test_a_replayed_bag_gives_a_robot_action_stream(checkpoint, tmp_path):
         writer.write_string('/vla/command', 'go around the box on the left to the cup',
                             T0 * S + 5 * S // 2)
         writer.write_string('/vla/command', 'still here', T0 * S + 4 * S)  # 1 s after dropout
-    inf = VlaInference(InferenceConfig(checkpoint=checkpoint, rate_hz=10.0), load)
-    inf.load()
     log = MessageLog()
     ex = ReplayExecutor(sink=log)
-    attach_inference(ex, inf, MessageFactory())
+    inf = InferenceWiring(ReplayBus(ex, to_params(InferenceConfig(checkpoint=checkpoint,
+                                                                  rate_hz=10.0))),
+                          load=load).inference
     ex.run_bag(bag)
     actions = [(round((m.t_ns - T0 * S) / 1e9, 3), twist_to_action(m.msg))
                for m in log.on('/robot/action')]
@@ -121,11 +122,10 @@ def test_replayed_action_bag_is_written(checkpoint, tmp_path):
         writer.write_string('/vla/command', 'go around the box on the left to the cup', T0 * S)
         for n in range(10):
             writer.write_image('/camera/image', frame(n), T0 * S + n * S // 10)
-    inf = VlaInference(InferenceConfig(checkpoint=checkpoint), load)
-    inf.load()
     with BagWriter(out) as sink:
         ex = ReplayExecutor(sink=sink)
-        attach_inference(ex, inf, MessageFactory())
+        InferenceWiring(ReplayBus(ex, to_params(InferenceConfig(checkpoint=checkpoint))),
+                        load=load)
         ex.run_bag(bag)
     msgs = read_messages(out, ['/robot/action'])
     assert len(msgs) == 10 and msgs[0].msgtype == 'geometry_msgs/msg/Twist'

@@ -16,12 +16,12 @@ import numpy as np
 from tqdm import tqdm
 
 from mobile_vla.augment import distance_scaled, mirror, photometric
+from mobile_vla.bus import ReplayBus
 from mobile_vla.episode import episode_paths, leftover_temp_files, read_episode, validate_episode
 from mobile_vla.episode_stats import collect_stats
 from mobile_vla.replay import ReplayExecutor
-from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
 from mobile_vla_recorder.store import EpisodeStore
-from mobile_vla_recorder.wiring import attach_recorder
+from mobile_vla_recorder.wiring import RecorderWiring
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -76,9 +76,8 @@ def _augment(args: argparse.Namespace) -> int:
 
 def _from_bag(args: argparse.Namespace) -> int:
     store = EpisodeStore(args.output, args.compression)
-    config = RecorderConfig(output_dir=str(store.folder), max_frames=args.max_frames,
-                            mode=args.mode, compression=args.compression, min_free_mb=0.0)
-    recorder = EpisodeRecorder(config, free_bytes=store.free_bytes)
+    params = {'output_dir': str(store.folder), 'max_frames': args.max_frames,
+              'mode': args.mode, 'compression': args.compression, 'min_free_mb': 0.0}
     written = []
 
     def save(episode):
@@ -87,8 +86,8 @@ def _from_bag(args: argparse.Namespace) -> int:
         print(f'saved {path.name}: {episode.num_frames} frames, {episode.scenario}')
 
     ex = ReplayExecutor()
-    attach_recorder(ex, recorder, save, namespace=args.namespace,
-                    log=lambda text: print(f'recorder: {text}'))
+    bus = ReplayBus(ex, params, args.namespace, log=lambda text: print(f'recorder: {text}'))
+    recorder = RecorderWiring(bus, on_episode=save).recorder
     ex.run_bag(args.bag)
     if recorder.recording:
         result = recorder.on_control('stop', ex.stats.end_ns / 1e9)

@@ -1,53 +1,123 @@
-"""Wire the recorder into the offline replay executor as the node wires it into ROS.
+"""The episode_recorder node's wiring, written once against ``mobile_vla.bus.Bus``.
 
-Used by ``mobile-vla data from-bag``, the bag-based tests and the simulator.
+The same code runs under rclpy (``episode_recorder_node``), in ``mobile-vla data
+from-bag``, in the bag tests and in the simulator. Callbacks only hand data to
+``EpisodeRecorder``; a finished episode goes to ``on_episode`` when the caller
+gives one (replay, simulator), else to the store through a worker (a thread under
+rclpy), so 30 fps camera input is never dropped while a file is written.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 from mobile_vla import topics
-from mobile_vla.episode import Episode
-from mobile_vla.msgs import image_to_numpy, stamp_to_ns, twist_to_action
-from mobile_vla.replay import ReplayExecutor
-from mobile_vla_recorder.recorder import ControlResult, EpisodeRecorder
+from mobile_vla.bus import Bus, publisher_of, subscribe_to
+from mobile_vla.config import from_params
+from mobile_vla.episode import Episode, EpisodeWriteError
+from mobile_vla.msgs import ImageConversionError, image_to_numpy, stamp_to_ns, twist_to_action
+from mobile_vla.node_runtime import KindThrottle
+from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
+from mobile_vla_recorder.store import EpisodeStore
 
 NS = 1e9
+#: An observer of cmd_vel: best effort matches reliable and best-effort publishers, and
+#: depth 10 keeps a quick start-stop pair.
+CMD_VEL_OBSERVER = topics.QosIntent('best_effort', 'volatile', 10)
 
 
-def attach_recorder(
-    executor: ReplayExecutor,
-    recorder: EpisodeRecorder,
-    on_episode: Callable[[Episode], None],
-    namespace: str = '',
-    log: Callable[[str], None] = lambda _msg: None,
-) -> None:
-    """Feed camera/image, cmd_vel, vla/command and recorder/control into ``recorder``."""
+def tick_rate_hz(fixed_rate_hz: float) -> float:
+    """A whole multiple of the frame rate (and at least 10 Hz), so frames fall on ticks."""
+    return fixed_rate_hz * max(2, math.ceil(10.0 / fixed_rate_hz))
 
-    def finished(episode: Episode | None) -> None:
+
+class RecorderWiring:
+    """episode_recorder: camera/image, cmd_vel, vla/command, recorder/control in; episodes out."""
+
+    def __init__(self, bus: Bus, on_episode: Callable[[Episode], None] | None = None) -> None:
+        self.bus = bus
+        self.config = from_params(RecorderConfig, bus.parameters(RecorderConfig))
+        self.saved = 0
+        self.store: EpisodeStore | None = None
+        self._writer = None
+        if on_episode is None:
+            self.store = EpisodeStore(self.config.output_dir, self.config.compression)
+            for path in self.store.removed_temp_files:
+                bus.log('warning', f'removed {path.name}: left by an interrupted writer')
+            self._writer = bus.worker('episode_writer')
+            on_episode = self._save
+        self._on_episode = on_episode
+        self.recorder = EpisodeRecorder(
+            self.config, free_bytes=self.store.free_bytes if self.store else None)
+        self._warn = KindThrottle(lambda text: bus.log('warning', text),
+                                  lambda: bus.now_ns() / NS, 5.0)
+        self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
+        subscribe_to(bus, topics.CAMERA_IMAGE, self._on_image)
+        subscribe_to(bus, topics.CMD_VEL, self._on_cmd, qos=CMD_VEL_OBSERVER)
+        subscribe_to(bus, topics.VLA_COMMAND, self._on_instruction)
+        subscribe_to(bus, topics.RECORDER_CONTROL, self._on_control)
+        if self.config.mode == 'fixed_rate':
+            bus.timer(tick_rate_hz(self.config.fixed_rate_hz), self._tick, 'episode_recorder')
+        bus.timer(1.0, self._publish_diagnostics, 'episode_recorder/diagnostics')
+        where = self.store.folder if self.store else 'the caller'
+        bus.log('info', f'{self.config.mode} recording, {self.config.max_frames} frames, '
+                        f'{self.config.compression}; episodes go to {where}')
+
+    def _now(self) -> float:
+        return self.bus.now_ns() / NS
+
+    def _finished(self, episode: Episode | None) -> None:
         if episode is not None:
-            on_episode(episode)
+            self._on_episode(episode)
 
-    def on_image(msg, t_ns):
-        recorder.on_image(image_to_numpy(msg), msg.encoding, stamp_to_ns(msg.header.stamp) / NS)
+    def _save(self, episode: Episode) -> None:
+        self._writer.submit(lambda: self._write(episode))
 
-    def on_cmd(msg, t_ns):
-        finished(recorder.on_command(twist_to_action(msg), t_ns / NS))
+    def _write(self, episode: Episode) -> None:
+        try:
+            path = self.store.write(episode)
+        except (EpisodeWriteError, OSError, ValueError) as exc:
+            self.recorder.last_error = str(exc)
+            self.bus.log('error', f'episode {episode.name} NOT saved: {exc}')
+            return
+        self.saved += 1
+        self.bus.log('info', f'saved {path.stem}: {episode.num_frames} frames, '
+                             f'{episode.total_duration:.1f} s, {episode.scenario} -> {path}')
 
-    def on_control(msg, t_ns):
-        result: ControlResult = recorder.on_control(msg.data, t_ns / NS)
-        log(result.message)
-        finished(result.episode)
+    def _on_image(self, msg: Any) -> None:
+        try:
+            image = image_to_numpy(msg)
+        except ImageConversionError as exc:
+            self._warn(f'camera image skipped: {exc}')
+            return
+        self.recorder.on_image(image, msg.encoding, stamp_to_ns(msg.header.stamp) / NS)
 
-    executor.subscribe(topics.CAMERA_IMAGE.in_namespace(namespace), on_image)
-    executor.subscribe(topics.CMD_VEL.in_namespace(namespace), on_cmd)
-    executor.subscribe(topics.VLA_COMMAND.in_namespace(namespace),
-                       lambda msg, t_ns: recorder.on_instruction(msg.data))
-    executor.subscribe(topics.RECORDER_CONTROL.in_namespace(namespace), on_control)
-    if recorder.config.mode == 'fixed_rate':
-        # A whole multiple of the frame rate (and at least 10 Hz), so frames fall on ticks.
-        rate = recorder.config.fixed_rate_hz
-        executor.add_timer(rate * max(2, math.ceil(10.0 / rate)),
-                           lambda t_ns: finished(recorder.tick(t_ns / NS)), name='recorder')
+    def _on_cmd(self, msg: Any) -> None:
+        self._finished(self.recorder.on_command(twist_to_action(msg), self._now()))
+
+    def _on_instruction(self, msg: Any) -> None:
+        self.recorder.on_instruction(msg.data)
+
+    def _on_control(self, msg: Any) -> None:
+        result = self.recorder.on_control(msg.data, self._now())
+        self.bus.log('info' if result.ok else 'error', result.message)
+        self._finished(result.episode)
+
+    def _tick(self) -> None:
+        self._finished(self.recorder.tick(self._now()))
+
+    def _publish_diagnostics(self) -> None:
+        level, message, values = self.recorder.diagnostics(self._now())
+        values = {**values, 'saved': str(self.saved)}
+        if self.store is not None:
+            values.update(write_queue=str(self._writer.pending()), folder=str(self.store.folder))
+        self._diagnostics(self.bus.msgs.diagnostics(
+            self.bus.now_ns(), 'episode_recorder: recorder', level, message, values))
+
+    def shutdown(self) -> None:
+        """An episode still being recorded is kept if it may be; pending writes finish."""
+        if self.recorder.recording:
+            result = self.recorder.on_control('stop', self._now())
+            self.bus.log('warning', f'shutting down: {result.message}')
+            self._finished(result.episode)

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from mobile_vla.bag import BagWriter
+from mobile_vla.bus import ReplayBus
 from mobile_vla.episode import episode_paths, leftover_temp_files, read_episode, validate_episode
 from mobile_vla.replay import ReplayExecutor
-from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
 from mobile_vla_recorder.store import EpisodeStore
-from mobile_vla_recorder.wiring import attach_recorder
+from mobile_vla_recorder.wiring import RecorderWiring
 
 S = 1_000_000_000
 T0 = 1_780_000_000 * S
@@ -50,12 +50,12 @@ def test_episode_from_a_replayed_bag_is_bit_exact(driving_bag, tmp_path):
     store = EpisodeStore(tmp_path / 'episodes')
     written, log = [], []
     ex = ReplayExecutor()
-    attach_recorder(ex, EpisodeRecorder(RecorderConfig(), store.free_bytes),
-                    lambda ep: written.append(store.write(ep)), log=log.append)
+    RecorderWiring(ReplayBus(ex, log=log.append),
+                   on_episode=lambda ep: written.append(store.write(ep)))
     ex.run_bag(path)
     # 18 frames come before the stop at 7 s: the episode ended on its own.
-    assert log == ["recording 1box_vert_left: 'swing left around the box to the cup'",
-                   'stop: no episode is being recorded']
+    assert log[1:] == ["recording 1box_vert_left: 'swing left around the box to the cup'",
+                       '[error] stop: no episode is being recorded']
     [episode_path] = written
     assert validate_episode(episode_path) == []
     ep = read_episode(episode_path)

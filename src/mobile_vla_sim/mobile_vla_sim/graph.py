@@ -1,7 +1,7 @@
 """The robot graph in the offline executor, wired as ``launch/mobile_vla.launch.py`` wires it.
 
-Every node's component is built from the same parameter files (``config/*.yaml`` and a
-profile) and attached with the same wiring the node packages use, under a namespace
+Every node gets the same parameters (``config/*.yaml`` and a profile) and runs the
+same wiring its ``*_node.py`` runs under rclpy, on a ``ReplayBus``, under a namespace
 if given. Bag-based integration tests and ``mobile-vla`` replay tools run the whole
 graph in bag time through this module.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mobile_vla.bag import MessageFactory
+from mobile_vla.bus import ReplayBus
 from mobile_vla.config import from_params, load_node_params
 from mobile_vla.episode import Episode
 from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, TELEOP, NodeSpec
@@ -21,30 +22,26 @@ from mobile_vla.resources import config_dir as default_config_dir
 from mobile_vla_camera.publisher import CameraConfig
 from mobile_vla_control.arbiter import ArbiterConfig, ControlArbiter
 from mobile_vla_control.teleop import TeleopConfig
-from mobile_vla_control.wiring import attach_arbiter
-from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
-from mobile_vla_inference.wiring import attach_inference
+from mobile_vla_control.wiring import ArbiterWiring
+from mobile_vla_inference.inference import InferenceConfig, VlaInference
+from mobile_vla_inference.wiring import InferenceWiring
 from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
-from mobile_vla_recorder.wiring import attach_recorder
-
-
-def _arbiter_config(params: dict[str, Any]) -> ArbiterConfig:
-    return ArbiterConfig.from_params(params)
-
+from mobile_vla_recorder.wiring import RecorderWiring
 
 #: How each node turns its flat parameters into its typed configuration.
 PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     CAMERA.name: lambda p: from_params(CameraConfig, p),
     INFERENCE.name: lambda p: from_params(InferenceConfig, p),
-    ARBITER.name: _arbiter_config,
+    ARBITER.name: ArbiterConfig.from_params,
     RECORDER.name: lambda p: from_params(RecorderConfig, p),
     TELEOP.name: lambda p: from_params(TeleopConfig, p),
 }
 
 
-def node_config(spec: NodeSpec, profile: str | Path | None = None, namespace: str = '',
-                overrides: dict[str, Any] | None = None, config_dir: Path | None = None) -> Any:
-    """The typed config a node gets at launch: its YAML, the profile, then overrides.
+def node_params(spec: NodeSpec, profile: str | Path | None = None, namespace: str = '',
+                overrides: dict[str, Any] | None = None,
+                config_dir: Path | None = None) -> dict[str, Any]:
+    """The flat parameters a node gets at launch: its YAML, the profile, then overrides.
 
     ``profile`` is a parameter file: a path, or the name of a file in ``config/`` (``sim.yaml``).
     """
@@ -56,7 +53,13 @@ def node_config(spec: NodeSpec, profile: str | Path | None = None, namespace: st
             profile = config_dir / profile
         params.update(load_node_params(profile, spec.name, namespace))
     params.update(overrides or {})
-    return PARSERS[spec.name](params)
+    return params
+
+
+def node_config(spec: NodeSpec, profile: str | Path | None = None, namespace: str = '',
+                overrides: dict[str, Any] | None = None, config_dir: Path | None = None) -> Any:
+    """The typed config a node gets at launch (``node_params``, parsed as the node does)."""
+    return PARSERS[spec.name](node_params(spec, profile, namespace, overrides, config_dir))
 
 
 @dataclass
@@ -78,19 +81,20 @@ def build_replay_graph(
     record: bool = True,
     factory: MessageFactory | None = None,
 ) -> ReplayGraph:
-    """Attach inference, arbiter and recorder to ``executor`` (the camera is the bag)."""
+    """Attach inference, arbiter and recorder to ``executor`` (the camera is the bag),
+    each through its node's own wiring on a ``ReplayBus``."""
     overrides = overrides or {}
     factory = factory or MessageFactory()
-    configs = {spec.name: node_config(spec, profile, namespace, overrides.get(spec.name))
-               for spec in (INFERENCE, ARBITER, RECORDER)}
-    inference = VlaInference(configs[INFERENCE.name], load_runner)
-    inference.load()
-    arbiter = ControlArbiter(configs[ARBITER.name])
-    graph = ReplayGraph(inference, arbiter, None)
-    attach_inference(executor, inference, factory, namespace)
-    attach_arbiter(executor, arbiter, factory, namespace)
-    if record:
-        graph.recorder = EpisodeRecorder(configs[RECORDER.name])
-        attach_recorder(executor, graph.recorder, graph.episodes.append, namespace,
-                        log=graph.log.append)
-    return graph
+    episodes: list[Episode] = []
+    log: list[str] = []
+
+    def bus(spec: NodeSpec) -> ReplayBus:
+        return ReplayBus(executor, node_params(spec, profile, namespace,
+                                               overrides.get(spec.name)),
+                         namespace, factory, log=log.append)
+
+    inference = InferenceWiring(bus(INFERENCE))
+    arbiter = ArbiterWiring(bus(ARBITER))
+    recorder = RecorderWiring(bus(RECORDER), on_episode=episodes.append) if record else None
+    return ReplayGraph(inference.inference, arbiter.arbiter,
+                       recorder.recorder if recorder else None, episodes, log)

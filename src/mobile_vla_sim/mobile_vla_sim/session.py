@@ -3,8 +3,8 @@
 The components are the ones the nodes run, wired with the node packages' own
 wiring into the offline executor, and time is simulation time:
 
-- camera: each frame period the world renders the forward camera and
-  ``CameraPublisher`` (the camera node's component) turns it into ``camera/image``;
+- camera: each frame period the world renders the forward camera and the camera
+  node's wiring (``CameraWiring.publish_frame``) publishes it on ``camera/image``;
 - policy: ``VlaInference`` with a ``PolicyRunner`` publishes ``robot/action``;
 - the scripted expert publishes ``teleop/cmd_vel`` (data collection, or scripted
   manual input in hybrid mode);
@@ -30,23 +30,25 @@ import numpy as np
 
 from mobile_vla import topics
 from mobile_vla.bag import BagMessage, MessageFactory
-from mobile_vla.config import ConfigError
+from mobile_vla.bus import ReplayBus
+from mobile_vla.config import ConfigError, to_params
 from mobile_vla.episode import Episode
-from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER
+from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, NodeSpec
 from mobile_vla.msgs import twist_to_action
 from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla.replay import OutputSink, ReplayExecutor
 from mobile_vla.scenarios import parse
 from mobile_vla_camera.publisher import CameraPublisher
 from mobile_vla_camera.sources import Frame
+from mobile_vla_camera.wiring import CameraWiring
 from mobile_vla_control.arbiter import ControlArbiter
-from mobile_vla_control.wiring import attach_arbiter
+from mobile_vla_control.wiring import ArbiterWiring
 from mobile_vla_inference.inference import InferenceConfig, VlaInference
-from mobile_vla_inference.wiring import attach_inference
+from mobile_vla_inference.wiring import InferenceWiring
 from mobile_vla_recorder.recorder import EpisodeRecorder
-from mobile_vla_recorder.wiring import attach_recorder
+from mobile_vla_recorder.wiring import RecorderWiring
 from mobile_vla_sim.expert import ExpertConfig, ScriptedExpert, passed_side, shortest_path_length
-from mobile_vla_sim.graph import node_config
+from mobile_vla_sim.graph import node_params
 from mobile_vla_sim.world import Layout, SimWorld
 
 NS = 1_000_000_000
@@ -185,37 +187,50 @@ class SimSession:
         self._last_physics_ns = self.start_ns
         self._frame_index = 0
         self._keys: list[str] = []
+        #: What the nodes logged, as their wiring said it.
+        self._log: list[str] = []
 
-        overrides = {'frame_id': 'camera_optical_frame', 'width': self.sim.width,
-                     'height': self.sim.height, 'fps': self.sim.frame_rate_hz}
-        self.camera = CameraPublisher(node_config(CAMERA, profile, overrides=overrides))
-        self.arbiter = ControlArbiter(node_config(ARBITER, profile, overrides={
-            'initial_mode': self.mode}))
+        self._profile = profile
+        self._inference_config = inference
+        self._runner = runner
+        self.camera: CameraPublisher | None = None
+        self.arbiter: ControlArbiter | None = None
         self.inference: VlaInference | None = None
-        if driver == 'policy':
-            config = inference or node_config(INFERENCE, profile)
-            runner.reset()
-            self.inference = VlaInference(config, lambda _config: runner)
-            self.inference.load()
         self.recorder: EpisodeRecorder | None = None
-        if record:
-            self.recorder = EpisodeRecorder(node_config(RECORDER, profile, overrides={
-                'mode': 'fixed_rate', 'fixed_rate_hz': self.sim.frame_rate_hz}))
+        self._record = record
         self._wire()
 
     # ------------------------------------------------------------------ wiring
+    def _bus(self, spec: NodeSpec, overrides: dict[str, Any] | None = None,
+             params: dict[str, Any] | None = None) -> ReplayBus:
+        """A bus for one node of the graph, with the parameters the launch file gives it."""
+        if params is None:
+            params = node_params(spec, self._profile, overrides=overrides)
+        return ReplayBus(self.executor, params, msgs=self.factory, log=self._log.append)
+
     def _wire(self) -> None:
+        """The nodes' own wiring on the executor, in the order of the module docstring."""
         ex = self.executor
         ex.add_timer(self.sim.physics_rate_hz, self._physics, name='sim_physics')
         ex.add_timer(self.sim.frame_rate_hz, self._camera, name='sim_camera')
         ex.subscribe(topics.CMD_VEL.name, self._on_cmd_vel)
+        self._camera_wiring = CameraWiring(self._bus(CAMERA, {
+            'frame_id': 'camera_optical_frame', 'width': self.sim.width,
+            'height': self.sim.height, 'fps': self.sim.frame_rate_hz}))
+        self.camera = self._camera_wiring.camera
         if self.driver == 'expert' or self.manual_window is not None:
             ex.add_timer(10.0, self._expert_publish, name='scripted_teleop')
-        if self.inference is not None:
-            attach_inference(ex, self.inference, self.factory)
-        attach_arbiter(ex, self.arbiter, self.factory)
-        if self.recorder is not None:
-            attach_recorder(ex, self.recorder, self._on_episode)
+        if self.driver == 'policy':
+            runner = self._runner
+            runner.reset()
+            params = to_params(self._inference_config) if self._inference_config else None
+            self.inference = InferenceWiring(self._bus(INFERENCE, params=params),
+                                             load=lambda _config: runner).inference
+        self.arbiter = ArbiterWiring(self._bus(ARBITER, {'initial_mode': self.mode})).arbiter
+        if self._record:
+            self.recorder = RecorderWiring(self._bus(RECORDER, {
+                'mode': 'fixed_rate', 'fixed_rate_hz': self.sim.frame_rate_hz}),
+                on_episode=self._on_episode).recorder
         ex.add_timer(self.sim.odom_rate_hz, self._odom, name='sim_odom')
 
     def _seconds(self, t_ns: int) -> float:
@@ -256,15 +271,11 @@ class SimSession:
                     str(self._video_path), cv2.VideoWriter_fourcc(*'mp4v'),
                     self.sim.frame_rate_hz, (self.sim.width, self.sim.height))
             self._video.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-        out = self.camera.render(Frame(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                                       self._frame_index), t_ns)
+        frame = Frame(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), self._frame_index)
         self._frame_index += 1
         self.result.frames = self._frame_index
-        if out is None:
+        if not self._camera_wiring.publish_frame(frame, t_ns):
             return
-        self.executor.publish(topics.CAMERA_IMAGE.name,
-                              self.factory.image_from_fields(out.fields, t_ns, out.frame_id))
-        self.camera.published(t_ns, t_ns)
         if self._frame_index == 1 and self.recorder is not None:
             self.executor.publish(topics.RECORDER_CONTROL.name, self.factory.string(
                 f'start {self.scenario.name} {self.instruction}'))

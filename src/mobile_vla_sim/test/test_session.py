@@ -90,7 +90,15 @@ def test_a_run_is_identical_twice_with_the_same_seed(tmp_path, runner):
     for k in range(2):
         with Reader(tmp_path / str(k) / 'bag') as reader:
             raw.append([(c.topic, t, bytes(data)) for c, t, data in reader.messages()])
-    assert len(raw[0]) > 100 and raw[0] == raw[1]
+    # Every message is the same, at the same time, except what /diagnostics measures of
+    # the machine (the policy's step latency in milliseconds); its messages still come
+    # at the same times.
+    assert [(topic, t) for topic, t, _ in raw[0]] == [(topic, t) for topic, t, _ in raw[1]]
+    assert {topic for topic, _, _ in raw[0]} >= {'/diagnostics', '/cmd_vel', '/camera/image'}
+
+    def behaviour(messages):
+        return [m for m in messages if m[0] != '/diagnostics']
+    assert len(behaviour(raw[0])) > 100 and behaviour(raw[0]) == behaviour(raw[1])
 
 
 def test_hybrid_manual_input_takes_over_and_hands_back(runner):

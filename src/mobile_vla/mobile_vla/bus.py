@@ -1,0 +1,149 @@
+"""The small interface every node's wiring is written against, and its replay implementation.
+
+A node's wiring (``<package>/wiring.py``) says once which parameters the node
+reads, which topics it subscribes and publishes with which QoS, and which timers
+it runs. Three implementations drive that same code:
+
+- ``mobile_vla.ros_bus.RosBus``: rclpy, in each ``*_node.py`` on the robot and in
+  the node tests;
+- ``ReplayBus`` below: the deterministic ``ReplayExecutor`` for bag tests and
+  ``mobile-vla data from-bag``;
+- the simulator session, which puts a ``ReplayBus`` on its executor.
+
+A handler receives the message; the time of the event is ``bus.now_ns()``
+(the node clock under rclpy, message time in replay). Messages are built with
+``bus.msgs`` (a ``MessageFactory`` for the bus's own message classes). Work that
+must not block the executor (loading a model, writing a file, reading a camera)
+goes to ``bus.worker(name)``: a thread under rclpy, run at once in replay, so a
+replay stays exact.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping, Protocol
+
+from mobile_vla import topics
+from mobile_vla.bag import MessageFactory
+from mobile_vla.replay import ReplayExecutor
+
+Handler = Callable[[Any], None]
+LOG_LEVELS = ('debug', 'info', 'warning', 'error')
+
+
+class Worker(Protocol):
+    def submit(self, work: Callable[[], None]) -> None:
+        """Run ``work`` off the executor, in submission order."""
+
+    def pending(self) -> int:
+        """Work items submitted and not yet finished."""
+
+    def stop(self) -> None:
+        """Ask long-running work to end (``stopping`` turns true)."""
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def close(self, timeout_s: float) -> bool:
+        """Finish submitted work (at most ``timeout_s``); True when all of it finished."""
+
+
+class Bus(Protocol):
+    """What a node's wiring may use. See the module docstring."""
+
+    msgs: MessageFactory
+    namespace: str
+
+    def now_ns(self) -> int: ...
+
+    def parameters(self, cls: type, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The node's flat parameters for dataclass ``cls``. ``extra`` names parameters
+        of dynamic groups (``sources.<name>.*``) to declare when none of their group is
+        given."""
+
+    def publisher(self, name: str, msgtype: str, qos: topics.QosIntent) -> Callable[[Any], None]:
+        ...
+
+    def subscribe(self, name: str, msgtype: str, qos: topics.QosIntent,
+                  handler: Handler) -> None: ...
+
+    def timer(self, rate_hz: float, callback: Callable[[], None], name: str) -> None: ...
+
+    def log(self, level: str, text: str) -> None: ...
+
+    def worker(self, name: str) -> Worker: ...
+
+
+def publisher_of(bus: Bus, topic: topics.Topic) -> Callable[[Any], None]:
+    """A publisher on one of the graph's topics, with its type and QoS."""
+    return bus.publisher(topic.name, topic.msgtype, topic.qos)
+
+
+def subscribe_to(bus: Bus, topic: topics.Topic, handler: Handler,
+                 qos: topics.QosIntent | None = None) -> None:
+    """Subscribe to one of the graph's topics, with its type and (unless given) its QoS."""
+    bus.subscribe(topic.name, topic.msgtype, qos or topic.qos, handler)
+
+
+class InlineWorker:
+    """Runs work at once, in the caller: replay and simulation stay deterministic."""
+
+    def __init__(self) -> None:
+        self._stopping = False
+
+    def submit(self, work: Callable[[], None]) -> None:
+        if not self._stopping:
+            work()
+
+    def pending(self) -> int:
+        return 0
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def close(self, timeout_s: float) -> bool:
+        return True
+
+
+class ReplayBus:
+    """A ``Bus`` on a ``ReplayExecutor``: message time, inline workers, parameters given."""
+
+    def __init__(self, executor: ReplayExecutor, params: Mapping[str, Any] | None = None,
+                 namespace: str = '', msgs: MessageFactory | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.executor = executor
+        self.params = dict(params or {})
+        self.namespace = namespace
+        self.msgs = msgs or MessageFactory()
+        self.lines: list[str] = []
+        self._log = log or self.lines.append
+
+    def now_ns(self) -> int:
+        return self.executor.now_ns
+
+    def parameters(self, cls: type, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return dict(self.params)
+
+    def publisher(self, name: str, msgtype: str, qos: topics.QosIntent) -> Callable[[Any], None]:
+        path = topics.resolve(name, self.namespace)
+        return lambda msg: self.executor.publish(path, msg, msgtype=msgtype)
+
+    def subscribe(self, name: str, msgtype: str, qos: topics.QosIntent,
+                  handler: Handler) -> None:
+        self.executor.subscribe(topics.resolve(name, self.namespace),
+                                lambda msg, _t_ns: handler(msg))
+
+    def timer(self, rate_hz: float, callback: Callable[[], None], name: str) -> None:
+        if not (math.isfinite(rate_hz) and rate_hz > 0):
+            raise ValueError(f'timer {name}: rate must be a positive number, got {rate_hz}')
+        self.executor.add_timer(rate_hz, lambda _t_ns: callback(), name=name)
+
+    def log(self, level: str, text: str) -> None:
+        self._log(f'[{level}] {text}' if level != 'info' else text)
+
+    def worker(self, name: str) -> InlineWorker:
+        return InlineWorker()

@@ -1,0 +1,217 @@
+"""The rclpy implementation of ``mobile_vla.bus.Bus``, and the one ``main()`` of every node.
+
+This is the workspace's only rclpy adapter module: each ``*_node.py`` is
+``run_node('<name>', <Wiring>)``. It uses rclpy API that exists in Humble (the
+robot) as well as Jazzy.
+
+- Parameters are declared from the wiring's config dataclass, with each field's
+  documentation as the description (read-only: they are read once).
+- A callback that raises is logged with its traceback and the node goes on: a
+  node never dies from what arrives on a topic.
+- SIGINT and SIGTERM end ``spin`` while the context is still valid, so the
+  wiring's ``shutdown`` can publish (a zero velocity) and the node then waits,
+  bounded, until reliable subscribers have acknowledged it.
+- A configuration error ends the node with one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import queue
+import signal
+import sys
+import threading
+import traceback
+from typing import Any, Callable, Mapping, Protocol
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy import qos as rclpy_qos
+from rclpy.duration import Duration
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+from mobile_vla import topics
+from mobile_vla.bag import MessageFactory
+from mobile_vla.bus import Handler
+from mobile_vla.config import ConfigError, declare_node_config
+from mobile_vla.msgs import array_buffer
+
+#: How long shutdown waits for reliable subscribers to acknowledge the last messages.
+FLUSH_TIMEOUT_S = 1.0
+#: How long shutdown waits for workers (an episode still being written; launch gives 35 s).
+WORKER_CLOSE_TIMEOUT_S = 30.0
+
+
+def message_class(msgtype: str) -> Any:
+    """``geometry_msgs/msg/Twist`` -> the rclpy message class."""
+    package, kind, name = msgtype.split('/')
+    return getattr(importlib.import_module(f'{package}.{kind}'), name)
+
+
+class ThreadWorker:
+    """One daemon thread that runs submitted work in order (a model load, file writes)."""
+
+    def __init__(self, name: str, log: Callable[[str, str], None]) -> None:
+        self.name, self._log = name, log
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            work = self._queue.get()
+            try:
+                if work is None:
+                    return
+                work()
+            except Exception:  # the worker lives on; the error is said
+                self._log('error', f'{self.name} failed:\n{traceback.format_exc()}')
+            finally:
+                self._queue.task_done()
+
+    def submit(self, work: Callable[[], None]) -> None:
+        self._queue.put(work)
+
+    def pending(self) -> int:
+        return self._queue.unfinished_tasks
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def close(self, timeout_s: float) -> bool:
+        self._queue.put(None)
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+
+class RosBus:
+    """``Bus`` on an rclpy node: node clock, ROS parameters, worker threads."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.namespace = node.get_namespace()
+        self.msgs = MessageFactory(lookup=message_class, alloc=array_buffer)
+        self.workers: list[ThreadWorker] = []
+        self._publishers: list[Any] = []
+        self._logger = node.get_logger()
+
+    def now_ns(self) -> int:
+        return self.node.get_clock().now().nanoseconds
+
+    def parameters(self, cls: type, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        extra = extra or {}
+        given = {name.split('.')[0] for name in extra
+                 if self.node.get_parameters_by_prefix(name.split('.')[0])}
+        for name, value in extra.items():
+            if name.split('.')[0] not in given:
+                self.node.declare_parameter(name, value, ParameterDescriptor(read_only=True))
+        return declare_node_config(self.node, cls, ParameterDescriptor)
+
+    def publisher(self, name: str, msgtype: str, qos: topics.QosIntent) -> Callable[[Any], None]:
+        pub = self.node.create_publisher(message_class(msgtype), name, qos.profile(rclpy_qos))
+        self._publishers.append((pub, qos))
+        return pub.publish
+
+    def subscribe(self, name: str, msgtype: str, qos: topics.QosIntent,
+                  handler: Handler) -> None:
+        self.node.create_subscription(message_class(msgtype), name,
+                                      self._guarded(handler, f'{name} callback'),
+                                      qos.profile(rclpy_qos))
+
+    def timer(self, rate_hz: float, callback: Callable[[], None], name: str) -> None:
+        if not rate_hz > 0:
+            raise ConfigError(f'timer {name}: rate must be > 0 Hz, got {rate_hz}')
+        self.node.create_timer(1.0 / rate_hz, self._guarded(lambda _=None: callback(), name))
+
+    def _guarded(self, call: Callable[..., None], what: str) -> Callable[..., None]:
+        def run(*args: Any) -> None:
+            try:
+                call(*args)
+            except Exception:
+                self._logger.error(f'{what} failed; the node goes on:\n'
+                                   f'{traceback.format_exc()}', throttle_duration_sec=5.0)
+        return run
+
+    def log(self, level: str, text: str) -> None:
+        # One rclpy call site per severity: rclpy forbids changing it between calls.
+        if level == 'error':
+            self._logger.error(text)
+        elif level == 'warning':
+            self._logger.warning(text)
+        elif level == 'debug':
+            self._logger.debug(text)
+        else:
+            self._logger.info(text)
+
+    def worker(self, name: str) -> ThreadWorker:
+        worker = ThreadWorker(name, self.log)
+        self.workers.append(worker)
+        return worker
+
+    def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
+        """Wait (bounded) until reliable subscribers acknowledged what was published."""
+        for pub, qos in self._publishers:
+            wait = getattr(pub, 'wait_for_all_acked', None)
+            if wait is not None and qos.reliability == 'reliable':
+                wait(Duration(nanoseconds=int(timeout_s * 1e9)))
+
+
+class Wiring(Protocol):
+    def shutdown(self) -> None:
+        """Publish the last safe messages (zero velocity) and finish pending work."""
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_node(name: str, wire: Callable[[RosBus], Wiring], args: list[str] | None = None,
+             spin: Callable[[RosBus, Any], None] | None = None) -> int:
+    """Init rclpy, make node ``name``, bind the wiring, spin until a signal; the exit code.
+
+    ``spin(bus, wiring)`` replaces ``rclpy.spin`` for a node driven by something else
+    (the teleop reads a terminal).
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    # Explicit handlers: a process started in the background by a shell inherits SIGINT
+    # as ignored, and launch sends SIGINT then SIGTERM.
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    node = bus = wiring = None
+    code = 0
+    try:
+        node = Node(name, automatically_declare_parameters_from_overrides=True)
+        bus = RosBus(node)
+        wiring = wire(bus)
+        if spin is None:
+            rclpy.spin(node)
+        else:
+            spin(bus, wiring)
+    except (KeyboardInterrupt, SystemExit, ExternalShutdownException):
+        pass
+    except ConfigError as exc:
+        print(f'{name}: configuration error: {exc}', file=sys.stderr)
+        code = 2
+    finally:
+        # A second signal must not cut short the clean-up (a zero command, an episode
+        # still being written).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if wiring is not None:
+            wiring.shutdown()
+        if bus is not None:
+            bus.flush()
+            for worker in bus.workers:
+                worker.stop()
+                worker.close(timeout_s=WORKER_CLOSE_TIMEOUT_S)
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code

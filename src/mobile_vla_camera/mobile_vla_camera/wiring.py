@@ -1,0 +1,90 @@
+"""The camera_publisher node's wiring, written once against ``mobile_vla.bus.Bus``.
+
+Under rclpy (``camera_publisher_node``) the grab loop runs on a worker thread, so
+the executor never waits on the camera; the simulator renders its frames and hands
+them to ``publish_frame``. Both publish through ``emit``: ``camera/image`` with
+sensor-data QoS (best effort, keep last: never blocks on a slow subscriber) and
+``camera/camera_info`` when a calibration is set. Health goes to /diagnostics.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from typing import Callable
+
+from mobile_vla import topics
+from mobile_vla.bus import Bus, publisher_of
+from mobile_vla.config import from_params
+from mobile_vla.node_runtime import KindThrottle
+from mobile_vla_camera.calibration import load_calibration
+from mobile_vla_camera.grabber import run_grab_loop
+from mobile_vla_camera.publisher import CameraConfig, CameraPublisher, ImageOut
+from mobile_vla_camera.sources import Frame
+
+NS = 1e9
+
+
+class CameraWiring:
+    """camera_publisher: frames from the source (or the simulator) out on camera/image."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        config = from_params(CameraConfig, bus.parameters(CameraConfig))
+        calibration = load_calibration(config.calibration_file) \
+            if config.calibration_file else None
+        self.camera = CameraPublisher(config, calibration, alloc=bus.msgs.alloc)
+        # The grab worker changes the publisher's state while the diagnostics timer reads it.
+        self._lock = threading.Lock()
+        self._image = publisher_of(bus, topics.CAMERA_IMAGE)
+        self._info = publisher_of(bus, topics.CAMERA_INFO)
+        self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
+        self._warn = KindThrottle(lambda text: bus.log('warning', text),
+                                  lambda: bus.now_ns() / NS, 2.0)
+        bus.timer(1.0, self._publish_diagnostics, 'camera_publisher/diagnostics')
+        self._grabber = None
+        bus.log('info', f'camera source {config.source}, {config.encoding}, '
+                        f'frame_id {config.frame_id}')
+
+    def start_grabbing(self, sleep: Callable[[float], None]) -> None:
+        """Open the configured source and publish its frames from a worker until shutdown."""
+        self._grabber = self.bus.worker('camera_grab')
+        self._grabber.submit(lambda: self._grab(sleep))
+
+    def _grab(self, sleep: Callable[[float], None]) -> None:
+        try:
+            run_grab_loop(self.camera, self.emit, self.bus.now_ns, sleep,
+                          should_stop=lambda: self._grabber.stopping, log=self._warn,
+                          lock=self._lock, info=lambda text: self.bus.log('info', text))
+        except Exception as exc:  # never take the node down; say what happened
+            with self._lock:
+                self.camera.failed(f'camera grab loop crashed: {exc!r}', self.bus.now_ns())
+            self.bus.log('error', f'camera grab loop stopped:\n{traceback.format_exc()}')
+
+    def emit(self, out: ImageOut) -> None:
+        msg = self.bus.msgs.image_from_fields(out.fields, out.stamp_ns, out.frame_id)
+        self._image(msg)
+        info = self.camera.camera_info(out.fields['width'], out.fields['height'])
+        if info is not None:
+            self._info(self.bus.msgs.camera_info(info, out.stamp_ns, out.frame_id))
+
+    def publish_frame(self, frame: Frame, capture_ns: int) -> bool:
+        """Render and publish one frame captured now (the simulator's camera)."""
+        out = self.camera.render(frame, capture_ns)
+        if out is None:
+            return False
+        self.emit(out)
+        self.camera.published(capture_ns, self.bus.now_ns())
+        return True
+
+    def _publish_diagnostics(self) -> None:
+        now_ns = self.bus.now_ns()
+        with self._lock:
+            level, message, values = self.camera.diagnostics(now_ns)
+        self._diagnostics(self.bus.msgs.diagnostics(
+            now_ns, 'camera_publisher: camera', level, message, values,
+            hardware_id=self.camera.config.source))
+
+    def shutdown(self) -> None:
+        if self._grabber is not None:
+            self._grabber.stop()
