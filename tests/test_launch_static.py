@@ -6,24 +6,20 @@ import shutil
 import pytest
 from graph_checks import (
     executable_problems,
-    launch_arguments,
     node_topic_problems,
     parameter_file_problems,
 )
 
-from mobile_vla.graph import ALL_NODES, ROBOT_GRAPH, NodeSpec
+from mobile_vla import topics
+from mobile_vla.config import ConfigError
+from mobile_vla.graph import ALL_NODES, ARBITER, ROBOT_GRAPH, NodeSpec
+from mobile_vla.launch_plan import ARGUMENTS, plan, teleop_launch
+from mobile_vla_control.wiring import ArbiterWiring
 from mobile_vla_sim.graph import node_config
 
 REQUIRED_ARGUMENTS = {'namespace', 'mode', 'checkpoint', 'engine', 'device', 'camera_source',
                       'record', 'use_sim_time', 'log_level', 'params_file', 'teleop_in_xterm',
                       'robot_base'}
-NODE_MODULES = {
-    'camera_publisher': 'mobile_vla_camera/mobile_vla_camera/camera_publisher_node.py',
-    'vla_inference': 'mobile_vla_inference/mobile_vla_inference/vla_inference_node.py',
-    'control_arbiter': 'mobile_vla_control/mobile_vla_control/control_arbiter_node.py',
-    'episode_recorder': 'mobile_vla_recorder/mobile_vla_recorder/episode_recorder_node.py',
-    'wasd_teleop': 'mobile_vla_control/mobile_vla_control/wasd_teleop_node.py',
-}
 
 
 @pytest.fixture(scope='module')
@@ -31,14 +27,35 @@ def launch_file(workspace):
     return workspace / 'launch' / 'mobile_vla.launch.py'
 
 
-def test_launch_file_declares_every_argument_and_builds_from_the_graph(launch_file):
-    assert REQUIRED_ARGUMENTS <= set(launch_arguments(launch_file))
+def test_launch_file_declares_every_argument_and_builds_from_the_plan(launch_file):
+    assert REQUIRED_ARGUMENTS <= {name for name, _, _ in ARGUMENTS}
     tree = ast.parse(launch_file.read_text())
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
-                and n.module == 'mobile_vla.graph' for a in n.names}
-    assert {'ROBOT_GRAPH', 'TELEOP'} <= imported
+                and n.module == 'mobile_vla.launch_plan' for a in n.names}
+    assert {'ARGUMENTS', 'plan', 'teleop_launch'} <= imported
     assert [s.name for s in ROBOT_GRAPH] == ['camera_publisher', 'vla_inference',
                                              'control_arbiter', 'episode_recorder']
+
+
+def test_the_plan_resolves_parameters_as_launch_does(workspace, tmp_path):
+    profile = tmp_path / 'profile.yaml'
+    profile.write_text('/**/vla_inference:\n  ros__parameters:\n    rate_hz: 5.0\n'
+                       'camera_publisher:\n  ros__parameters:\n    source: file\n')
+    nodes = {n.spec.name: n for n in plan({
+        'namespace': 'robot1', 'mode': 'hybrid', 'camera_source': 'synthetic',
+        'params_file': str(profile), 'record': 'false', 'use_sim_time': 'true'})}
+    assert list(nodes) == ['camera_publisher', 'vla_inference', 'control_arbiter']
+    camera, inference, arbiter = nodes.values()
+    assert camera.params['source'] == 'synthetic'  # the argument beats the profile
+    assert camera.params['width'] == 1280  # config/camera.yaml
+    assert inference.params['rate_hz'] == 5.0 and inference.params['checkpoint'] == 'models/demo'
+    assert arbiter.params['initial_mode'] == 'hybrid'
+    assert all(n.params['use_sim_time'] is True and n.namespace == 'robot1'
+               for n in nodes.values())
+    assert plan({})[-1].sigterm_timeout_s == 35.0  # the recorder gets time to write
+    assert teleop_launch({}) is None and teleop_launch({'teleop_in_xterm': 'true'})
+    with pytest.raises(ConfigError, match='unknown launch argument.*camera'):
+        plan({'camera': 'csi'})
 
 
 def test_every_executable_exists_and_every_config_file_too(workspace):
@@ -54,8 +71,8 @@ def test_parameter_files_name_only_declared_parameters(workspace, name):
 
 
 @pytest.mark.parametrize('spec', ALL_NODES, ids=lambda s: s.name)
-def test_node_code_uses_the_topics_of_the_graph(workspace, spec):
-    problems = node_topic_problems(workspace, spec, workspace / 'src' / NODE_MODULES[spec.name])
+def test_node_wiring_uses_the_topics_of_the_graph(spec):
+    problems = node_topic_problems(spec)
     assert not problems, '\n'.join(problems)
 
 
@@ -76,9 +93,13 @@ def test_the_checks_catch_broken_wiring(workspace, tmp_path):
     ghost = NodeSpec('ghost', 'mobile_vla_camera', 'ghost_node', 'camera.yaml', (), ())
     assert any("no console script 'ghost_node'" in p for p in executable_problems(
         workspace, [ghost]))
-    module = tmp_path / 'renamed_node.py'
-    source = (workspace / 'src' / NODE_MODULES['camera_publisher']).read_text()
-    module.write_text(source.replace('topics.CAMERA_IMAGE.name', "'camera/img'", 1))
-    problems = node_topic_problems(workspace, ROBOT_GRAPH[0], module)
-    assert any("literal 'camera/img'" in p for p in problems)
+
+
+    class RenamedTopic(ArbiterWiring):
+        def __init__(self, bus):
+            bus.publisher('cmd_vel_out', 'geometry_msgs/msg/Twist', topics.COMMAND)
+            super().__init__(bus)
+
+    problems = node_topic_problems(ARBITER, RenamedTopic)
+    assert any('cmd_vel_out' in p and 'publishes' in p for p in problems)
     shutil.rmtree(tmp_path)

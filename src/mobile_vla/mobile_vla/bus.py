@@ -121,6 +121,9 @@ class ReplayBus:
         self.msgs = msgs or MessageFactory()
         self.lines: list[str] = []
         self._log = log or self.lines.append
+        #: Absolute topic name -> message type, of what the wiring publishes and subscribes.
+        self.publications: dict[str, str] = {}
+        self.subscriptions: dict[str, str] = {}
 
     def now_ns(self) -> int:
         return self.executor.now_ns
@@ -130,12 +133,14 @@ class ReplayBus:
 
     def publisher(self, name: str, msgtype: str, qos: topics.QosIntent) -> Callable[[Any], None]:
         path = topics.resolve(name, self.namespace)
+        self.publications[path] = msgtype
         return lambda msg: self.executor.publish(path, msg, msgtype=msgtype)
 
     def subscribe(self, name: str, msgtype: str, qos: topics.QosIntent,
                   handler: Handler) -> None:
-        self.executor.subscribe(topics.resolve(name, self.namespace),
-                                lambda msg, _t_ns: handler(msg))
+        path = topics.resolve(name, self.namespace)
+        self.subscriptions[path] = msgtype
+        self.executor.subscribe(path, lambda msg, _t_ns: handler(msg))
 
     def timer(self, rate_hz: float, callback: Callable[[], None], name: str) -> None:
         if not (math.isfinite(rate_hz) and rate_hz > 0):

@@ -42,8 +42,8 @@ def flatten(tree: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:
 def load_node_params(path: str | Path, node_name: str, namespace: str = '') -> dict[str, Any]:
     """Flat parameters for one node from a ROS 2 parameter YAML file.
 
-    Sections apply in the order rclpy applies them: ``/**`` first, then the bare
-    node name, then the fully qualified ``/namespace/node_name``.
+    Sections apply in the order rclpy applies them: ``/**`` first, then ``/**/node_name``
+    and the bare node name, then the fully qualified ``/namespace/node_name``.
     """
     path = Path(path)
     try:
@@ -57,7 +57,7 @@ def load_node_params(path: str | Path, node_name: str, namespace: str = '') -> d
     ns = namespace.strip('/')
     full = f'/{ns}/{node_name}' if ns else f'/{node_name}'
     params: dict[str, Any] = {}
-    for key in ('/**', node_name, full):
+    for key in ('/**', f'/**/{node_name}', node_name, full):
         section = data.get(key)
         if section is None:
             continue

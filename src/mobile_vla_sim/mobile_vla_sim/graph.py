@@ -20,9 +20,10 @@ from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, TELEOP, NodeS
 from mobile_vla.replay import ReplayExecutor
 from mobile_vla.resources import config_dir as default_config_dir
 from mobile_vla_camera.publisher import CameraConfig
+from mobile_vla_camera.wiring import CameraWiring
 from mobile_vla_control.arbiter import ArbiterConfig, ControlArbiter
 from mobile_vla_control.teleop import TeleopConfig
-from mobile_vla_control.wiring import ArbiterWiring
+from mobile_vla_control.wiring import ArbiterWiring, TeleopWiring
 from mobile_vla_inference.inference import InferenceConfig, VlaInference
 from mobile_vla_inference.wiring import InferenceWiring
 from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
@@ -35,6 +36,15 @@ PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     ARBITER.name: ArbiterConfig.from_params,
     RECORDER.name: lambda p: from_params(RecorderConfig, p),
     TELEOP.name: lambda p: from_params(TeleopConfig, p),
+}
+
+#: Each node's one wiring, as its ``*_node.py`` runs it.
+WIRINGS: dict[str, Callable[..., Any]] = {
+    CAMERA.name: CameraWiring,
+    INFERENCE.name: InferenceWiring,
+    ARBITER.name: ArbiterWiring,
+    RECORDER.name: RecorderWiring,
+    TELEOP.name: TeleopWiring,
 }
 
 

@@ -1,0 +1,107 @@
+"""What ``launch/mobile_vla.launch.py`` starts, as plain code: arguments, nodes, parameters.
+
+The launch file turns this plan into ``launch_ros`` actions; the graph test starts the
+same nodes as processes with exactly these parameters. Each node's parameters are one
+mapping: ``config/<node>.yaml``, then ``params_file``, then the launch arguments. They
+are read here (rather than passed as files) so that sections keyed by node name apply
+under any namespace.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from mobile_vla.config import ConfigError, load_node_params
+from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, ROBOT_GRAPH, TELEOP, NodeSpec
+from mobile_vla.resources import config_dir
+
+#: (name, default, description) of every launch argument.
+ARGUMENTS: tuple[tuple[str, str, str], ...] = (
+    ('namespace', '', 'robot namespace: every topic and node moves under it (multi-robot)'),
+    ('mode', 'manual', 'arbiter mode at start: manual, vla or hybrid'),
+    ('checkpoint', 'models/demo', 'policy checkpoint folder (config.json + model.safetensors)'),
+    ('engine', 'torch', 'policy engine: torch or onnx'),
+    ('device', 'cpu', 'policy device: cpu or cuda (torch); cpu, cuda, tensorrt, auto (onnx)'),
+    ('camera_source', 'csi', 'camera source: csi, v4l2, file, images or synthetic'),
+    ('record', 'true', 'start the episode recorder'),
+    ('use_sim_time', 'false', 'use /clock (bag playback with --clock, simulation)'),
+    ('log_level', 'info', 'log level of every node: debug, info, warn, error'),
+    ('params_file', '', 'an extra parameter file applied after config/*.yaml '
+                        '(e.g. config/robot.yaml or config/sim.yaml)'),
+    ('teleop_in_xterm', 'false', 'also start the WASD teleop in an xterm window'),
+    ('robot_base', '', 'a command that starts the base driver (it reads /cmd_vel)'),
+)
+DEFAULTS = {name: default for name, default, _ in ARGUMENTS}
+#: Seconds launch waits after SIGINT before SIGTERM: time for a zero command or a last
+#: episode to be written.
+SIGTERM_TIMEOUT_S = {RECORDER.name: 35.0}
+DEFAULT_SIGTERM_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class NodeLaunch:
+    """One node as launch starts it."""
+
+    spec: NodeSpec
+    params: dict[str, Any]
+    namespace: str
+    log_level: str
+
+    @property
+    def sigterm_timeout_s(self) -> float:
+        return SIGTERM_TIMEOUT_S.get(self.spec.name, DEFAULT_SIGTERM_TIMEOUT_S)
+
+
+def resolve_arguments(given: Mapping[str, str]) -> dict[str, str]:
+    """Every argument's value: the given ones over the defaults; unknown names are errors."""
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f'unknown launch argument(s) {", ".join(unknown)}; known: '
+                          f'{", ".join(DEFAULTS)}')
+    return {**DEFAULTS, **{k: str(v) for k, v in given.items()}}
+
+
+def _is_true(value: str) -> bool:
+    return value.strip().lower() == 'true'
+
+
+def node_parameters(spec: NodeSpec, args: Mapping[str, str],
+                    overrides: Mapping[str, Any] = ()) -> dict[str, Any]:
+    """One node's parameters: its YAML, then ``params_file``, then the launch arguments."""
+    params = load_node_params(config_dir() / spec.config, spec.name, args['namespace'])
+    if args['params_file']:
+        params.update(load_node_params(os.path.abspath(args['params_file']), spec.name,
+                                       args['namespace']))
+    params['use_sim_time'] = _is_true(args['use_sim_time'])
+    params.update(overrides)
+    return params
+
+
+def argument_overrides(args: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Node parameters that launch arguments set (an argument wins over the files)."""
+    return {
+        CAMERA.name: {'source': args['camera_source']},
+        INFERENCE.name: {'checkpoint': args['checkpoint'], 'engine': args['engine'],
+                         'device': args['device']},
+        ARBITER.name: {'initial_mode': args['mode']},
+    }
+
+
+def plan(given: Mapping[str, str]) -> list[NodeLaunch]:
+    """The robot graph's nodes with their parameters, as the launch file starts them."""
+    args = resolve_arguments(given)
+    overrides = argument_overrides(args)
+    return [NodeLaunch(spec, node_parameters(spec, args, overrides.get(spec.name, {})),
+                       args['namespace'], args['log_level'])
+            for spec in ROBOT_GRAPH if spec is not RECORDER or _is_true(args['record'])]
+
+
+def teleop_launch(given: Mapping[str, str]) -> NodeLaunch | None:
+    """The WASD teleop, when ``teleop_in_xterm:=true``."""
+    args = resolve_arguments(given)
+    if not _is_true(args['teleop_in_xterm']):
+        return None
+    return NodeLaunch(TELEOP, node_parameters(TELEOP, args), args['namespace'],
+                      args['log_level'])
