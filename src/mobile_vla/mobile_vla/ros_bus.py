@@ -21,6 +21,7 @@ import queue
 import signal
 import sys
 import threading
+import time
 import traceback
 from typing import Any, Callable, Mapping, Protocol
 
@@ -157,10 +158,12 @@ class RosBus:
 
     def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
         """Wait (bounded) until reliable subscribers acknowledged what was published."""
-        for pub, qos in self._publishers:
-            wait = getattr(pub, 'wait_for_all_acked', None)
-            if wait is not None and qos.reliability == 'reliable':
-                wait(Duration(nanoseconds=int(timeout_s * 1e9)))
+        reliable = [pub for pub, qos in self._publishers if qos.reliability == 'reliable']
+        if reliable and not hasattr(reliable[0], 'wait_for_all_acked'):
+            time.sleep(min(timeout_s, 0.2))  # an rclpy without it: give the DDS writer a moment
+            return
+        for pub in reliable:
+            pub.wait_for_all_acked(Duration(nanoseconds=int(timeout_s * 1e9)))
 
 
 class Wiring(Protocol):

@@ -1,0 +1,198 @@
+"""Real ROS 2 for the tests: nodes started as processes, as ``ros2 run`` and launch start
+them, and an rclpy probe that talks to them over real DDS topics and services.
+
+Each test session gets its own ``ROS_DOMAIN_ID`` and localhost-only discovery, so runs
+on one machine never hear each other.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import rclpy
+import yaml
+from rcl_interfaces.msg import ParameterType
+from rcl_interfaces.srv import GetParameters
+from rclpy import qos as rclpy_qos
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+
+from mobile_vla import topics
+from mobile_vla.graph import NodeSpec
+from mobile_vla.ros_bus import message_class
+
+#: One domain per test process: ROS_DOMAIN_ID 10-99.
+DOMAIN_ID = 10 + os.getpid() % 90
+#: How long a new participant may take to discover the others.
+DISCOVERY_S = 10.0
+
+
+def ros_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID),
+               ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONUNBUFFERED='1',
+               RCUTILS_LOGGING_BUFFERED_STREAM='0')
+    env.update(extra)
+    return env
+
+
+def executable(package: str, name: str) -> Path:
+    """``lib/<package>/<name>`` in the ament prefixes, where ``ros2 run`` finds it."""
+    for prefix in filter(None, os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)):
+        path = Path(prefix) / 'lib' / package / name
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f'{package}/{name} is not installed: colcon build and source '
+                            'install/setup.bash first')
+
+
+def _param_text(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()
+
+
+class NodeProcess:
+    """One node as its own process: the console script with ``--ros-args``."""
+
+    def __init__(self, spec: NodeSpec, log_dir: Path, *, params_file: Path | None = None,
+                 params: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] = (),
+                 namespace: str = '', env: Mapping[str, str] | None = None) -> None:
+        self.spec = spec
+        self.namespace = namespace.strip('/')
+        args = [str(executable(spec.package, spec.executable)), '--ros-args',
+                '-r', f'__node:={spec.name}']
+        if self.namespace:
+            args += ['-r', f'__ns:=/{self.namespace}']
+        if params_file is not None:
+            args += ['--params-file', str(params_file)]
+        if params is not None:  # as launch_ros passes a parameter dictionary: a file
+            path = log_dir / f'{spec.name}_params.yaml'
+            path.write_text(yaml.safe_dump({'/**': {'ros__parameters': dict(params)}}))
+            args += ['--params-file', str(path)]
+        for key, value in dict(overrides).items():
+            args += ['-p', f'{key}:={_param_text(value)}']
+        self.args = args
+        self.log_path = log_dir / f'{spec.name}.log'
+        self._log = open(self.log_path, 'wb')  # noqa: SIM115 (closed in wait())
+        self.process = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=ros_env(**(env or {})), cwd=log_dir,
+            # A process started from a background shell inherits SIGINT ignored.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+    @property
+    def fqn(self) -> str:
+        return f'/{self.namespace}/{self.spec.name}' if self.namespace else f'/{self.spec.name}'
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors='replace')
+
+    def send(self, sig: int) -> None:
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self._log.close()
+
+    def stop(self) -> None:
+        """End the process whatever state it is in (test clean-up)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+class Probe:
+    """An rclpy node in the test process: listens, publishes, asks for parameters."""
+
+    def __init__(self, namespace: str = '') -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=DOMAIN_ID)
+        self.node = Node('test_probe', namespace=namespace or '/', context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.received: dict[str, list[tuple[float, Any]]] = {}
+
+    def listen(self, name: str, msgtype: str, qos: topics.QosIntent = topics.DEFAULT) -> list:
+        """Record every message on ``name`` as (receive time, message)."""
+        out = self.received.setdefault(name, [])
+        self.node.create_subscription(message_class(msgtype), name,
+                                      lambda msg: out.append((time.monotonic(), msg)),
+                                      qos.profile(rclpy_qos))
+        return out
+
+    def listen_to(self, topic: topics.Topic, qos: topics.QosIntent | None = None) -> list:
+        return self.listen(topic.name, topic.msgtype, qos or topic.qos)
+
+    def publisher(self, topic: topics.Topic, qos: topics.QosIntent | None = None) -> Any:
+        return self.node.create_publisher(message_class(topic.msgtype), topic.name,
+                                          (qos or topic.qos).profile(rclpy_qos))
+
+    def spin_for(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=min(0.05, max(0.0, end - time.monotonic())))
+
+    def spin_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if condition():
+                return True
+            self.executor.spin_once(timeout_sec=0.05)
+        return condition()
+
+    def wait_for_subscribers(self, publisher: Any, count: int = 1,
+                             timeout: float = DISCOVERY_S) -> bool:
+        return self.spin_until(lambda: publisher.get_subscription_count() >= count, timeout)
+
+    def get_parameters(self, node_fqn: str, names: list[str],
+                       timeout: float = DISCOVERY_S) -> dict[str, Any]:
+        """Through the node's real ``get_parameters`` service."""
+        client = self.node.create_client(GetParameters, f'{node_fqn}/get_parameters')
+        try:
+            if not self.spin_until(client.service_is_ready, timeout):
+                raise TimeoutError(f'{node_fqn}/get_parameters did not come up')
+            future = client.call_async(GetParameters.Request(names=names))
+            if not self.spin_until(future.done, timeout):
+                raise TimeoutError(f'{node_fqn}/get_parameters did not answer')
+            return {name: _parameter_value(v) for name, v in zip(names, future.result().values,
+                                                                  strict=True)}
+        finally:
+            self.node.destroy_client(client)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+
+def _parameter_value(value: Any) -> Any:
+    kind = value.type
+    return {
+        ParameterType.PARAMETER_NOT_SET: None,
+        ParameterType.PARAMETER_BOOL: value.bool_value,
+        ParameterType.PARAMETER_INTEGER: value.integer_value,
+        ParameterType.PARAMETER_DOUBLE: value.double_value,
+        ParameterType.PARAMETER_STRING: value.string_value,
+        ParameterType.PARAMETER_DOUBLE_ARRAY: list(value.double_array_value),
+        ParameterType.PARAMETER_INTEGER_ARRAY: list(value.integer_array_value),
+        ParameterType.PARAMETER_BOOL_ARRAY: list(value.bool_array_value),
+        ParameterType.PARAMETER_STRING_ARRAY: list(value.string_array_value),
+    }.get(kind)
+
+
+def action(msg: Any) -> tuple[float, float, float]:
+    return (msg.linear.x, msg.linear.y, msg.angular.z)
+
+
+def is_zero(msg: Any) -> bool:
+    return all(abs(v) < 1e-9 for v in action(msg))

@@ -1,0 +1,202 @@
+"""The robot graph under real rclpy: camera (synthetic), inference (models/demo), arbiter
+and recorder as processes, under a namespace, with exactly the parameters the launch
+file computes (``mobile_vla.launch_plan``), and the WASD teleop in a real terminal (tmux).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from ros_harness import DISCOVERY_S, NodeProcess, Probe, action, executable, is_zero, ros_env
+
+from mobile_vla import topics
+from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, TELEOP
+from mobile_vla.launch_plan import plan, teleop_launch
+
+TMUX = shutil.which('tmux')
+pytestmark = pytest.mark.skipif(TMUX is None, reason='tmux not installed (make setup installs it)')
+NAMESPACE = 'robot1'
+LEFT = 'go around the box on the left to the cup'
+#: config/sim.yaml: a frame older than this is stale and the policy sends zero.
+MAX_FRAME_AGE_S = 1.0
+
+
+def string_msg(text: str):
+    from std_msgs.msg import String
+
+    return String(data=text)
+
+
+def bool_msg(value: bool):
+    from std_msgs.msg import Bool
+
+    return Bool(data=value)
+
+
+class Teleop:
+    """``wasd_teleop`` in a tmux pane of a private server, driven by real key presses."""
+
+    def __init__(self, tmp_path, params: dict) -> None:
+        self.tmux = [TMUX, '-L', f'mvla-graph-{os.getpid()}']
+        self.code = tmp_path / 'teleop.code'
+        params_file = tmp_path / 'teleop_params.yaml'
+        params_file.write_text(yaml.safe_dump({'/**': {'ros__parameters': params}}))
+        env = ' '.join(f'{k}={shlex.quote(v)}' for k, v in ros_env().items()
+                       if k.startswith(('ROS_', 'RMW_', 'AMENT_', 'PYTHON', 'LD_', 'PATH')))
+        command = (f'env {env} {executable(TELEOP.package, TELEOP.executable)} --ros-args '
+                   f'-r __ns:=/{NAMESPACE} --params-file {params_file}; '
+                   f'echo $? > {self.code}; sleep 30')
+        subprocess.run(self.tmux + ['new-session', '-d', '-s', 'teleop', '-x', '100', '-y', '30',
+                                    'bash', '-c', command], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(self.tmux + ['capture-pane', '-p', '-t', 'teleop'],
+                              capture_output=True, text=True).stdout
+
+    def key(self, key: str) -> None:
+        subprocess.run(self.tmux + ['send-keys', '-t', 'teleop', key], check=True)
+
+    def close(self) -> None:
+        subprocess.run(self.tmux + ['kill-server'], capture_output=True)
+
+
+def hold(probe: Probe, teleop: Teleop, key: str, seconds: float) -> None:
+    """A held key: the terminal's auto-repeat, every 50 ms."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        teleop.key(key)
+        probe.spin_for(0.05)
+
+
+def press(probe: Probe, teleop: Teleop, *keys: str) -> None:
+    for key in keys:
+        teleop.key(key)
+        probe.spin_for(0.3)
+
+
+@pytest.fixture
+def graph(tmp_path, workspace):
+    """The launch plan with a profile (as ``params_file:=``) for a small camera and a
+    temporary episode folder, started as processes; everything is stopped at the end."""
+    profile = yaml.safe_load((workspace / 'config' / 'sim.yaml').read_text())
+    profile['camera_publisher']['ros__parameters'].update(width=320, height=240, fps=15.0)
+    profile['episode_recorder']['ros__parameters'].update(
+        output_dir=str(tmp_path / 'episodes'), min_free_mb=0.0)
+    (tmp_path / 'profile.yaml').write_text(yaml.safe_dump(profile))
+    arguments = {'namespace': NAMESPACE, 'mode': 'vla', 'camera_source': 'synthetic',
+                 'params_file': str(tmp_path / 'profile.yaml')}
+    nodes = {n.spec.name: NodeProcess(n.spec, tmp_path, params=n.params, namespace=n.namespace)
+             for n in plan(arguments)}
+    teleop = teleop_launch({**arguments, 'teleop_in_xterm': 'true'})
+    probe = Probe(namespace=f'/{NAMESPACE}')
+    try:
+        yield nodes, probe, teleop.params
+    finally:
+        probe.close()
+        for node in nodes.values():
+            node.stop()
+
+
+def logs(nodes) -> str:
+    return '\n'.join(f'--- {name}\n{node.log()[-3000:]}' for name, node in nodes.items())
+
+
+def test_the_graph_drives_stops_records_and_leaves_zero(graph, tmp_path):
+    nodes, probe, teleop_params = graph
+    cmd = probe.listen_to(topics.CMD_VEL)
+    actions = probe.listen_to(topics.ROBOT_ACTION)
+    teleop_cmd = probe.listen_to(topics.TELEOP_CMD_VEL)
+    command = probe.publisher(topics.VLA_COMMAND)
+    mode = probe.publisher(topics.CONTROL_MODE)
+    estop = probe.publisher(topics.CONTROL_ESTOP)
+    assert probe.spin_until(lambda: cmd, DISCOVERY_S), logs(nodes)
+    assert nodes[ARBITER.name].fqn == f'/{NAMESPACE}/control_arbiter'
+    assert probe.get_parameters(nodes[ARBITER.name].fqn, ['initial_mode']) == {
+        'initial_mode': 'vla'}
+
+    # An instruction makes the policy drive in vla mode.
+    command.publish(string_msg(LEFT))
+    assert probe.spin_until(lambda: not is_zero(cmd[-1][1]), 60.0), logs(nodes)
+
+    # The e-stop stops it at once; released once the policy is told to stop.
+    estop.publish(bool_msg(True))
+    engaged = time.monotonic()
+    probe.spin_for(1.0)
+    after = [m for t, m in cmd if t > engaged + 0.15]
+    assert after and all(is_zero(m) for m in after), logs(nodes)
+    command.publish(string_msg('stop'))
+    probe.spin_for(1.0)
+    estop.publish(bool_msg(False))
+    probe.spin_for(0.5)
+    command.publish(string_msg(LEFT))
+    assert probe.spin_until(lambda: not is_zero(cmd[-1][1]), 10.0), logs(nodes)
+
+    # A mode switch to manual: the policy may no longer drive.
+    mode.publish(string_msg('manual'))
+    switched = time.monotonic()
+    probe.spin_for(1.5)
+    assert all(is_zero(m) for t, m in cmd if t > switched + 0.8), logs(nodes)
+
+    # WASD teleop in a real terminal drives in manual and in hybrid, and records.
+    teleop = Teleop(tmp_path, teleop_params)
+    try:
+        assert probe.spin_until(lambda: 'space: stop' in teleop.screen(), 30.0), teleop.screen()
+        probe.spin_for(2.0)  # discovery
+        hold(probe, teleop, 'w', 1.0)
+        assert action(cmd[-1][1])[0] > 0.3, teleop.screen()
+        probe.spin_for(1.0)
+        assert is_zero(cmd[-1][1])  # released: stops
+        press(probe, teleop, 'h')
+        hold(probe, teleop, 'a', 1.0)
+        assert action(cmd[-1][1])[1] > 0.3, teleop.screen()  # manual takes over in hybrid
+        press(probe, teleop, 'm', 'n', '1')
+        for key in ('w', 'a', 'w'):
+            hold(probe, teleop, key, 0.6)
+            probe.spin_for(0.5)
+        press(probe, teleop, 'k')
+        episodes = tmp_path / 'episodes'
+        assert probe.spin_until(lambda: list(episodes.glob('*.h5')), 10.0), logs(nodes)
+        validate = subprocess.run([sys.executable, '-m', 'mobile_vla.cli', 'data', 'validate',
+                                   str(episodes)], capture_output=True, text=True, timeout=120)
+        assert validate.returncode == 0, validate.stdout + validate.stderr
+        # Ctrl-C in the terminal: the teleop's last command is zero, and it exits 0.
+        hold(probe, teleop, 'd', 0.5)
+        teleop.key('C-c')
+        assert probe.spin_until(teleop.code.exists, 15.0), teleop.screen()
+        assert teleop.code.read_text().strip() == '0', teleop.screen()
+        probe.spin_for(0.3)
+        assert is_zero(teleop_cmd[-1][1])
+    finally:
+        teleop.close()
+
+    # Back to the policy; then the camera dies: zero within the frame age, one policy
+    # period and the arbiter's deceleration.
+    mode.publish(string_msg('vla'))
+    assert probe.spin_until(lambda: not is_zero(cmd[-1][1]), 10.0), logs(nodes)
+    nodes[CAMERA.name].process.kill()
+    killed = time.monotonic()
+    probe.spin_for(MAX_FRAME_AGE_S + 1.5)
+    zero_from = next((t for t, m in cmd if t > killed and is_zero(m)), None)
+    assert zero_from is not None and zero_from - killed <= MAX_FRAME_AGE_S + 1.0, logs(nodes)
+    assert all(is_zero(m) for t, m in cmd if t >= zero_from)
+
+    # Each node ends on SIGINT or SIGTERM with exit code 0; the drivers' last word is zero.
+    command.publish(string_msg(LEFT))
+    nodes[INFERENCE.name].send(signal.SIGTERM)
+    assert nodes[INFERENCE.name].wait(15) == 0, logs(nodes)
+    probe.spin_for(0.3)
+    assert is_zero(actions[-1][1])
+    nodes[ARBITER.name].send(signal.SIGINT)
+    assert nodes[ARBITER.name].wait(15) == 0, logs(nodes)
+    probe.spin_for(0.3)
+    assert is_zero(cmd[-1][1])
+    nodes[RECORDER.name].send(signal.SIGINT)
+    assert nodes[RECORDER.name].wait(35) == 0, logs(nodes)
