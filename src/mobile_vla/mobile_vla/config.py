@@ -271,6 +271,27 @@ def from_params(cls: type[T], params: Mapping[str, Any], skip: tuple[str, ...] =
         raise ConfigError(f'{cls.__name__}: {exc}') from None
 
 
+def read_preset(name_or_path: str | Path, folder: Path, what: str) -> tuple[Path, dict]:
+    """A YAML mapping by preset name (``<folder>/<name>.yaml``) or by path.
+
+    ``what`` names the kind in errors (``model preset``); a missing preset lists the
+    ones there are.
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = folder / f'{name_or_path}.yaml'
+    if not path.is_file():
+        names = ', '.join(sorted(p.stem for p in folder.glob('*.yaml')))
+        raise ConfigError(f'{what} {str(name_or_path)!r} not found ({path}); presets: {names}')
+    try:
+        data = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f'{what} {path} is not valid YAML: {exc}') from None
+    if not isinstance(data, dict):
+        raise ConfigError(f'{what} {path} must be a mapping of name: value')
+    return path, data
+
+
 def load_config(cls: type[T], *layers: Mapping[str, Any], overrides: Iterable[str] = ()) -> T:
     """``cls`` from mappings applied in order (a preset, a file, ...), then ``--set`` pairs."""
     data: dict[str, Any] = {}

@@ -7,10 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mobile_vla.actions import ACTION_LIMIT
-from mobile_vla.config import ConfigError, from_params, merge
+from mobile_vla.config import ConfigError, from_params, merge, read_preset
 from mobile_vla.resources import config_dir
 
 BACKBONES = ('kosmos2', 'clip', 'kosmos2_clip')
@@ -110,17 +108,6 @@ def preset_names() -> list[str]:
 
 def load_preset(name_or_path: str, **overrides: Any) -> PolicyConfig:
     """A preset by name (``config/model/<name>.yaml``) or by YAML path, with overrides."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = preset_dir() / f'{name_or_path}.yaml'
-    if not path.is_file():
-        raise ConfigError(f'model preset {name_or_path!r} not found ({path}); presets: '
-                          f'{", ".join(preset_names())}')
-    try:
-        data = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f'model preset {path} is not valid YAML: {exc}') from None
-    if not isinstance(data, dict):
-        raise ConfigError(f'model preset {path} must be a mapping of field: value')
+    path, data = read_preset(name_or_path, preset_dir(), 'model preset')
     data.setdefault('preset', path.stem)
     return PolicyConfig.from_dict(merge(data, overrides))

@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
-
-from mobile_vla.config import ConfigError, load_config
+from mobile_vla.config import ConfigError, load_config, read_preset
 from mobile_vla.policy.configuration_policy import PolicyConfig
 from mobile_vla.resources import config_dir
 
@@ -85,19 +83,6 @@ def load_train_config(path: str | None = None, overrides: Iterable[str] = (),
     ``--set epochs=3.5`` an error that names ``epochs``, ``--set model.lstm_hidden=64``
     is checked against ``PolicyConfig``.
     """
-    data: dict[str, Any] = {}
-    if path:
-        p = Path(path)
-        if not p.suffix:
-            p = preset_dir() / f'{path}.yaml'
-        if not p.is_file():
-            names = ', '.join(sorted(x.stem for x in preset_dir().glob('*.yaml')))
-            raise ConfigError(f'training config {path!r} not found ({p}); presets: {names}')
-        try:
-            data = yaml.safe_load(p.read_text(encoding='utf-8')) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f'training config {p} is not valid YAML: {exc}') from None
-        if not isinstance(data, dict):
-            raise ConfigError(f'training config {p} must be a mapping of option: value')
+    data = read_preset(path, preset_dir(), 'training config')[1] if path else {}
     given = {k: v for k, v in fields.items() if v is not None}
     return load_config(TrainConfig, data, given, overrides=overrides)
