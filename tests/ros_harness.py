@@ -17,10 +17,11 @@ from typing import Any, Callable, Mapping
 import rclpy
 import yaml
 from rcl_interfaces.msg import ParameterType
-from rcl_interfaces.srv import GetParameters
+from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
 from rclpy import qos as rclpy_qos
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 from mobile_vla import topics
 from mobile_vla.graph import NodeSpec
@@ -166,6 +167,37 @@ class Probe:
                 raise TimeoutError(f'{node_fqn}/get_parameters did not answer')
             return {name: _parameter_value(v) for name, v in zip(names, future.result().values,
                                                                   strict=True)}
+        finally:
+            self.node.destroy_client(client)
+
+    def set_parameters(self, node_fqn: str, values: Mapping[str, Any],
+                       timeout: float = DISCOVERY_S) -> dict[str, tuple[bool, str]]:
+        """Through the node's real ``set_parameters`` service: name -> (successful, reason)."""
+        client = self.node.create_client(SetParameters, f'{node_fqn}/set_parameters')
+        try:
+            if not self.spin_until(client.service_is_ready, timeout):
+                raise TimeoutError(f'{node_fqn}/set_parameters did not come up')
+            request = SetParameters.Request(parameters=[
+                Parameter(name, value=value).to_parameter_msg() for name, value in values.items()])
+            future = client.call_async(request)
+            if not self.spin_until(future.done, timeout):
+                raise TimeoutError(f'{node_fqn}/set_parameters did not answer')
+            return {name: (r.successful, r.reason)
+                    for name, r in zip(values, future.result().results, strict=True)}
+        finally:
+            self.node.destroy_client(client)
+
+    def describe_parameters(self, node_fqn: str, names: list[str],
+                            timeout: float = DISCOVERY_S) -> dict[str, Any]:
+        """Through the node's real ``describe_parameters`` service."""
+        client = self.node.create_client(DescribeParameters, f'{node_fqn}/describe_parameters')
+        try:
+            if not self.spin_until(client.service_is_ready, timeout):
+                raise TimeoutError(f'{node_fqn}/describe_parameters did not come up')
+            future = client.call_async(DescribeParameters.Request(names=names))
+            if not self.spin_until(future.done, timeout):
+                raise TimeoutError(f'{node_fqn}/describe_parameters did not answer')
+            return dict(zip(names, future.result().descriptors, strict=True))
         finally:
             self.node.destroy_client(client)
 

@@ -5,6 +5,7 @@ file computes (``mobile_vla.launch_plan``), and the WASD teleop in a real termin
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -76,6 +77,16 @@ def hold(probe: Probe, teleop: Teleop, key: str, seconds: float) -> None:
         probe.spin_for(0.05)
 
 
+def hold_until(probe: Probe, teleop: Teleop, key: str, condition, timeout: float) -> bool:
+    """Hold a key until ``condition()`` (discovery of a new node can take seconds here)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        hold(probe, teleop, key, 0.2)
+        if condition():
+            return True
+    return False
+
+
 def press(probe: Probe, teleop: Teleop, *keys: str) -> None:
     for key in keys:
         teleop.key(key)
@@ -114,6 +125,7 @@ def test_the_graph_drives_stops_records_and_leaves_zero(graph, tmp_path):
     cmd = probe.listen_to(topics.CMD_VEL)
     actions = probe.listen_to(topics.ROBOT_ACTION)
     teleop_cmd = probe.listen_to(topics.TELEOP_CMD_VEL)
+    state = probe.listen_to(topics.CONTROL_STATE)
     command = probe.publisher(topics.VLA_COMMAND)
     mode = probe.publisher(topics.CONTROL_MODE)
     estop = probe.publisher(topics.CONTROL_ESTOP)
@@ -135,7 +147,9 @@ def test_the_graph_drives_stops_records_and_leaves_zero(graph, tmp_path):
     command.publish(string_msg('stop'))
     probe.spin_for(1.0)
     estop.publish(bool_msg(False))
-    probe.spin_for(0.5)
+    # Released once every input has been zero for estop_release_hold_s (0.5 s).
+    assert probe.spin_until(
+        lambda: not json.loads(state[-1][1].data)['estop']['latched'], 5.0), logs(nodes)
     command.publish(string_msg(LEFT))
     assert probe.spin_until(lambda: not is_zero(cmd[-1][1]), 10.0), logs(nodes)
 
@@ -149,14 +163,14 @@ def test_the_graph_drives_stops_records_and_leaves_zero(graph, tmp_path):
     teleop = Teleop(tmp_path, teleop_params)
     try:
         assert probe.spin_until(lambda: 'space: stop' in teleop.screen(), 30.0), teleop.screen()
-        probe.spin_for(2.0)  # discovery
-        hold(probe, teleop, 'w', 1.0)
-        assert action(cmd[-1][1])[0] > 0.3, teleop.screen()
+        assert hold_until(probe, teleop, 'w', lambda: action(cmd[-1][1])[0] > 0.3, 20.0), \
+            teleop.screen()
         probe.spin_for(1.0)
         assert is_zero(cmd[-1][1])  # released: stops
         press(probe, teleop, 'h')
-        hold(probe, teleop, 'a', 1.0)
-        assert action(cmd[-1][1])[1] > 0.3, teleop.screen()  # manual takes over in hybrid
+        # Manual input takes over at once in hybrid.
+        assert hold_until(probe, teleop, 'a', lambda: action(cmd[-1][1])[1] > 0.3, 5.0), \
+            teleop.screen()
         press(probe, teleop, 'm', 'n', '1')
         for key in ('w', 'a', 'w'):
             hold(probe, teleop, key, 0.6)

@@ -49,7 +49,9 @@ def write_bag(path, ns='', frames_until=6.0, events=()):
 
 def replay(bag, checkpoint, out=None, ns='', mode='vla', extra=None):
     overrides = {'vla_inference': {'checkpoint': checkpoint},
-                 'control_arbiter': {'initial_mode': mode, **(extra or {})}}
+                 # The bags start with the graph already up: no start-up hold to wait out.
+                 'control_arbiter': {'initial_mode': mode, 'startup_hold_s': 0.0,
+                                     **(extra or {})}}
     sink = BagWriter(out) if out else MessageLog()
     if out:
         sink.open()

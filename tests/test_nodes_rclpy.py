@@ -91,7 +91,6 @@ def test_arbiter_drives_stops_and_leaves_zero(workspace, started, probe, sig):
     cmd = probe.listen_to(topics.CMD_VEL)
     state = probe.listen_to(topics.CONTROL_STATE)
     policy = probe.publisher(topics.ROBOT_ACTION)
-    estop = probe.publisher(topics.CONTROL_ESTOP)
     assert probe.spin_until(lambda: len(cmd) >= 5, DISCOVERY_S), arbiter.log()
     start = time.monotonic()
     probe.spin_for(1.5)
@@ -107,6 +106,9 @@ def test_arbiter_drives_stops_and_leaves_zero(workspace, started, probe, sig):
     assert action(cmd[-1][1]) == pytest.approx((0.5, 0.0, 0.0))
     assert json.loads(state[-1][1].data)['mode'] == 'vla'
 
+    # A new e-stop publisher (latched, as `ros2 topic pub` makes it) once it drives.
+    estop = probe.publisher(topics.CONTROL_ESTOP)
+    assert probe.wait_for_subscribers(estop)
     estop.publish(bool_msg(True))
     engaged = time.monotonic()
     publish_for(probe, policy, _twist((0.5, 0.0, 0.0)), 0.5)
@@ -117,7 +119,8 @@ def test_arbiter_drives_stops_and_leaves_zero(workspace, started, probe, sig):
     estop.publish(bool_msg(False))
     publish_for(probe, policy, _twist((0.5, 0.0, 0.0)), 0.5)
     assert is_zero(cmd[-1][1])
-    publish_for(probe, policy, _twist((0.0, 0.0, 0.0)), 0.5)
+    publish_for(probe, policy, _twist((0.0, 0.0, 0.0)), 1.0)  # estop_release_hold_s: 0.5
+    assert 'e-stop released' in arbiter.log()
     publish_for(probe, policy, _twist((0.5, 0.0, 0.0)), 1.0)
     assert not is_zero(cmd[-1][1])
     # The signal arrives while the policy drives: the last command is zero, and it exits 0.
@@ -213,3 +216,122 @@ def test_recorder_writes_a_valid_episode(workspace, started, probe, tmp_path):
     assert validate_episode(path) == []
     recorder.send(signal.SIGINT)
     assert recorder.wait(15) == 0, recorder.log()
+
+
+def test_one_transient_zero_never_releases_the_estop(workspace, started, probe):
+    arbiter = started(ARBITER, workspace, overrides={'initial_mode': 'vla'})
+    cmd = probe.listen_to(topics.CMD_VEL)
+    policy = probe.publisher(topics.ROBOT_ACTION)
+    assert probe.wait_for_subscribers(policy), arbiter.log()
+    publish_for(probe, policy, _twist((1.15, 0.0, 0.0)), 2.0)  # startup_hold_s: 1.0
+    assert action(cmd[-1][1])[0] > 1.0
+    estop = probe.publisher(topics.CONTROL_ESTOP)
+    assert probe.wait_for_subscribers(estop)
+    estop.publish(bool_msg(True))
+    publish_for(probe, policy, _twist((1.15, 0.0, 0.0)), 0.3)
+    estop.publish(bool_msg(False))
+    released = time.monotonic()
+    for _ in range(4):  # a stale-frame zero now and then, while the policy still drives
+        policy.publish(_twist((0.0, 0.0, 0.0)))
+        probe.spin_for(0.05)
+        publish_for(probe, policy, _twist((1.15, 0.0, 0.0)), 0.4)
+    assert all(is_zero(m) for t, m in cmd if t > released), arbiter.log()
+    assert 'e-stop released' not in arbiter.log()
+
+
+def test_a_restarted_arbiter_keeps_an_engaged_estop(workspace, started, probe):
+    arbiter = started(ARBITER, workspace, overrides={'initial_mode': 'vla'})
+    cmd = probe.listen_to(topics.CMD_VEL)
+    state = probe.listen_to(topics.CONTROL_STATE)
+    policy = probe.publisher(topics.ROBOT_ACTION)
+    estop = probe.publisher(topics.CONTROL_ESTOP)  # latched, like `ros2 topic pub`
+    assert probe.wait_for_subscribers(estop), arbiter.log()
+    estop.publish(bool_msg(True))
+    probe.spin_for(0.5)
+    arbiter.process.kill()
+    arbiter.wait(10)
+    killed = time.monotonic()
+    restarted = started(ARBITER, workspace, overrides={'initial_mode': 'vla'})
+
+    def hears_the_policy():
+        policy.publish(_twist((1.15, 0.0, 0.0)))
+        probe.spin_for(0.05)
+        return any(json.loads(m.data)['inputs']['vla']['received'] > 0
+                   for t, m in state if t > killed)
+
+    assert probe.spin_until(hears_the_policy, 30.0), restarted.log()
+    publish_for(probe, policy, _twist((1.15, 0.0, 0.0)), 1.5)
+    after = [(round(t - killed, 3), action(m)) for t, m in cmd if t > killed]
+    assert after and all(a == (0.0, 0.0, 0.0) for _, a in after), (after, restarted.log())
+    last = json.loads(state[-1][1].data)
+    assert last['estop']['latched'] is True and last['inputs']['vla']['received'] > 0
+
+
+def test_the_last_zero_is_delivered_on_every_sigint(workspace, started, probe):
+    """20 arbiters driving at once, each in its own namespace, all stopped by SIGINT:
+    a subscriber sees each one's zero as its last word."""
+    count = 20
+    names = [f'r{k}' for k in range(count)]
+    arbiters = [started(ARBITER, workspace, namespace=name,
+                        overrides={'initial_mode': 'vla'}) for name in names]
+    cmds = [probe.listen(f'/{name}/cmd_vel', topics.CMD_VEL.msgtype, topics.CMD_VEL.qos)
+            for name in names]
+    policies = [probe.node.create_publisher(
+        type(_twist((0, 0, 0))), f'/{name}/robot/action',
+        topics.ROBOT_ACTION.qos.profile(__import__('rclpy').qos)) for name in names]
+
+    def drive(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            for pub in policies:
+                pub.publish(_twist((0.8, 0.0, 0.0)))
+            probe.spin_for(0.05)
+
+    assert probe.spin_until(lambda: all(p.get_subscription_count() for p in policies), 60.0)
+    drive(2.0)
+    assert all(not is_zero(c[-1][1]) for c in cmds), 'not every arbiter drove'
+    for arbiter in arbiters:
+        arbiter.send(signal.SIGINT)
+    drive(0.5)
+    codes = [arbiter.wait(20) for arbiter in arbiters]
+    probe.spin_for(0.5)
+    assert codes == [0] * count
+    delivered = sum(is_zero(c[-1][1]) for c in cmds)
+    assert delivered == count, f'the zero reached the subscriber in {delivered} of {count}'
+
+
+def test_parameters_are_typed_read_only_or_validated_live(workspace, started, probe):
+    arbiter = started(ARBITER, workspace, overrides={'initial_mode': 'vla'})
+    cmd = probe.listen_to(topics.CMD_VEL)
+    policy = probe.publisher(topics.ROBOT_ACTION)
+    described = probe.describe_parameters(arbiter.fqn, ['rate_hz', 'max_velocity'])
+    assert described['rate_hz'].read_only and 'output rate' in described['rate_hz'].description
+    assert not described['max_velocity'].read_only
+    results = probe.set_parameters(arbiter.fqn, {'rate_hz': -1.0})
+    assert results['rate_hz'][0] is False and 'read-only' in results['rate_hz'][1]
+    results = probe.set_parameters(arbiter.fqn, {'initial_mode': 'bogus'})
+    assert results['initial_mode'][0] is False
+    results = probe.set_parameters(arbiter.fqn, {'max_velocity': [-1.0, 1.0, 1.0]})
+    assert results['max_velocity'] == (False, results['max_velocity'][1])
+    assert 'max_velocity needs three positive numbers' in results['max_velocity'][1]
+    assert probe.get_parameters(arbiter.fqn, ['rate_hz', 'max_velocity']) == {
+        'rate_hz': 20.0, 'max_velocity': [1.15, 1.15, 1.15]}
+    # A live limit: the robot slows to it at once.
+    assert probe.set_parameters(arbiter.fqn, {'max_velocity': [0.3, 0.3, 0.3]}) == {
+        'max_velocity': (True, '')}
+    assert probe.wait_for_subscribers(policy)
+    publish_for(probe, policy, _twist((1.15, 0.0, 0.0)), 1.5)
+    assert action(cmd[-1][1])[0] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize('spec, values', [
+    (INFERENCE, {'rate_hz': 0.0, 'checkpoint': '/nonexistent'}),
+    (RECORDER, {'output_dir': '/proc/forbidden'}),
+], ids=['inference', 'recorder'])
+def test_restart_parameters_refuse_a_live_change(workspace, started, probe, tmp_path, spec,
+                                                 values):
+    overrides = {'output_dir': str(tmp_path / 'episodes')} if spec is RECORDER else {}
+    node = started(spec, workspace, overrides=overrides)
+    results = probe.set_parameters(node.fqn, values, timeout=30.0)
+    assert all(ok is False and 'read-only' in reason for ok, reason in results.values()), results
+    assert node.process.poll() is None

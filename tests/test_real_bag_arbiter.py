@@ -19,6 +19,7 @@ TIMEOUT = 0.5
 @pytest.fixture(scope='module')
 def replayed(humble_bag):
     config = ArbiterConfig(
+        startup_hold_s=0.0,  # the bag starts mid-drive; the robot would hold zero first
         initial_mode='vla', max_velocity=tuple(VMAX), max_acceleration=tuple(ACCEL),
         max_deceleration=tuple(DECEL),
         # The navigation stack's absolute /cmd_vel is a policy source; the arbiter's own

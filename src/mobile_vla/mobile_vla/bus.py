@@ -21,13 +21,15 @@ replay stays exact.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from mobile_vla import topics
 from mobile_vla.bag import MessageFactory
+from mobile_vla.config import from_params, to_params
 from mobile_vla.replay import ReplayExecutor
 
 Handler = Callable[[Any], None]
+T = TypeVar('T')
 LOG_LEVELS = ('debug', 'info', 'warning', 'error')
 
 
@@ -56,10 +58,17 @@ class Bus(Protocol):
 
     def now_ns(self) -> int: ...
 
-    def parameters(self, cls: type, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The node's flat parameters for dataclass ``cls``. ``extra`` names parameters
-        of dynamic groups (``sources.<name>.*``) to declare when none of their group is
-        given."""
+    def config(self, cls: type[T], parse: Callable[[dict[str, Any]], T] | None = None,
+               params_of: Callable[[T], dict[str, Any]] = to_params) -> T:
+        """The node's typed configuration from the parameters it is given (YAML, ``-p``,
+        launch), parsed by ``parse`` (default ``from_params(cls, ...)``), which rejects
+        unknown names and bad values. Under rclpy every parameter of ``params_of(config)``
+        is then declared with its type, description and read-only flag (fields with
+        ``live`` metadata stay writable)."""
+
+    def on_change(self, apply: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``apply(changes)`` when live parameters are set; a ``ConfigError`` from it
+        rejects the change, and its text is the reason the caller sees."""
 
     def publisher(self, name: str, msgtype: str, qos: topics.QosIntent) -> Callable[[Any], None]:
         ...
@@ -68,6 +77,9 @@ class Bus(Protocol):
                   handler: Handler) -> None: ...
 
     def timer(self, rate_hz: float, callback: Callable[[], None], name: str) -> None: ...
+
+    def publisher_count(self, name: str) -> int:
+        """Publishers the graph knows of on topic ``name`` (discovery, under rclpy)."""
 
     def log(self, level: str, text: str) -> None: ...
 
@@ -128,8 +140,13 @@ class ReplayBus:
     def now_ns(self) -> int:
         return self.executor.now_ns
 
-    def parameters(self, cls: type, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return dict(self.params)
+    def config(self, cls: type[T], parse: Callable[[dict[str, Any]], T] | None = None,
+               params_of: Callable[[T], dict[str, Any]] = to_params) -> T:
+        parse = parse or (lambda params: from_params(cls, params))
+        return parse(dict(self.params))
+
+    def on_change(self, apply: Callable[[dict[str, Any]], None]) -> None:
+        """Parameters do not change during a replay."""
 
     def publisher(self, name: str, msgtype: str, qos: topics.QosIntent) -> Callable[[Any], None]:
         path = topics.resolve(name, self.namespace)
@@ -146,6 +163,10 @@ class ReplayBus:
         if not (math.isfinite(rate_hz) and rate_hz > 0):
             raise ValueError(f'timer {name}: rate must be a positive number, got {rate_hz}')
         self.executor.add_timer(rate_hz, lambda _t_ns: callback(), name=name)
+
+    def publisher_count(self, name: str) -> int:
+        """In replay, what a topic carries is in the stream: nothing to discover."""
+        return 0
 
     def log(self, level: str, text: str) -> None:
         self._log(f'[{level}] {text}' if level != 'info' else text)

@@ -14,7 +14,7 @@ import math
 import types
 import typing
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
 import yaml
 
@@ -124,7 +124,8 @@ def _sequence(value: Any, name: str) -> list[Any]:
                 raise ConfigError(f'parameter {name} must be a list, got {text!r}') from None
         else:  # 'a,b,c' on a command line; one item without a comma
             return [CliText(v.strip()) for v in text.split(',')] if text else []
-    if not isinstance(value, (list, tuple)):
+    # rclpy hands array parameters over as array.array: any sequence but text is a list.
+    if not isinstance(value, Sequence) or isinstance(value, (bytes, bytearray)):
         raise ConfigError(f'parameter {name} must be a list, got {value!r}')
     return list(value)
 
@@ -311,21 +312,3 @@ def to_params(config: Any) -> dict[str, Any]:
             continue  # nested groups are declared by the node under their own prefix
         out[f.name] = list(value) if isinstance(value, tuple) else value
     return out
-
-
-def declare_node_config(node: Any, cls: type, descriptor: Callable[..., Any]) -> dict[str, Any]:
-    """Declare the fields of dataclass ``cls`` as parameters of an rclpy node; return them all.
-
-    The node must be created with ``automatically_declare_parameters_from_overrides=True``:
-    values from YAML or ``-p`` are then taken with their own type (an integer where a
-    float is expected is fine; ``from_params`` converts it) instead of failing the
-    declaration, and keys no field names reach ``from_params``, which rejects them.
-    ``descriptor`` is ``rcl_interfaces.msg.ParameterDescriptor``, passed in so this
-    module stays free of ROS imports. Parameters are read-only: they are read once.
-    """
-    docs = {f.name: f.metadata.get('doc', '') for f in dataclasses.fields(cls)}
-    for name, value in to_params(cls()).items():
-        if not node.has_parameter(name):
-            node.declare_parameter(name, value, descriptor(description=docs[name],
-                                                           read_only=True))
-    return {name: param.value for name, param in node.get_parameters_by_prefix('').items()}

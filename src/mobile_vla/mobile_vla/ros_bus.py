@@ -4,8 +4,9 @@ This is the workspace's only rclpy adapter module: each ``*_node.py`` is
 ``run_node('<name>', <Wiring>)``. It uses rclpy API that exists in Humble (the
 robot) as well as Jazzy.
 
-- Parameters are declared from the wiring's config dataclass, with each field's
-  documentation as the description (read-only: they are read once).
+- Parameters are validated as a whole by the wiring's config dataclass, then declared
+  with their type and each field's documentation; read-only unless the field is
+  ``live``, and a live change is validated the same way and rejected with a reason.
 - A callback that raises is logged with its traceback and the node goes on: a
   node never dies from what arrives on a topic.
 - SIGINT and SIGTERM end ``spin`` while the context is still valid, so the
@@ -16,6 +17,7 @@ robot) as well as Jazzy.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import queue
 import signal
@@ -23,22 +25,24 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Protocol, TypeVar
 
 import rclpy
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy import qos as rclpy_qos
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 
 from mobile_vla import topics
 from mobile_vla.bag import MessageFactory
 from mobile_vla.bus import Handler
-from mobile_vla.config import ConfigError, declare_node_config
+from mobile_vla.config import ROS_OWN_PARAMETERS, ConfigError, from_params, to_params
 from mobile_vla.msgs import array_buffer
 
+T = TypeVar('T')
 #: How long shutdown waits for reliable subscribers to acknowledge the last messages.
 FLUSH_TIMEOUT_S = 1.0
 #: How long shutdown waits for workers (an episode still being written; launch gives 35 s).
@@ -106,14 +110,35 @@ class RosBus:
     def now_ns(self) -> int:
         return self.node.get_clock().now().nanoseconds
 
-    def parameters(self, cls: type, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        extra = extra or {}
-        given = {name.split('.')[0] for name in extra
-                 if self.node.get_parameters_by_prefix(name.split('.')[0])}
-        for name, value in extra.items():
-            if name.split('.')[0] not in given:
-                self.node.declare_parameter(name, value, ParameterDescriptor(read_only=True))
-        return declare_node_config(self.node, cls, ParameterDescriptor)
+    def config(self, cls: type[T], parse: Callable[[dict[str, Any]], T] | None = None,
+               params_of: Callable[[T], dict[str, Any]] = to_params) -> T:
+        # The node is made with automatically_declare_parameters_from_overrides, so what
+        # YAML, -p and launch give is declared already, untyped: read it, validate it as a
+        # whole, then declare every parameter again with its type and descriptor.
+        node = self.node
+        given = {name: param.value for name, param in node.get_parameters_by_prefix('').items()
+                 if name not in ROS_OWN_PARAMETERS}
+        config = (parse or (lambda params: from_params(cls, params)))(given)
+        metadata = {f.name: f.metadata for f in dataclasses.fields(cls)}
+        for name, value in params_of(config).items():
+            meta = metadata.get(name.split('.')[0], {})
+            descriptor = ParameterDescriptor(
+                name=name, type=Parameter.Type.from_parameter_value(value).value,
+                description=meta.get('doc', ''), read_only=not meta.get('live', False))
+            if node.has_parameter(name):
+                node.undeclare_parameter(name)
+            node.declare_parameter(name, value, descriptor, ignore_override=True)
+        return config
+
+    def on_change(self, apply: Callable[[dict[str, Any]], None]) -> None:
+        def callback(params: list[Parameter]) -> SetParametersResult:
+            try:
+                apply({p.name: p.value for p in params})
+            except ConfigError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+            return SetParametersResult(successful=True)
+
+        self.node.add_on_set_parameters_callback(callback)
 
     def publisher(self, name: str, msgtype: str, qos: topics.QosIntent) -> Callable[[Any], None]:
         pub = self.node.create_publisher(message_class(msgtype), name, qos.profile(rclpy_qos))
@@ -130,6 +155,9 @@ class RosBus:
         if not rate_hz > 0:
             raise ConfigError(f'timer {name}: rate must be > 0 Hz, got {rate_hz}')
         self.node.create_timer(1.0 / rate_hz, self._guarded(lambda _=None: callback(), name))
+
+    def publisher_count(self, name: str) -> int:
+        return self.node.count_publishers(name)
 
     def _guarded(self, call: Callable[..., None], what: str) -> Callable[..., None]:
         def run(*args: Any) -> None:
@@ -182,7 +210,11 @@ def run_node(name: str, wire: Callable[[RosBus], Wiring], args: list[str] | None
     ``spin(bus, wiring)`` replaces ``rclpy.spin`` for a node driven by something else
     (the teleop reads a terminal).
     """
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except Exception as exc:  # rcl's own argument errors (a bad --params-file, --ros-args)
+        print(f'{name}: cannot start: {exc}', file=sys.stderr)
+        return 2
     # Explicit handlers: a process started in the background by a shell inherits SIGINT
     # as ignored, and launch sends SIGINT then SIGTERM.
     signal.signal(signal.SIGINT, _raise_interrupt)

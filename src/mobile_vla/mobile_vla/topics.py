@@ -122,8 +122,9 @@ CONTROL_MODE = Topic(
     'arbiter mode: manual, vla or hybrid',
 )
 CONTROL_ESTOP = Topic(
-    'control/estop', 'std_msgs/msg/Bool', EVENTS,
-    'emergency stop: true latches zero output, false asks for release',
+    'control/estop', 'std_msgs/msg/Bool', LATCHED,
+    'emergency stop: true latches zero output, false asks for release; latched, so a '
+    'restarted arbiter keeps an engaged e-stop',
 )
 CMD_VEL = Topic(
     'cmd_vel', 'geometry_msgs/msg/Twist', COMMAND,

@@ -1,12 +1,10 @@
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from mobile_vla.config import (
     ConfigError,
-    declare_node_config,
     flatten,
     from_params,
     load_config,
@@ -74,32 +72,6 @@ def test_from_params_converts_types_and_rejects_unknown_keys():
         from_params(Demo, {'rate_hz': -1})
     assert to_params(Demo()) == {'rate_hz': 20.0, 'name': 'arbiter', 'enabled': True,
                                  'count': 3, 'limits': [1.0, 2.0], 'maybe': None}
-
-
-def test_declare_node_config_keeps_overrides_and_documents_the_rest():
-    class NodeParams:
-        """The part of rclpy.Node that declare_node_config uses."""
-
-        def __init__(self, overrides):
-            self.params = dict(overrides)
-            self.descriptors = {}
-
-        def has_parameter(self, name):
-            return name in self.params
-
-        def declare_parameter(self, name, value, descriptor):
-            self.params[name] = value
-            self.descriptors[name] = descriptor
-
-        def get_parameters_by_prefix(self, prefix):
-            return {k: SimpleNamespace(value=v) for k, v in self.params.items()}
-
-    node = NodeParams({'rate_hz': 10, 'use_sim_time': False})
-    params = declare_node_config(node, Demo, lambda **kw: kw)
-    assert params['rate_hz'] == 10 and params['count'] == 3
-    assert 'rate_hz' not in node.descriptors  # the override keeps its own declaration
-    assert node.descriptors['count'] == {'description': '', 'read_only': True}
-    assert from_params(Demo, params).rate_hz == 10.0
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from typing import Callable
 
 from mobile_vla import topics
 from mobile_vla.bus import Bus, publisher_of
-from mobile_vla.config import from_params
 from mobile_vla.node_runtime import KindThrottle
 from mobile_vla_camera.calibration import load_calibration
 from mobile_vla_camera.grabber import run_grab_loop
@@ -30,7 +29,7 @@ class CameraWiring:
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
-        config = from_params(CameraConfig, bus.parameters(CameraConfig))
+        config = bus.config(CameraConfig)
         calibration = load_calibration(config.calibration_file) \
             if config.calibration_file else None
         self.camera = CameraPublisher(config, calibration, alloc=bus.msgs.alloc)

@@ -10,14 +10,21 @@ The mode chooses which roles may drive:
   after the last non-zero manual command (zero in between if manual input stops).
 
 Safety rules, on every tick:
+- for ``startup_hold_s`` after the first tick the output is zero, and for up to
+  ``latched_wait_s`` while ``estop_pending`` (an e-stop publisher is known but its
+  latched state has not arrived): a (re)started arbiter hears an engaged e-stop
+  before anything drives;
 - an input older than its timeout is absent; with no valid source the output is
   zero, published, never silence;
 - NaN, inf or absurd inputs (beyond ``reject_above``) are rejected, counted, and
   make that source absent until its next valid message;
 - each axis is clipped to ``max_velocity`` and slewed by ``max_acceleration``
   (speeding up) and ``max_deceleration`` (slowing down);
-- the e-stop latches zero until a release request **and** every source the mode
-  listens to is absent or commanding zero, so releasing never lurches;
+- the e-stop latches zero until a release request, and then until every source
+  (whatever the mode) has been absent or commanding zero for ``estop_release_hold_s``
+  since the request and since its last non-zero command. One transient zero (a
+  stale-frame zero from a policy that is still driving) therefore never releases it,
+  and releasing never lurches. The release is reported through ``info``;
 - a clock that jumps backwards (bag loop, sim reset) clears every input.
 
 Time comes in as an argument (seconds); nothing here reads a clock.
@@ -40,11 +47,16 @@ ROLES_IN_MODE = {'manual': ('manual',), 'vla': ('policy',), 'hybrid': ('manual',
 ZERO = (0.0, 0.0, 0.0)
 
 
-def doc(text: str, default: Any) -> Any:
-    """A dataclass field with its documentation, shown as the ROS parameter description."""
+def doc(text: str, default: Any, live: bool = False) -> Any:
+    """A dataclass field with its documentation, shown as the ROS parameter description.
+
+    ``live`` fields may change while the node runs (``ros2 param set``), validated as a
+    whole config; the others are read once (read-only parameters).
+    """
+    metadata = {'doc': text, 'live': live}
     if isinstance(default, (list, tuple)):
-        return field(default=tuple(default), metadata={'doc': text})
-    return field(default=default, metadata={'doc': text})
+        return field(default=tuple(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -83,11 +95,23 @@ class ArbiterConfig:
         'hybrid: seconds after the last non-zero manual command before the policy drives again',
         1.0)
     max_velocity: tuple[float, ...] = doc(
-        'per-axis output limit (linear_x, linear_y, angular_z)', (ACTION_LIMIT,) * 3)
+        'per-axis output limit (linear_x, linear_y, angular_z); live', (ACTION_LIMIT,) * 3,
+        live=True)
     max_acceleration: tuple[float, ...] = doc(
-        'per-axis limit when speeding up, units per second squared', (2.3, 2.3, 4.6))
+        'per-axis limit when speeding up, units per second squared; live', (2.3, 2.3, 4.6),
+        live=True)
     max_deceleration: tuple[float, ...] = doc(
-        'per-axis limit when slowing down, units per second squared', (4.6, 4.6, 9.2))
+        'per-axis limit when slowing down, units per second squared; live', (4.6, 4.6, 9.2),
+        live=True)
+    startup_hold_s: float = doc(
+        'zero for this long after the first tick, and longer (up to latched_wait_s) while a '
+        'known e-stop publisher has not yet delivered its latched state; 0 where delivery '
+        'is instant (simulator)', 1.0)
+    latched_wait_s: float = doc(
+        'longest start-up wait for the latched e-stop of a publisher already discovered', 5.0)
+    estop_release_hold_s: float = doc(
+        'a requested e-stop release happens once every source has been absent or zero for '
+        'this long', 0.5)
     reject_above: float = doc(
         'inputs with any axis beyond this magnitude are rejected as corrupt (not clipped)', 10.0)
     stamped_output: bool = doc('publish geometry_msgs/TwistStamped instead of Twist', False)
@@ -103,8 +127,16 @@ class ArbiterConfig:
             raise ConfigError(f'rate_hz must be > 0, got {self.rate_hz}')
         if self.initial_mode not in MODES:
             raise ConfigError(f'initial_mode must be one of {MODES}, got {self.initial_mode!r}')
-        if self.hybrid_hold_s < 0:
+        if not self.hybrid_hold_s >= 0:
             raise ConfigError(f'hybrid_hold_s must be >= 0, got {self.hybrid_hold_s}')
+        if not self.startup_hold_s >= 0:
+            raise ConfigError(f'startup_hold_s must be >= 0, got {self.startup_hold_s}')
+        if not self.latched_wait_s >= self.startup_hold_s:
+            raise ConfigError(f'latched_wait_s must be >= startup_hold_s, got '
+                              f'{self.latched_wait_s}')
+        if not self.estop_release_hold_s > 0:
+            raise ConfigError('estop_release_hold_s must be > 0, got '
+                              f'{self.estop_release_hold_s}')
         for name in ('max_velocity', 'max_acceleration', 'max_deceleration'):
             values = getattr(self, name)
             if len(values) != 3 or not all(np.isfinite(v) and v > 0 for v in values):
@@ -203,7 +235,7 @@ class ArbiterOutput:
 
     action: tuple[float, float, float]
     source: str | None
-    reason: str  # 'source', 'estop', 'no_source', 'hybrid_hold'
+    reason: str  # 'source', 'estop', 'no_source', 'hybrid_hold', 'startup'
     velocity_limited: tuple[bool, bool, bool]
     accel_limited: tuple[bool, bool, bool]
 
@@ -212,21 +244,24 @@ class ControlArbiter:
     """Chooses the velocity command from the sources, the mode and the e-stop."""
 
     def __init__(
-        self, config: ArbiterConfig | None = None, warn: Callable[[str], None] | None = None
+        self, config: ArbiterConfig | None = None, warn: Callable[[str], None] | None = None,
+        info: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config or ArbiterConfig()
         self._warn = warn or (lambda _msg: None)
+        self._info = info or (lambda _msg: None)
         self._sources = {s.name: _Source(s, i) for i, s in enumerate(self.config.sources)}
         self._by_topic = {s.topic.lstrip('/'): s.name for s in self.config.sources}
         self.mode = self.config.initial_mode
         self.estop_latched = False
         self.release_requested = False
-        # Plain floats: per-axis numpy calls on 3-vectors would dominate the tick time.
-        self._vmax = tuple(float(v) for v in self.config.max_velocity)
-        self._accel = tuple(float(v) for v in self.config.max_acceleration)
-        self._decel = tuple(float(v) for v in self.config.max_deceleration)
+        self._release_requested_at = 0.0
+        #: Set by the node while an e-stop publisher it knows of has not delivered yet.
+        self.estop_pending = False
+        self._set_limits(self.config)
         self._output = ZERO
         self._last_tick: float | None = None
+        self._first_tick: float | None = None
         self._last_now: float | None = None
         self._last: ArbiterOutput = ArbiterOutput(ZERO, None, 'no_source', (False,) * 3,
                                                   (False,) * 3)
@@ -237,6 +272,19 @@ class ControlArbiter:
         self.clock_resets = 0
         self._state_key: tuple | None = None
         self._state_time: float | None = None
+
+    def _set_limits(self, config: ArbiterConfig) -> None:
+        # Plain floats: per-axis numpy calls on 3-vectors would dominate the tick time.
+        self._vmax = tuple(float(v) for v in config.max_velocity)
+        self._accel = tuple(float(v) for v in config.max_acceleration)
+        self._decel = tuple(float(v) for v in config.max_deceleration)
+
+    def retune(self, config: ArbiterConfig) -> None:
+        """Take new velocity and acceleration limits (the live fields) from ``config``."""
+        self.config = replace(self.config, max_velocity=config.max_velocity,
+                              max_acceleration=config.max_acceleration,
+                              max_deceleration=config.max_deceleration)
+        self._set_limits(self.config)
 
     # ----------------------------------------------------------------- inputs
     @property
@@ -299,8 +347,9 @@ class ControlArbiter:
                 self.estop_count += 1
             self.estop_latched = True
             self.release_requested = False
-        elif self.estop_latched:
+        elif self.estop_latched and not self.release_requested:
             self.release_requested = True
+            self._release_requested_at = now
 
     def _observe_clock(self, now: float) -> None:
         if self._last_now is not None and now < self._last_now:
@@ -308,7 +357,9 @@ class ControlArbiter:
             self._warn(f'clock went back {self._last_now - now:.3f} s; all inputs cleared')
             for state in self._sources.values():
                 state.action = state.stamp = state.nonzero_stamp = None
+            self._release_requested_at = now
             self._last_tick = None
+            self._first_tick = None
             self._output = ZERO
         self._last_now = now
 
@@ -320,11 +371,18 @@ class ControlArbiter:
     def _try_release(self, now: float) -> None:
         if not self.release_requested:
             return
-        for state in self._eligible():
+        quiet_since = self._release_requested_at
+        for state in self._sources.values():
             if state.valid(now) and state.action != ZERO:
                 return
+            if state.nonzero_stamp is not None:
+                quiet_since = max(quiet_since, state.nonzero_stamp)
+        if now - quiet_since < self.config.estop_release_hold_s:
+            return
         self.estop_latched = False
         self.release_requested = False
+        self._info(f'e-stop released: every input absent or zero for '
+                   f'{now - quiet_since:.2f} s (hold {self.config.estop_release_hold_s} s)')
 
     def _manual_claim(self, now: float) -> bool:
         """Hybrid: a manual source drives now, or did within the hold time."""
@@ -338,6 +396,10 @@ class ControlArbiter:
         return False
 
     def _select(self, now: float) -> tuple[_Source | None, str]:
+        since = now - self._first_tick
+        if since < self.config.startup_hold_s or (
+                self.estop_pending and since < self.config.latched_wait_s):
+            return None, 'startup'
         if self.estop_latched:
             self._try_release(now)
             if self.estop_latched:
@@ -363,6 +425,8 @@ class ControlArbiter:
         dt = period if self._last_tick is None else min(max(now - self._last_tick, 0.0),
                                                          2 * period)
         self._last_tick = now
+        if self._first_tick is None:
+            self._first_tick = now
         source, reason = self._select(now)
         no_limit = (False, False, False)
         if source is None:
@@ -435,7 +499,8 @@ class ControlArbiter:
         rejected = sum(s.rejected for s in self._sources.values())
         if self.estop_latched:
             level, message = 'WARN', 'e-stop latched' + (
-                ': release waits for all inputs to be zero' if self.release_requested else '')
+                f': release waits for every input to be zero for '
+                f'{self.config.estop_release_hold_s} s' if self.release_requested else '')
         elif last.reason == 'no_source' and self.mode != 'manual':
             level, message = 'WARN', f'{self.mode} mode but no valid input: publishing zero'
         elif rejected:

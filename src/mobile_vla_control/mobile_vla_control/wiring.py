@@ -14,7 +14,6 @@ from typing import Any
 
 from mobile_vla import topics
 from mobile_vla.bus import Bus, publisher_of, subscribe_to
-from mobile_vla.config import from_params
 from mobile_vla.msgs import SecondsSince, twist_to_action
 from mobile_vla.node_runtime import KindThrottle
 from mobile_vla_control.arbiter import ZERO, ArbiterConfig, ControlArbiter, arbiter_params
@@ -24,22 +23,16 @@ NS = 1e9
 TWIST_STAMPED = 'geometry_msgs/msg/TwistStamped'
 
 
-def default_source_params() -> dict[str, Any]:
-    """``sources.<name>.<key>`` of the default sources, declared when YAML gives none."""
-    return {k: v for k, v in arbiter_params(ArbiterConfig()).items()
-            if k.startswith('sources.')}
-
-
 class ArbiterWiring:
     """control_arbiter: sources, mode and e-stop in; cmd_vel at ``rate_hz``, state, health."""
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
-        self.config = ArbiterConfig.from_params(
-            bus.parameters(ArbiterConfig, extra=default_source_params()))
+        self.config = bus.config(ArbiterConfig, ArbiterConfig.from_params, arbiter_params)
         self._seconds = SecondsSince()
         self._warn = KindThrottle(partial(bus.log, 'warning'), lambda: bus.now_ns() / NS)
-        self.arbiter = ControlArbiter(self.config, warn=self._warn)
+        self.arbiter = ControlArbiter(self.config, warn=self._warn, info=partial(bus.log, 'info'))
+        bus.on_change(self._retune)
         cmd_type = TWIST_STAMPED if self.config.stamped_output else topics.CMD_VEL.msgtype
         self._cmd = bus.publisher(topics.CMD_VEL.name, cmd_type, topics.CMD_VEL.qos)
         self._state = publisher_of(bus, topics.CONTROL_STATE)
@@ -48,6 +41,7 @@ class ArbiterWiring:
             bus.subscribe(source.topic, topics.ROBOT_ACTION.msgtype, topics.COMMAND,
                           partial(self._on_twist, source.name))
         subscribe_to(bus, topics.CONTROL_MODE, self._on_mode)
+        self._estop_heard = False
         subscribe_to(bus, topics.CONTROL_ESTOP, self._on_estop)
         bus.timer(self.config.rate_hz, self.tick, 'control_arbiter')
         bus.timer(1.0, self._publish_diagnostics, 'control_arbiter/diagnostics')
@@ -59,6 +53,15 @@ class ArbiterWiring:
     def _now(self) -> float:
         return self._seconds(self.bus.now_ns())
 
+    def _retune(self, changes: dict[str, Any]) -> None:
+        """Live limits (``ros2 param set``): the whole config is validated, then applied."""
+        config = ArbiterConfig.from_params({**arbiter_params(self.config), **changes})
+        self.arbiter.retune(config)
+        self.config = self.arbiter.config
+        self.bus.log('info', f'limits: velocity {list(config.max_velocity)}, acceleration '
+                             f'{list(config.max_acceleration)}, deceleration '
+                             f'{list(config.max_deceleration)}')
+
     def _on_twist(self, source: str, msg: Any) -> None:
         self.arbiter.on_command(source, twist_to_action(msg), self._now())
 
@@ -68,11 +71,15 @@ class ArbiterWiring:
         self._publish_state()
 
     def _on_estop(self, msg: Any) -> None:
+        self._estop_heard = True
+        self.arbiter.estop_pending = False
         self.arbiter.on_estop(bool(msg.data), self._now())
         self.bus.log('warning', f'e-stop {"ENGAGED" if msg.data else "release requested"}')
         self.tick()  # zero goes out now, not at the next tick
 
     def tick(self) -> None:
+        if not self._estop_heard:  # a latched e-stop may still be on its way
+            self.arbiter.estop_pending = self.bus.publisher_count(topics.CONTROL_ESTOP.name) > 0
         out = self.arbiter.tick(self._now())
         self.publish_command(out.action)
         self._publish_state()
@@ -107,7 +114,7 @@ class TeleopWiring:
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
-        self.teleop = WasdTeleop(from_params(TeleopConfig, bus.parameters(TeleopConfig)))
+        self.teleop = WasdTeleop(bus.config(TeleopConfig))
         self._publishers = {topic: publisher_of(bus, topic) for topic in
                             (topics.TELEOP_CMD_VEL, topics.CONTROL_MODE, topics.RECORDER_CONTROL)}
 

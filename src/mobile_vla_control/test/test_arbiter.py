@@ -12,7 +12,8 @@ from mobile_vla_control.arbiter import (
     sources_from_params,
 )
 
-FAST = dict(max_acceleration=(1000.0,) * 3, max_deceleration=(1000.0,) * 3)
+FAST = dict(max_acceleration=(1000.0,) * 3, max_deceleration=(1000.0,) * 3,
+            startup_hold_s=0.0)
 W = (1.15, 0.0, 0.0)
 POLICY = (0.4, -0.3, 0.2)
 ZERO = (0.0, 0.0, 0.0)
@@ -125,13 +126,22 @@ CASES = {
         [(0.0, 'estop', True), (0.1, 'teleop', W), (0.15, 'tick', None)],
         {0.15: (ZERO, None, 'estop')},
     ),
-    'release waits for inputs to be zero (no lurch)': (
+    'release waits until every input held zero for the hold time (no lurch)': (
         'manual',
         [(0.0, 'teleop', W), (0.01, 'estop', True), (0.1, 'estop', False),
          (0.1, 'teleop', W), (0.15, 'tick', None), (0.2, 'teleop', ZERO), (0.25, 'tick', None),
-         (0.3, 'teleop', W), (0.35, 'tick', None)],
-        {0.15: (ZERO, None, 'estop'), 0.25: (ZERO, 'teleop', 'source'),
-         0.35: (W, 'teleop', 'source')},
+         (0.3, 'teleop', W), (0.35, 'tick', None), (0.4, 'teleop', ZERO), (0.75, 'tick', None),
+         (0.8, 'tick', None), (0.85, 'teleop', W), (0.9, 'tick', None)],
+        {0.15: (ZERO, None, 'estop'), 0.25: (ZERO, None, 'estop'),
+         0.35: (ZERO, None, 'estop'), 0.75: (ZERO, None, 'estop'),
+         0.8: (ZERO, 'teleop', 'source'), 0.9: (W, 'teleop', 'source')},
+    ),
+    'one transient zero from a driving policy never releases': (
+        'vla',
+        [(0.0, 'vla', POLICY), (0.01, 'estop', True), (0.1, 'estop', False),
+         (0.2, 'vla', ZERO), (0.25, 'tick', None), (0.3, 'vla', POLICY), (0.35, 'tick', None),
+         (0.4, 'vla', POLICY), (0.9, 'vla', POLICY), (1.0, 'tick', None)],
+        {0.25: (ZERO, None, 'estop'), 0.35: (ZERO, None, 'estop'), 1.0: (ZERO, None, 'estop')},
     ),
     'release also works once inputs expire': (
         'vla',

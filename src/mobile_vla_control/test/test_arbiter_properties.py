@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from mobile_vla_control.arbiter import ROLES_IN_MODE, ArbiterConfig, ControlArbiter
 
 CONFIG = ArbiterConfig(max_velocity=(1.0, 0.8, 1.15), max_acceleration=(2.0, 3.0, 4.0),
-                       max_deceleration=(5.0, 6.0, 7.0), hybrid_hold_s=0.4)
+                       max_deceleration=(5.0, 6.0, 7.0), hybrid_hold_s=0.4, startup_hold_s=0.0)
 ROLE = {s.name: s.role for s in CONFIG.sources}
 TIMEOUT = {s.name: s.timeout for s in CONFIG.sources}
 

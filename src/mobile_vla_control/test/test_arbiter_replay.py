@@ -13,7 +13,8 @@ from mobile_vla_control.wiring import ArbiterWiring
 
 S = 1_000_000_000
 MS = 1_000_000
-FAST = dict(max_acceleration=(100.0,) * 3, max_deceleration=(100.0,) * 3)
+FAST = dict(max_acceleration=(100.0,) * 3, max_deceleration=(100.0,) * 3,
+            startup_hold_s=0.0)
 
 
 def t_ms(ms: int) -> int:

@@ -16,7 +16,6 @@ from typing import Any, Callable
 
 from mobile_vla import topics
 from mobile_vla.bus import Bus, publisher_of, subscribe_to
-from mobile_vla.config import from_params
 from mobile_vla.msgs import ImageConversionError, image_to_numpy, stamp_to_ns
 from mobile_vla.node_runtime import KindThrottle
 from mobile_vla.policy.runner import PolicyRunner
@@ -40,7 +39,7 @@ class InferenceWiring:
         replay and simulation leave it out, so their outputs stay exact."""
         self.bus = bus
         self._process_health = process_health
-        self.config = from_params(InferenceConfig, bus.parameters(InferenceConfig))
+        self.config = bus.config(InferenceConfig)
         self.inference = VlaInference(self.config, load)
         self._warn = KindThrottle(partial(bus.log, 'warning'), lambda: bus.now_ns() / NS, 2.0)
         self._action = publisher_of(bus, topics.ROBOT_ACTION)

@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 from mobile_vla import topics
 from mobile_vla.bus import Bus, publisher_of, subscribe_to
-from mobile_vla.config import from_params
 from mobile_vla.episode import Episode, EpisodeWriteError
 from mobile_vla.msgs import ImageConversionError, image_to_numpy, stamp_to_ns, twist_to_action
 from mobile_vla.node_runtime import KindThrottle
@@ -37,7 +36,7 @@ class RecorderWiring:
 
     def __init__(self, bus: Bus, on_episode: Callable[[Episode], None] | None = None) -> None:
         self.bus = bus
-        self.config = from_params(RecorderConfig, bus.parameters(RecorderConfig))
+        self.config = bus.config(RecorderConfig)
         self.saved = 0
         self.store: EpisodeStore | None = None
         self._writer = None

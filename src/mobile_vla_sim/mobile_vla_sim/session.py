@@ -226,7 +226,9 @@ class SimSession:
             params = to_params(self._inference_config) if self._inference_config else None
             self.inference = InferenceWiring(self._bus(INFERENCE, params=params),
                                              load=lambda _config: runner).inference
-        self.arbiter = ArbiterWiring(self._bus(ARBITER, {'initial_mode': self.mode})).arbiter
+        # Delivery in the executor is exact: no discovery to wait for before driving.
+        self.arbiter = ArbiterWiring(self._bus(ARBITER, {
+            'initial_mode': self.mode, 'startup_hold_s': 0.0})).arbiter
         if self._record:
             self.recorder = RecorderWiring(self._bus(RECORDER, {
                 'mode': 'fixed_rate', 'fixed_rate_hz': self.sim.frame_rate_hz}),
