@@ -335,3 +335,98 @@ def test_restart_parameters_refuse_a_live_change(workspace, started, probe, tmp_
     results = probe.set_parameters(node.fqn, values, timeout=30.0)
     assert all(ok is False and 'read-only' in reason for ok, reason in results.values()), results
     assert node.process.poll() is None
+
+
+def bad_images(probe: Probe) -> list:
+    """Image messages a wrong or hostile publisher could send: every one is refused."""
+    from sensor_msgs.msg import Image
+
+    def image(**fields):
+        msg = Image(**fields)
+        msg.header.stamp = probe.node.get_clock().now().to_msg()
+        return msg
+
+    mono = as_array_data(np.zeros((48, 64), np.uint8))
+    rgb = as_array_data(np.zeros((48, 64, 3), np.uint8))
+    return [
+        image(height=48, width=64, encoding='mono8', step=64, data=mono),  # valid, not colour
+        image(height=48, width=64, encoding='weird', step=192, data=rgb),
+        image(height=48, width=64, encoding='rgb8', step=100, data=rgb),  # wrong step
+        image(height=48, width=64, encoding='rgb8', step=192, data=mono),  # too little data
+        image(height=0, width=0, encoding='rgb8', step=0),
+        image(height=100000, width=100000, encoding='rgb8', step=300000, data=rgb),
+        image(height=24, width=32, encoding='rgb8', step=96,
+              data=as_array_data(np.zeros((24, 32, 3), np.uint8))),  # another size mid-episode
+    ]
+
+
+def test_no_input_kills_a_node(workspace, started, probe, tmp_path):
+    """Every subscribed input of inference, arbiter and recorder gets wrong values: each
+    node warns and goes on, no traceback, nothing unbounded in the log."""
+    nodes = [started(INFERENCE, workspace),
+             started(ARBITER, workspace, overrides={'initial_mode': 'vla'}),
+             started(RECORDER, workspace, overrides={'output_dir': str(tmp_path / 'episodes'),
+                                                     'min_free_mb': 0.0})]
+    cmd = probe.listen_to(topics.CMD_VEL)
+    actions = probe.listen_to(topics.ROBOT_ACTION)
+    pubs = {topic: probe.publisher(topic) for topic in (
+        topics.CAMERA_IMAGE, topics.VLA_COMMAND, topics.ROBOT_ACTION, topics.TELEOP_CMD_VEL,
+        topics.CONTROL_MODE, topics.CMD_VEL, topics.RECORDER_CONTROL)}
+    assert probe.spin_until(lambda: actions and cmd, 30.0), '\n'.join(n.log() for n in nodes)
+    good = np.full((48, 64, 3), 80, np.uint8)
+    huge = 'x' * 1_000_000
+    nan, inf = float('nan'), float('inf')
+    pubs[topics.VLA_COMMAND].publish(string_msg(LEFT))
+
+    def frames(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pubs[topics.CAMERA_IMAGE].publish(image_msg(probe, good))
+            probe.spin_for(0.05)
+
+    frames(0.5)
+    pubs[topics.RECORDER_CONTROL].publish(string_msg(f'start 1box_vert_left {LEFT}'))
+    frames(0.3)
+    for msg in bad_images(probe):
+        pubs[topics.CAMERA_IMAGE].publish(msg)
+        probe.spin_for(0.05)
+    for value in (huge, '', '\x00\xff', 'stop' * 1000):
+        pubs[topics.VLA_COMMAND].publish(string_msg(value))
+        pubs[topics.CONTROL_MODE].publish(string_msg(value))
+        pubs[topics.RECORDER_CONTROL].publish(string_msg(value))
+        probe.spin_for(0.05)
+    for text in ('start no_such_scenario', 'stop', 'stop', 'discard', 'discard', 'k'):
+        pubs[topics.RECORDER_CONTROL].publish(string_msg(text))
+        probe.spin_for(0.05)
+    for values in ((nan, 0, 0), (inf, 0, 0), (1e30, -1e30, 0), (0, 0, -inf)):
+        for topic in (topics.ROBOT_ACTION, topics.TELEOP_CMD_VEL, topics.CMD_VEL):
+            pubs[topic].publish(_twist(values))
+        probe.spin_for(0.05)
+    probe.spin_for(1.0)
+    assert all(node.process.poll() is None for node in nodes), \
+        '\n'.join(n.log()[-3000:] for n in nodes)
+    # Still at work: the arbiter ticks, the policy answers (zero: the instruction was the
+    # refused 1 MB one, then '' ...), the recorder takes a new episode.
+    count = len(cmd), len(actions)
+    probe.spin_for(1.0)
+    assert len(cmd) > count[0] + 10 and len(actions) > count[1] + 5
+    assert is_zero(cmd[-1][1])
+    frames(0.5)
+    pubs[topics.RECORDER_CONTROL].publish(string_msg(f'start 1box_vert_left {LEFT}'))
+    for command in ((1.15, 0.0, 0.0), (0.0, 0.0, 0.0)):
+        for _ in range(6):
+            pubs[topics.CAMERA_IMAGE].publish(image_msg(probe, good))
+            pubs[topics.CMD_VEL].publish(_twist(command))
+            probe.spin_for(0.05)
+    pubs[topics.RECORDER_CONTROL].publish(string_msg('stop'))
+    assert probe.spin_until(lambda: list((tmp_path / 'episodes').glob('*.h5')), 10.0)
+    for path in (tmp_path / 'episodes').glob('*.h5'):
+        assert validate_episode(path) == []
+    for node in nodes:
+        log = node.log()
+        assert 'Traceback' not in log, log[-3000:]
+        assert max(len(line) for line in log.splitlines()) < 2200
+    recorder_log = nodes[2].log()
+    assert 'camera frame refused' in recorder_log
+    assert 'stop: no episode is being recorded' in recorder_log
+    assert 'instruction refused: 1000000 characters' in nodes[0].log()

@@ -43,6 +43,8 @@ from mobile_vla.config import ROS_OWN_PARAMETERS, ConfigError, from_params, to_p
 from mobile_vla.msgs import array_buffer
 
 T = TypeVar('T')
+#: Longest log line; the rest is cut and counted.
+MAX_LOG_CHARS = 2000
 #: How long shutdown waits for reliable subscribers to acknowledge the last messages.
 FLUSH_TIMEOUT_S = 1.0
 #: How long shutdown waits for workers (an episode still being written; launch gives 35 s).
@@ -169,6 +171,8 @@ class RosBus:
         return run
 
     def log(self, level: str, text: str) -> None:
+        if len(text) > MAX_LOG_CHARS:  # what arrives on a topic never floods /rosout
+            text = f'{text[:MAX_LOG_CHARS]}... ({len(text) - MAX_LOG_CHARS} more characters)'
         # One rclpy call site per severity: rclpy forbids changing it between calls.
         if level == 'error':
             self._logger.error(text)

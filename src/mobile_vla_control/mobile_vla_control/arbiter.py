@@ -333,7 +333,8 @@ class ControlArbiter:
         mode = str(text).strip().lower()
         if mode not in MODES:
             self.rejected_modes += 1
-            self._warn(f'unknown mode {text!r} ignored; use one of {", ".join(MODES)} '
+            shown = repr(str(text)[:40]) + ('...' if len(str(text)) > 40 else '')
+            self._warn(f'unknown mode {shown} ignored; use one of {", ".join(MODES)} '
                        f'(mode stays {self.mode})')
             return False
         self.mode = mode

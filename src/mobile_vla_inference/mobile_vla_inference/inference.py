@@ -27,6 +27,9 @@ STOP_WORDS = frozenset({'', 'stop', 'halt', 'stop.', 'stop!'})
 ZERO = np.zeros(3, np.float32)
 
 
+#: The instruction state after a refused one (not a text anyone can send).
+REFUSED = '\x00refused'
+
 def _doc(text: str, default: Any) -> Any:
     return field(default=default, metadata={'doc': text})
 
@@ -51,6 +54,9 @@ class InferenceConfig:
     ensemble_decay: float = _doc('ensemble: weight exp(-decay * age) per prediction', 0.5)
     replan_every: int = _doc('chunk: steps between predictions; 0 = the whole chunk', 0)
     window: int = _doc("history frames; 0 = as trained (the checkpoint's window)", 0)
+    max_instruction_chars: int = _doc(
+        'a longer instruction is refused (zero motion, a warning): English instructions '
+        'are a sentence or two', 500)
 
     def __post_init__(self) -> None:
         if self.engine not in ('torch', 'onnx'):
@@ -63,6 +69,8 @@ class InferenceConfig:
             raise ConfigError('rate_hz and max_frame_age_s must be > 0')
         if self.replan_every < 0 or self.window < 0:
             raise ConfigError('replan_every and window must be >= 0')
+        if self.max_instruction_chars < 1:
+            raise ConfigError('max_instruction_chars must be >= 1')
 
     def runner_options(self) -> dict[str, Any]:
         return {'execution': self.execution, 'history': self.history,
@@ -113,18 +121,26 @@ class VlaInference:
             self.load_error = f'{type(exc).__name__}: {exc}'
             return False
         self.load_error = ''
-        if self._instruction is not None:
+        if self._instruction is not None and self._instruction is not REFUSED:
             self.on_instruction(self._instruction)
         return True
 
     def on_image(self, image: np.ndarray, channel_order: str, stamp: float) -> None:
         self._frame = (image, channel_order, stamp)
 
-    def on_instruction(self, text: str) -> None:
-        self._instruction = str(text).strip()
-        if self.runner is not None and self._instruction.lower() not in STOP_WORDS:
-            self.runner.set_instruction(self._instruction)
+    def on_instruction(self, text: str) -> str | None:
+        """A new instruction; one over ``max_instruction_chars`` is refused: the policy
+        stops (zero), and the reason is returned."""
+        text = str(text).strip()
         self._last_action = ZERO
+        if len(text) > self.config.max_instruction_chars:
+            self._instruction = REFUSED
+            return (f'instruction refused: {len(text)} characters, more than '
+                    f'max_instruction_chars ({self.config.max_instruction_chars}); zero motion')
+        self._instruction = text
+        if self.runner is not None and text.lower() not in STOP_WORDS:
+            self.runner.set_instruction(text)
+        return None
 
     def _zero(self, reason: str) -> InferenceOutput:
         kind = reason.split(':')[0].split('(')[0].strip()
@@ -139,6 +155,8 @@ class VlaInference:
             return self._zero(f'model not loaded: {self.load_error}')
         if self._instruction is None:
             return self._zero('no instruction yet (publish one on vla/command)')
+        if self._instruction is REFUSED:
+            return self._zero('instruction refused (too long); publish a shorter one')
         if self._instruction.lower() in STOP_WORDS:
             return self._zero('stopped by instruction')
         if self._frame is None:

@@ -77,8 +77,11 @@ class InferenceWiring:
         self.inference.on_image(image, order, stamp_to_ns(msg.header.stamp) / NS)
 
     def _on_instruction(self, msg: Any) -> None:
-        self.inference.on_instruction(msg.data)
-        self.bus.log('info', f'instruction: {msg.data!r}')
+        refused = self.inference.on_instruction(msg.data)
+        if refused:
+            self.bus.log('warning', refused)
+        else:
+            self.bus.log('info', f'instruction: {msg.data.strip()!r}')
 
     def publish_action(self, action: Any) -> None:
         self._action(self.bus.msgs.twist(tuple(float(v) for v in action)))

@@ -43,6 +43,8 @@ from mobile_vla.episode import (
 from mobile_vla.scenarios import ScenarioError, parse
 
 MODES = ('events', 'fixed_rate')
+#: What an episode stores (as rgb8).
+STORED_ENCODINGS = ('rgb8', 'bgr8')
 #: A fixed-rate frame is due this much early too (clock jitter, float epoch seconds).
 FIXED_RATE_SLACK_S = 1e-3
 CONTROL_HELP = "use 'start <scenario> [instruction]', 'stop' or 'discard'"
@@ -137,9 +139,25 @@ class EpisodeRecorder:
     def recording(self) -> bool:
         return self._rec is not None
 
-    def on_image(self, image: np.ndarray, encoding: str, stamp: float) -> None:
-        """The newest camera frame (a view is fine: it is copied only when recorded)."""
+    def on_image(self, image: np.ndarray, encoding: str, stamp: float) -> str | None:
+        """The newest camera frame (a view is fine: it is copied only when recorded).
+
+        A frame the episode cannot store (not rgb8/bgr8 colour, or another size than the
+        episode's frames) is refused: the reason is returned and kept in ``last_error``,
+        and the episode in progress goes on with the frames it can take.
+        """
+        shape = getattr(image, 'shape', ())
+        if encoding not in STORED_ENCODINGS or len(shape) != 3 or shape[2] != 3:
+            self.last_error = (f'camera frame refused: the recorder stores rgb8 or bgr8, got '
+                               f'{encoding!r} {tuple(shape)}')
+            return self.last_error
+        rec = self._rec
+        if rec is not None and rec.images and rec.images[0].shape != shape:
+            self.last_error = (f'camera frame refused: {shape[1]}x{shape[0]} while this episode '
+                               f'records {rec.images[0].shape[1]}x{rec.images[0].shape[0]}')
+            return self.last_error
         self._frame = (image, encoding, stamp)
+        return None
 
     def on_instruction(self, text: str) -> None:
         self._instruction = str(text).strip()

@@ -90,7 +90,10 @@ class RecorderWiring:
         except ImageConversionError as exc:
             self._warn(f'camera image skipped: {exc}')
             return
-        self.recorder.on_image(image, msg.encoding, stamp_to_ns(msg.header.stamp) / NS)
+        refused = self.recorder.on_image(image, msg.encoding,
+                                         stamp_to_ns(msg.header.stamp) / NS)
+        if refused:
+            self._warn(refused)
 
     def _on_cmd(self, msg: Any) -> None:
         self._finished(self.recorder.on_command(twist_to_action(msg), self._now()))
