@@ -39,6 +39,10 @@ def parameter_file_problems(path: Path) -> list[str]:
         name = section.rsplit('/', 1)[-1]
         if section == '/**':
             continue
+        if not section.startswith('/'):
+            problems.append(f'{path.name}: section {section!r} applies in the root namespace '
+                            f'only (rcl reads it as /{section}); use /**/{section}')
+            continue
         if name not in PARSERS:
             problems.append(f'{path.name}: section {section!r} names no node of the graph '
                             f'({sorted(PARSERS)})')

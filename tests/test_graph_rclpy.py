@@ -98,8 +98,8 @@ def graph(tmp_path, workspace):
     """The launch plan with a profile (as ``params_file:=``) for a small camera and a
     temporary episode folder, started as processes; everything is stopped at the end."""
     profile = yaml.safe_load((workspace / 'config' / 'sim.yaml').read_text())
-    profile['camera_publisher']['ros__parameters'].update(width=320, height=240, fps=15.0)
-    profile['episode_recorder']['ros__parameters'].update(
+    profile['/**/camera_publisher']['ros__parameters'].update(width=320, height=240, fps=15.0)
+    profile['/**/episode_recorder']['ros__parameters'].update(
         output_dir=str(tmp_path / 'episodes'), min_free_mb=0.0)
     (tmp_path / 'profile.yaml').write_text(yaml.safe_dump(profile))
     arguments = {'namespace': NAMESPACE, 'mode': 'vla', 'camera_source': 'synthetic',

@@ -53,6 +53,26 @@ def test_the_plan_resolves_parameters_as_launch_does(workspace, tmp_path):
     assert all(n.params['use_sim_time'] is True and n.namespace == 'robot1'
                for n in nodes.values())
     assert plan({})[-1].sigterm_timeout_s == 35.0  # the recorder gets time to write
+
+
+@pytest.mark.parametrize('profile, camera, engine, device', [
+    ('robot.yaml', 'csi', 'onnx', 'auto'),
+    ('sim.yaml', 'synthetic', 'torch', 'cpu'),
+])
+def test_launch_arguments_override_a_profile_only_when_given(workspace, profile, camera,
+                                                              engine, device):
+    profile = str(workspace / 'config' / profile)
+    nodes = {n.spec.name: n.params for n in plan({'params_file': profile})}
+    assert nodes['camera_publisher']['source'] == camera
+    assert (nodes['vla_inference']['engine'], nodes['vla_inference']['device']) == (
+        engine, device)
+    assert nodes['control_arbiter']['initial_mode'] == 'manual'
+    given = {n.spec.name: n.params for n in plan({
+        'params_file': profile, 'camera_source': 'file', 'engine': 'torch', 'mode': 'vla'})}
+    assert given['camera_publisher']['source'] == 'file'
+    assert given['vla_inference']['engine'] == 'torch'
+    assert given['vla_inference']['device'] == device
+    assert given['control_arbiter']['initial_mode'] == 'vla'
     assert teleop_launch({}) is None and teleop_launch({'teleop_in_xterm': 'true'})
     with pytest.raises(ConfigError, match='unknown launch argument.*camera'):
         plan({'camera': 'csi'})
@@ -85,11 +105,13 @@ def test_profiles_apply_under_a_namespace(workspace):
 
 def test_the_checks_catch_broken_wiring(workspace, tmp_path):
     bad_yaml = tmp_path / 'bad.yaml'
-    bad_yaml.write_text('control_arbiter:\n  ros__parameters:\n    rate_hzz: 20.0\n'
-                        'camera_node:\n  ros__parameters:\n    fps: 30.0\n')
+    bad_yaml.write_text('/**/control_arbiter:\n  ros__parameters:\n    rate_hzz: 20.0\n'
+                        '/**/camera_node:\n  ros__parameters:\n    fps: 30.0\n'
+                        'episode_recorder:\n  ros__parameters:\n    max_frames: 18\n')
     problems = parameter_file_problems(bad_yaml)
     assert any('rate_hzz' in p for p in problems)
-    assert any("'camera_node' names no node" in p for p in problems)
+    assert any("'/**/camera_node' names no node" in p for p in problems)
+    assert any("'episode_recorder' applies in the root namespace only" in p for p in problems)
     ghost = NodeSpec('ghost', 'mobile_vla_camera', 'ghost_node', 'camera.yaml', (), ())
     assert any("no console script 'ghost_node'" in p for p in executable_problems(
         workspace, [ghost]))

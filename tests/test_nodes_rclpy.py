@@ -4,6 +4,7 @@ real DDS topics and the real parameter services from an rclpy probe."""
 
 from __future__ import annotations
 
+import array
 import json
 import signal
 import time
@@ -430,3 +431,54 @@ def test_no_input_kills_a_node(workspace, started, probe, tmp_path):
     assert 'camera frame refused' in recorder_log
     assert 'stop: no episode is being recorded' in recorder_log
     assert 'instruction refused: 1000000 characters' in nodes[0].log()
+
+
+RCL_CASES = (
+    '/**:\n  ros__parameters:\n    rate_hz: 10\n    count: 1\n'
+    '/**/demo:\n  ros__parameters:\n    rate_hz: 30.0\n'
+    'demo:\n  ros__parameters:\n    name: root-only\n'
+    '/robot1/demo:\n  ros__parameters:\n    count: 7\n'
+    '/robot1/*:\n  ros__parameters:\n    enabled: false\n'
+    '/**/other:\n  ros__parameters:\n    name: x\n')
+
+
+def rcl_parameters(path, node_name: str, namespace: str) -> dict:
+    """What rcl itself applies from ``--params-file path`` to a node."""
+    import rclpy
+    from rclpy.node import Node
+
+    from mobile_vla.config import ROS_OWN_PARAMETERS
+
+    context = rclpy.Context()
+    rclpy.init(context=context, args=['--ros-args', '--params-file', str(path)])
+    try:
+        node = Node(node_name, namespace=namespace or '/', context=context,
+                    automatically_declare_parameters_from_overrides=True)
+        params = {name: list(p.value) if isinstance(p.value, array.array) else p.value
+                  for name, p in node.get_parameters_by_prefix('').items()
+                  if name not in ROS_OWN_PARAMETERS}
+        node.destroy_node()
+        return params
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
+@pytest.mark.parametrize('namespace', ['', '/robot1', '/a/b'])
+def test_the_parameter_parser_applies_what_rcl_applies(workspace, tmp_path, namespace):
+    from mobile_vla.config import load_node_params
+    from mobile_vla.graph import ALL_NODES
+
+    path = tmp_path / 'cases.yaml'
+    path.write_text(RCL_CASES)
+    assert load_node_params(path, 'demo', namespace) == rcl_parameters(path, 'demo', namespace)
+    for spec in ALL_NODES:
+        for name in ('robot.yaml', 'sim.yaml', spec.config):
+            shipped = workspace / 'config' / name
+            assert load_node_params(shipped, spec.name, namespace) == rcl_parameters(
+                shipped, spec.name, namespace), (name, spec.name)
+
+
+def test_a_namespaced_node_keeps_its_config(workspace, started, probe):
+    inference = started(INFERENCE, workspace, namespace='robot1')
+    assert probe.get_parameters(inference.fqn, ['checkpoint'], timeout=30.0) == {
+        'checkpoint': 'models/demo'}

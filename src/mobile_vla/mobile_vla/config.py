@@ -39,11 +39,35 @@ def flatten(tree: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:
     return flat
 
 
-def load_node_params(path: str | Path, node_name: str, namespace: str = '') -> dict[str, Any]:
-    """Flat parameters for one node from a ROS 2 parameter YAML file.
+def node_name_matches(key: str, fully_qualified: str) -> bool:
+    """Whether a parameter-file section applies to a node, as rcl decides it.
 
-    Sections apply in the order rclpy applies them: ``/**`` first, then ``/**/node_name``
-    and the bare node name, then the fully qualified ``/namespace/node_name``.
+    A key names a fully qualified node; one without a leading slash is taken from the
+    root (``control_arbiter`` is ``/control_arbiter``, so it does not apply under
+    ``/robot1``). ``*`` stands for one name, ``**`` for any number of them (``/**``,
+    ``/**/control_arbiter``, ``/robot1/*``).
+    """
+    pattern = [t for t in key.strip().lstrip('/').split('/') if t]
+    names = [t for t in fully_qualified.strip('/').split('/') if t]
+
+    def match(i: int, j: int) -> bool:
+        if i == len(pattern):
+            return j == len(names)
+        if pattern[i] == '**':
+            return any(match(i + 1, k) for k in range(j, len(names) + 1))
+        return j < len(names) and pattern[i] in ('*', names[j]) and match(i + 1, j + 1)
+
+    return match(0, 0)
+
+
+def load_node_params(path: str | Path, node_name: str, namespace: str = '') -> dict[str, Any]:
+    """Flat parameters for one node from a ROS 2 parameter YAML file, as rcl applies them.
+
+    Every section whose key matches the node's fully qualified name applies, in file
+    order (a later one overrides an earlier one): ``/**``, ``/**/<node>``, the full name
+    ``/<namespace>/<node>``, or a bare ``<node>``, which rcl reads from the root
+    namespace only. Files of this workspace use ``/**/<node>`` so they apply under any
+    namespace.
     """
     path = Path(path)
     try:
@@ -57,9 +81,8 @@ def load_node_params(path: str | Path, node_name: str, namespace: str = '') -> d
     ns = namespace.strip('/')
     full = f'/{ns}/{node_name}' if ns else f'/{node_name}'
     params: dict[str, Any] = {}
-    for key in ('/**', f'/**/{node_name}', node_name, full):
-        section = data.get(key)
-        if section is None:
+    for key, section in data.items():
+        if not node_name_matches(str(key), full):
             continue
         if not isinstance(section, dict) or 'ros__parameters' not in section:
             raise ConfigError(f'{path}: section {key!r} needs a ros__parameters mapping')

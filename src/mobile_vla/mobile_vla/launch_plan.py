@@ -20,11 +20,15 @@ from mobile_vla.resources import config_dir
 #: (name, default, description) of every launch argument.
 ARGUMENTS: tuple[tuple[str, str, str], ...] = (
     ('namespace', '', 'robot namespace: every topic and node moves under it (multi-robot)'),
-    ('mode', 'manual', 'arbiter mode at start: manual, vla or hybrid'),
-    ('checkpoint', 'models/demo', 'policy checkpoint folder (config.json + model.safetensors)'),
-    ('engine', 'torch', 'policy engine: torch or onnx'),
-    ('device', 'cpu', 'policy device: cpu or cuda (torch); cpu, cuda, tensorrt, auto (onnx)'),
-    ('camera_source', 'csi', 'camera source: csi, v4l2, file, images or synthetic'),
+    # '' = not given: the parameter files decide (config/*.yaml, then params_file).
+    ('mode', '', 'arbiter mode at start: manual, vla or hybrid (default: the files; manual)'),
+    ('checkpoint', '', 'policy checkpoint folder, config.json + model.safetensors (default: '
+                       'the files; models/demo)'),
+    ('engine', '', 'policy engine: torch or onnx (default: the files)'),
+    ('device', '', 'policy device: cpu or cuda (torch); cpu, cuda, tensorrt, auto (onnx) '
+                   '(default: the files)'),
+    ('camera_source', '', 'camera source: csi, v4l2, file, images or synthetic (default: '
+                          'the files)'),
     ('record', 'true', 'start the episode recorder'),
     ('use_sim_time', 'false', 'use /clock (bag playback with --clock, simulation)'),
     ('log_level', 'info', 'log level of every node: debug, info, warn, error'),
@@ -79,14 +83,24 @@ def node_parameters(spec: NodeSpec, args: Mapping[str, str],
     return params
 
 
+#: Launch argument -> (node, parameter) it sets when given.
+ARGUMENT_PARAMETERS = {
+    'camera_source': (CAMERA.name, 'source'),
+    'checkpoint': (INFERENCE.name, 'checkpoint'),
+    'engine': (INFERENCE.name, 'engine'),
+    'device': (INFERENCE.name, 'device'),
+    'mode': (ARBITER.name, 'initial_mode'),
+}
+
+
 def argument_overrides(args: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """Node parameters that launch arguments set (an argument wins over the files)."""
-    return {
-        CAMERA.name: {'source': args['camera_source']},
-        INFERENCE.name: {'checkpoint': args['checkpoint'], 'engine': args['engine'],
-                         'device': args['device']},
-        ARBITER.name: {'initial_mode': args['mode']},
-    }
+    """Node parameters that launch arguments set: only the arguments given (not empty)
+    override the files, so a profile's engine or camera source stays unless asked."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for argument, (node, parameter) in ARGUMENT_PARAMETERS.items():
+        if args[argument]:
+            overrides.setdefault(node, {})[parameter] = args[argument]
+    return overrides
 
 
 def plan(given: Mapping[str, str]) -> list[NodeLaunch]:

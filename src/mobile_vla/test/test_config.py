@@ -31,15 +31,19 @@ def test_flatten_names_nested_keys_like_ros():
     assert flatten({'a': {'b': 1, 'c': {'d': 2}}, 'e': 3}) == {'a.b': 1, 'a.c.d': 2, 'e': 3}
 
 
-def test_node_sections_apply_in_rclpy_order(tmp_path):
+def test_node_sections_apply_as_rcl_applies_them(tmp_path):
     path = tmp_path / 'p.yaml'
     path.write_text(
         '/**:\n  ros__parameters:\n    rate_hz: 10\n    count: 1\n'
-        'demo:\n  ros__parameters:\n    rate_hz: 30.0\n'
+        '/**/demo:\n  ros__parameters:\n    rate_hz: 30.0\n'
+        'demo:\n  ros__parameters:\n    name: root-only\n'
         '/robot1/demo:\n  ros__parameters:\n    count: 7\n'
+        '/robot1/*:\n  ros__parameters:\n    enabled: false\n'
         'other:\n  ros__parameters:\n    name: x\n')
-    assert load_node_params(path, 'demo') == {'rate_hz': 30.0, 'count': 1}
-    assert load_node_params(path, 'demo', '/robot1') == {'rate_hz': 30.0, 'count': 7}
+    assert load_node_params(path, 'demo') == {'rate_hz': 30.0, 'count': 1, 'name': 'root-only'}
+    assert load_node_params(path, 'demo', '/robot1') == {'rate_hz': 30.0, 'count': 7,
+                                                         'enabled': False}
+    assert load_node_params(path, 'demo', '/a/b') == {'rate_hz': 30.0, 'count': 1}
 
 
 @pytest.mark.parametrize('text, match', [
