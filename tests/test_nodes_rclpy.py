@@ -482,3 +482,19 @@ def test_a_namespaced_node_keeps_its_config(workspace, started, probe):
     inference = started(INFERENCE, workspace, namespace='robot1')
     assert probe.get_parameters(inference.fqn, ['checkpoint'], timeout=30.0) == {
         'checkpoint': 'models/demo'}
+
+
+def test_stamped_output_keeps_cmd_vel_a_twist(workspace, started, probe, tmp_path):
+    """With stamped_output the recorder still hears cmd_vel: it stays Twist, and a
+    TwistStamped copy goes to stamped_topic for a base that wants one."""
+    arbiter = started(ARBITER, workspace, overrides={'initial_mode': 'vla',
+                                                     'stamped_output': True})
+    cmd = probe.listen_to(topics.CMD_VEL)
+    stamped = probe.listen('cmd_vel_stamped', 'geometry_msgs/msg/TwistStamped',
+                           topics.CMD_VEL.qos)
+    policy = probe.publisher(topics.ROBOT_ACTION)
+    assert probe.wait_for_subscribers(policy), arbiter.log()
+    publish_for(probe, policy, _twist((0.5, 0.0, 0.0)), 2.0)
+    assert action(cmd[-1][1]) == pytest.approx((0.5, 0.0, 0.0))
+    last = stamped[-1][1]
+    assert last.header.frame_id == 'base_link' and last.twist.linear.x == pytest.approx(0.5)

@@ -114,7 +114,11 @@ class ArbiterConfig:
         'this long', 0.5)
     reject_above: float = doc(
         'inputs with any axis beyond this magnitude are rejected as corrupt (not clipped)', 10.0)
-    stamped_output: bool = doc('publish geometry_msgs/TwistStamped instead of Twist', False)
+    stamped_output: bool = doc(
+        'also publish each command as geometry_msgs/TwistStamped on stamped_topic, for a '
+        'base that wants a stamp; cmd_vel stays Twist for the whole graph', False)
+    stamped_topic: str = doc('topic of the TwistStamped copy (remap the base driver to it)',
+                             'cmd_vel_stamped')
     frame_id: str = doc('frame_id of the TwistStamped output', 'base_link')
     state_period_s: float = doc(
         'control/state is published on every change and at least this often', 0.5)
@@ -143,6 +147,8 @@ class ArbiterConfig:
                 raise ConfigError(f'{name} needs three positive numbers, got {list(values)}')
         if not self.reject_above > 0:
             raise ConfigError(f'reject_above must be > 0, got {self.reject_above}')
+        if not self.stamped_topic.strip('/'):
+            raise ConfigError('stamped_topic must name a topic')
         if not self.state_period_s > 0:
             raise ConfigError(f'state_period_s must be > 0, got {self.state_period_s}')
         if not self.sources:

@@ -33,8 +33,11 @@ class ArbiterWiring:
         self._warn = KindThrottle(partial(bus.log, 'warning'), lambda: bus.now_ns() / NS)
         self.arbiter = ControlArbiter(self.config, warn=self._warn, info=partial(bus.log, 'info'))
         bus.on_change(self._retune)
-        cmd_type = TWIST_STAMPED if self.config.stamped_output else topics.CMD_VEL.msgtype
-        self._cmd = bus.publisher(topics.CMD_VEL.name, cmd_type, topics.CMD_VEL.qos)
+        # cmd_vel is Twist for the whole graph (recorder, simulator, tests); a base that
+        # wants TwistStamped gets a copy on its own topic.
+        self._cmd = publisher_of(bus, topics.CMD_VEL)
+        self._stamped = bus.publisher(self.config.stamped_topic, TWIST_STAMPED,
+                                      topics.CMD_VEL.qos) if self.config.stamped_output else None
         self._state = publisher_of(bus, topics.CONTROL_STATE)
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
         for source in self.config.sources:
@@ -85,11 +88,10 @@ class ArbiterWiring:
         self._publish_state()
 
     def publish_command(self, action: tuple[float, float, float]) -> None:
-        if self.config.stamped_output:
-            self._cmd(self.bus.msgs.twist_stamped(action, self.bus.now_ns(),
-                                                  self.config.frame_id))
-        else:
-            self._cmd(self.bus.msgs.twist(action))
+        self._cmd(self.bus.msgs.twist(action))
+        if self._stamped is not None:
+            self._stamped(self.bus.msgs.twist_stamped(action, self.bus.now_ns(),
+                                                      self.config.frame_id))
 
     def _publish_state(self) -> None:
         now = self._now()
