@@ -4,8 +4,10 @@ The same code runs under rclpy (``vla_inference_node``), in bag replay and in th
 simulator. The image callback only stores the newest frame and its stamp (best
 effort, depth 1); the policy steps at ``rate_hz`` and publishes ``robot/action``,
 zero with the reason on /diagnostics whenever the model, the instruction or the
-frame is missing, stale or failing. The model loads on a worker (a thread under
-rclpy), so the node is up, publishing zero, while a large checkpoint loads.
+frame is missing, stale or failing. The model loads, and every forward pass runs, on
+a worker (a thread under rclpy, inline in replay), so callbacks never wait for the
+model and the node is up, publishing zero, while a large checkpoint loads. Frame age
+and pacing both use the node's clock (``use_sim_time`` and bag playback agree).
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ class InferenceWiring:
         subscribe_to(bus, topics.CAMERA_IMAGE, self._on_image, qos=NEWEST_FRAME)
         subscribe_to(bus, topics.VLA_COMMAND, self._on_instruction)
         self._steps: deque[int] = deque()
-        bus.worker('policy_loader').submit(self._load)
+        # Model load and forward passes run on this worker, never in a callback: image,
+        # instruction and diagnostics callbacks are never held up by the model.
+        self._policy = bus.worker('policy')
+        self._policy.submit(self._load)
         bus.timer(self.config.rate_hz, self.tick, 'vla_inference')
         bus.timer(1.0, self._publish_diagnostics, 'vla_inference/diagnostics')
 
@@ -87,6 +92,15 @@ class InferenceWiring:
         self._action(self.bus.msgs.twist(tuple(float(v) for v in action)))
 
     def tick(self) -> None:
+        """At ``rate_hz``: one policy step on the worker, unless the last one is still
+        running (a slow step skips a tick rather than queueing stale work)."""
+        if self._policy.pending():
+            if self.inference.runner is None:  # still loading: zero, with the reason
+                self._step()
+            return
+        self._policy.submit(self._step)
+
+    def _step(self) -> None:
         now_ns = self.bus.now_ns()
         out = self.inference.step(now_ns / NS)
         self.publish_action(out.action)

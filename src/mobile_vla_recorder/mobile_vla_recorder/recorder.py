@@ -291,6 +291,10 @@ class EpisodeRecorder:
 
     def _event(self, event: str, now: float) -> Episode | None:
         rec = self._rec
+        full = f'reached {self.config.max_frames} frames'
+        if len(rec.images) >= self.config.max_frames:
+            # The last frame's key has been released or changed: its label has settled.
+            return self._finish(now, full).episode
         action = self._command if event == 'start_action' else np.zeros(3)
         if not self._record(event, action, now):
             return None
@@ -300,8 +304,10 @@ class EpisodeRecorder:
             rec.direction = self._command / norm if norm > 0 else None
         else:
             rec.segment = None
-        if len(rec.images) >= self.config.max_frames:
-            return self._finish(now, f'reached {self.config.max_frames} frames').episode
+        # A last frame that starts a motion waits for its label to settle (the arbiter
+        # ramps the command up over several samples); a stop is final at once.
+        if len(rec.images) >= self.config.max_frames and event != 'start_action':
+            return self._finish(now, full).episode
         return None
 
     def _finish(self, now: float, why: str) -> ControlResult:

@@ -128,6 +128,24 @@ def test_episodes_stop_at_18_frames_on_their_own():
     assert rig.control('stop').ok is False  # nothing left to stop
 
 
+def test_the_18th_frame_is_labelled_with_the_settled_command():
+    """The last frame starts a rotation: the arbiter's ramp (0.23 first) settles at 1.15
+    before the episode ends, as every other frame's label does."""
+    rig = Rig()
+    rig.control('start 1box_vert_right')
+    for _ in range(8):
+        rig.command(W, 0.1)
+        rig.command(ZERO, 0.1)
+    rig.command((0.0, 0.0, 0.23), 0.05)  # frame 18, the first slew-limited sample
+    assert not rig.finished
+    for value in (0.46, 0.92, 1.15, 1.15):
+        rig.command((0.0, 0.0, value), 0.05)
+    rig.command(ZERO)  # released: the label has settled
+    [ep] = rig.finished
+    assert ep.num_frames == 18 and ep.event_types[-1] == 'start_action'
+    np.testing.assert_allclose(ep.actions[-1], (0.0, 0.0, 1.15))
+
+
 @pytest.mark.parametrize('keep_short, kept', [(True, True), (False, False)])
 def test_short_episodes_follow_keep_short(keep_short, kept):
     rig = Rig(keep_short=keep_short)
