@@ -155,51 +155,42 @@ class Probe:
                              timeout: float = DISCOVERY_S) -> bool:
         return self.spin_until(lambda: publisher.get_subscription_count() >= count, timeout)
 
+    def call(self, service_type: Any, name: str, request: Any,
+             timeout: float = DISCOVERY_S) -> Any:
+        """One call of a real service: wait for it, call, wait for the answer."""
+        client = self.node.create_client(service_type, name)
+        try:
+            if not self.spin_until(client.service_is_ready, timeout):
+                raise TimeoutError(f'{name} did not come up')
+            future = client.call_async(request)
+            if not self.spin_until(future.done, timeout):
+                raise TimeoutError(f'{name} did not answer')
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
     def get_parameters(self, node_fqn: str, names: list[str],
                        timeout: float = DISCOVERY_S) -> dict[str, Any]:
         """Through the node's real ``get_parameters`` service."""
-        client = self.node.create_client(GetParameters, f'{node_fqn}/get_parameters')
-        try:
-            if not self.spin_until(client.service_is_ready, timeout):
-                raise TimeoutError(f'{node_fqn}/get_parameters did not come up')
-            future = client.call_async(GetParameters.Request(names=names))
-            if not self.spin_until(future.done, timeout):
-                raise TimeoutError(f'{node_fqn}/get_parameters did not answer')
-            return {name: _parameter_value(v) for name, v in zip(names, future.result().values,
-                                                                  strict=True)}
-        finally:
-            self.node.destroy_client(client)
+        result = self.call(GetParameters, f'{node_fqn}/get_parameters',
+                           GetParameters.Request(names=names), timeout)
+        return {name: _parameter_value(v) for name, v in zip(names, result.values, strict=True)}
 
     def set_parameters(self, node_fqn: str, values: Mapping[str, Any],
                        timeout: float = DISCOVERY_S) -> dict[str, tuple[bool, str]]:
         """Through the node's real ``set_parameters`` service: name -> (successful, reason)."""
-        client = self.node.create_client(SetParameters, f'{node_fqn}/set_parameters')
-        try:
-            if not self.spin_until(client.service_is_ready, timeout):
-                raise TimeoutError(f'{node_fqn}/set_parameters did not come up')
-            request = SetParameters.Request(parameters=[
-                Parameter(name, value=value).to_parameter_msg() for name, value in values.items()])
-            future = client.call_async(request)
-            if not self.spin_until(future.done, timeout):
-                raise TimeoutError(f'{node_fqn}/set_parameters did not answer')
-            return {name: (r.successful, r.reason)
-                    for name, r in zip(values, future.result().results, strict=True)}
-        finally:
-            self.node.destroy_client(client)
+        request = SetParameters.Request(parameters=[
+            Parameter(name, value=value).to_parameter_msg() for name, value in values.items()])
+        result = self.call(SetParameters, f'{node_fqn}/set_parameters', request, timeout)
+        return {name: (r.successful, r.reason)
+                for name, r in zip(values, result.results, strict=True)}
 
     def describe_parameters(self, node_fqn: str, names: list[str],
                             timeout: float = DISCOVERY_S) -> dict[str, Any]:
         """Through the node's real ``describe_parameters`` service."""
-        client = self.node.create_client(DescribeParameters, f'{node_fqn}/describe_parameters')
-        try:
-            if not self.spin_until(client.service_is_ready, timeout):
-                raise TimeoutError(f'{node_fqn}/describe_parameters did not come up')
-            future = client.call_async(DescribeParameters.Request(names=names))
-            if not self.spin_until(future.done, timeout):
-                raise TimeoutError(f'{node_fqn}/describe_parameters did not answer')
-            return dict(zip(names, future.result().descriptors, strict=True))
-        finally:
-            self.node.destroy_client(client)
+        result = self.call(DescribeParameters, f'{node_fqn}/describe_parameters',
+                           DescribeParameters.Request(names=names), timeout)
+        return dict(zip(names, result.descriptors, strict=True))
 
     def close(self) -> None:
         self.executor.shutdown()

@@ -23,7 +23,7 @@ def test_every_topic_of_the_design_is_declared_once():
     (topics.ROBOT_ACTION, 'geometry_msgs/msg/Twist', 'reliable', 'volatile'),
     (topics.TELEOP_CMD_VEL, 'geometry_msgs/msg/Twist', 'reliable', 'volatile'),
     (topics.CONTROL_MODE, 'std_msgs/msg/String', 'reliable', 'transient_local'),
-    (topics.CONTROL_ESTOP, 'std_msgs/msg/Bool', 'reliable', 'volatile'),
+    (topics.CONTROL_ESTOP, 'std_msgs/msg/Bool', 'reliable', 'transient_local'),
     (topics.CMD_VEL, 'geometry_msgs/msg/Twist', 'reliable', 'volatile'),
     (topics.CONTROL_STATE, 'std_msgs/msg/String', 'reliable', 'transient_local'),
     (topics.RECORDER_CONTROL, 'std_msgs/msg/String', 'reliable', 'volatile'),
