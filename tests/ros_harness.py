@@ -1,12 +1,13 @@
 """Real ROS 2 for the tests: nodes started as processes, as ``ros2 run`` and launch start
 them, and an rclpy probe that talks to them over real DDS topics and services.
 
-Each test session gets its own ``ROS_DOMAIN_ID`` and localhost-only discovery, so runs
+Each test gets its own ``ROS_DOMAIN_ID`` and localhost-only discovery, so runs
 on one machine never hear each other.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -27,14 +28,19 @@ from mobile_vla import topics
 from mobile_vla.graph import NodeSpec
 from mobile_vla.ros_bus import message_class
 
-#: One domain per test process: ROS_DOMAIN_ID 10-99.
-DOMAIN_ID = 10 + os.getpid() % 90
+#: Domains of this test process: ROS_DOMAIN_ID 10-99, a new one per test (new_domain_id),
+#: so a test never hears what an earlier one left latched.
+_DOMAINS = itertools.count(os.getpid() % 90)
+
+
+def new_domain_id() -> int:
+    return 10 + next(_DOMAINS) % 90
 #: How long a new participant may take to discover the others.
 DISCOVERY_S = 10.0
 
 
-def ros_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID),
+def ros_env(domain_id: int, **extra: str) -> dict[str, str]:
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id),
                ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONUNBUFFERED='1',
                RCUTILS_LOGGING_BUFFERED_STREAM='0')
     env.update(extra)
@@ -58,9 +64,10 @@ def _param_text(value: Any) -> str:
 class NodeProcess:
     """One node as its own process: the console script with ``--ros-args``."""
 
-    def __init__(self, spec: NodeSpec, log_dir: Path, *, params_file: Path | None = None,
-                 params: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] = (),
-                 namespace: str = '', env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, spec: NodeSpec, log_dir: Path, domain_id: int, *,
+                 params_file: Path | None = None, params: Mapping[str, Any] | None = None,
+                 overrides: Mapping[str, Any] = (), namespace: str = '',
+                 env: Mapping[str, str] | None = None) -> None:
         self.spec = spec
         self.namespace = namespace.strip('/')
         args = [str(executable(spec.package, spec.executable)), '--ros-args',
@@ -80,7 +87,7 @@ class NodeProcess:
         self._log = open(self.log_path, 'wb')  # noqa: SIM115 (closed in wait())
         self.process = subprocess.Popen(
             args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=ros_env(**(env or {})), cwd=log_dir,
+            env=ros_env(domain_id, **(env or {})), cwd=log_dir,
             # A process started from a background shell inherits SIGINT ignored.
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
@@ -115,9 +122,10 @@ class NodeProcess:
 class Probe:
     """An rclpy node in the test process: listens, publishes, asks for parameters."""
 
-    def __init__(self, namespace: str = '') -> None:
+    def __init__(self, domain_id: int, namespace: str = '') -> None:
+        self.domain_id = domain_id
         self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=DOMAIN_ID)
+        rclpy.init(context=self.context, domain_id=domain_id)
         self.node = Node('test_probe', namespace=namespace or '/', context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)

@@ -16,7 +16,16 @@ import time
 
 import pytest
 import yaml
-from ros_harness import DISCOVERY_S, NodeProcess, Probe, action, executable, is_zero, ros_env
+from ros_harness import (
+    DISCOVERY_S,
+    NodeProcess,
+    Probe,
+    action,
+    executable,
+    is_zero,
+    new_domain_id,
+    ros_env,
+)
 
 from mobile_vla import topics
 from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, TELEOP
@@ -45,12 +54,12 @@ def bool_msg(value: bool):
 class Teleop:
     """``wasd_teleop`` in a tmux pane of a private server, driven by real key presses."""
 
-    def __init__(self, tmp_path, params: dict) -> None:
+    def __init__(self, tmp_path, params: dict, domain_id: int) -> None:
         self.tmux = [TMUX, '-L', f'mvla-graph-{os.getpid()}']
         self.code = tmp_path / 'teleop.code'
         params_file = tmp_path / 'teleop_params.yaml'
         params_file.write_text(yaml.safe_dump({'/**': {'ros__parameters': params}}))
-        env = ' '.join(f'{k}={shlex.quote(v)}' for k, v in ros_env().items()
+        env = ' '.join(f'{k}={shlex.quote(v)}' for k, v in ros_env(domain_id).items()
                        if k.startswith(('ROS_', 'RMW_', 'AMENT_', 'PYTHON', 'LD_', 'PATH')))
         command = (f'env {env} {executable(TELEOP.package, TELEOP.executable)} --ros-args '
                    f'-r __ns:=/{NAMESPACE} --params-file {params_file}; '
@@ -104,10 +113,11 @@ def graph(tmp_path, workspace):
     (tmp_path / 'profile.yaml').write_text(yaml.safe_dump(profile))
     arguments = {'namespace': NAMESPACE, 'mode': 'vla', 'camera_source': 'synthetic',
                  'params_file': str(tmp_path / 'profile.yaml')}
-    nodes = {n.spec.name: NodeProcess(n.spec, tmp_path, params=n.params, namespace=n.namespace)
-             for n in plan(arguments)}
+    domain_id = new_domain_id()
+    nodes = {n.spec.name: NodeProcess(n.spec, tmp_path, domain_id, params=n.params,
+                                      namespace=n.namespace) for n in plan(arguments)}
     teleop = teleop_launch({**arguments, 'teleop_in_xterm': 'true'})
-    probe = Probe(namespace=f'/{NAMESPACE}')
+    probe = Probe(domain_id, namespace=f'/{NAMESPACE}')
     try:
         yield nodes, probe, teleop.params
     finally:
@@ -160,7 +170,7 @@ def test_the_graph_drives_stops_records_and_leaves_zero(graph, tmp_path):
     assert all(is_zero(m) for t, m in cmd if t > switched + 0.8), logs(nodes)
 
     # WASD teleop in a real terminal drives in manual and in hybrid, and records.
-    teleop = Teleop(tmp_path, teleop_params)
+    teleop = Teleop(tmp_path, teleop_params, probe.domain_id)
     try:
         assert probe.spin_until(lambda: 'space: stop' in teleop.screen(), 30.0), teleop.screen()
         assert hold_until(probe, teleop, 'w', lambda: action(cmd[-1][1])[0] > 0.3, 20.0), \

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from ros_harness import DISCOVERY_S, NodeProcess, Probe, action, is_zero
+from ros_harness import DISCOVERY_S, NodeProcess, Probe, action, is_zero, new_domain_id
 
 from mobile_vla import topics
 from mobile_vla.episode import validate_episode
@@ -22,20 +22,25 @@ LEFT = 'go around the box on the left to the cup'
 
 
 @pytest.fixture
-def probe():
-    probe = Probe()
+def domain_id():
+    return new_domain_id()
+
+
+@pytest.fixture
+def probe(domain_id):
+    probe = Probe(domain_id)
     yield probe
     probe.close()
 
 
 @pytest.fixture
-def started(tmp_path):
+def started(tmp_path, domain_id):
     """Start nodes; every one is stopped at the end, whatever the test did."""
     nodes = []
 
     def start(spec, workspace, **kwargs):
         kwargs.setdefault('params_file', workspace / 'config' / spec.config)
-        node = NodeProcess(spec, tmp_path, **kwargs)
+        node = NodeProcess(spec, tmp_path, domain_id, **kwargs)
         nodes.append(node)
         return node
 
@@ -265,7 +270,8 @@ def test_a_restarted_arbiter_keeps_an_engaged_estop(workspace, started, probe):
     after = [(round(t - killed, 3), action(m)) for t, m in cmd if t > killed]
     assert after and all(a == (0.0, 0.0, 0.0) for _, a in after), (after, restarted.log())
     last = json.loads(state[-1][1].data)
-    assert last['estop']['latched'] is True and last['inputs']['vla']['received'] > 0
+    assert last['estop']['latched'] is True and last['inputs']['vla']['received'] > 0, \
+        restarted.log()
 
 
 def test_the_last_zero_is_delivered_on_every_sigint(workspace, started, probe):
@@ -439,7 +445,9 @@ RCL_CASES = (
     'demo:\n  ros__parameters:\n    name: root-only\n'
     '/robot1/demo:\n  ros__parameters:\n    count: 7\n'
     '/robot1/*:\n  ros__parameters:\n    enabled: false\n'
-    '/**/other:\n  ros__parameters:\n    name: x\n')
+    '/**/other:\n  ros__parameters:\n    name: x\n'
+    '/a:\n  b:\n    demo:\n      ros__parameters:\n        nested: 1\n'
+    'robot1:\n  demo:\n    ros__parameters:\n      deep: true\n')
 
 
 def rcl_parameters(path, node_name: str, namespace: str) -> dict:
@@ -498,3 +506,21 @@ def test_stamped_output_keeps_cmd_vel_a_twist(workspace, started, probe, tmp_pat
     assert action(cmd[-1][1]) == pytest.approx((0.5, 0.0, 0.0))
     last = stamped[-1][1]
     assert last.header.frame_id == 'base_link' and last.twist.linear.x == pytest.approx(0.5)
+
+
+def test_an_estop_with_default_qos_is_heard(workspace, started, probe):
+    """A publisher with ROS 2's default QoS (reliable, volatile: a button bridge, a
+    joystick node) must stop the robot too, though the topic is latched."""
+    arbiter = started(ARBITER, workspace, overrides={'initial_mode': 'vla'})
+    cmd = probe.listen_to(topics.CMD_VEL)
+    policy = probe.publisher(topics.ROBOT_ACTION)
+    assert probe.wait_for_subscribers(policy), arbiter.log()
+    publish_for(probe, policy, _twist((0.8, 0.0, 0.0)), 2.0)
+    assert not is_zero(cmd[-1][1])
+    button = probe.publisher(topics.CONTROL_ESTOP, qos=topics.DEFAULT)
+    assert probe.wait_for_subscribers(button)
+    button.publish(bool_msg(True))
+    pressed = time.monotonic()
+    publish_for(probe, policy, _twist((0.8, 0.0, 0.0)), 1.0)
+    after = [m for t, m in cmd if t > pressed + 0.1]
+    assert after and all(is_zero(m) for m in after), arbiter.log()

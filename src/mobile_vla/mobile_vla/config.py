@@ -81,13 +81,24 @@ def load_node_params(path: str | Path, node_name: str, namespace: str = '') -> d
     ns = namespace.strip('/')
     full = f'/{ns}/{node_name}' if ns else f'/{node_name}'
     params: dict[str, Any] = {}
-    for key, section in data.items():
-        if not node_name_matches(str(key), full):
-            continue
-        if not isinstance(section, dict) or 'ros__parameters' not in section:
-            raise ConfigError(f'{path}: section {key!r} needs a ros__parameters mapping')
-        params.update(flatten(section['ros__parameters'] or {}))
+    for key, values in _sections(data, '', path):
+        if node_name_matches(key, full):
+            params.update(flatten(values))
     return params
+
+
+def _sections(tree: Mapping[str, Any], prefix: str, path: Path) -> Iterable[tuple[str, dict]]:
+    """(node name pattern, ros__parameters) of every section, in file order; names may
+    nest (``/**: {control_arbiter: {ros__parameters: ...}}``), as rcl reads them."""
+    for key, body in tree.items():
+        name = f'{prefix}/{str(key).strip("/")}' if prefix else str(key)
+        if not isinstance(body, Mapping) or not body:
+            raise ConfigError(f'{path}: section {name!r} needs a ros__parameters mapping')
+        if 'ros__parameters' in body:
+            yield name, body['ros__parameters'] or {}
+        nested = {k: v for k, v in body.items() if k != 'ros__parameters'}
+        if nested:
+            yield from _sections(nested, name, path)
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -113,9 +124,13 @@ def _number(value: Any, name: str) -> float:
             raise ConfigError(f'parameter {name} must be a number, got {value!r}') from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f'parameter {name} must be a number, got {value!r}')
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ConfigError(f'parameter {name} is out of range: {value!r}') from None
     if not math.isfinite(value):
         raise ConfigError(f'parameter {name} must be a finite number, got {value!r}')
-    return float(value)
+    return value
 
 
 def _integer(value: Any, name: str) -> int:

@@ -138,6 +138,10 @@ class RosBus:
                 apply({p.name: p.value for p in params})
             except ConfigError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
+            except Exception as exc:  # never out of the parameter service
+                self._logger.error(f'parameter change failed:\n{traceback.format_exc()}')
+                return SetParametersResult(successful=False,
+                                           reason=f'{type(exc).__name__}: {exc}')
             return SetParametersResult(successful=True)
 
         self.node.add_on_set_parameters_callback(callback)
@@ -200,7 +204,8 @@ class RosBus:
 
 class Wiring(Protocol):
     def shutdown(self) -> None:
-        """Publish the last safe messages (zero velocity) and finish pending work."""
+        """Publish the last safe messages (zero velocity), hand over pending work. Called
+        twice on the way out (before and after the workers finish): idempotent."""
 
 
 def _raise_interrupt(_signum: int, _frame: object) -> None:
@@ -230,7 +235,10 @@ def run_node(name: str, wire: Callable[[RosBus], Wiring], args: list[str] | None
         bus = RosBus(node)
         wiring = wire(bus)
         if spin is None:
-            rclpy.spin(node)
+            # spin_once with a timeout: a signal is handled even when no timer can wake the
+            # wait (use_sim_time with /clock gone at the end of a bag).
+            while rclpy.ok(context=node.context):
+                rclpy.spin_once(node, timeout_sec=0.1)
         else:
             spin(bus, wiring)
     except (KeyboardInterrupt, SystemExit, ExternalShutdownException):
@@ -238,19 +246,41 @@ def run_node(name: str, wire: Callable[[RosBus], Wiring], args: list[str] | None
     except ConfigError as exc:
         print(f'{name}: configuration error: {exc}', file=sys.stderr)
         code = 2
+    except Exception as exc:
+        if wiring is not None:
+            raise  # a defect while running: the traceback is for the developer
+        print(f'{name}: cannot start: {type(exc).__name__}: {exc}', file=sys.stderr)
+        code = 2
     finally:
         # A second signal must not cut short the clean-up (a zero command, an episode
         # still being written).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if wiring is not None:
-            wiring.shutdown()
-        if bus is not None:
-            bus.flush()
-            for worker in bus.workers:
-                worker.stop()
-                worker.close(timeout_s=WORKER_CLOSE_TIMEOUT_S)
+        _shut_down(name, bus, wiring)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
     return code
+
+
+def _shut_down(name: str, bus: RosBus | None, wiring: Any) -> None:
+    """Workers stop taking new work, the wiring says its last (zero, the episode in
+    progress), the workers finish what was queued, and the zero is said once more:
+    whatever a worker did meanwhile, the last word is zero. Each step runs whatever
+    the one before did."""
+    steps = []
+    if bus is not None:
+        steps.append(lambda: [worker.stop() for worker in bus.workers])
+    if wiring is not None:
+        steps.append(wiring.shutdown)
+    if bus is not None:
+        steps.append(lambda: [worker.close(WORKER_CLOSE_TIMEOUT_S) for worker in bus.workers])
+    if wiring is not None:
+        steps.append(wiring.shutdown)
+    if bus is not None:
+        steps.append(bus.flush)
+    for step in steps:
+        try:
+            step()
+        except Exception as exc:  # the next step still runs
+            print(f'{name}: during shutdown: {type(exc).__name__}: {exc}', file=sys.stderr)

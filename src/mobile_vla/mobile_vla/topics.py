@@ -2,7 +2,8 @@
 
 Names are relative (no leading slash) so that a namespace given in the launch file
 moves the whole graph; ``Topic.path`` gives the absolute name used in bags.
-The QoS intents are plain values; ``mobile_vla.base_node`` maps them onto rclpy.
+The QoS intents are plain values; ``QosIntent.profile`` maps them onto rclpy
+(``mobile_vla.ros_bus``) and ``mobile_vla.bag`` onto rosbag2 metadata.
 """
 
 from __future__ import annotations

@@ -132,6 +132,7 @@ def test_yaml_text_is_typed_like_the_command_line():
     ('epochs=many', 'parameter epochs must be an integer'),
     ('lr=fast', 'parameter lr must be a number'),
     ('lr=nan', 'parameter lr must be a finite number'),
+    ('lr=1e400', 'parameter lr must be a finite number'),
     ('lr=.inf', 'parameter lr must be a number'),
     ('mirror=2', 'parameter mirror must be true or false'),
     ('mean=0.1,x', r'parameter mean\[1\] must be a number'),
@@ -155,6 +156,8 @@ def test_numbers_never_change_kind_silently():
         from_params(Outer, {'lr': float('inf')})
     with pytest.raises(ConfigError, match='model must be a mapping'):
         from_params(Outer, {'model': 3})
+    with pytest.raises(ConfigError, match='lr is out of range'):
+        from_params(Outer, {'lr': 10 ** 400})
     assert from_params(Outer, {'lr': 1}).lr == 1.0
 
 

@@ -51,14 +51,20 @@ class CameraWiring:
         self._grabber.submit(lambda: self._grab(sleep))
 
     def _grab(self, sleep: Callable[[float], None]) -> None:
-        try:
-            run_grab_loop(self.camera, self.emit, self.bus.now_ns, sleep,
-                          should_stop=lambda: self._grabber.stopping, log=self._warn,
-                          lock=self._lock, info=lambda text: self.bus.log('info', text))
-        except Exception as exc:  # never take the node down; say what happened
-            with self._lock:
-                self.camera.failed(f'camera grab loop crashed: {exc!r}', self.bus.now_ns())
-            self.bus.log('error', f'camera grab loop stopped:\n{traceback.format_exc()}')
+        """The grab loop until shutdown or the end of the media; an unexpected error is
+        logged and the loop starts again after the source's back-off."""
+        while not self._grabber.stopping:
+            try:
+                run_grab_loop(self.camera, self.emit, self.bus.now_ns, sleep,
+                              should_stop=lambda: self._grabber.stopping, log=self._warn,
+                              lock=self._lock, info=lambda text: self.bus.log('info', text))
+                return
+            except Exception as exc:  # never take the node down; say what happened
+                with self._lock:
+                    wait = self.camera.failed(f'camera grab loop crashed: {exc!r}',
+                                              self.bus.now_ns())
+                self.bus.log('error', f'camera grab loop crashed, restarting in {wait:.1f} s:'
+                                      f'\n{traceback.format_exc()}')
 
     def emit(self, out: ImageOut) -> None:
         msg = self.bus.msgs.image_from_fields(out.fields, out.stamp_ns, out.frame_id)

@@ -262,6 +262,7 @@ class ControlArbiter:
         self.estop_latched = False
         self.release_requested = False
         self._release_requested_at = 0.0
+        self._start_config = self.config
         #: Set by the node while an e-stop publisher it knows of has not delivered yet.
         self.estop_pending = False
         self._set_limits(self.config)
@@ -286,7 +287,17 @@ class ControlArbiter:
         self._decel = tuple(float(v) for v in config.max_deceleration)
 
     def retune(self, config: ArbiterConfig) -> None:
-        """Take new velocity and acceleration limits (the live fields) from ``config``."""
+        """Take new velocity and acceleration limits (the live fields) from ``config``.
+
+        Limits may be lowered, and raised back up to the values the node started with;
+        more needs a restart (a typo in ``ros2 param set`` must not unleash the robot).
+        A lower velocity limit applies at the next tick, not after a ramp.
+        """
+        for name in ('max_velocity', 'max_acceleration', 'max_deceleration'):
+            new, start = getattr(config, name), getattr(self._start_config, name)
+            if any(n > s for n, s in zip(new, start, strict=True)):
+                raise ConfigError(f'{name} {list(new)} is above the start-up limits '
+                                  f'{list(start)}; lower values only, or restart the node')
         self.config = replace(self.config, max_velocity=config.max_velocity,
                               max_acceleration=config.max_acceleration,
                               max_deceleration=config.max_deceleration)
@@ -346,17 +357,35 @@ class ControlArbiter:
         self.mode = mode
         return True
 
-    def on_estop(self, engaged: bool, now: float) -> None:
-        """True latches the e-stop; False asks to release it (see the module docstring)."""
+    def on_estop(self, engaged: bool, now: float) -> str | None:
+        """True latches the e-stop; False asks to release it (see the module docstring).
+
+        A release asked for during the start-up hold is ignored: it may be a stale
+        latched ``false`` of one publisher arriving after another's ``true``. Returns
+        what changed ('ENGAGED', 'release requested', 'release ignored during start-up'),
+        or None.
+        """
         self._observe_clock(now)
         if engaged:
+            if self.estop_latched and not self.release_requested:
+                return None
             if not self.estop_latched:
                 self.estop_count += 1
             self.estop_latched = True
             self.release_requested = False
-        elif self.estop_latched and not self.release_requested:
-            self.release_requested = True
-            self._release_requested_at = now
+            return 'ENGAGED'
+        if not self.estop_latched or self.release_requested:
+            return None
+        if self._starting(now):
+            return 'release ignored during start-up'
+        self.release_requested = True
+        self._release_requested_at = now
+        return 'release requested'
+
+    def _starting(self, now: float) -> bool:
+        if self.config.startup_hold_s <= 0:
+            return False
+        return self._first_tick is None or now - self._first_tick < self.config.startup_hold_s
 
     def _observe_clock(self, now: float) -> None:
         if self._last_now is not None and now < self._last_now:
@@ -448,6 +477,7 @@ class ControlArbiter:
             slowing = current * clipped >= 0.0 and abs(clipped) <= abs(current)
             max_step = (self._decel[axis] if slowing else self._accel[axis]) * dt
             value = current + min(max(clipped - current, -max_step), max_step)
+            value = min(max(value, -vmax), vmax)  # a lowered limit holds at once
             out.append(value)
             v_hit.append(clipped != target)
             a_hit.append(value != clipped)

@@ -45,7 +45,14 @@ class ArbiterWiring:
                           partial(self._on_twist, source.name))
         subscribe_to(bus, topics.CONTROL_MODE, self._on_mode)
         self._estop_heard = False
+        self._estop_tick_ns: int | None = None
+        # Latched (transient local) to get the e-stop of a publisher that was there first,
+        # and volatile too, so a plain publisher (rclcpp/rclpy default QoS, a button
+        # bridge) is not left unmatched by the QoS rules. A message of a latched
+        # publisher then arrives twice, which an e-stop may.
         subscribe_to(bus, topics.CONTROL_ESTOP, self._on_estop)
+        bus.subscribe(topics.CONTROL_ESTOP.name, topics.CONTROL_ESTOP.msgtype, topics.EVENTS,
+                      self._on_estop)
         bus.timer(self.config.rate_hz, self.tick, 'control_arbiter')
         bus.timer(1.0, self._publish_diagnostics, 'control_arbiter/diagnostics')
         sources = ', '.join(f'{s.name}<-{s.topic} ({s.role}, prio {s.priority}, '
@@ -76,9 +83,13 @@ class ArbiterWiring:
     def _on_estop(self, msg: Any) -> None:
         self._estop_heard = True
         self.arbiter.estop_pending = False
-        self.arbiter.on_estop(bool(msg.data), self._now())
-        self.bus.log('warning', f'e-stop {"ENGAGED" if msg.data else "release requested"}')
-        self.tick()  # zero goes out now, not at the next tick
+        changed = self.arbiter.on_estop(bool(msg.data), self._now())
+        if changed:
+            self.bus.log('warning', f'e-stop {changed}')
+        now_ns = self.bus.now_ns()
+        if now_ns != self._estop_tick_ns:  # zero goes out now, not at the next tick
+            self._estop_tick_ns = now_ns
+            self.tick()
 
     def tick(self) -> None:
         if not self._estop_heard:  # a latched e-stop may still be on its way

@@ -280,6 +280,37 @@ def test_state_and_diagnostics_describe_what_happens():
     assert arb.state(0.3)['estop'] == {'latched': True, 'release_requested': False, 'count': 1}
 
 
+def test_a_release_during_the_startup_hold_is_ignored():
+    arb = ControlArbiter(ArbiterConfig(initial_mode='vla', startup_hold_s=1.0))
+    assert arb.on_estop(True, 0.0) == 'ENGAGED'
+    arb.tick(0.0)
+    # A stale latched `false` of another publisher, heard while starting: ignored.
+    assert arb.on_estop(False, 0.2) == 'release ignored during start-up'
+    for k in range(30):
+        t = 0.3 + k * 0.05
+        arb.on_command('vla', ZERO, t)
+        assert arb.tick(t).reason in ('startup', 'estop')
+    assert arb.estop_latched
+    assert arb.on_estop(False, 1.9) == 'release requested'
+    arb.on_command('vla', ZERO, 2.5)
+    assert arb.tick(2.5).reason == 'source' and not arb.estop_latched
+
+
+def test_live_limits_only_tighten_and_hold_at_once():
+    arb = ControlArbiter(ArbiterConfig(initial_mode='vla', startup_hold_s=0.0))
+    for k in range(40):
+        arb.on_command('vla', W, k * 0.05)
+        out = arb.tick(k * 0.05)
+    assert out.action[0] == pytest.approx(1.15)
+    arb.retune(ArbiterConfig(max_velocity=(0.3, 0.3, 0.3)))
+    arb.on_command('vla', W, 2.0)
+    assert arb.tick(2.0).action[0] == pytest.approx(0.3)  # no ramp down past the limit
+    with pytest.raises(ConfigError, match='above the start-up limits'):
+        arb.retune(ArbiterConfig(max_velocity=(9.0, 9.0, 9.0)))
+    arb.retune(ArbiterConfig())  # back up to the start-up values is fine
+    assert arb.config.max_velocity == (1.15, 1.15, 1.15)
+
+
 def test_config_validation_names_the_problem():
     with pytest.raises(ConfigError, match='initial_mode'):
         ArbiterConfig(initial_mode='auto')

@@ -27,6 +27,8 @@ STOP_WORDS = frozenset({'', 'stop', 'halt', 'stop.', 'stop!'})
 ZERO = np.zeros(3, np.float32)
 
 
+#: A frame stamped later than now by more than this is invalid (clock skew).
+FUTURE_TOLERANCE_S = 0.1
 #: The instruction state after a refused one (not a text anyone can send).
 REFUSED = '\x00refused'
 
@@ -165,6 +167,9 @@ class VlaInference:
         age = now - stamp
         if age > self.config.max_frame_age_s:
             return self._zero(f'stale camera frame ({age:.2f} s old)')
+        if age < -FUTURE_TOLERANCE_S:  # it would never go stale: clocks disagree
+            return self._zero(f'camera frame stamped {-age:.2f} s in the future (check the '
+                              'clocks of camera and robot)')
         if stamp == self._frame_used:  # no new frame: hold the last action
             return InferenceOutput(self._last_action, None, {})
         try:

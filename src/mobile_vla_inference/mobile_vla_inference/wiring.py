@@ -5,8 +5,10 @@ simulator. The image callback only stores the newest frame and its stamp (best
 effort, depth 1); the policy steps at ``rate_hz`` and publishes ``robot/action``,
 zero with the reason on /diagnostics whenever the model, the instruction or the
 frame is missing, stale or failing. The model loads, and every forward pass runs, on
-a worker (a thread under rclpy, inline in replay), so callbacks never wait for the
-model and the node is up, publishing zero, while a large checkpoint loads. Frame age
+a worker (a thread under rclpy, inline in replay), as do instruction changes (they
+tokenise and encode text), in order: callbacks never wait for the model, a step never
+sees the runner change under it, and the node is up, publishing zero, while a large
+checkpoint loads. A tick while a step still runs is skipped (zero while loading). Frame age
 and pacing both use the node's clock (``use_sim_time`` and bag playback agree).
 """
 
@@ -82,11 +84,17 @@ class InferenceWiring:
         self.inference.on_image(image, order, stamp_to_ns(msg.header.stamp) / NS)
 
     def _on_instruction(self, msg: Any) -> None:
-        refused = self.inference.on_instruction(msg.data)
+        # On the policy worker, in order with the steps and the model load: a new
+        # instruction (tokenised and encoded there) never changes the runner mid-step.
+        text = str(msg.data)
+        self._policy.submit(lambda: self._instruct(text))
+
+    def _instruct(self, text: str) -> None:
+        refused = self.inference.on_instruction(text)
         if refused:
             self.bus.log('warning', refused)
         else:
-            self.bus.log('info', f'instruction: {msg.data.strip()!r}')
+            self.bus.log('info', f'instruction: {text.strip()!r}')
 
     def publish_action(self, action: Any) -> None:
         self._action(self.bus.msgs.twist(tuple(float(v) for v in action)))
@@ -103,6 +111,8 @@ class InferenceWiring:
     def _step(self) -> None:
         now_ns = self.bus.now_ns()
         out = self.inference.step(now_ns / NS)
+        if self._policy.stopping:  # shutting down: the last word is the zero of shutdown()
+            return
         self.publish_action(out.action)
         if out.reason:
             self._warn(f'zero action: {out.reason}')

@@ -65,6 +65,16 @@ def test_every_reason_to_stop_publishes_zero_and_says_why(checkpoint, tmp_path):
         inf.on_instruction(word)
         assert inf.step(T0 + 0.9).reason == 'stopped by instruction'
     assert inf.diagnostics(T0 + 0.9)[0] == 'OK'
+    # A frame stamped in the future would never go stale: zero, and why.
+    inf.on_instruction('go around the box on the left to the cup')
+    inf.on_image(frame(2), 'rgb', T0 + 30.0)
+    assert inf.step(T0 + 1.0).reason.startswith('camera frame stamped 29.00 s in the future')
+    # An over-long instruction is refused: zero until a usable one comes.
+    assert inf.on_instruction('x' * 501).startswith('instruction refused: 501 characters')
+    inf.on_image(frame(3), 'rgb', T0 + 1.0)
+    assert inf.step(T0 + 1.05).reason.startswith('instruction refused')
+    assert inf.on_instruction('go around the box on the left to the cup') is None
+    assert inf.step(T0 + 1.1).reason is None
 
 
 def test_failures_and_nan_outputs_give_zero(checkpoint):
