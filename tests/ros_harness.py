@@ -84,6 +84,10 @@ class NodeProcess:
             args += ['-p', f'{key}:={_param_text(value)}']
         self.args = args
         self.log_path = log_dir / f'{spec.name}.log'
+        restarts = 1
+        while self.log_path.exists():  # a restarted node keeps the first one's log
+            restarts += 1
+            self.log_path = log_dir / f'{spec.name}-{restarts}.log'
         self._log = open(self.log_path, 'wb')  # noqa: SIM115 (closed in wait())
         self.process = subprocess.Popen(
             args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

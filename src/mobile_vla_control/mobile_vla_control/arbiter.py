@@ -108,7 +108,7 @@ class ArbiterConfig:
         'known e-stop publisher has not yet delivered its latched state; 0 where delivery '
         'is instant (simulator)', 1.0)
     latched_wait_s: float = doc(
-        'longest start-up wait for the latched e-stop of a publisher already discovered', 5.0)
+        'longest start-up wait for the latched e-stop of a publisher already discovered', 10.0)
     estop_release_hold_s: float = doc(
         'a requested e-stop release happens once every source has been absent or zero for '
         'this long', 0.5)
