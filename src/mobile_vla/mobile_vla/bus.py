@@ -30,7 +30,6 @@ from mobile_vla.replay import ReplayExecutor
 
 Handler = Callable[[Any], None]
 T = TypeVar('T')
-LOG_LEVELS = ('debug', 'info', 'warning', 'error')
 
 
 class Worker(Protocol):
