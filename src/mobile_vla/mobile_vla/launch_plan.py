@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from mobile_vla.config import ConfigError, load_node_params
@@ -71,16 +72,31 @@ def _is_true(value: str) -> bool:
     return value.strip().lower() == 'true'
 
 
+def node_params(spec: NodeSpec, profile: str | Path | None = None, namespace: str = '',
+                overrides: Mapping[str, Any] | None = None,
+                folder: Path | None = None) -> dict[str, Any]:
+    """A node's flat parameters: ``config/<node>.yaml``, then ``profile``, then overrides.
+
+    ``profile`` is a parameter file: a path, or the name of a file in ``config/``
+    (``sim.yaml``). The launch file and the replay graph both layer parameters here.
+    """
+    folder = folder or config_dir()
+    params = load_node_params(folder / spec.config, spec.name, namespace)
+    if profile:
+        profile = Path(profile)
+        if len(profile.parts) == 1 and (folder / profile).is_file():
+            profile = folder / profile
+        params.update(load_node_params(profile, spec.name, namespace))
+    params.update(overrides or {})
+    return params
+
+
 def node_parameters(spec: NodeSpec, args: Mapping[str, str],
                     overrides: Mapping[str, Any] = ()) -> dict[str, Any]:
     """One node's parameters: its YAML, then ``params_file``, then the launch arguments."""
-    params = load_node_params(config_dir() / spec.config, spec.name, args['namespace'])
-    if args['params_file']:
-        params.update(load_node_params(os.path.abspath(args['params_file']), spec.name,
-                                       args['namespace']))
-    params['use_sim_time'] = _is_true(args['use_sim_time'])
-    params.update(overrides)
-    return params
+    profile = os.path.abspath(args['params_file']) if args['params_file'] else None
+    return node_params(spec, profile, args['namespace'],
+                       {'use_sim_time': _is_true(args['use_sim_time']), **dict(overrides)})
 
 
 #: Launch argument -> (node, parameter) it sets when given.

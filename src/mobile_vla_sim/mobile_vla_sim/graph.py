@@ -14,11 +14,11 @@ from typing import Any, Callable
 
 from mobile_vla.bag import MessageFactory
 from mobile_vla.bus import ReplayBus
-from mobile_vla.config import from_params, load_node_params
+from mobile_vla.config import from_params
 from mobile_vla.episode import Episode
 from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, TELEOP, NodeSpec
+from mobile_vla.launch_plan import node_params
 from mobile_vla.replay import ReplayExecutor
-from mobile_vla.resources import config_dir as default_config_dir
 from mobile_vla_camera.publisher import CameraConfig
 from mobile_vla_camera.wiring import CameraWiring
 from mobile_vla_control.arbiter import ArbiterConfig, ControlArbiter
@@ -46,24 +46,6 @@ WIRINGS: dict[str, Callable[..., Any]] = {
     RECORDER.name: RecorderWiring,
     TELEOP.name: TeleopWiring,
 }
-
-
-def node_params(spec: NodeSpec, profile: str | Path | None = None, namespace: str = '',
-                overrides: dict[str, Any] | None = None,
-                config_dir: Path | None = None) -> dict[str, Any]:
-    """The flat parameters a node gets at launch: its YAML, the profile, then overrides.
-
-    ``profile`` is a parameter file: a path, or the name of a file in ``config/`` (``sim.yaml``).
-    """
-    config_dir = config_dir or default_config_dir()
-    params = load_node_params(config_dir / spec.config, spec.name, namespace)
-    if profile:
-        profile = Path(profile)
-        if len(profile.parts) == 1 and (config_dir / profile).is_file():
-            profile = config_dir / profile
-        params.update(load_node_params(profile, spec.name, namespace))
-    params.update(overrides or {})
-    return params
 
 
 def node_config(spec: NodeSpec, profile: str | Path | None = None, namespace: str = '',
