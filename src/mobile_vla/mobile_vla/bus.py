@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping, Protocol, TypeVar
 from mobile_vla import topics
 from mobile_vla.bag import MessageFactory
 from mobile_vla.config import from_params, to_params
+from mobile_vla.node_runtime import KindThrottle
 from mobile_vla.replay import ReplayExecutor
 
 Handler = Callable[[Any], None]
@@ -86,6 +87,18 @@ class Bus(Protocol):
     def worker(self, name: str) -> Worker: ...
 
 
+def parser_for(cls: type[T], parse: Callable[[dict[str, Any]], T] | None) -> Callable[
+        [dict[str, Any]], T]:
+    """``parse``, or the typed loader for dataclass ``cls``."""
+    return parse or (lambda params: from_params(cls, params))
+
+
+def throttled_warnings(bus: Bus, period_s: float = 1.0) -> KindThrottle:
+    """Warnings of each kind at most once per ``period_s`` of the bus's clock."""
+    return KindThrottle(lambda text: bus.log('warning', text), lambda: bus.now_ns() / 1e9,
+                        period_s)
+
+
 def publisher_of(bus: Bus, topic: topics.Topic) -> Callable[[Any], None]:
     """A publisher on one of the graph's topics, with its type and QoS."""
     return bus.publisher(topic.name, topic.msgtype, topic.qos)
@@ -141,8 +154,7 @@ class ReplayBus:
 
     def config(self, cls: type[T], parse: Callable[[dict[str, Any]], T] | None = None,
                params_of: Callable[[T], dict[str, Any]] = to_params) -> T:
-        parse = parse or (lambda params: from_params(cls, params))
-        return parse(dict(self.params))
+        return parser_for(cls, parse)(dict(self.params))
 
     def on_change(self, apply: Callable[[dict[str, Any]], None]) -> None:
         """Parameters do not change during a replay."""

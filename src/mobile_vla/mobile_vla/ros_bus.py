@@ -38,8 +38,8 @@ from rclpy.signals import SignalHandlerOptions
 
 from mobile_vla import topics
 from mobile_vla.bag import MessageFactory
-from mobile_vla.bus import Handler
-from mobile_vla.config import ROS_OWN_PARAMETERS, ConfigError, from_params, to_params
+from mobile_vla.bus import Handler, parser_for
+from mobile_vla.config import ROS_OWN_PARAMETERS, ConfigError, to_params
 from mobile_vla.msgs import array_buffer
 
 T = TypeVar('T')
@@ -120,7 +120,7 @@ class RosBus:
         node = self.node
         given = {name: param.value for name, param in node.get_parameters_by_prefix('').items()
                  if name not in ROS_OWN_PARAMETERS}
-        config = (parse or (lambda params: from_params(cls, params)))(given)
+        config = parser_for(cls, parse)(given)
         metadata = {f.name: f.metadata for f in dataclasses.fields(cls)}
         for name, value in params_of(config).items():
             meta = metadata.get(name.split('.')[0], {})

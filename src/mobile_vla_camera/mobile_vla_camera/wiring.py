@@ -14,8 +14,7 @@ import traceback
 from typing import Callable
 
 from mobile_vla import topics
-from mobile_vla.bus import Bus, publisher_of
-from mobile_vla.node_runtime import KindThrottle
+from mobile_vla.bus import Bus, publisher_of, throttled_warnings
 from mobile_vla_camera.calibration import load_calibration
 from mobile_vla_camera.grabber import run_grab_loop
 from mobile_vla_camera.publisher import CameraConfig, CameraPublisher, ImageOut
@@ -38,8 +37,7 @@ class CameraWiring:
         self._image = publisher_of(bus, topics.CAMERA_IMAGE)
         self._info = publisher_of(bus, topics.CAMERA_INFO)
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
-        self._warn = KindThrottle(lambda text: bus.log('warning', text),
-                                  lambda: bus.now_ns() / NS, 2.0)
+        self._warn = throttled_warnings(bus, 2.0)
         bus.timer(1.0, self._publish_diagnostics, 'camera_publisher/diagnostics')
         self._grabber = None
         bus.log('info', f'camera source {config.source}, {config.encoding}, '

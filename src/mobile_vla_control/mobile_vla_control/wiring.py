@@ -13,9 +13,8 @@ from functools import partial
 from typing import Any
 
 from mobile_vla import topics
-from mobile_vla.bus import Bus, publisher_of, subscribe_to
+from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
 from mobile_vla.msgs import SecondsSince, twist_to_action
-from mobile_vla.node_runtime import KindThrottle
 from mobile_vla_control.arbiter import ZERO, ArbiterConfig, ControlArbiter, arbiter_params
 from mobile_vla_control.teleop import TeleopConfig, TeleopStep, WasdTeleop
 
@@ -30,7 +29,7 @@ class ArbiterWiring:
         self.bus = bus
         self.config = bus.config(ArbiterConfig, ArbiterConfig.from_params, arbiter_params)
         self._seconds = SecondsSince()
-        self._warn = KindThrottle(partial(bus.log, 'warning'), lambda: bus.now_ns() / NS)
+        self._warn = throttled_warnings(bus)
         self.arbiter = ControlArbiter(self.config, warn=self._warn, info=partial(bus.log, 'info'))
         bus.on_change(self._retune)
         # cmd_vel is Twist for the whole graph (recorder, simulator, tests); a base that

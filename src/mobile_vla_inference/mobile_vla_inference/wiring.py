@@ -15,13 +15,11 @@ and pacing both use the node's clock (``use_sim_time`` and bag playback agree).
 from __future__ import annotations
 
 from collections import deque
-from functools import partial
 from typing import Any, Callable
 
 from mobile_vla import topics
-from mobile_vla.bus import Bus, publisher_of, subscribe_to
+from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
 from mobile_vla.msgs import ImageConversionError, image_to_numpy, stamp_to_ns
-from mobile_vla.node_runtime import KindThrottle
 from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
 
@@ -45,7 +43,7 @@ class InferenceWiring:
         self._process_health = process_health
         self.config = bus.config(InferenceConfig)
         self.inference = VlaInference(self.config, load)
-        self._warn = KindThrottle(partial(bus.log, 'warning'), lambda: bus.now_ns() / NS, 2.0)
+        self._warn = throttled_warnings(bus, 2.0)
         self._action = publisher_of(bus, topics.ROBOT_ACTION)
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
         subscribe_to(bus, topics.CAMERA_IMAGE, self._on_image, qos=NEWEST_FRAME)

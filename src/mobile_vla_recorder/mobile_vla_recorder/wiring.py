@@ -13,10 +13,9 @@ import math
 from typing import Any, Callable
 
 from mobile_vla import topics
-from mobile_vla.bus import Bus, publisher_of, subscribe_to
+from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
 from mobile_vla.episode import Episode, EpisodeWriteError
 from mobile_vla.msgs import ImageConversionError, image_to_numpy, stamp_to_ns, twist_to_action
-from mobile_vla.node_runtime import KindThrottle
 from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
 from mobile_vla_recorder.store import EpisodeStore
 
@@ -49,8 +48,7 @@ class RecorderWiring:
         self._on_episode = on_episode
         self.recorder = EpisodeRecorder(
             self.config, free_bytes=self.store.free_bytes if self.store else None)
-        self._warn = KindThrottle(lambda text: bus.log('warning', text),
-                                  lambda: bus.now_ns() / NS, 5.0)
+        self._warn = throttled_warnings(bus, 5.0)
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
         subscribe_to(bus, topics.CAMERA_IMAGE, self._on_image)
         subscribe_to(bus, topics.CMD_VEL, self._on_cmd, qos=CMD_VEL_OBSERVER)
