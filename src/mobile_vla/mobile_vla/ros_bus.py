@@ -13,6 +13,8 @@ robot) as well as Jazzy.
   wiring's ``shutdown`` can publish (a zero velocity) and the node then waits,
   bounded, until reliable subscribers have acknowledged it.
 - A configuration error ends the node with one line and exit code 2.
+- The DDS transport is the graph's (``mobile_vla.transport``): whole 720p frames
+  through shared memory, unless the user configured their own.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from mobile_vla.bag import MessageFactory
 from mobile_vla.bus import Handler, parser_for
 from mobile_vla.config import ROS_OWN_PARAMETERS, ConfigError, to_params
 from mobile_vla.msgs import array_buffer
+from mobile_vla.transport import use_graph_transport
 
 T = TypeVar('T')
 #: Longest log line; the rest is cut and counted.
@@ -220,6 +223,7 @@ def run_node(name: str, wire: Callable[[RosBus], Wiring], args: list[str] | None
     (the teleop reads a terminal).
     """
     try:
+        transport = use_graph_transport()  # before the first participant exists
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     except Exception as exc:  # rcl's own argument errors (a bad --params-file, --ros-args)
         print(f'{name}: cannot start: {exc}', file=sys.stderr)
@@ -233,6 +237,7 @@ def run_node(name: str, wire: Callable[[RosBus], Wiring], args: list[str] | None
     try:
         node = Node(name, automatically_declare_parameters_from_overrides=True)
         bus = RosBus(node)
+        bus.log('info', transport)
         wiring = wire(bus)
         if spin is None:
             # spin_once with a timeout: a signal is handled even when no timer can wake the

@@ -1,0 +1,57 @@
+"""The DDS transport every node of the graph uses, chosen so 720p frames keep up.
+
+``config/fastdds.xml`` gives Fast DDS shared-memory segments large enough for whole
+720p frames (its built-in ones are 512 KiB, so a 2.7 MB frame falls back to
+fragmented UDP and arrives at 7-10 Hz). ``profile_environment`` says which
+variables a process must set before ROS starts to use it; ``ros_bus.run_node``
+applies them, so the default is right without the user knowing about DDS. A user's
+own profile file, or another RMW, is left alone; ``MOBILE_VLA_FASTDDS_PROFILE=builtin``
+keeps Fast DDS's built-in transports.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+from mobile_vla.resources import config_dir
+
+PROFILE_FILE = 'fastdds.xml'
+#: Fast DDS 2.x (Humble, Jazzy) reads the first; Fast DDS 3 (Kilted and later) the second.
+PROFILE_VARIABLES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
+FAST_DDS_RMWS = ('', 'rmw_fastrtps_cpp', 'rmw_fastrtps_dynamic_cpp')
+#: ``builtin`` keeps Fast DDS's own transports (512 KiB shared-memory segments).
+CHOICE_VARIABLE = 'MOBILE_VLA_FASTDDS_PROFILE'
+
+
+def profile_path() -> Path:
+    return config_dir() / PROFILE_FILE
+
+
+def profile_environment(environ: Mapping[str, str] | None = None) -> tuple[dict[str, str], str]:
+    """The variables to set for the graph's transport, and a line that says why.
+
+    Nothing is set when the RMW is not Fast DDS, when the user already names a
+    profile file (theirs wins), or asks for the built-in transports.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(CHOICE_VARIABLE, '').strip().lower() == 'builtin':
+        return {}, f'transport: Fast DDS built-in transports ({CHOICE_VARIABLE}=builtin)'
+    rmw = env.get('RMW_IMPLEMENTATION', '')
+    if rmw not in FAST_DDS_RMWS:
+        return {}, f'transport: {rmw} with its own settings (the Fast DDS profile is not used)'
+    for name in PROFILE_VARIABLES:
+        if env.get(name):
+            return {}, f'transport: the Fast DDS profile of {name}={env[name]}'
+    path = profile_path()
+    return ({PROFILE_VARIABLES[0]: str(path)},
+            f'transport: Fast DDS shared memory for whole frames ({path})')
+
+
+def use_graph_transport() -> str:
+    """Set the graph's transport in this process (before ``rclpy.init``); the line
+    that says which transport is used."""
+    changes, line = profile_environment()
+    os.environ.update(changes)
+    return line
