@@ -16,6 +16,7 @@ from mobile_vla import topics
 from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
 from mobile_vla.episode import Episode, EpisodeWriteError
 from mobile_vla.msgs import ImageConversionError, image_to_numpy, stamp_to_ns, twist_to_action
+from mobile_vla.streams import StreamMonitor
 from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
 from mobile_vla_recorder.store import EpisodeStore
 
@@ -49,6 +50,10 @@ class RecorderWiring:
         self.recorder = EpisodeRecorder(
             self.config, free_bytes=self.store.free_bytes if self.store else None)
         self._warn = throttled_warnings(bus, 5.0)
+        # Every camera frame counts, recorded or not: a gap in the stamps while an episode
+        # records is a frame the recorder lost (frames.missed_in_episodes).
+        self.frames = StreamMonitor()
+        self.missed_in_episodes = 0
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
         subscribe_to(bus, topics.CAMERA_IMAGE, self._on_image)
         subscribe_to(bus, topics.CMD_VEL, self._on_cmd, qos=CMD_VEL_OBSERVER)
@@ -83,6 +88,9 @@ class RecorderWiring:
                              f'{episode.total_duration:.1f} s, {episode.scenario} -> {path}')
 
     def _on_image(self, msg: Any) -> None:
+        missed = self.frames.add(stamp_to_ns(msg.header.stamp))
+        if self.recorder.recording:
+            self.missed_in_episodes += missed
         try:
             image = image_to_numpy(msg)
         except ImageConversionError as exc:
@@ -109,7 +117,8 @@ class RecorderWiring:
 
     def _publish_diagnostics(self) -> None:
         level, message, values = self.recorder.diagnostics(self._now())
-        values = {**values, 'saved': str(self.saved)}
+        values = {**values, 'saved': str(self.saved), **self.frames.values('frames'),
+                  'frames.missed_in_episodes': str(self.missed_in_episodes)}
         if self.store is not None:
             values.update(write_queue=str(self._writer.pending()), folder=str(self.store.folder))
         self._diagnostics(self.bus.msgs.diagnostics(
