@@ -138,8 +138,11 @@ class ReplayBus:
 
     def __init__(self, executor: ReplayExecutor, params: Mapping[str, Any] | None = None,
                  namespace: str = '', msgs: MessageFactory | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None,
+                 remaps: Mapping[str, str] | None = None) -> None:
+        """``remaps`` renames topics as ``--ros-args -r name:=other`` does."""
         self.executor = executor
+        self.remaps = dict(remaps or {})
         self.params = dict(params or {})
         self.namespace = namespace
         self.msgs = msgs or MessageFactory()
@@ -159,14 +162,17 @@ class ReplayBus:
     def on_change(self, apply: Callable[[dict[str, Any]], None]) -> None:
         """Parameters do not change during a replay."""
 
+    def _path(self, name: str) -> str:
+        return topics.resolve(self.remaps.get(name, name), self.namespace)
+
     def publisher(self, name: str, msgtype: str, qos: topics.QosIntent) -> Callable[[Any], None]:
-        path = topics.resolve(name, self.namespace)
+        path = self._path(name)
         self.publications[path] = msgtype
         return lambda msg: self.executor.publish(path, msg, msgtype=msgtype)
 
     def subscribe(self, name: str, msgtype: str, qos: topics.QosIntent,
                   handler: Handler) -> None:
-        path = topics.resolve(name, self.namespace)
+        path = self._path(name)
         self.subscriptions[path] = msgtype
         self.executor.subscribe(path, lambda msg, _t_ns: handler(msg))
 

@@ -26,10 +26,11 @@ class NodeSpec:
 
 CAMERA = NodeSpec(
     'camera_publisher', 'mobile_vla_camera', 'camera_publisher', 'camera.yaml',
-    (), (topics.CAMERA_IMAGE, topics.CAMERA_INFO, topics.DIAGNOSTICS), respawn=True)
+    (), (topics.CAMERA_IMAGE, topics.CAMERA_IMAGE_POLICY, topics.CAMERA_INFO,
+         topics.DIAGNOSTICS), respawn=True)
 INFERENCE = NodeSpec(
     'vla_inference', 'mobile_vla_inference', 'vla_inference', 'inference.yaml',
-    (topics.CAMERA_IMAGE, topics.VLA_COMMAND), (topics.ROBOT_ACTION, topics.DIAGNOSTICS))
+    (topics.CAMERA_IMAGE_POLICY, topics.VLA_COMMAND), (topics.ROBOT_ACTION, topics.DIAGNOSTICS))
 ARBITER = NodeSpec(
     'control_arbiter', 'mobile_vla_control', 'control_arbiter', 'control.yaml',
     (topics.TELEOP_CMD_VEL, topics.ROBOT_ACTION, topics.CONTROL_MODE, topics.CONTROL_ESTOP),

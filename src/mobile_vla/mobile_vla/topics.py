@@ -102,6 +102,11 @@ CAMERA_IMAGE = Topic(
     'camera/image', 'sensor_msgs/msg/Image', SENSOR_DATA,
     'camera frames (rgb8 by default) stamped with the capture time',
 )
+CAMERA_IMAGE_POLICY = Topic(
+    'camera/image_policy', 'sensor_msgs/msg/Image', SENSOR_DATA,
+    'the same frame resized to the policy input (224x224 by default), same header; the '
+    'policy subscribes to it so full-size frames never travel to it',
+)
 CAMERA_INFO = Topic(
     'camera/camera_info', 'sensor_msgs/msg/CameraInfo', SENSOR_DATA,
     'calibration of the camera, same header as the image',
@@ -145,8 +150,8 @@ DIAGNOSTICS = Topic(
 )
 
 ALL_TOPICS: tuple[Topic, ...] = (
-    CAMERA_IMAGE, CAMERA_INFO, VLA_COMMAND, ROBOT_ACTION, TELEOP_CMD_VEL, CONTROL_MODE,
-    CONTROL_ESTOP, CMD_VEL, CONTROL_STATE, RECORDER_CONTROL, DIAGNOSTICS,
+    CAMERA_IMAGE, CAMERA_IMAGE_POLICY, CAMERA_INFO, VLA_COMMAND, ROBOT_ACTION, TELEOP_CMD_VEL,
+    CONTROL_MODE, CONTROL_ESTOP, CMD_VEL, CONTROL_STATE, RECORDER_CONTROL, DIAGNOSTICS,
 )
 _BY_NAME = {t.name: t for t in ALL_TOPICS}
 

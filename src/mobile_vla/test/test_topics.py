@@ -10,7 +10,8 @@ def test_every_topic_of_the_design_is_declared_once():
     names = [t.name for t in topics.ALL_TOPICS]
     assert len(names) == len(set(names))
     assert set(names) == {
-        'camera/image', 'camera/camera_info', 'vla/command', 'robot/action', 'teleop/cmd_vel',
+        'camera/image', 'camera/image_policy', 'camera/camera_info', 'vla/command',
+        'robot/action', 'teleop/cmd_vel',
         'control/mode', 'control/estop', 'cmd_vel', 'control/state', 'recorder/control',
         'diagnostics',
     }
@@ -18,6 +19,7 @@ def test_every_topic_of_the_design_is_declared_once():
 
 @pytest.mark.parametrize('topic, msgtype, reliability, durability', [
     (topics.CAMERA_IMAGE, 'sensor_msgs/msg/Image', 'best_effort', 'volatile'),
+    (topics.CAMERA_IMAGE_POLICY, 'sensor_msgs/msg/Image', 'best_effort', 'volatile'),
     (topics.CAMERA_INFO, 'sensor_msgs/msg/CameraInfo', 'best_effort', 'volatile'),
     (topics.VLA_COMMAND, 'std_msgs/msg/String', 'reliable', 'transient_local'),
     (topics.ROBOT_ACTION, 'geometry_msgs/msg/Twist', 'reliable', 'volatile'),

@@ -2,7 +2,10 @@
 
 ``CameraPublisher`` turns a captured BGR frame into the pixels of an Image message
 in one pass, written straight into the message's own buffer (one copy at most:
-rotation, resizing and the colour order are folded into that pass). It also
+rotation, resizing and the colour order are folded into that pass). Next to it goes
+a policy-sized copy (``policy_size``, 224x224 by default), resized by the policy's own
+``resize_frame``, so the policy never has 2.7 MB frames moved to it and sees exactly
+the pixels it would have computed from the full frame. It also
 keeps the source's health: retry with exponential backoff, the last error with
 what to check, publish rate, dropped (skipped index) and late frames, and
 capture-to-publish latency. Time comes in as integer nanoseconds.
@@ -19,6 +22,7 @@ import numpy as np
 
 from mobile_vla.config import ConfigError
 from mobile_vla.msgs import numpy_buffer
+from mobile_vla.policy.preprocess import resize_frame
 from mobile_vla_camera.calibration import Calibration
 from mobile_vla_camera.sources import (
     CsiSource,
@@ -61,6 +65,9 @@ class CameraConfig:
     encoding: str = _doc('rgb8 or bgr8', 'rgb8')
     output_width: int = _doc('resize to this width before publishing; 0 keeps the size', 0)
     output_height: int = _doc('resize to this height before publishing; 0 keeps the size', 0)
+    policy_size: int = _doc(
+        'side of the square copy on camera/image_policy, resized as the policy does (its '
+        'image_size: 224 for Kosmos-2 and CLIP); 0 = not published', 224)
     frame_id: str = _doc('optical frame of the image and camera_info', 'camera_optical_frame')
     calibration_file: str = _doc(
         'camera_calibration YAML; camera_info is published only when set', '')
@@ -82,6 +89,8 @@ class CameraConfig:
                 self.output_width, self.output_height) < 0:
             raise ConfigError('set both output_width and output_height (or neither), got '
                               f'{self.output_width}x{self.output_height}')
+        if self.policy_size < 0:
+            raise ConfigError(f'policy_size must be >= 0 (0 = off), got {self.policy_size}')
         if not -1 <= self.flip_method <= 7:
             raise ConfigError(f'flip_method must be -1 or 0-7, got {self.flip_method}')
         if self.source in ('file', 'images') and not self.path:
@@ -116,12 +125,14 @@ def make_source(config: CameraConfig) -> FrameSource:
 
 @dataclass(frozen=True)
 class ImageOut:
-    """A ready Image: message fields (data is the container from the allocator) and stamp."""
+    """A ready Image: message fields (data is the container from the allocator) and stamp;
+    ``policy_fields`` are those of the policy-sized copy (None when it is off)."""
 
     fields: dict[str, Any]
     stamp_ns: int
     frame_id: str
     index: int
+    policy_fields: dict[str, Any] | None = None
 
 
 Allocator = Callable[[int], tuple[Any, np.ndarray]]
@@ -218,9 +229,23 @@ class CameraPublisher:
             self.frames_dropped += frame.index - self._last_index - 1
         self._last_index = frame.index
         self._last_frame_ns = capture_ns
-        fields = {'height': out_h, 'width': out_w, 'encoding': self.config.encoding,
-                  'is_bigendian': 0, 'step': out_w * 3, 'data': container}
-        return ImageOut(fields, capture_ns, self.config.frame_id, frame.index)
+        fields = self._fields(container, out_w, out_h)
+        return ImageOut(fields, capture_ns, self.config.frame_id, frame.index,
+                        self._policy_fields(view))
+
+    def _fields(self, container: Any, width: int, height: int) -> dict[str, Any]:
+        return {'height': height, 'width': width, 'encoding': self.config.encoding,
+                'is_bigendian': 0, 'step': width * 3, 'data': container}
+
+    def _policy_fields(self, view: np.ndarray) -> dict[str, Any] | None:
+        """The published frame resized as the policy resizes it (same orientation and
+        colour order), or None when ``policy_size`` is 0."""
+        size = self.config.policy_size
+        if not size:
+            return None
+        container, flat = self._alloc(size * size * 3)
+        np.copyto(flat.reshape(size, size, 3), resize_frame(view, size, size))
+        return self._fields(container, size, size)
 
     def published(self, capture_ns: int, now_ns: int, late: bool = False) -> None:
         """Record that a rendered frame went out at ``now_ns``."""

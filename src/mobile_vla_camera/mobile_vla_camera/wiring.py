@@ -2,9 +2,10 @@
 
 Under rclpy (``camera_publisher_node``) the grab loop runs on a worker thread, so
 the executor never waits on the camera; the simulator renders its frames and hands
-them to ``publish_frame``. Both publish through ``emit``: ``camera/image`` with
-sensor-data QoS (best effort, keep last: never blocks on a slow subscriber) and
-``camera/camera_info`` when a calibration is set. Health goes to /diagnostics.
+them to ``publish_frame``. Both publish through ``emit``: ``camera/image_policy``
+(the policy-sized copy) and ``camera/image`` with sensor-data QoS (best effort, keep
+last: never blocks on a slow subscriber), and ``camera/camera_info`` when a
+calibration is set. Health goes to /diagnostics.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class CameraWiring:
         # The grab worker changes the publisher's state while the diagnostics timer reads it.
         self._lock = threading.Lock()
         self._image = publisher_of(bus, topics.CAMERA_IMAGE)
+        self._policy_image = publisher_of(bus, topics.CAMERA_IMAGE_POLICY) \
+            if config.policy_size else None
         self._info = publisher_of(bus, topics.CAMERA_INFO)
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
         self._warn = throttled_warnings(bus, 2.0)
@@ -65,6 +68,10 @@ class CameraWiring:
                                       f'\n{traceback.format_exc()}')
 
     def emit(self, out: ImageOut) -> None:
+        # The small copy first: the policy is the consumer that waits on it.
+        if out.policy_fields is not None and self._policy_image is not None:
+            self._policy_image(self.bus.msgs.image_from_fields(
+                out.policy_fields, out.stamp_ns, out.frame_id))
         msg = self.bus.msgs.image_from_fields(out.fields, out.stamp_ns, out.frame_id)
         self._image(msg)
         info = self.camera.camera_info(out.fields['width'], out.fields['height'])

@@ -6,6 +6,8 @@ import pytest
 
 from mobile_vla.config import ConfigError, from_params, load_node_params
 from mobile_vla.msgs import array_buffer, image_to_numpy
+from mobile_vla.policy.configuration_policy import load_preset
+from mobile_vla.policy.preprocess import ImagePreprocessor, resize_frame
 from mobile_vla_camera.calibration import load_calibration
 from mobile_vla_camera.publisher import CameraConfig, CameraPublisher, make_source
 from mobile_vla_camera.sources import CsiSource, Frame
@@ -131,6 +133,7 @@ def test_camera_info_follows_the_published_size(tmp_path):
     ({'source': 'webcam'}, 'source must be'), ({'encoding': 'yuv'}, 'rgb8 or bgr8'),
     ({'source': 'file'}, 'needs the path'), ({'output_width': 640}, 'both output_width'),
     ({'fps': 0}, 'fps must be'), ({'flip_method': 9}, 'flip_method'),
+    ({'policy_size': -1}, 'policy_size'),
 ])
 def test_config_errors_name_the_parameter(overrides, match):
     with pytest.raises(ConfigError, match=match):
@@ -141,3 +144,29 @@ def test_the_shipped_yaml_is_valid(workspace_config):
     params = load_node_params(workspace_config / 'camera.yaml', 'camera_publisher')
     config = from_params(CameraConfig, params)
     assert config.source == 'csi' and config.rotate_180
+
+
+@pytest.mark.parametrize('encoding, order', [('rgb8', 'rgb'), ('bgr8', 'bgr')])
+def test_the_policy_copy_is_exactly_what_the_policy_makes_of_the_full_frame(encoding, order):
+    pub = CameraPublisher(CameraConfig(source='synthetic', encoding=encoding))
+    out = pub.render(Frame(BGR, 3), 5 * S)
+    small = out.policy_fields
+    assert (small['width'], small['height'], small['encoding']) == (224, 224, encoding)
+    assert small['step'] == 224 * 3 and out.fields['encoding'] == encoding
+    full = image_to_numpy(as_msg(out))
+    policy_view = image_to_numpy(as_msg(type(out)(small, 0, '', 0)))
+    # Preprocessing the small copy gives the very tensor the full frame would have.
+    preprocess = ImagePreprocessor(load_preset('kosmos2_clip_tiny'))
+    np.testing.assert_array_equal(preprocess(policy_view, order), preprocess(full, order))
+
+
+def test_the_policy_copy_follows_rotation_and_can_be_turned_off():
+    config = CameraConfig(source='v4l2', rotate_180=True, policy_size=64)
+    out = CameraPublisher(config).render(Frame(BGR, 0), 0)
+    small = out.policy_fields
+    assert (small['width'], small['height']) == (64, 64)
+    expected = resize_frame(np.ascontiguousarray(BGR[::-1, ::-1, ::-1]), 64, 64)
+    got = np.frombuffer(small['data'], np.uint8).reshape(64, 64, 3)
+    np.testing.assert_array_equal(got, expected)
+    off = CameraPublisher(CameraConfig(source='synthetic', policy_size=0)).render(Frame(BGR, 0), 0)
+    assert off.policy_fields is None

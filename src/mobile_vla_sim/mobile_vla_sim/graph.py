@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from mobile_vla import topics
 from mobile_vla.bag import MessageFactory
 from mobile_vla.bus import ReplayBus
 from mobile_vla.config import from_params
@@ -72,20 +73,28 @@ def build_replay_graph(
     overrides: dict[str, dict[str, Any]] | None = None,
     record: bool = True,
     factory: MessageFactory | None = None,
+    policy_frames: str = topics.CAMERA_IMAGE.name,
 ) -> ReplayGraph:
     """Attach inference, arbiter and recorder to ``executor`` (the camera is the bag),
-    each through its node's own wiring on a ``ReplayBus``."""
+    each through its node's own wiring on a ``ReplayBus``.
+
+    Bags hold ``camera/image``; the policy takes its frames from ``policy_frames``
+    (remapped, as ``-r camera/image_policy:=camera/image`` would). The full frame gives
+    the policy the very input the camera's policy copy would: both go through the
+    same ``resize_frame``.
+    """
     overrides = overrides or {}
     factory = factory or MessageFactory()
     episodes: list[Episode] = []
     log: list[str] = []
 
-    def bus(spec: NodeSpec) -> ReplayBus:
+    def bus(spec: NodeSpec, remaps: dict[str, str] | None = None) -> ReplayBus:
         return ReplayBus(executor, node_params(spec, profile, namespace,
                                                overrides.get(spec.name)),
-                         namespace, factory, log=log.append)
+                         namespace, factory, log=log.append, remaps=remaps)
 
-    inference = InferenceWiring(bus(INFERENCE))
+    inference = InferenceWiring(bus(INFERENCE,
+                                    {topics.CAMERA_IMAGE_POLICY.name: policy_frames}))
     arbiter = ArbiterWiring(bus(ARBITER))
     recorder = RecorderWiring(bus(RECORDER), on_episode=episodes.append) if record else None
     return ReplayGraph(inference.inference, arbiter.arbiter,
