@@ -2,9 +2,13 @@
 
 It gates the policy so the robot gets zero whenever anything is wrong, with the
 reason: no model, no instruction, a ``stop`` (or empty) instruction, no frame or
-a stale one, a failed step, or a NaN/inf output. A frame is used once: when no
-new frame came since the last step (but the newest is still fresh), the last
-action is held. Time comes in as an argument (seconds); nothing here reads a clock.
+a stale one, a failed step, or a NaN/inf output. The policy runs when a frame
+arrives (``on_image`` says whether it is due): at most ``rate_hz`` times a second,
+judged by the frames' capture stamps, so a 30 Hz camera drives a 10 Hz policy with
+every third frame and no wait for a timer phase. A frame is used once: between
+frames (``step(now, run_policy=False)``, the watchdog) the last action is held
+while the newest frame is fresh, and zero once it is stale. Time comes in as an
+argument (seconds); nothing here reads a clock.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from mobile_vla.policy.runner import (
     runner_from_checkpoint,
     untrained_runner,
 )
+from mobile_vla.streams import StreamMonitor
 
 STOP_WORDS = frozenset({'', 'stop', 'halt', 'stop.', 'stop!'})
 ZERO = np.zeros(3, np.float32)
@@ -29,6 +34,9 @@ ZERO = np.zeros(3, np.float32)
 
 #: A frame stamped later than now by more than this is invalid (clock skew).
 FUTURE_TOLERANCE_S = 0.1
+#: A frame this share of a step period early still steps: camera jitter must not
+#: skip a frame and drop a 10 Hz policy on a 30 Hz camera to 7.5 Hz.
+STEP_SLACK = 0.1
 #: The instruction state after a refused one (not a text anyone can send).
 REFUSED = '\x00refused'
 
@@ -48,7 +56,10 @@ class InferenceConfig:
                        'torch')
     device: str = _doc('cpu, cuda (torch) / cpu, cuda, tensorrt, auto (onnx)', 'cpu')
     dtype: str = _doc('float32, float16 (cuda) or bfloat16 (torch engine)', 'float32')
-    rate_hz: float = _doc('control steps per second (robot/action rate)', 10.0)
+    rate_hz: float = _doc(
+        'most policy steps per second (as trained); a step runs as soon as a frame arrives, '
+        'skipping frames that come faster. robot/action is also republished at this rate '
+        'between frames: the held action while the frame is fresh, else zero', 10.0)
     max_frame_age_s: float = _doc('an older camera frame is stale: zero is published', 0.5)
     execution: str = _doc('first, ensemble (temporal ensembling) or chunk (open loop)',
                           'first')
@@ -104,6 +115,8 @@ class VlaInference:
         self.load_error = 'still loading'
         self._frame: tuple[np.ndarray, str, float] | None = None
         self._frame_used: float | None = None
+        self._frame_tried: float | None = None  # the frame of the last due step, any outcome
+        self.frames = StreamMonitor()
         self._instruction: str | None = None
         self._last_action = ZERO
         self.steps = 0
@@ -127,8 +140,22 @@ class VlaInference:
             self.on_instruction(self._instruction)
         return True
 
-    def on_image(self, image: np.ndarray, channel_order: str, stamp: float) -> None:
+    def on_image(self, image: np.ndarray, channel_order: str, stamp: float) -> bool:
+        """Keep the newest frame; True when the policy should step on it now."""
         self._frame = (image, channel_order, stamp)
+        self.frames.add(round(stamp * 1e9))
+        return self.frame_due()
+
+    def frame_due(self) -> bool:
+        """The newest frame is new and at least a step period (less the slack) after the
+        frame of the last step, by capture stamps (whatever that step published: zero
+        without an instruction is paced like the policy)."""
+        if self._frame is None:
+            return False
+        stamp, used = self._frame[2], self._frame_tried
+        if used is None or stamp < used:  # the first frame, or a restarted clock
+            return True
+        return stamp - used >= (1.0 - STEP_SLACK) / self.config.rate_hz
 
     def on_instruction(self, text: str) -> str | None:
         """A new instruction; one over ``max_instruction_chars`` is refused: the policy
@@ -151,8 +178,17 @@ class VlaInference:
         self._last_action = ZERO
         return InferenceOutput(ZERO, reason)
 
-    def step(self, now: float) -> InferenceOutput:
-        """The command for ``now``: the policy's action, or zero and why."""
+    def step(self, now: float, run_policy: bool = True) -> InferenceOutput:
+        """The command for ``now``: the policy's action on the newest frame, or zero and why.
+
+        ``run_policy=False`` (the watchdog between frames) checks the same conditions and
+        holds the last action, never stepping the policy on a frame that was not due.
+        """
+        if run_policy and self._frame is not None:
+            self._frame_tried = self._frame[2]
+        return self._step(now, run_policy)
+
+    def _step(self, now: float, run_policy: bool) -> InferenceOutput:
         if self.runner is None:
             return self._zero(f'model not loaded: {self.load_error}')
         if self._instruction is None:
@@ -170,7 +206,7 @@ class VlaInference:
         if age < -FUTURE_TOLERANCE_S:  # it would never go stale: clocks disagree
             return self._zero(f'camera frame stamped {-age:.2f} s in the future (check the '
                               'clocks of camera and robot)')
-        if stamp == self._frame_used:  # no new frame: hold the last action
+        if stamp == self._frame_used or not run_policy:  # no new frame: hold the action
             return InferenceOutput(self._last_action, None, {})
         try:
             result = self.runner.step(image, order)
@@ -185,6 +221,11 @@ class VlaInference:
         self._last_action = result.action.astype(np.float32)
         return InferenceOutput(self._last_action, None, result.latency_ms)
 
+    @property
+    def stepped_stamp(self) -> float | None:
+        """Capture stamp (seconds) of the frame the last policy step used."""
+        return self._frame_used
+
     def diagnostics(self, now: float) -> tuple[str, str, dict[str, str]]:
         values = {
             'checkpoint': self.config.checkpoint,
@@ -194,6 +235,7 @@ class VlaInference:
             'last_zero_reason': str(self.last_reason),
             **{f'zero.{k}': str(v) for k, v in sorted(self.zero_reasons.items())},
             **{f'latency_ms.{k}': f'{v:.2f}' for k, v in self.last_latency.items()},
+            **self.frames.values('frames'),
         }
         if self.runner is None:
             return 'ERROR', f'model not loaded: {self.load_error}', values

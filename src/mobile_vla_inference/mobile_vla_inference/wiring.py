@@ -1,21 +1,28 @@
 """The vla_inference node's wiring, written once against ``mobile_vla.bus.Bus``.
 
 The same code runs under rclpy (``vla_inference_node``), in bag replay and in the
-simulator. The image callback only stores the newest frame and its stamp (best
-effort, depth 1); the policy steps at ``rate_hz`` and publishes ``robot/action``,
-zero with the reason on /diagnostics whenever the model, the instruction or the
-frame is missing, stale or failing. The model loads, and every forward pass runs, on
-a worker (a thread under rclpy, inline in replay), as do instruction changes (they
-tokenise and encode text), in order: callbacks never wait for the model, a step never
-sees the runner change under it, and the node is up, publishing zero, while a large
-checkpoint loads. A tick while a step still runs is skipped (zero while loading). Frame age
-and pacing both use the node's clock (``use_sim_time`` and bag playback agree).
+simulator. Frames come from ``camera/image_policy``, the camera's policy-sized copy
+(remap it to ``camera/image`` for a camera that has none). A frame that is due
+(``VlaInference.on_image``: at most ``rate_hz`` steps a second, by capture stamps)
+starts a policy step at once, so the action goes out one forward pass after the
+frame arrives; a frame that arrives while a step runs is taken as soon as it ends.
+A watchdog at ``rate_hz`` republishes the held action between frames, and zero with
+the reason on /diagnostics whenever the model, the instruction or the frame is
+missing, stale or failing. The model loads, and every forward pass runs, on a
+worker (a thread under rclpy, inline in replay), as do instruction changes (they
+tokenise and encode text), in order: callbacks never wait for the model, a step
+never sees the runner change under it, and the node is up, publishing zero, while a
+large checkpoint loads. Frame age and pacing both use the node's clock
+(``use_sim_time`` and bag playback agree).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from typing import Any, Callable
+
+import numpy as np
 
 from mobile_vla import topics
 from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
@@ -25,14 +32,20 @@ from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_r
 
 NS = 1e9
 CHANNEL_ORDER = {'rgb8': 'rgb', 'bgr8': 'bgr'}
-#: The newest frame only.
-NEWEST_FRAME = topics.QosIntent('best_effort', 'volatile', 1)
+#: Best effort, a few deep: a frame is not lost while the executor is briefly busy (the
+#: step always takes the newest frame; older ones only update the frame count).
+POLICY_FRAMES = topics.QosIntent('best_effort', 'volatile', 3)
 ZERO = (0.0, 0.0, 0.0)
 RATE_WINDOW_S = 5.0
+#: The watchdog stays quiet when a step published within this share of its period (timer
+#: jitter must not halve its rate).
+WATCHDOG_QUIET = 0.5
+#: Policy steps whose capture-to-publish delay is kept for the p50 / p95 in diagnostics.
+DELAY_WINDOW = 300
 
 
 class InferenceWiring:
-    """vla_inference: camera/image and vla/command in; robot/action at ``rate_hz``."""
+    """vla_inference: camera/image_policy and vla/command in; robot/action per due frame."""
 
     def __init__(self, bus: Bus,
                  load: Callable[[InferenceConfig], PolicyRunner] = load_runner,
@@ -46,14 +59,19 @@ class InferenceWiring:
         self._warn = throttled_warnings(bus, 2.0)
         self._action = publisher_of(bus, topics.ROBOT_ACTION)
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
-        subscribe_to(bus, topics.CAMERA_IMAGE, self._on_image, qos=NEWEST_FRAME)
+        subscribe_to(bus, topics.CAMERA_IMAGE_POLICY, self._on_image, qos=POLICY_FRAMES)
         subscribe_to(bus, topics.VLA_COMMAND, self._on_instruction)
         self._steps: deque[int] = deque()
+        self._delays_ms: deque[float] = deque(maxlen=DELAY_WINDOW)
+        self._last_publish_ns: int | None = None
+        # A frame that came due while a step ran; the step that ends takes it.
+        self._due_lock = threading.Lock()
+        self._frame_waiting = False
         # Model load and forward passes run on this worker, never in a callback: image,
         # instruction and diagnostics callbacks are never held up by the model.
         self._policy = bus.worker('policy')
         self._policy.submit(self._load)
-        bus.timer(self.config.rate_hz, self.tick, 'vla_inference')
+        bus.timer(self.config.rate_hz, self.tick, 'vla_inference/watchdog')
         bus.timer(1.0, self._publish_diagnostics, 'vla_inference/diagnostics')
 
     def _load(self) -> None:
@@ -79,7 +97,13 @@ class InferenceWiring:
         except ImageConversionError as exc:
             self._warn(f'camera image: {exc}')
             return
-        self.inference.on_image(image, order, stamp_to_ns(msg.header.stamp) / NS)
+        if not self.inference.on_image(image, order, stamp_to_ns(msg.header.stamp) / NS):
+            return
+        with self._due_lock:
+            if self._policy.pending():  # a step (or the load) runs: it takes this frame
+                self._frame_waiting = True
+                return
+        self._policy.submit(self._run_steps)
 
     def _on_instruction(self, msg: Any) -> None:
         # On the policy worker, in order with the steps and the model load: a new
@@ -98,25 +122,44 @@ class InferenceWiring:
         self._action(self.bus.msgs.twist(tuple(float(v) for v in action)))
 
     def tick(self) -> None:
-        """At ``rate_hz``: one policy step on the worker, unless the last one is still
-        running (a slow step skips a tick rather than queueing stale work)."""
+        """The watchdog at ``rate_hz``: unless a step published within the last half period
+        (a frame came due), the held action or zero goes out, with the reason. It never
+        steps the policy: steps start from frames. While a step runs it waits for it."""
+        now_ns = self.bus.now_ns()
+        if self._last_publish_ns is not None and \
+                now_ns - self._last_publish_ns < WATCHDOG_QUIET * NS / self.config.rate_hz:
+            return
         if self._policy.pending():
             if self.inference.runner is None:  # still loading: zero, with the reason
-                self._step()
+                self._step(run_policy=False)
             return
-        self._policy.submit(self._step)
+        self._policy.submit(lambda: self._step(run_policy=False))
 
-    def _step(self) -> None:
+    def _run_steps(self) -> None:
+        """On the policy worker: a step on the due frame, then one on each frame that came
+        due meanwhile, newest first, until none waits."""
+        while True:
+            self._step()
+            with self._due_lock:
+                waiting, self._frame_waiting = self._frame_waiting, False
+            if not (waiting and self.inference.frame_due()) or self._policy.stopping:
+                return
+
+    def _step(self, run_policy: bool = True) -> None:
         now_ns = self.bus.now_ns()
-        out = self.inference.step(now_ns / NS)
+        stepped = self.inference.steps
+        out = self.inference.step(now_ns / NS, run_policy)
         if self._policy.stopping:  # shutting down: the last word is the zero of shutdown()
             return
         self.publish_action(out.action)
+        self._last_publish_ns = now_ns
         if out.reason:
             self._warn(f'zero action: {out.reason}')
-        self._steps.append(now_ns)
-        while self._steps and now_ns - self._steps[0] > RATE_WINDOW_S * NS:
-            self._steps.popleft()
+        if self.inference.steps != stepped:
+            self._steps.append(now_ns)
+            self._delays_ms.append((self.bus.now_ns() / NS - self.inference.stepped_stamp) * 1e3)
+            while self._steps and now_ns - self._steps[0] > RATE_WINDOW_S * NS:
+                self._steps.popleft()
 
     def rate_hz(self) -> float:
         steps = self._steps
@@ -128,6 +171,10 @@ class InferenceWiring:
         now_ns = self.bus.now_ns()
         level, message, values = self.inference.diagnostics(now_ns / NS)
         values = {**values, 'rate_hz': f'{self.rate_hz():.2f}'}
+        if self._delays_ms:  # capture stamp to robot/action, as diagnostic_updater's
+            p50, p95 = np.percentile(self._delays_ms, [50, 95])  # time-stamp status
+            values['frame_to_action_ms.p50'] = f'{p50:.1f}'
+            values['frame_to_action_ms.p95'] = f'{p95:.1f}'
         if self._process_health is not None:
             values.update(self._process_health())
         self._diagnostics(self.bus.msgs.diagnostics(

@@ -15,6 +15,7 @@ from mobile_vla.replay import MessageLog, ReplayExecutor
 from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
 from mobile_vla_inference.wiring import InferenceWiring
 
+MS = 1_000_000
 S = 1_000_000_000
 T0 = 1_780_000_000
 
@@ -95,12 +96,13 @@ def test_a_replayed_bag_gives_a_robot_action_stream(checkpoint, tmp_path):
     bag = tmp_path / 'bag'
     with BagWriter(bag) as writer:
         for n in range(3 * 30):  # frames for 3 s, then the camera drops out
-            writer.write_image('/camera/image', frame(n), T0 * S + n * S // 30)
+            writer.write_image('/camera/image_policy', frame(n), T0 * S + n * S // 30)
+        # Each instruction 1 ms before a frame: the step on that frame follows it.
         writer.write_string('/vla/command', 'go around the box on the right to the cup',
-                            T0 * S + S // 2)
-        writer.write_string('/vla/command', 'stop', T0 * S + 2 * S)
+                            T0 * S + S // 2 - MS)
+        writer.write_string('/vla/command', 'stop', T0 * S + 2 * S - MS)
         writer.write_string('/vla/command', 'go around the box on the left to the cup',
-                            T0 * S + 5 * S // 2)
+                            T0 * S + 5 * S // 2 - MS)
         writer.write_string('/vla/command', 'still here', T0 * S + 4 * S)  # 1 s after dropout
     log = MessageLog()
     ex = ReplayExecutor(sink=log)
@@ -110,7 +112,11 @@ def test_a_replayed_bag_gives_a_robot_action_stream(checkpoint, tmp_path):
     ex.run_bag(bag)
     actions = [(round((m.t_ns - T0 * S) / 1e9, 3), twist_to_action(m.msg))
                for m in log.on('/robot/action')]
-    assert len(actions) == 41  # 10 Hz from 0 to 4 s
+    # A step on every third frame of the 30 Hz camera (10 Hz, at the frames' own
+    # instants), then the watchdog at 10 Hz once frames stop: 0 to 4 s.
+    assert len(actions) == 41
+    assert [t for t, _ in actions[:30]] == [round(k / 10, 3) for k in range(30)]
+    assert inf.steps == 20  # policy steps only while instructed: 0.5-1.9 s and 2.5-2.9 s
     moving = {t for t, a in actions if any(abs(v) > 1e-6 for v in a)}
     # Driving after the instruction, zero after stop, again after the new instruction;
     # the last frame (2.967 s) is held while fresh, zero once it is older than 0.5 s.
@@ -131,7 +137,7 @@ def test_replayed_action_bag_is_written(checkpoint, tmp_path):
     with BagWriter(bag) as writer:
         writer.write_string('/vla/command', 'go around the box on the left to the cup', T0 * S)
         for n in range(10):
-            writer.write_image('/camera/image', frame(n), T0 * S + n * S // 10)
+            writer.write_image('/camera/image_policy', frame(n), T0 * S + n * S // 10)
     with BagWriter(out) as sink:
         ex = ReplayExecutor(sink=sink)
         InferenceWiring(ReplayBus(ex, to_params(InferenceConfig(checkpoint=checkpoint))),
@@ -153,3 +159,33 @@ def test_onnx_engine_and_window_override(checkpoint):
     inf = VlaInference(InferenceConfig(checkpoint=checkpoint, engine='onnx', window=4), load)
     assert inf.load(), inf.load_error
     assert inf.runner.engine.name == 'onnx-cpu' and inf.runner.config.window == 4
+
+
+def test_frames_start_steps_at_most_rate_hz_by_their_stamps(checkpoint):
+    inf = VlaInference(InferenceConfig(checkpoint=checkpoint, rate_hz=10.0), load)
+    assert inf.load()
+    inf.on_instruction('go around the box on the left to the cup')
+    due = []
+    for n in range(30):  # a 30 Hz camera with +-4 ms of jitter in its stamps
+        stamp = T0 + n / 30 + (0.004 if n % 2 else -0.004)
+        due.append(inf.on_image(frame(n), 'rgb', stamp))
+        if due[-1]:
+            assert inf.step(stamp + 0.01).reason is None
+    assert [n for n, d in enumerate(due) if d] == list(range(0, 30, 3))
+    assert inf.steps == 10
+
+
+def test_the_watchdog_holds_the_action_and_never_steps_an_undue_frame(checkpoint):
+    inf = VlaInference(InferenceConfig(checkpoint=checkpoint, rate_hz=10.0), load)
+    assert inf.load()
+    inf.on_instruction('go around the box on the left to the cup')
+    assert inf.on_image(frame(0), 'rgb', T0)
+    driving = inf.step(T0 + 0.01).action
+    assert not inf.on_image(frame(1), 'rgb', T0 + 0.033)  # not due: 10 Hz
+    held = inf.step(T0 + 0.05, run_policy=False)
+    assert inf.steps == 1 and held.reason is None
+    np.testing.assert_array_equal(held.action, driving)
+    stale = inf.step(T0 + 0.6, run_policy=False)
+    assert stale.reason.startswith('stale camera frame') and not stale.action.any()
+    # A clock that went back (a new bag loop) makes the next frame due at once.
+    assert inf.on_image(frame(2), 'rgb', T0 - 5.0)
