@@ -9,7 +9,9 @@ The mode chooses which roles may drive:
   which takes over at once; control returns to the policy ``hybrid_hold_s``
   after the last non-zero manual command (zero in between if manual input stops).
 
-Safety rules, on every tick:
+The output is computed on every tick: at ``rate_hz`` (the watchdog) and at once on
+each new valid command of a source that may drive in the mode. Safety rules, on
+every tick:
 - for ``startup_hold_s`` after the first tick the output is zero, and for up to
   ``latched_wait_s`` while ``estop_pending`` (an e-stop publisher is known but its
   latched state has not arrived): a (re)started arbiter hears an engaged e-stop
@@ -89,7 +91,9 @@ DEFAULT_SOURCES = (
 class ArbiterConfig:
     """Parameters of the control arbiter node (and of the plain component)."""
 
-    rate_hz: float = doc('output rate of cmd_vel in Hz; zero is published too', 20.0)
+    rate_hz: float = doc(
+        'watchdog rate of cmd_vel in Hz (zero is published too); a new valid command is '
+        'published at once as well', 20.0)
     initial_mode: str = doc('mode at start: manual, vla or hybrid', 'manual')
     hybrid_hold_s: float = doc(
         'hybrid: seconds after the last non-zero manual command before the policy drives again',
@@ -268,6 +272,10 @@ class ControlArbiter:
         self._set_limits(self.config)
         self._output = ZERO
         self._last_tick: float | None = None
+        # The output before the current instant and the time step to it: another tick at
+        # the same instant (a command and the watchdog together) recomputes from there, so
+        # the output of an instant never depends on the order of its messages.
+        self._instant_base: tuple[tuple[float, float, float], float] = (ZERO, 0.0)
         self._first_tick: float | None = None
         self._last_now: float | None = None
         self._last: ArbiterOutput = ArbiterOutput(ZERO, None, 'no_source', (False,) * 3,
@@ -343,6 +351,11 @@ class ControlArbiter:
         if values != ZERO:
             state.nonzero_stamp = now
         return True
+
+    def may_drive(self, source: str) -> bool:
+        """The source's role may drive in the current mode (its command can change the
+        output now)."""
+        return self._sources[source].config.role in ROLES_IN_MODE[self.mode]
 
     def on_mode(self, text: str, now: float) -> bool:
         """Switch mode (manual / vla / hybrid); unknown strings leave it unchanged."""
@@ -455,11 +468,17 @@ class ControlArbiter:
         return best, 'source'
 
     def tick(self, now: float) -> ArbiterOutput:
-        """The command to publish at ``now``; call at ``rate_hz``."""
+        """The command to publish at ``now``: call at ``rate_hz`` (the watchdog that keeps
+        zero going out when inputs are stale) and on each new command. Slew limits apply
+        over the time since the last call, so extra calls never speed a ramp up."""
         self._observe_clock(now)
         period = 1.0 / self.config.rate_hz
-        dt = period if self._last_tick is None else min(max(now - self._last_tick, 0.0),
-                                                         2 * period)
+        if self._last_tick is not None and now == self._last_tick:
+            self._output, dt = self._instant_base
+        else:
+            dt = period if self._last_tick is None else min(max(now - self._last_tick, 0.0),
+                                                             2 * period)
+            self._instant_base = (self._output, dt)
         self._last_tick = now
         if self._first_tick is None:
             self._first_tick = now

@@ -23,7 +23,8 @@ TWIST_STAMPED = 'geometry_msgs/msg/TwistStamped'
 
 
 class ArbiterWiring:
-    """control_arbiter: sources, mode and e-stop in; cmd_vel at ``rate_hz``, state, health."""
+    """control_arbiter: sources, mode and e-stop in; cmd_vel on each command and at
+    ``rate_hz``, state, health."""
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
@@ -72,7 +73,11 @@ class ArbiterWiring:
                              f'{list(config.max_deceleration)}')
 
     def _on_twist(self, source: str, msg: Any) -> None:
-        self.arbiter.on_command(source, twist_to_action(msg), self._now())
+        """A valid command of a source that may drive in this mode goes out at once (slew
+        limited over the time since the last output); the tick stays the watchdog."""
+        if self.arbiter.on_command(source, twist_to_action(msg), self._now()) and \
+                self.arbiter.may_drive(source):
+            self.tick()
 
     def _on_mode(self, msg: Any) -> None:
         if self.arbiter.on_mode(msg.data, self._now()):

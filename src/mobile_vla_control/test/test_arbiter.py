@@ -347,3 +347,34 @@ def test_yaml_sources_replace_the_defaults(tmp_path):
     config = ArbiterConfig.from_params(load_node_params(path, 'control_arbiter'))
     assert config.rate_hz == 50.0
     assert [s.name for s in config.sources] == ['joy']
+
+
+def test_outputs_at_one_instant_do_not_depend_on_the_order_of_its_messages():
+    """A command and the watchdog at the same instant: the last output is the same
+    whichever comes first, and the ramp is the one a single tick would give."""
+    outputs = []
+    for command_first in (True, False):
+        arb, _ = arbiter(initial_mode='hybrid', max_acceleration=(2.0,) * 3,
+                         max_deceleration=(4.0,) * 3)
+        arb.on_command('vla', (1.0, 0.0, 0.0), 0.0)
+        arb.tick(0.0)
+        arb.tick(0.05)
+        if command_first:
+            arb.on_command('teleop', (0.0, 1.0, 0.0), 0.1)
+            arb.tick(0.1)
+            arb.tick(0.1)
+        else:
+            arb.tick(0.1)
+            arb.on_command('teleop', (0.0, 1.0, 0.0), 0.1)
+            arb.tick(0.1)
+        outputs.append(arb.tick(0.1).action)
+    assert outputs[0] == pytest.approx(outputs[1])
+    # From (0.2, 0) at 0.05 s: x slows by 4.0 * 0.05, y speeds up by 2.0 * 0.05.
+    assert outputs[0] == pytest.approx((0.0, 0.1, 0.0))
+
+
+def test_may_drive_follows_the_mode():
+    arb, _ = arbiter(initial_mode='manual')
+    assert arb.may_drive('teleop') and not arb.may_drive('vla')
+    arb.on_mode('hybrid', 0.0)
+    assert arb.may_drive('teleop') and arb.may_drive('vla')

@@ -60,14 +60,23 @@ def expected_at(ms: int) -> tuple[float, float, float]:
     return (0.3, 0.0, 0.1)  # the policy drives again
 
 
+def last_per_time(messages):
+    """The last cmd_vel of each instant (bag time): what the base drives with."""
+    return {m.t_ns: m for m in messages}
+
+
 def test_output_bag_follows_the_expected_sequence(scenario_bag, tmp_path):
     stats, out = replay(scenario_bag, tmp_path / 'out')
     cmd = [m for m in out if m.topic == '/cmd_vel']
-    # One message per 20 Hz tick, plus an immediate one on each e-stop message.
-    expected_times = sorted([t_ms(ms) for ms in range(0, 4501, 50)] + [t_ms(2000), t_ms(2200)])
+    # One message per 20 Hz tick, plus one at once on each command (in hybrid every
+    # source may drive) and on each e-stop message.
+    commands = [m.t_ns for m in read_messages(scenario_bag)
+                if m.topic in ('/robot/action', '/teleop/cmd_vel')]
+    expected_times = sorted([t_ms(ms) for ms in range(0, 4501, 50)] + commands
+                            + [t_ms(2000), t_ms(2200)])
     assert [m.t_ns for m in cmd] == expected_times
-    for m in cmd:
-        ms = (m.t_ns - t_ms(0)) // MS
+    for t_ns, m in last_per_time(cmd).items():
+        ms = (t_ns - t_ms(0)) // MS
         assert twist_to_action(m.msg) == pytest.approx(expected_at(ms)), f'at {ms} ms'
     # The node's 1 Hz diagnostics tick in replay too (0 to 4.5 s).
     assert stats.ticks == {'control_arbiter': 91, 'control_arbiter/diagnostics': 5}
@@ -84,9 +93,14 @@ def test_output_bag_follows_the_expected_sequence(scenario_bag, tmp_path):
 def test_default_slew_limits_ramp_the_policy_up(scenario_bag, tmp_path):
     _, out = replay(scenario_bag, tmp_path / 'out', max_acceleration=(2.3, 2.3, 4.6),
                     max_deceleration=(4.6, 4.6, 9.2))
-    xs = [twist_to_action(m.msg)[0] for m in out if m.topic == '/cmd_vel'][:6]
-    # 2.3 /s^2 at 20 Hz = 0.115 per tick; the first tick assumes one period.
+    cmd = [m for m in out if m.topic == '/cmd_vel']
+    xs = [twist_to_action(m.msg)[0] for m in last_per_time(cmd).values()][:6]
+    # 2.3 /s^2 at 20 Hz = 0.115 per tick; the first tick assumes one period. The extra
+    # output on each command adds no speed: the ramp is the same.
     assert xs == pytest.approx([0.115, 0.23, 0.345, 0.46, 0.5, 0.5])
+    for a, b in zip(cmd, cmd[1:], strict=False):
+        step = twist_to_action(b.msg)[0] - twist_to_action(a.msg)[0]
+        assert step <= 2.3 * (b.t_ns - a.t_ns) / S + 1e-9
 
 
 def test_replay_is_deterministic(scenario_bag, tmp_path):
