@@ -27,6 +27,10 @@ from rclpy.parameter import Parameter
 from mobile_vla import topics
 from mobile_vla.graph import NodeSpec
 from mobile_vla.ros_bus import message_class
+from mobile_vla.transport import use_graph_transport
+
+# The probe talks over the graph's transport, as every node does (before rclpy.init).
+use_graph_transport()
 
 #: Domains of this test process: ROS_DOMAIN_ID 10-99, a new one per test (new_domain_id),
 #: so a test never hears what an earlier one left latched.
@@ -67,13 +71,17 @@ class NodeProcess:
     def __init__(self, spec: NodeSpec, log_dir: Path, domain_id: int, *,
                  params_file: Path | None = None, params: Mapping[str, Any] | None = None,
                  overrides: Mapping[str, Any] = (), namespace: str = '',
-                 env: Mapping[str, str] | None = None) -> None:
+                 remaps: Mapping[str, str] = (), env: Mapping[str, str] | None = None,
+                 command: list[str] | None = None) -> None:
+        """``command`` replaces the installed console script (another checkout's node)."""
         self.spec = spec
         self.namespace = namespace.strip('/')
-        args = [str(executable(spec.package, spec.executable)), '--ros-args',
+        args = [*(command or [str(executable(spec.package, spec.executable))]), '--ros-args',
                 '-r', f'__node:={spec.name}']
         if self.namespace:
             args += ['-r', f'__ns:=/{self.namespace}']
+        for name, target in dict(remaps).items():
+            args += ['-r', f'{name}:={target}']
         if params_file is not None:
             args += ['--params-file', str(params_file)]
         if params is not None:  # as launch_ros passes a parameter dictionary: a file

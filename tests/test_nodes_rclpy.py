@@ -149,14 +149,22 @@ def test_camera_publishes_at_its_rate(workspace, started, probe):
     camera = started(CAMERA, workspace, overrides={
         'source': 'synthetic', 'width': 320, 'height': 240, 'fps': 30.0})
     images = probe.listen_to(topics.CAMERA_IMAGE)
+    small = probe.listen_to(topics.CAMERA_IMAGE_POLICY)
     diagnostics = probe.listen_to(topics.DIAGNOSTICS)
     assert probe.spin_until(lambda: len(images) >= 5, DISCOVERY_S), camera.log()
     start = time.monotonic()
     probe.spin_for(2.0)
     assert 24.0 <= rate_hz(images, start) <= 36.0
+    assert 24.0 <= rate_hz(small, start) <= 36.0
     msg = images[-1][1]
     assert (msg.width, msg.height, msg.encoding, msg.header.frame_id) == (
         320, 240, 'rgb8', 'camera_optical_frame')
+    # The policy's copy: the same frame (same stamp), at the policy's input size.
+    stamps = {(m.header.stamp.sec, m.header.stamp.nanosec) for _, m in images}
+    copy = small[-1][1]
+    assert (copy.width, copy.height, copy.encoding) == (224, 224, 'rgb8')
+    assert (copy.header.stamp.sec, copy.header.stamp.nanosec) in stamps
+    assert 'transport: Fast DDS shared memory for whole frames' in camera.log()
     assert probe.get_parameters(camera.fqn, ['source', 'fps']) == {
         'source': 'synthetic', 'fps': 30.0}
     assert probe.spin_until(lambda: diagnostics, 3.0)
@@ -165,10 +173,16 @@ def test_camera_publishes_at_its_rate(workspace, started, probe):
     assert camera.wait(10) == 0, camera.log()
 
 
-def test_inference_drives_on_frames_and_an_instruction(workspace, started, probe):
-    inference = started(INFERENCE, workspace)  # models/demo from config/inference.yaml
+@pytest.mark.parametrize('camera_topic', ['camera/image_policy', 'camera/image'])
+def test_inference_drives_on_frames_and_an_instruction(workspace, started, probe,
+                                                       camera_topic):
+    """On the camera's policy copy; a camera without one is remapped in."""
+    remaps = {} if camera_topic == 'camera/image_policy' else {
+        'camera/image_policy': camera_topic}
+    # models/demo from config/inference.yaml
+    inference = started(INFERENCE, workspace, remaps=remaps)
     actions = probe.listen_to(topics.ROBOT_ACTION)
-    camera = probe.publisher(topics.CAMERA_IMAGE)
+    camera = probe.publisher(topics.by_name(camera_topic))
     command = probe.publisher(topics.VLA_COMMAND)
     assert probe.spin_until(lambda: len(actions) >= 3, 30.0), inference.log()
     assert all(is_zero(m) for _, m in actions)  # no instruction, no frame: zero
@@ -318,7 +332,7 @@ def test_parameters_are_typed_read_only_or_validated_live(workspace, started, pr
     cmd = probe.listen_to(topics.CMD_VEL)
     policy = probe.publisher(topics.ROBOT_ACTION)
     described = probe.describe_parameters(arbiter.fqn, ['rate_hz', 'max_velocity'])
-    assert described['rate_hz'].read_only and 'output rate' in described['rate_hz'].description
+    assert described['rate_hz'].read_only and 'watchdog rate' in described['rate_hz'].description
     assert not described['max_velocity'].read_only
     results = probe.set_parameters(arbiter.fqn, {'rate_hz': -1.0})
     assert results['rate_hz'][0] is False and 'read-only' in results['rate_hz'][1]
@@ -383,8 +397,10 @@ def test_no_input_kills_a_node(workspace, started, probe, tmp_path):
     cmd = probe.listen_to(topics.CMD_VEL)
     actions = probe.listen_to(topics.ROBOT_ACTION)
     pubs = {topic: probe.publisher(topic) for topic in (
-        topics.CAMERA_IMAGE, topics.VLA_COMMAND, topics.ROBOT_ACTION, topics.TELEOP_CMD_VEL,
-        topics.CONTROL_MODE, topics.CMD_VEL, topics.RECORDER_CONTROL)}
+        topics.CAMERA_IMAGE, topics.CAMERA_IMAGE_POLICY, topics.VLA_COMMAND,
+        topics.ROBOT_ACTION, topics.TELEOP_CMD_VEL, topics.CONTROL_MODE, topics.CMD_VEL,
+        topics.RECORDER_CONTROL)}
+    cameras = (topics.CAMERA_IMAGE, topics.CAMERA_IMAGE_POLICY)
     assert probe.spin_until(lambda: actions and cmd, 30.0), '\n'.join(n.log() for n in nodes)
     good = np.full((48, 64, 3), 80, np.uint8)
     huge = 'x' * 1_000_000
@@ -394,14 +410,16 @@ def test_no_input_kills_a_node(workspace, started, probe, tmp_path):
     def frames(seconds):
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            pubs[topics.CAMERA_IMAGE].publish(image_msg(probe, good))
+            for topic in cameras:
+                pubs[topic].publish(image_msg(probe, good))
             probe.spin_for(0.05)
 
     frames(0.5)
     pubs[topics.RECORDER_CONTROL].publish(string_msg(f'start 1box_vert_left {LEFT}'))
     frames(0.3)
     for msg in bad_images(probe):
-        pubs[topics.CAMERA_IMAGE].publish(msg)
+        for topic in cameras:
+            pubs[topic].publish(msg)
         probe.spin_for(0.05)
     for value in (huge, '', '\x00\xff', 'stop' * 1000):
         pubs[topics.VLA_COMMAND].publish(string_msg(value))
