@@ -27,10 +27,6 @@ from rclpy.parameter import Parameter
 from mobile_vla import topics
 from mobile_vla.graph import NodeSpec
 from mobile_vla.ros_bus import message_class
-from mobile_vla.transport import use_graph_transport
-
-# The probe talks over the graph's transport, as every node does (before rclpy.init).
-use_graph_transport()
 
 #: Domains of this test process: ROS_DOMAIN_ID 10-99, a new one per test (new_domain_id),
 #: so a test never hears what an earlier one left latched.

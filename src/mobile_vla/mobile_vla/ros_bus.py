@@ -13,8 +13,9 @@ robot) as well as Jazzy.
   wiring's ``shutdown`` can publish (a zero velocity) and the node then waits,
   bounded, until reliable subscribers have acknowledged it.
 - A configuration error ends the node with one line and exit code 2.
-- The DDS transport is the graph's (``mobile_vla.transport``): whole 720p frames
-  through shared memory, unless the user configured their own.
+- A node that publishes camera frames (``publishes_frames``) gets the shared-memory
+  transport that carries whole 720p frames (``mobile_vla.transport``), unless the
+  user configured their own; the others keep Fast DDS's defaults.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from mobile_vla.bag import MessageFactory
 from mobile_vla.bus import Handler, parser_for
 from mobile_vla.config import ROS_OWN_PARAMETERS, ConfigError, to_params
 from mobile_vla.msgs import array_buffer
-from mobile_vla.transport import use_graph_transport
+from mobile_vla.transport import use_frame_transport
 
 T = TypeVar('T')
 #: Longest log line; the rest is cut and counted.
@@ -216,14 +217,17 @@ def _raise_interrupt(_signum: int, _frame: object) -> None:
 
 
 def run_node(name: str, wire: Callable[[RosBus], Wiring], args: list[str] | None = None,
-             spin: Callable[[RosBus, Any], None] | None = None) -> int:
+             spin: Callable[[RosBus, Any], None] | None = None,
+             publishes_frames: bool = False) -> int:
     """Init rclpy, make node ``name``, bind the wiring, spin until a signal; the exit code.
 
     ``spin(bus, wiring)`` replaces ``rclpy.spin`` for a node driven by something else
-    (the teleop reads a terminal).
+    (the teleop reads a terminal). ``publishes_frames``: the node publishes camera
+    frames and gets the transport for them (``mobile_vla.transport``).
     """
     try:
-        transport = use_graph_transport()  # before the first participant exists
+        # Before the first participant exists.
+        transport = use_frame_transport() if publishes_frames else None
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     except Exception as exc:  # rcl's own argument errors (a bad --params-file, --ros-args)
         print(f'{name}: cannot start: {exc}', file=sys.stderr)
@@ -237,7 +241,8 @@ def run_node(name: str, wire: Callable[[RosBus], Wiring], args: list[str] | None
     try:
         node = Node(name, automatically_declare_parameters_from_overrides=True)
         bus = RosBus(node)
-        bus.log('info', transport)
+        if transport:
+            bus.log('info', transport)
         wiring = wire(bus)
         if spin is None:
             # spin_once with a timeout: a signal is handled even when no timer can wake the

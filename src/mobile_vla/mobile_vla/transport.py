@@ -1,12 +1,14 @@
-"""The DDS transport every node of the graph uses, chosen so 720p frames keep up.
+"""The DDS transport of a node that publishes camera frames, chosen so 720p keeps up.
 
-``config/fastdds.xml`` gives Fast DDS shared-memory segments large enough for whole
-720p frames (its built-in ones are 512 KiB, so a 2.7 MB frame falls back to
-fragmented UDP and arrives at 7-10 Hz). ``profile_environment`` says which
-variables a process must set before ROS starts to use it; ``ros_bus.run_node``
-applies them, so the default is right without the user knowing about DDS. A user's
-own profile file, or another RMW, is left alone; ``MOBILE_VLA_FASTDDS_PROFILE=builtin``
-keeps Fast DDS's built-in transports.
+Fast DDS's built-in shared-memory segments are 512 KiB, so a 2.7 MB 720p frame falls
+back to fragmented UDP and arrives at 7-10 Hz. ``config/fastdds.xml`` gives the
+publisher 32 MiB segments: a sample lives in its writer's segment, and readers with
+the built-in transports map it from there, so only a node that publishes frames (the
+camera) needs the profile; every other node keeps the defaults and their 32 MiB of
+shared memory stays unspent. ``ros_bus.run_node`` applies it for such a node, so
+the default is right without the user knowing about DDS. A user's own profile file,
+or another RMW, is left alone; ``MOBILE_VLA_FASTDDS_PROFILE=builtin`` keeps Fast
+DDS's built-in transports.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ def profile_path() -> Path:
     return config_dir() / PROFILE_FILE
 
 
-def profile_environment(environ: Mapping[str, str] | None = None) -> tuple[dict[str, str], str]:
-    """The variables to set for the graph's transport, and a line that says why.
+def frame_publisher_environment(
+        environ: Mapping[str, str] | None = None) -> tuple[dict[str, str], str]:
+    """The variables a frame publisher sets before ROS starts, and a line that says why.
 
     Nothing is set when the RMW is not Fast DDS, when the user already names a
     profile file (theirs wins), or asks for the built-in transports.
@@ -49,9 +52,9 @@ def profile_environment(environ: Mapping[str, str] | None = None) -> tuple[dict[
             f'transport: Fast DDS shared memory for whole frames ({path})')
 
 
-def use_graph_transport() -> str:
-    """Set the graph's transport in this process (before ``rclpy.init``); the line
-    that says which transport is used."""
-    changes, line = profile_environment()
+def use_frame_transport() -> str:
+    """Set the frame publisher's transport in this process (before ``rclpy.init``); the
+    line that says which transport is used."""
+    changes, line = frame_publisher_environment()
     os.environ.update(changes)
     return line

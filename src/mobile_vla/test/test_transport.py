@@ -1,10 +1,10 @@
 from pathlib import Path
 
-from mobile_vla.transport import PROFILE_VARIABLES, profile_environment, profile_path
+from mobile_vla.transport import PROFILE_VARIABLES, frame_publisher_environment, profile_path
 
 
 def test_the_graph_profile_is_set_by_default_and_installed():
-    env, line = profile_environment({})
+    env, line = frame_publisher_environment({})
     assert env == {'FASTRTPS_DEFAULT_PROFILES_FILE': str(profile_path())}
     assert Path(env['FASTRTPS_DEFAULT_PROFILES_FILE']).is_file()
     assert 'shared memory' in line
@@ -15,10 +15,10 @@ def test_the_graph_profile_is_set_by_default_and_installed():
 
 def test_a_users_profile_another_rmw_or_builtin_is_left_alone():
     for name in PROFILE_VARIABLES:
-        env, line = profile_environment({name: '/etc/my_profile.xml'})
+        env, line = frame_publisher_environment({name: '/etc/my_profile.xml'})
         assert env == {} and '/etc/my_profile.xml' in line
-    env, line = profile_environment({'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'})
+    env, line = frame_publisher_environment({'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'})
     assert env == {} and 'rmw_cyclonedds_cpp' in line
-    assert profile_environment({'RMW_IMPLEMENTATION': 'rmw_fastrtps_cpp'})[0]
-    env, line = profile_environment({'MOBILE_VLA_FASTDDS_PROFILE': 'builtin'})
+    assert frame_publisher_environment({'RMW_IMPLEMENTATION': 'rmw_fastrtps_cpp'})[0]
+    env, line = frame_publisher_environment({'MOBILE_VLA_FASTDDS_PROFILE': 'builtin'})
     assert env == {} and 'built-in' in line

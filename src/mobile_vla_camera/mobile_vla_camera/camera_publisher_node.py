@@ -1,6 +1,8 @@
 """``camera_publisher``: the camera's wiring (``wiring.CameraWiring``) under rclpy.
 
-The grab loop runs on its own thread, so the executor never waits on the camera.
+The grab loop runs on its own thread, so the executor never waits on the camera. The
+node publishes 720p frames, so it gets the shared-memory transport that carries them
+whole (``mobile_vla.transport``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ def _wire(bus: RosBus) -> CameraWiring:
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node('camera_publisher', _wire, args)
+    return run_node('camera_publisher', _wire, args, publishes_frames=True)
 
 
 if __name__ == '__main__':
