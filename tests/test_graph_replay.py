@@ -73,7 +73,7 @@ def series(messages, topic):
 
 def test_end_to_end_under_a_namespace(tmp_path, checkpoint):
     bag = write_bag(tmp_path / 'in', ns='robot1', events=[
-        # Just before the frame of 0.5 s: the step on that frame has the instruction.
+        # It acts at once on the newest frame: every action from 0.5 s on drives.
         (0.49, '/vla/command', 'string', LEFT),
         (1.0, '/recorder/control', 'string', 'start 1box_vert_left'),
         (5.5, '/recorder/control', 'string', 'stop'),

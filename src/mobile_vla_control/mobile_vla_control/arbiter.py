@@ -10,7 +10,7 @@ The mode chooses which roles may drive:
   after the last non-zero manual command (zero in between if manual input stops).
 
 The output is computed on every tick: at ``rate_hz`` (the watchdog) and at once on
-each new valid command of a source that may drive in the mode. Safety rules, on
+each command of a source that may drive in the mode. Safety rules, on
 every tick:
 - for ``startup_hold_s`` after the first tick the output is zero, and for up to
   ``latched_wait_s`` while ``estop_pending`` (an e-stop publisher is known but its
@@ -475,6 +475,9 @@ class ControlArbiter:
         period = 1.0 / self.config.rate_hz
         if self._last_tick is not None and now == self._last_tick:
             self._output, dt = self._instant_base
+            for axis in range(3):  # this instant's limit hits are counted once
+                self.velocity_limit_hits[axis] -= self._last.velocity_limited[axis]
+                self.accel_limit_hits[axis] -= self._last.accel_limited[axis]
         else:
             dt = period if self._last_tick is None else min(max(now - self._last_tick, 0.0),
                                                              2 * period)

@@ -73,10 +73,11 @@ class ArbiterWiring:
                              f'{list(config.max_deceleration)}')
 
     def _on_twist(self, source: str, msg: Any) -> None:
-        """A valid command of a source that may drive in this mode goes out at once (slew
-        limited over the time since the last output); the tick stays the watchdog."""
-        if self.arbiter.on_command(source, twist_to_action(msg), self._now()) and \
-                self.arbiter.may_drive(source):
+        """A command of a source that may drive in this mode takes effect at once: a valid
+        one goes out (slew limited over the time since the last output), a rejected one
+        (NaN, absurd) takes its source out of the output. The tick stays the watchdog."""
+        self.arbiter.on_command(source, twist_to_action(msg), self._now())
+        if self.arbiter.may_drive(source):
             self.tick()
 
     def _on_mode(self, msg: Any) -> None:

@@ -162,6 +162,8 @@ class VlaInference:
         stops (zero), and the reason is returned."""
         text = str(text).strip()
         self._last_action = ZERO
+        # The newest frame is due again: the new instruction acts on it at once.
+        self._frame_used = self._frame_tried = None
         if len(text) > self.config.max_instruction_chars:
             self._instruction = REFUSED
             return (f'instruction refused: {len(text)} characters, more than '
@@ -184,11 +186,24 @@ class VlaInference:
         ``run_policy=False`` (the watchdog between frames) checks the same conditions and
         holds the last action, never stepping the policy on a frame that was not due.
         """
-        if run_policy and self._frame is not None:
-            self._frame_tried = self._frame[2]
-        return self._step(now, run_policy)
+        frame = self._frame  # one snapshot: the caller's executor may replace the frame
+        if run_policy and frame is not None:
+            self._frame_tried = frame[2]
+        return self._step(now, run_policy, frame)
 
-    def _step(self, now: float, run_policy: bool) -> InferenceOutput:
+    def expire(self, out: InferenceOutput, now: float) -> InferenceOutput:
+        """``out`` as it stands at ``now``, when its step ended: zero, with the reason, if
+        the frame it came from went stale during a slow forward pass."""
+        if out.reason is not None or self._frame_used is None:
+            return out
+        age = now - self._frame_used
+        if age > self.config.max_frame_age_s:
+            return self._zero(f'stale camera frame ({age:.2f} s old when the step ended; '
+                              'the model is too slow for max_frame_age_s)')
+        return out
+
+    def _step(self, now: float, run_policy: bool,
+              frame: tuple[np.ndarray, str, float] | None) -> InferenceOutput:
         if self.runner is None:
             return self._zero(f'model not loaded: {self.load_error}')
         if self._instruction is None:
@@ -197,9 +212,9 @@ class VlaInference:
             return self._zero('instruction refused (too long); publish a shorter one')
         if self._instruction.lower() in STOP_WORDS:
             return self._zero('stopped by instruction')
-        if self._frame is None:
+        if frame is None:
             return self._zero('no camera frame yet')
-        image, order, stamp = self._frame
+        image, order, stamp = frame
         age = now - stamp
         if age > self.config.max_frame_age_s:
             return self._zero(f'stale camera frame ({age:.2f} s old)')
@@ -220,6 +235,11 @@ class VlaInference:
         self.last_latency = result.latency_ms
         self._last_action = result.action.astype(np.float32)
         return InferenceOutput(self._last_action, None, result.latency_ms)
+
+    @property
+    def input_size(self) -> int | None:
+        """The policy's square input size, once the model is loaded."""
+        return self.runner.config.image_size if self.runner is not None else None
 
     @property
     def stepped_stamp(self) -> float | None:

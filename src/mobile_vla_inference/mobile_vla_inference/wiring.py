@@ -64,8 +64,12 @@ class InferenceWiring:
         self._steps: deque[int] = deque()
         self._delays_ms: deque[float] = deque(maxlen=DELAY_WINDOW)
         self._last_publish_ns: int | None = None
-        # A frame that came due while a step ran; the step that ends takes it.
+        self._step_started_ns: int | None = None  # of the policy step running now
+        self._frame_size: tuple[int, int] | None = None
+        # _busy: a run of steps is queued or running; a frame that comes due meanwhile
+        # sets _frame_waiting, and that run takes it before it ends (both under the lock).
         self._due_lock = threading.Lock()
+        self._busy = False
         self._frame_waiting = False
         # Model load and forward passes run on this worker, never in a callback: image,
         # instruction and diagnostics callbacks are never held up by the model.
@@ -97,13 +101,25 @@ class InferenceWiring:
         except ImageConversionError as exc:
             self._warn(f'camera image: {exc}')
             return
+        self._note_size(msg.width, msg.height)
         if not self.inference.on_image(image, order, stamp_to_ns(msg.header.stamp) / NS):
             return
         with self._due_lock:
-            if self._policy.pending():  # a step (or the load) runs: it takes this frame
+            if self._busy:  # the run of steps queued or running takes this frame
                 self._frame_waiting = True
                 return
+            self._busy = True
         self._policy.submit(self._run_steps)
+
+    def _note_size(self, width: int, height: int) -> None:
+        """Say once per size what frames come in, and what the policy makes of them."""
+        if (width, height) == self._frame_size:
+            return
+        self._frame_size = (width, height)
+        size = self.inference.input_size
+        resized = f'; the policy resizes them to {size}x{size}' if size and (
+            width, height) != (size, size) else ''
+        self.bus.log('info', f'camera frames are {width}x{height}{resized}')
 
     def _on_instruction(self, msg: Any) -> None:
         # On the policy worker, in order with the steps and the model load: a new
@@ -117,6 +133,12 @@ class InferenceWiring:
             self.bus.log('warning', refused)
         else:
             self.bus.log('info', f'instruction: {text.strip()!r}')
+        # The newest fresh frame is due again: the instruction (or a stop) acts at once.
+        with self._due_lock:
+            if self._busy or not self.inference.frame_due():
+                return  # a queued run of steps will take it, or there is no frame
+            self._busy = True
+        self._run_steps()
 
     def publish_action(self, action: Any) -> None:
         self._action(self.bus.msgs.twist(tuple(float(v) for v in action)))
@@ -124,31 +146,51 @@ class InferenceWiring:
     def tick(self) -> None:
         """The watchdog at ``rate_hz``: unless a step published within the last half period
         (a frame came due), the held action or zero goes out, with the reason. It never
-        steps the policy: steps start from frames. While a step runs it waits for it."""
+        steps the policy: steps start from frames. While a step runs it waits for it,
+        but a step running longer than ``max_frame_age_s`` (its frame is stale by now)
+        gets zero published over it."""
         now_ns = self.bus.now_ns()
-        if self._last_publish_ns is not None and \
-                now_ns - self._last_publish_ns < WATCHDOG_QUIET * NS / self.config.rate_hz:
+        last = self._last_publish_ns
+        if last is not None and 0 <= now_ns - last < WATCHDOG_QUIET * NS / self.config.rate_hz:
             return
         if self._policy.pending():
+            started = self._step_started_ns
             if self.inference.runner is None:  # still loading: zero, with the reason
                 self._step(run_policy=False)
+            elif started is not None and now_ns - started > self.config.max_frame_age_s * NS:
+                self.publish_action(ZERO)
+                self._last_publish_ns = now_ns
+                self._warn(f'zero action: a policy step has run for '
+                           f'{(now_ns - started) / NS:.2f} s (over max_frame_age_s)')
             return
         self._policy.submit(lambda: self._step(run_policy=False))
 
     def _run_steps(self) -> None:
-        """On the policy worker: a step on the due frame, then one on each frame that came
-        due meanwhile, newest first, until none waits."""
+        """On the policy worker, ``_busy`` set: a step on the due frame, then one on each
+        frame that came due meanwhile (the newest), until none waits."""
         while True:
             self._step()
             with self._due_lock:
-                waiting, self._frame_waiting = self._frame_waiting, False
-            if not (waiting and self.inference.frame_due()) or self._policy.stopping:
-                return
+                again = (self._frame_waiting and self.inference.frame_due()
+                         and not self._policy.stopping)
+                self._frame_waiting = False
+                if not again:
+                    self._busy = False
+                    return
 
     def _step(self, run_policy: bool = True) -> None:
         now_ns = self.bus.now_ns()
         stepped = self.inference.steps
-        out = self.inference.step(now_ns / NS, run_policy)
+        if run_policy:
+            self._step_started_ns = now_ns
+            try:
+                out = self.inference.step(now_ns / NS)
+            finally:
+                self._step_started_ns = None
+            # A slow forward pass: its frame may have gone stale meanwhile.
+            out = self.inference.expire(out, self.bus.now_ns() / NS)
+        else:
+            out = self.inference.step(now_ns / NS, run_policy=False)
         if self._policy.stopping:  # shutting down: the last word is the zero of shutdown()
             return
         self.publish_action(out.action)

@@ -97,12 +97,11 @@ def test_a_replayed_bag_gives_a_robot_action_stream(checkpoint, tmp_path):
     with BagWriter(bag) as writer:
         for n in range(3 * 30):  # frames for 3 s, then the camera drops out
             writer.write_image('/camera/image_policy', frame(n), T0 * S + n * S // 30)
-        # Each instruction 1 ms before a frame: the step on that frame follows it.
         writer.write_string('/vla/command', 'go around the box on the right to the cup',
-                            T0 * S + S // 2 - MS)
-        writer.write_string('/vla/command', 'stop', T0 * S + 2 * S - MS)
+                            T0 * S + S // 2)
+        writer.write_string('/vla/command', 'stop', T0 * S + 2 * S)
         writer.write_string('/vla/command', 'go around the box on the left to the cup',
-                            T0 * S + 5 * S // 2 - MS)
+                            T0 * S + 5 * S // 2)
         writer.write_string('/vla/command', 'still here', T0 * S + 4 * S)  # 1 s after dropout
     log = MessageLog()
     ex = ReplayExecutor(sink=log)
@@ -112,12 +111,16 @@ def test_a_replayed_bag_gives_a_robot_action_stream(checkpoint, tmp_path):
     ex.run_bag(bag)
     actions = [(round((m.t_ns - T0 * S) / 1e9, 3), twist_to_action(m.msg))
                for m in log.on('/robot/action')]
+    last = dict(actions)  # the last action of each instant: what the arbiter goes by
     # A step on every third frame of the 30 Hz camera (10 Hz, at the frames' own
     # instants), then the watchdog at 10 Hz once frames stop: 0 to 4 s.
-    assert len(actions) == 41
-    assert [t for t, _ in actions[:30]] == [round(k / 10, 3) for k in range(30)]
-    assert inf.steps == 20  # policy steps only while instructed: 0.5-1.9 s and 2.5-2.9 s
-    moving = {t for t, a in actions if any(abs(v) > 1e-6 for v in a)}
+    assert sorted(last) == [round(k / 10, 3) for k in range(41)]
+    # An instruction acts at once on the newest fresh frame (the frame of 0.5 s came
+    # just before it): a second output at 0.5 s, at 2.0 s (stop) and at 2.5 s.
+    # ('still here' at 4 s goes out instead of the watchdog's zero: the frame is stale.)
+    assert len(actions) == 41 + 3
+    assert inf.steps == 21  # the policy: 0.5-2.0 s and 2.5-2.9 s
+    moving = {t for t, a in last.items() if any(abs(v) > 1e-6 for v in a)}
     # Driving after the instruction, zero after stop, again after the new instruction;
     # the last frame (2.967 s) is held while fresh, zero once it is older than 0.5 s.
     assert moving == {round(0.5 + k / 10, 3) for k in range(15)} | {
@@ -189,3 +192,29 @@ def test_the_watchdog_holds_the_action_and_never_steps_an_undue_frame(checkpoint
     assert stale.reason.startswith('stale camera frame') and not stale.action.any()
     # A clock that went back (a new bag loop) makes the next frame due at once.
     assert inf.on_image(frame(2), 'rgb', T0 - 5.0)
+
+
+def test_an_action_whose_frame_went_stale_during_a_slow_step_is_zero(checkpoint):
+    inf = VlaInference(InferenceConfig(checkpoint=checkpoint), load)
+    assert inf.load()
+    inf.on_instruction('go around the box on the left to the cup')
+    inf.on_image(frame(0), 'rgb', T0)
+    out = inf.step(T0 + 0.1)
+    assert out.reason is None and out.action.any()
+    assert inf.expire(out, T0 + 0.4) is out  # still fresh when the step ended
+    late = inf.expire(out, T0 + 0.7)  # a 0.6 s forward pass
+    assert late.reason.startswith('stale camera frame') and not late.action.any()
+
+
+def test_a_new_instruction_acts_at_once_on_the_newest_fresh_frame(checkpoint):
+    inf = VlaInference(InferenceConfig(checkpoint=checkpoint), load)
+    assert inf.load()
+    inf.on_instruction('go around the box on the left to the cup')
+    assert inf.on_image(frame(0), 'rgb', T0)
+    inf.step(T0 + 0.01)
+    assert not inf.frame_due()  # used
+    inf.on_instruction('go around the box on the right to the cup')
+    assert inf.frame_due()
+    assert inf.step(T0 + 0.02).reason is None and inf.steps == 2
+    inf.on_instruction('stop')
+    assert inf.step(T0 + 0.03).reason == 'stopped by instruction'
