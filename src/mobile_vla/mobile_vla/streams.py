@@ -2,7 +2,8 @@
 
 Like diagnostic_updater's frequency and time-stamp status, as a plain component:
 each message's header stamp comes in as an argument (integer nanoseconds). A gap
-of more than 1.5 typical intervals (the mean of the recent gap-free ones) counts the
+of more than 1.5 typical intervals (the median of the recent ones, gaps included, so
+a camera that slows down sets a new typical interval within a few frames) counts the
 messages that should have been in it as missed, so a consumer can say how many
 frames it lost without knowing the camera's rate.
 """
@@ -42,16 +43,15 @@ class StreamMonitor:
                 if typical and interval > GAP_FACTOR * typical:
                     missed = max(1, round(interval / typical) - 1)
                     self.missed += missed
-                else:  # a gap does not stretch what counts as typical
-                    self._intervals.append(interval)
+                self._intervals.append(interval)
         self._stamps.append(stamp_ns)
         return missed
 
     def typical_interval_ns(self) -> int:
-        """The mean of the recent gap-free intervals; 0 before there are three."""
+        """The median of the recent intervals; 0 before there are three."""
         if len(self._intervals) < 3:
             return 0
-        return int(statistics.fmean(self._intervals))
+        return int(statistics.median(self._intervals))
 
     def rate_hz(self) -> float:
         """Messages per second over the window, from their stamps."""

@@ -8,7 +8,9 @@ camera) needs the profile; every other node keeps the defaults and their 32 MiB 
 shared memory stays unspent. ``ros_bus.run_node`` applies it for such a node, so
 the default is right without the user knowing about DDS. A user's own profile file,
 or another RMW, is left alone; ``MOBILE_VLA_FASTDDS_PROFILE=builtin`` keeps Fast
-DDS's built-in transports.
+DDS's built-in transports. A graph kept on this machine (``ROS_LOCALHOST_ONLY=1``, or
+``ROS_AUTOMATIC_DISCOVERY_RANGE`` LOCALHOST or OFF) gets ``fastdds_localhost.xml``,
+whose UDP stays on the loopback interface.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from mobile_vla.config import ConfigError
 from mobile_vla.resources import config_dir
 
 PROFILE_FILE = 'fastdds.xml'
+LOCALHOST_PROFILE_FILE = 'fastdds_localhost.xml'
 #: Fast DDS 2.x (Humble, Jazzy) reads the first; Fast DDS 3 (Kilted and later) the second.
 PROFILE_VARIABLES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
 FAST_DDS_RMWS = ('', 'rmw_fastrtps_cpp', 'rmw_fastrtps_dynamic_cpp')
@@ -27,8 +31,15 @@ FAST_DDS_RMWS = ('', 'rmw_fastrtps_cpp', 'rmw_fastrtps_dynamic_cpp')
 CHOICE_VARIABLE = 'MOBILE_VLA_FASTDDS_PROFILE'
 
 
-def profile_path() -> Path:
-    return config_dir() / PROFILE_FILE
+def localhost_only(env: Mapping[str, str]) -> bool:
+    """The user keeps ROS 2 on this machine (Humble's and Jazzy's settings)."""
+    return env.get('ROS_LOCALHOST_ONLY', '') == '1' or \
+        env.get('ROS_AUTOMATIC_DISCOVERY_RANGE', '').upper() in ('LOCALHOST', 'OFF')
+
+
+def profile_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return config_dir() / (LOCALHOST_PROFILE_FILE if localhost_only(env) else PROFILE_FILE)
 
 
 def frame_publisher_environment(
@@ -47,7 +58,14 @@ def frame_publisher_environment(
     for name in PROFILE_VARIABLES:
         if env.get(name):
             return {}, f'transport: the Fast DDS profile of {name}={env[name]}'
-    path = profile_path()
+    try:
+        path = profile_path(env)
+    except ConfigError as exc:  # no share folder: frames still flow, only slower
+        return {}, (f'transport: Fast DDS built-in transports; the frame profile was not '
+                    f'found ({exc}), so 720p frames may arrive below the camera rate')
+    if not path.is_file():
+        return {}, (f'transport: Fast DDS built-in transports; {path} is missing, so 720p '
+                    'frames may arrive below the camera rate (reinstall the workspace)')
     return ({PROFILE_VARIABLES[0]: str(path)},
             f'transport: Fast DDS shared memory for whole frames ({path})')
 

@@ -1,3 +1,5 @@
+import numpy as np
+
 from mobile_vla.streams import StreamMonitor
 
 MS = 1_000_000
@@ -24,12 +26,19 @@ def test_gaps_count_the_messages_that_should_have_been_there():
 
 def test_jitter_is_not_a_gap():
     monitor = StreamMonitor()
-    stamps, t = [], 0.0
-    for i in range(60):
-        t += 33.3 + (12 if i % 2 else -12)
-        stamps.append(t)
+    rng = np.random.default_rng(3)
+    stamps = np.arange(300) * 1000 / 30 + rng.uniform(-8, 8, 300)  # +-8 ms on 33 ms
     feed(monitor, stamps)
     assert monitor.missed == 0
+
+
+def test_a_camera_that_slows_down_sets_a_new_typical_interval():
+    monitor = StreamMonitor()
+    fast = [i * 1000 / 30 for i in range(60)]
+    slow = [fast[-1] + (i + 1) * 1000 / 15 for i in range(120)]
+    missed = feed(monitor, fast + slow)
+    assert 1 <= monitor.missed <= 20  # while the median catches up, then none
+    assert sum(missed[-100:]) == 0
 
 
 def test_no_typical_interval_yet_means_no_misses():
