@@ -84,7 +84,8 @@ bench: build
 		$(BIN)/python tests/benchmarks/bench_recorder.py && \
 		$(BIN)/python tests/benchmarks/bench_policy.py && \
 		$(BIN)/python tests/benchmarks/bench_training.py && \
-		$(BIN)/python tests/benchmarks/bench_sim.py
+		$(BIN)/python tests/benchmarks/bench_sim.py && \
+		$(BIN)/python tests/benchmarks/bench_graph.py
 
 # colcon installs the mobile-vla console script into install/mobile_vla/bin (on PATH once
 # install/setup.bash is sourced), not into .venv/bin.
