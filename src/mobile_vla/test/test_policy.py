@@ -16,7 +16,7 @@ from mobile_vla.policy.checkpoint import (
     save_checkpoint,
 )
 from mobile_vla.policy.configuration_policy import PolicyConfig, load_preset, preset_names
-from mobile_vla.policy.engines import OnnxEngine, TorchEngine, export_onnx
+from mobile_vla.policy.engines import OnnxEngine, StaleExportError, TorchEngine, export_onnx
 from mobile_vla.policy.modeling_policy import ModelFilesError, build_policy, count_parameters
 from mobile_vla.policy.preprocess import ImagePreprocessor, resize_frame
 from mobile_vla.policy.runner import PolicyRunner, runner_from_checkpoint
@@ -258,6 +258,27 @@ def test_runner_from_checkpoint_with_both_engines(policy, tmp_path):
         r.set_instruction(LEFT)
     image = frames(1, (720, 1280))[0]
     np.testing.assert_allclose(a.step(image).action, b.step(image).action, atol=1e-4)
+
+
+def test_an_export_of_other_weights_is_made_again_never_used(policy, tmp_path):
+    """Re-saving a checkpoint (new weights, same folder) must not leave the robot on the
+    old ONNX export: the export records the checkpoint's fingerprint."""
+    folder = save_checkpoint(policy, tmp_path / 'ckpt')
+    runner_from_checkpoint(str(folder), 'onnx')
+    torch.manual_seed(7)
+    retrained = build_policy(policy.config)
+    with torch.no_grad():
+        retrained.head.mlp[-1].bias.fill_(0.9)
+    save_checkpoint(retrained, folder)
+    a = runner_from_checkpoint(str(folder), 'torch')
+    b = runner_from_checkpoint(str(folder), 'onnx')
+    for r in (a, b):
+        r.set_instruction(LEFT)
+    image = frames(1, (720, 1280))[0]
+    np.testing.assert_allclose(a.step(image).action, b.step(image).action, atol=1e-4)
+    # An export that does not match is refused by the engine itself.
+    with pytest.raises(StaleExportError, match='export it again'):
+        OnnxEngine(folder / 'onnx', 'cpu', source='0' * 64)
 
 
 def test_fine_tuning_trains_the_backbones_too():

@@ -11,6 +11,7 @@ with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,21 @@ def save_checkpoint(policy: VlaPolicy, folder: str | Path,
     }
     (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + '\n', encoding='utf-8')
     return folder
+
+
+def checkpoint_fingerprint(folder: str | Path) -> str:
+    """SHA-256 over the checkpoint's config and weights: what an ONNX export was made from.
+
+    Read in 8 MiB blocks (a full-size checkpoint takes seconds, once per engine start).
+    """
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        with open(folder / name, 'rb') as f:
+            while block := f.read(8 << 20):
+                digest.update(block)
+        digest.update(b'\0' + name.encode())
+    return digest.hexdigest()
 
 
 def read_checkpoint_config(folder: str | Path) -> tuple[PolicyConfig, dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,14 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 def preset_dir() -> Path:
     """``config/model/``, wherever the workspace is installed (``mobile_vla.resources``)."""
     return config_dir() / 'model'
+
+
+#: The largest value of each size field: beyond any model this workspace builds (the
+#: full-size presets use at most 2048-d fusion, 4 LSTM layers, 224 px, 64 tokens).
+SIZE_LIMITS = {'fusion_dim': 16384, 'lstm_hidden': 8192, 'lstm_layers': 32,
+               'mlp_hidden': 16384, 'window': 256, 'fwd_pred_next_n': 256, 'image_size': 1024,
+               'max_text_len': 2048, 'resampler_latents': 1024, 'resampler_layers': 32,
+               'resampler_heads': 128}
 
 
 @dataclass(frozen=True)
@@ -69,15 +78,25 @@ class PolicyConfig:
             raise ConfigError(f'tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}')
         if self.action_dim not in (2, 3):
             raise ConfigError(f'action_dim must be 2 or 3, got {self.action_dim}')
-        for name in ('fusion_dim', 'lstm_hidden', 'lstm_layers', 'mlp_hidden', 'window',
-                     'fwd_pred_next_n', 'image_size', 'max_text_len', 'resampler_latents',
-                     'resampler_layers', 'resampler_heads'):
-            if getattr(self, name) < 1:
-                raise ConfigError(f'{name} must be >= 1, got {getattr(self, name)}')
+        for name, most in SIZE_LIMITS.items():
+            value = getattr(self, name)
+            if not 1 <= value <= most:
+                raise ConfigError(f'{name} must be in [1, {most}], got {value} (a larger '
+                                  'model than any this workspace builds: a corrupt config?)')
         if not 0 <= self.dropout < 1:
             raise ConfigError(f'dropout must be in [0, 1), got {self.dropout}')
+        # A negative or zero limit would flip or null every action the head predicts.
+        if not (math.isfinite(self.action_limit) and 0 < self.action_limit <= 10.0):
+            raise ConfigError(f'action_limit must be in (0, 10], got {self.action_limit} '
+                              f'(the robot uses {ACTION_LIMIT})')
+        if not (math.isfinite(self.huber_delta) and self.huber_delta > 0):
+            raise ConfigError(f'huber_delta must be > 0, got {self.huber_delta}')
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
             raise ConfigError('image_mean and image_std need three values')
+        if not all(math.isfinite(v) for v in self.image_mean) or not all(
+                math.isfinite(v) and v > 0 for v in self.image_std):
+            raise ConfigError(f'image_mean must be finite and image_std > 0, got '
+                              f'{list(self.image_mean)} / {list(self.image_std)}')
 
     @property
     def uses_kosmos2(self) -> bool:

@@ -121,12 +121,13 @@ class _Stage(nn.Module):
 
 
 def export_stages(stages: dict[str, tuple[nn.Module, tuple]], folder: str | Path,
-                  state_shape: list[int], opset: int = OPSET) -> dict:
-    """Export named stages (module, example inputs) with the contract of ``STAGES``."""
+                  state_shape: list[int], opset: int = OPSET, source: str = '') -> dict:
+    """Export named stages (module, example inputs) with the contract of ``STAGES``;
+    ``source`` is the fingerprint of the checkpoint they come from."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     contract = {'opset': opset, 'tolerance': PARITY_TOLERANCE, 'stages': {},
-                'state_shape': list(state_shape)}
+                'state_shape': list(state_shape), 'source': source}
     for name, (module, args) in stages.items():
         spec = STAGES[name]
         # One folder per stage: a model over 2 GB keeps its weights in external files
@@ -154,8 +155,10 @@ def head_stages(head: nn.Module, in_dim: int, window: int) -> dict[str, tuple[nn
     }
 
 
-def export_onnx(policy: VlaPolicy, folder: str | Path, opset: int = OPSET) -> dict:
-    """Export the four stages to ``folder`` (vision/text/fusion/temporal + export.json)."""
+def export_onnx(policy: VlaPolicy, folder: str | Path, opset: int = OPSET,
+                source: str = '') -> dict:
+    """Export the four stages to ``folder`` (vision/text/fusion/temporal + export.json);
+    ``source``: the checkpoint's fingerprint (``checkpoint_fingerprint``)."""
     policy = policy.float().eval()
     config = policy.config
     size = config.image_size
@@ -166,7 +169,8 @@ def export_onnx(policy: VlaPolicy, folder: str | Path, opset: int = OPSET) -> di
         **head_stages(policy.head, policy.vision.dim + policy.text.dim, config.window),
     }
     lstm = policy.head.lstm
-    return export_stages(stages, folder, [lstm.num_layers, 1, lstm.hidden_size], opset)
+    return export_stages(stages, folder, [lstm.num_layers, 1, lstm.hidden_size], opset,
+                         source)
 
 
 def available_providers(device: str = 'auto') -> list[str]:
@@ -188,10 +192,25 @@ def available_providers(device: str = 'auto') -> list[str]:
     return chosen
 
 
+class StaleExportError(RuntimeError):
+    """An ONNX export that does not match its checkpoint's weights and config."""
+
+
+def export_source(folder: str | Path) -> str | None:
+    """The checkpoint fingerprint an export folder records; None without a readable one."""
+    try:
+        contract = json.loads((Path(folder) / EXPORT_FILE).read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        return None
+    return contract.get('source') if isinstance(contract, dict) else None
+
+
 class OnnxEngine:
     """The exported stages in ONNX Runtime sessions."""
 
-    def __init__(self, folder: str | Path, device: str = 'auto', threads: int = 0) -> None:
+    def __init__(self, folder: str | Path, device: str = 'auto', threads: int = 0,
+                 source: str | None = None) -> None:
+        """``source``: the fingerprint the export must have been made from (None: any)."""
         import onnxruntime as ort
 
         folder = Path(folder)
@@ -200,6 +219,9 @@ class OnnxEngine:
             raise FileNotFoundError(f'{folder} has no {EXPORT_FILE}; export the checkpoint first '
                                     '(mobile-vla bench --engine onnx exports it)')
         self.contract = json.loads(path.read_text(encoding='utf-8'))
+        if source is not None and self.contract.get('source') != source:
+            raise StaleExportError(f'{folder} was exported from other weights or another '
+                                   'config than the checkpoint now has; export it again')
         self.providers = available_providers(device)
         options = ort.SessionOptions()
         if threads:

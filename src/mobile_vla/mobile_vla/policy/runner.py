@@ -27,14 +27,18 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mobile_vla.policy.checkpoint import load_checkpoint, read_checkpoint_config
+from mobile_vla.policy.checkpoint import (
+    checkpoint_fingerprint,
+    load_checkpoint,
+    read_checkpoint_config,
+)
 from mobile_vla.policy.configuration_policy import PolicyConfig
 from mobile_vla.policy.engines import (
-    EXPORT_FILE,
     Engine,
     OnnxEngine,
     TorchEngine,
     export_onnx,
+    export_source,
 )
 from mobile_vla.policy.modeling_policy import resolve_model_path
 from mobile_vla.policy.preprocess import ImagePreprocessor
@@ -183,13 +187,17 @@ def make_engine(checkpoint: str, engine: str = 'torch', device: str = 'cpu',
         raise ValueError(f"engine must be 'torch' or 'onnx', got {engine!r}")
     config, _ = read_checkpoint_config(checkpoint)
     folder = Path(onnx_folder or Path(checkpoint) / 'onnx')
-    if not (folder / EXPORT_FILE).is_file():
-        export_onnx(load_checkpoint(checkpoint), folder)
+    # An export made from other weights or another config would drive with the old
+    # model: it is made again whenever the checkpoint's fingerprint differs.
+    source = checkpoint_fingerprint(checkpoint)
+    if export_source(folder) != source:
+        export_onnx(load_checkpoint(checkpoint), folder, source=source)
     snapshot = config.kosmos2_path if config.uses_kosmos2 else config.clip_path
     tokenizer = load_tokenizer(config.tokenizer,
                                snapshot=resolve_model_path(snapshot) if snapshot else None,
                                folder=checkpoint)
-    return OnnxEngine(folder, 'auto' if device == 'cuda' else device), config, tokenizer
+    return (OnnxEngine(folder, 'auto' if device == 'cuda' else device, source=source),
+            config, tokenizer)
 
 
 def runner_from_checkpoint(checkpoint: str, engine: str = 'torch', device: str = 'cpu',
