@@ -34,6 +34,7 @@ Time comes in as an argument (seconds); nothing here reads a clock.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
@@ -74,8 +75,10 @@ class SourceConfig:
     def __post_init__(self) -> None:
         if not self.name or not self.topic:
             raise ConfigError(f'source {self.name!r} needs a name and a topic')
-        if not self.timeout > 0:
-            raise ConfigError(f'source {self.name}: timeout must be > 0 s, got {self.timeout}')
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise ConfigError(f'source {self.name}: timeout must be a finite number > 0 s, '
+                              f'got {self.timeout} (a source that never expires would drive '
+                              'on its last command forever)')
         if self.role not in ROLES:
             raise ConfigError(
                 f'source {self.name}: role must be one of {ROLES}, got {self.role!r}')
@@ -131,6 +134,11 @@ class ArbiterConfig:
         metadata={'doc': 'velocity sources: sources.<name>.{topic,timeout,priority,role}'})
 
     def __post_init__(self) -> None:
+        # Every time and rate is a finite number: an infinite hold or timeout never ends.
+        for name in ('rate_hz', 'hybrid_hold_s', 'startup_hold_s', 'latched_wait_s',
+                     'estop_release_hold_s', 'reject_above', 'state_period_s'):
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f'{name} must be a finite number, got {getattr(self, name)}')
         if not self.rate_hz > 0:
             raise ConfigError(f'rate_hz must be > 0, got {self.rate_hz}')
         if self.initial_mode not in MODES:
@@ -245,7 +253,7 @@ class ArbiterOutput:
 
     action: tuple[float, float, float]
     source: str | None
-    reason: str  # 'source', 'estop', 'no_source', 'hybrid_hold', 'startup'
+    reason: str  # 'source', 'estop', 'no_source', 'hybrid_hold', 'startup', 'bad_time'
     velocity_limited: tuple[bool, bool, bool]
     accel_limited: tuple[bool, bool, bool]
 
@@ -285,6 +293,7 @@ class ControlArbiter:
         self.rejected_modes = 0
         self.estop_count = 0
         self.clock_resets = 0
+        self.bad_times = 0
         self._state_key: tuple | None = None
         self._state_time: float | None = None
 
@@ -324,11 +333,14 @@ class ControlArbiter:
 
     def on_command(self, source: str, action: Sequence[float], now: float) -> bool:
         """A velocity command from ``source``; False (and counted) if rejected."""
-        self._observe_clock(now)
         try:
             state = self._sources[source]
         except KeyError:
             raise KeyError(f'unknown source {source!r}; known: {list(self._sources)}') from None
+        if not self._observe_clock(now):
+            state.rejected += 1
+            state.action = None
+            return False
         arr = _as_vector(action)
         ok = (
             arr is not None
@@ -359,7 +371,8 @@ class ControlArbiter:
 
     def on_mode(self, text: str, now: float) -> bool:
         """Switch mode (manual / vla / hybrid); unknown strings leave it unchanged."""
-        self._observe_clock(now)
+        if not self._observe_clock(now):
+            return False
         mode = str(text).strip().lower()
         if mode not in MODES:
             self.rejected_modes += 1
@@ -376,9 +389,10 @@ class ControlArbiter:
         A release asked for during the start-up hold is ignored: it may be a stale
         latched ``false`` of one publisher arriving after another's ``true``. Returns
         what changed ('ENGAGED', 'release requested', 'release ignored during start-up'),
-        or None.
+        or None. An engage is taken even at a bad time; a release is not.
         """
-        self._observe_clock(now)
+        if not self._observe_clock(now) and not engaged:
+            return None
         if engaged:
             if self.estop_latched and not self.release_requested:
                 return None
@@ -400,7 +414,13 @@ class ControlArbiter:
             return False
         return self._first_tick is None or now - self._first_tick < self.config.startup_hold_s
 
-    def _observe_clock(self, now: float) -> None:
+    def _observe_clock(self, now: float) -> bool:
+        """Track the clock; False for a time that is not a finite number (NaN, inf), which
+        is warned about, counted and otherwise ignored."""
+        if not math.isfinite(now):
+            self.bad_times += 1
+            self._warn(f'time {now!r} is not a finite number: ignored, the output is zero')
+            return False
         if self._last_now is not None and now < self._last_now:
             self.clock_resets += 1
             self._warn(f'clock went back {self._last_now - now:.3f} s; all inputs cleared')
@@ -411,6 +431,7 @@ class ControlArbiter:
             self._first_tick = None
             self._output = ZERO
         self._last_now = now
+        return True
 
     # ----------------------------------------------------------------- output
     def _eligible(self) -> list[_Source]:
@@ -470,8 +491,12 @@ class ControlArbiter:
     def tick(self, now: float) -> ArbiterOutput:
         """The command to publish at ``now``: call at ``rate_hz`` (the watchdog that keeps
         zero going out when inputs are stale) and on each new command. Slew limits apply
-        over the time since the last call, so extra calls never speed a ramp up."""
-        self._observe_clock(now)
+        over the time since the last call, so extra calls never speed a ramp up. A time
+        that is not finite gives zero, and the next output ramps up from zero."""
+        if not self._observe_clock(now):
+            self._output = ZERO
+            self._last = ArbiterOutput(ZERO, None, 'bad_time', (False,) * 3, (False,) * 3)
+            return self._last
         period = 1.0 / self.config.rate_hz
         if self._last_tick is not None and now == self._last_tick:
             self._output, dt = self._instant_base
@@ -550,6 +575,7 @@ class ControlArbiter:
             },
             'rejected_modes': self.rejected_modes,
             'clock_resets': self.clock_resets,
+            'bad_times': self.bad_times,
         }
 
     def diagnostics(self, now: float) -> tuple[str, str, dict[str, str]]:
