@@ -21,7 +21,9 @@ file or a complete one, and ``*.h5`` globs never see a partial episode.
 
 from __future__ import annotations
 
+import io
 import os
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +51,10 @@ class EpisodeError(ValueError):
 
 class EpisodeWriteError(OSError):
     """Writing an episode failed (disk full, permissions); earlier episodes are untouched."""
+
+
+class EpisodeExistsError(EpisodeWriteError):
+    """The episode's name is taken (by another writer); nothing was overwritten."""
 
 
 @dataclass
@@ -110,6 +116,37 @@ def episode_file_name(start_time_s: float, scenario: str) -> str:
     return f'episode_{stamp}_{scenario}.h5'
 
 
+def process_start(pid: int) -> int:
+    """The start time of process ``pid`` (clock ticks since boot, Linux), 0 if unknown:
+    with the PID it names a writer even after the PID is reused."""
+    try:
+        return int(Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def temp_path(path: Path) -> Path:
+    """A temp name next to ``path`` no other writer uses: ``.<name>.tmp-<pid>-<start>-<rand>``."""
+    pid = os.getpid()
+    return path.with_name(f'.{path.name}{TEMP_MARK}{pid}-{process_start(pid)}-'
+                          f'{secrets.token_hex(4)}')
+
+
+def publish_file(tmp: Path, path: Path) -> None:
+    """Give the finished ``tmp`` its final name, failing if the name is taken: a hard link
+    is atomic and exclusive, so two writers never overwrite each other. On a file system
+    without hard links (FAT, exFAT) the name is reserved with O_EXCL, then replaced."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        os.replace(tmp, path)
+    else:
+        tmp.unlink()
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -129,16 +166,20 @@ def write_episode(path: str | Path, episode: Episode,
         raise EpisodeError(f'compression must be one of {COMPRESSIONS}, got {compression!r}')
     path = Path(path)
     if path.exists():
-        raise EpisodeWriteError(f'{path} exists already; episodes are never overwritten')
-    tmp = path.with_name(f'.{path.name}{TEMP_MARK}{os.getpid()}')
+        raise EpisodeExistsError(f'{path} exists already; episodes are never overwritten')
+    tmp = temp_path(path)
     filters: dict[str, Any] = {}
     if compression == 'gzip':
         filters = {'compression': 'gzip', 'compression_opts': 4}
     elif compression == 'lzf':
         filters = {'compression': 'lzf'}
     t, h, w, _ = episode.images.shape
+    # HDF5 builds the file in memory and Python writes it out: a full disk is then a plain
+    # OSError on our own write, never a failure inside the HDF5 library (which left the
+    # process to crash at exit).
+    image = io.BytesIO()
     try:
-        with h5py.File(tmp, 'w') as f:
+        with h5py.File(image, 'w') as f:
             # Fletcher32 checksums make a damaged chunk fail loudly instead of reading garbage.
             f.create_dataset('images', data=episode.images, chunks=(1, h, w, 3),
                              fletcher32=True, **filters)
@@ -165,15 +206,21 @@ def write_episode(path: str | Path, episode: Episode,
             }
             for key, value in attrs.items():
                 f.attrs[key] = value
-            f.flush()
-        with open(tmp, 'rb+') as handle:
+        with open(tmp, 'xb') as handle:
+            handle.write(image.getbuffer())
+            handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        publish_file(tmp, path)
         _fsync_dir(path.parent)
-    except OSError as exc:
+    except FileExistsError:
         tmp.unlink(missing_ok=True)
+        raise EpisodeExistsError(f'{path} was written by another writer meanwhile; '
+                                 'episodes are never overwritten') from None
+    except Exception as exc:  # h5py raises RuntimeError and others when the disk fills
+        tmp.unlink(missing_ok=True)
+        reason = getattr(exc, 'strerror', None) or f'{type(exc).__name__}: {exc}'
         raise EpisodeWriteError(
-            f'could not write episode {path.name} in {path.parent}: {exc.strerror or exc}; '
+            f'could not write episode {path.name} in {path.parent}: {reason}; '
             'free disk space or choose another folder (earlier episodes are untouched)'
         ) from exc
     except BaseException:

@@ -11,11 +11,25 @@ from mobile_vla.episode import (
     DEFAULT_COMPRESSION,
     TEMP_MARK,
     Episode,
+    EpisodeExistsError,
     EpisodeWriteError,
+    process_start,
     write_episode,
 )
 
-_TEMP = re.compile(r'^\..+\.h5' + re.escape(TEMP_MARK) + r'(\d+)$')
+#: How many names ``EpisodeStore.write`` tries when other writers take them meanwhile.
+NAME_ATTEMPTS = 100
+
+#: ``.<name>.h5.tmp-<pid>[-<process start>-<random>]``
+_TEMP = re.compile(r'^\..+\.h5' + re.escape(TEMP_MARK) + r'(\d+)(?:-(\d+)-[0-9a-f]+)?$')
+
+
+def _writer_alive(pid: int, start: str | None) -> bool:
+    """The writer of a temp file still runs: its PID is alive and, when the name records
+    it, the process with that PID started when the writer did (not a reused PID)."""
+    if not _pid_alive(pid):
+        return False
+    return start is None or int(start) in (0, process_start(pid))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -45,7 +59,7 @@ class EpisodeStore:
         removed = []
         for path in self.folder.iterdir():
             match = _TEMP.match(path.name)
-            if match and not _pid_alive(int(match.group(1))):
+            if match and not _writer_alive(int(match.group(1)), match.group(2)):
                 path.unlink(missing_ok=True)
                 removed.append(path)
         return removed
@@ -64,7 +78,15 @@ class EpisodeStore:
         return path
 
     def write(self, episode: Episode) -> Path:
-        """Write under the episode's name (a unique variant if taken); returns the path."""
-        path = self.path_for(f'{episode.name}.h5')
-        episode.name = path.stem  # the file's episode_name attribute matches its name
-        return write_episode(path, episode, self.compression)
+        """Write under the episode's name (a unique variant if taken, also when another
+        writer takes a name meanwhile); returns the path. Never overwrites."""
+        base = episode.name
+        for _ in range(NAME_ATTEMPTS):
+            path = self.path_for(f'{base}.h5')
+            episode.name = path.stem  # the file's episode_name attribute matches its name
+            try:
+                return write_episode(path, episode, self.compression)
+            except EpisodeExistsError:
+                continue
+        raise EpisodeWriteError(f'no free name for {base} in {self.folder} after '
+                                f'{NAME_ATTEMPTS} tries')

@@ -79,9 +79,11 @@ class RecorderWiring:
     def _write(self, episode: Episode) -> None:
         try:
             path = self.store.write(episode)
-        except (EpisodeWriteError, OSError, ValueError) as exc:
-            self.recorder.last_error = str(exc)
-            self.bus.log('error', f'episode {episode.name} NOT saved: {exc}')
+        except Exception as exc:  # whatever it was, the writer goes on with the next one
+            reason = str(exc) if isinstance(exc, EpisodeWriteError) else \
+                f'{type(exc).__name__}: {exc}'
+            self.recorder.last_error = reason
+            self.bus.log('error', f'episode {episode.name} NOT saved: {reason}')
             return
         self.saved += 1
         self.bus.log('info', f'saved {path.stem}: {episode.num_frames} frames, '
