@@ -82,6 +82,20 @@ def test_presets_exist_and_unknown_keys_are_refused():
         load_preset('clip_tiny', pooling='resampler')
 
 
+@pytest.mark.parametrize('field, value, match', [
+    ('action_limit', -1.15, 'action_limit must be in'),  # would flip every action
+    ('action_limit', 0.0, 'action_limit must be in'),
+    ('action_limit', float('nan'), 'action_limit must be'),
+    ('huber_delta', 0.0, 'huber_delta must be > 0'),
+    ('image_std', (0.5, 0.0, 0.5), 'image_std > 0'),
+    ('lstm_hidden', 10**9, 'lstm_hidden must be in'),  # a corrupt size, not an allocation
+    ('window', 0, 'window must be in'),
+])
+def test_config_values_are_checked_for_range(field, value, match):
+    with pytest.raises(ConfigError, match=match):
+        load_preset('clip_tiny', **{field: value})
+
+
 @pytest.mark.parametrize('preset, total, kosmos2, head', [
     ('kosmos2_clip_lstm', 2.114e9, 1.664e9, 21.8e6),
     ('kosmos2_lstm', 1.685e9, 1.664e9, 20.2e6),

@@ -378,3 +378,37 @@ def test_may_drive_follows_the_mode():
     assert arb.may_drive('teleop') and not arb.may_drive('vla')
     arb.on_mode('hybrid', 0.0)
     assert arb.may_drive('teleop') and arb.may_drive('vla')
+
+
+def test_a_time_that_is_not_finite_gives_zero_and_never_unclamps_the_slew():
+    arb, warnings = arbiter(initial_mode='vla', max_acceleration=(2.0,) * 3)
+    arb.on_command('vla', (1.0, 0.0, 0.0), 0.0)
+    arb.tick(0.0)
+    first = arb.tick(0.05).action
+    for bad in (math.nan, math.inf, -math.inf):
+        out = arb.tick(bad)
+        assert out.action == ZERO and out.reason == 'bad_time'
+        assert not arb.on_command('vla', (1.0, 0.0, 0.0), bad)
+        assert arb.on_mode('manual', bad) is False and arb.mode == 'vla'
+    assert arb.bad_times == 9 and any('not a finite number' in w for w in warnings)
+    # The next output ramps up from zero again: one step of 2.0 * 0.05 at most.
+    arb.on_command('vla', (1.0, 0.0, 0.0), 0.1)
+    assert arb.tick(0.1).action[0] <= first[0] / 2 + 1e-9
+    # An engage is taken even at a bad time; a release is not.
+    assert arb.on_estop(True, math.nan) == 'ENGAGED'
+    assert arb.on_estop(False, math.nan) is None and arb.estop_latched
+
+
+@pytest.mark.parametrize('overrides, match', [
+    ({'hybrid_hold_s': math.nan}, 'hybrid_hold_s must be a finite number'),
+    ({'startup_hold_s': math.inf}, 'startup_hold_s must be a finite number'),
+    ({'rate_hz': math.inf}, 'rate_hz must be a finite number'),
+])
+def test_holds_and_rates_must_be_finite(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        ArbiterConfig(**overrides)
+
+
+def test_a_source_that_never_expires_is_refused():
+    with pytest.raises(ConfigError, match='finite number > 0 s'):
+        SourceConfig('vla', 'robot/action', math.inf, 50, 'policy')
