@@ -350,3 +350,16 @@ def to_params(config: Any) -> dict[str, Any]:
             continue  # nested groups are declared by the node under their own prefix
         out[f.name] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+def positive_int(text: str) -> int:
+    """``argparse`` type: a whole number >= 1, else a usage error that says so."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
+    return value

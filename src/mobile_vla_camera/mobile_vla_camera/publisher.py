@@ -13,6 +13,7 @@ capture-to-publish latency. Time comes in as integer nanoseconds.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -83,7 +84,8 @@ class CameraConfig:
             raise ConfigError(f'encoding must be rgb8 or bgr8, got {self.encoding!r}')
         if self.width <= 0 or self.height <= 0:
             raise ConfigError(f'width and height must be positive, got {self.width}x{self.height}')
-        if self.fps < 0 or (self.fps == 0 and self.source != 'file'):
+        if not math.isfinite(self.fps) or self.fps < 0 or (
+                self.fps == 0 and self.source != 'file'):
             raise ConfigError(f'fps must be > 0 (0 only for file), got {self.fps}')
         if (self.output_width == 0) != (self.output_height == 0) or min(
                 self.output_width, self.output_height) < 0:

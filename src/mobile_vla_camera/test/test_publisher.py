@@ -133,7 +133,7 @@ def test_camera_info_follows_the_published_size(tmp_path):
     ({'source': 'webcam'}, 'source must be'), ({'encoding': 'yuv'}, 'rgb8 or bgr8'),
     ({'source': 'file'}, 'needs the path'), ({'output_width': 640}, 'both output_width'),
     ({'fps': 0}, 'fps must be'), ({'flip_method': 9}, 'flip_method'),
-    ({'policy_size': -1}, 'policy_size'),
+    ({'policy_size': -1}, 'policy_size'), ({'fps': float('nan')}, 'fps must be'),
 ])
 def test_config_errors_name_the_parameter(overrides, match):
     with pytest.raises(ConfigError, match=match):

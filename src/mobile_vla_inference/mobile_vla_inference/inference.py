@@ -168,6 +168,11 @@ class VlaInference:
             self._instruction = REFUSED
             return (f'instruction refused: {len(text)} characters, more than '
                     f'max_instruction_chars ({self.config.max_instruction_chars}); zero motion')
+        try:
+            text.encode('utf-8')
+        except UnicodeEncodeError:  # a lone surrogate: not text a tokenizer can take
+            self._instruction = REFUSED
+            return 'instruction refused: it is not valid Unicode text; zero motion'
         self._instruction = text
         if self.runner is not None and text.lower() not in STOP_WORDS:
             self.runner.set_instruction(text)
@@ -209,7 +214,8 @@ class VlaInference:
         if self._instruction is None:
             return self._zero('no instruction yet (publish one on vla/command)')
         if self._instruction is REFUSED:
-            return self._zero('instruction refused (too long); publish a shorter one')
+            return self._zero('instruction refused (too long or not valid text); publish '
+                              'another one')
         if self._instruction.lower() in STOP_WORDS:
             return self._zero('stopped by instruction')
         if frame is None:

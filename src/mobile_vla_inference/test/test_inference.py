@@ -218,3 +218,13 @@ def test_a_new_instruction_acts_at_once_on_the_newest_fresh_frame(checkpoint):
     assert inf.step(T0 + 0.02).reason is None and inf.steps == 2
     inf.on_instruction('stop')
     assert inf.step(T0 + 0.03).reason == 'stopped by instruction'
+
+
+def test_an_instruction_that_is_not_valid_text_is_refused_with_zero(checkpoint):
+    inf = VlaInference(InferenceConfig(checkpoint=checkpoint), load)
+    assert inf.load()
+    inf.on_image(frame(0), 'rgb', T0)
+    refused = inf.on_instruction('go around the box \ud800 on the left')  # a lone surrogate
+    assert refused and 'not valid Unicode' in refused
+    out = inf.step(T0 + 0.01)
+    assert not out.action.any() and 'refused' in out.reason

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from mobile_vla.augment import distance_scaled, mirror, photometric
 from mobile_vla.bus import ReplayBus
+from mobile_vla.config import positive_int
 from mobile_vla.episode import episode_paths, leftover_temp_files, read_episode, validate_episode
 from mobile_vla.episode_stats import collect_stats
 from mobile_vla.replay import ReplayExecutor
@@ -120,7 +121,8 @@ def add_data_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument('input', help='folder of episodes')
     p.add_argument('output', help='folder for the augmented episodes')
     p.add_argument('--kind', choices=('mirror', 'photometric', 'distance'), required=True)
-    p.add_argument('--copies', type=int, default=1, help='photometric/distance: per episode')
+    p.add_argument('--copies', type=positive_int, default=1,
+                   help='photometric/distance: per episode')
     p.add_argument('--zoom-min', type=float, default=0.85)
     p.add_argument('--zoom-max', type=float, default=1.15)
     p.add_argument('--seed', type=int, default=0)

@@ -160,7 +160,8 @@ class EpisodeRecorder:
         return None
 
     def on_instruction(self, text: str) -> None:
-        self._instruction = str(text).strip()
+        # A lone surrogate cannot go into the file's UTF-8 attribute: it becomes U+FFFD.
+        self._instruction = str(text).strip().encode('utf-8', 'replace').decode('utf-8')
 
     def on_command(self, action: Any, now: float) -> Episode | None:
         """A velocity command (the arbiter's cmd_vel); returns an episode that just filled up."""

@@ -184,6 +184,18 @@ def test_instruction_comes_from_the_command_then_vla_command_then_the_scenario()
         'go around the boxes on the right to the cup'
 
 
+def test_an_instruction_with_a_lone_surrogate_is_still_written(tmp_path):
+    """It would fail the file's UTF-8 attribute and lose the episode: it is replaced."""
+    rig = Rig()
+    rig.rec.on_instruction('go left \ud800 around the box')
+    rig.control('start 1box_vert_left')
+    rig.command(W, 0.1)
+    episode = rig.control('stop').episode
+    assert episode.instruction == 'go left ? around the box'
+    path = EpisodeStore(tmp_path, 'none').write(episode)
+    assert validate_episode(path) == [] and read_episode(path).instruction == episode.instruction
+
+
 @pytest.mark.parametrize('command, error', [
     ('start', 'start needs a scenario'),
     ('start 3box_diag_up', 'unknown scenario'),

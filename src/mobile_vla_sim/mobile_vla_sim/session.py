@@ -62,6 +62,11 @@ DRIVERS = ('expert', 'policy')
 MODES = ('manual', 'vla', 'hybrid')
 
 
+#: The largest render side. MuJoCo's offscreen buffer follows the render size, and a
+#: buffer the GL context cannot make ends the process with a fatal error.
+MAX_RENDER = 2048
+
+
 @dataclass(frozen=True)
 class SimConfig:
     """The simulator's own parameters (``--set key=value`` on the command line)."""
@@ -76,13 +81,17 @@ class SimConfig:
     top_size: int = 480  # top-down PNG, pixels
 
     def __post_init__(self) -> None:
-        if self.width < 16 or self.height < 16:
-            raise ConfigError(f'render size must be at least 16x16, got {self.width}x'
-                              f'{self.height}')
-        for name in ('frame_rate_hz', 'physics_rate_hz', 'odom_rate_hz', 'time_limit_s',
-                     'success_radius'):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f'{name} must be > 0, got {getattr(self, name)}')
+        if not (16 <= self.width <= MAX_RENDER and 16 <= self.height <= MAX_RENDER):
+            raise ConfigError(f'render size must be 16-{MAX_RENDER} pixels a side, got '
+                              f'{self.width}x{self.height}')
+        if not 16 <= self.top_size <= MAX_RENDER:
+            raise ConfigError(f'top_size must be 16-{MAX_RENDER} pixels, got {self.top_size}')
+        for name, most in (('frame_rate_hz', 100.0), ('physics_rate_hz', 1000.0),
+                           ('odom_rate_hz', 1000.0), ('time_limit_s', 3600.0),
+                           ('success_radius', 5.0)):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 < value <= most):
+                raise ConfigError(f'{name} must be in (0, {most}], got {value}')
 
 
 @dataclass

@@ -75,12 +75,19 @@ def read_checkpoint_config(folder: str | Path) -> tuple[PolicyConfig, dict[str, 
     if not path.is_file():
         raise CheckpointError(f'{folder} is not a checkpoint folder (no {CONFIG_FILE}); '
                               'pass the folder that training wrote')
-    meta = json.loads(path.read_text(encoding='utf-8'))
+    try:
+        meta = json.loads(path.read_text(encoding='utf-8'))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(f'{path} is not valid JSON ({exc}); copy the checkpoint '
+                              'again or retrain') from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f'{path} holds a {type(meta).__name__}, not the JSON object '
+                              'training writes; copy the checkpoint again')
     if meta.get('format') != FORMAT:
         raise CheckpointError(f'{path}: format {meta.get("format")!r}, expected {FORMAT!r}')
     try:
         return PolicyConfig.from_dict(meta['policy']), meta
-    except (ConfigError, KeyError, TypeError) as exc:
+    except (ConfigError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f'{path}: the policy config does not fit this code: {exc}') \
             from None
 
@@ -119,8 +126,14 @@ def load_checkpoint(folder: str | Path, device: str = 'cpu') -> VlaPolicy:
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f'{folder} has no {WEIGHTS_FILE}')
+    try:
+        state = load_file(str(weights))
+    except Exception as exc:  # safetensors' own error type: a damaged or truncated file
+        raise CheckpointError(f'{weights} cannot be read ({exc}): truncated or damaged, as '
+                              'an interrupted copy leaves it; copy the checkpoint again') \
+            from None
     policy = build_policy(config, tokenizer_folder=folder)
-    load_state_strict(policy, load_file(str(weights)), str(weights))
+    load_state_strict(policy, state, str(weights))
     return policy.to(device).eval()
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mobile_vla.actions import ACTION_NAMES
+from mobile_vla.config import positive_int
 
 # torch, transformers and OpenCV load only when a policy command runs, so every other
 # `mobile-vla` command starts in a fraction of a second.
@@ -171,7 +172,7 @@ def add_policy_commands(sub: argparse._SubParsersAction) -> None:
     src.add_argument('--video')
     src.add_argument('--bag')
     p.add_argument('--instruction', help='overrides the vla/command of a bag')
-    p.add_argument('--every', type=int, default=1, help='use every Nth frame')
+    p.add_argument('--every', type=positive_int, default=1, help='use every Nth frame')
     p.add_argument('--engine', choices=('torch', 'onnx'), default='torch')
     p.add_argument('--device', default='cpu')
     p.add_argument('--plot', help='write the action traces to this PNG')
@@ -183,5 +184,5 @@ def add_policy_commands(sub: argparse._SubParsersAction) -> None:
     what.add_argument('--checkpoint')
     p.add_argument('--engines', nargs='+', choices=('torch', 'onnx'), default=['torch', 'onnx'])
     p.add_argument('--device', default='cpu')
-    p.add_argument('--steps', type=int, default=50)
+    p.add_argument('--steps', type=positive_int, default=50)
     p.set_defaults(func=_bench)

@@ -47,13 +47,21 @@ def build_word_tokenizer() -> PreTrainedTokenizerFast:
                                    bos_token=BOS, eos_token=EOS)
 
 
+class TokenizerFileError(ValueError):
+    """A checkpoint's tokenizer.json that cannot be read; the text names the file."""
+
+
 def load_tokenizer(kind: str, snapshot: str | Path | None = None,
                    folder: str | Path | None = None):
     """The tokenizer of a policy: from a checkpoint folder, the snapshot, or built in code."""
     if folder is not None and (Path(folder) / TOKENIZER_FILE).is_file():
-        return PreTrainedTokenizerFast(tokenizer_file=str(Path(folder) / TOKENIZER_FILE),
-                                       pad_token=PAD, unk_token=UNK, bos_token=BOS,
-                                       eos_token=EOS)
+        path = Path(folder) / TOKENIZER_FILE
+        try:
+            return PreTrainedTokenizerFast(tokenizer_file=str(path), pad_token=PAD,
+                                           unk_token=UNK, bos_token=BOS, eos_token=EOS)
+        except Exception as exc:  # the tokenizers library raises a bare Exception
+            raise TokenizerFileError(f'{path} is not a tokenizer file ({exc}); copy the '
+                                     'checkpoint again') from None
     if kind == 'words':
         return build_word_tokenizer()
     if snapshot is None:

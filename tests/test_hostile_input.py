@@ -1,0 +1,104 @@
+"""Hostile but realistic input to the command line: bad options and damaged checkpoints.
+
+Every case runs the real ``mobile-vla`` command as a user would and must end with a
+clear error that names the option, file or field, exit code 2, no traceback, within a
+time bound. Add a case here with every fix of a bad-input defect.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / 'models' / 'demo'
+TIME_BOUND_S = 120
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(['mobile-vla', *args], capture_output=True, text=True,
+                          timeout=TIME_BOUND_S, cwd=ROOT)
+
+
+def assert_clear_error(run: subprocess.CompletedProcess, *names: str) -> None:
+    text = run.stdout + run.stderr
+    assert run.returncode == 2, text[-3000:]
+    assert 'Traceback' not in text, text[-3000:]
+    for name in names:
+        assert name in text, f'{name!r} not named in: {text[-1500:]}'
+
+
+@pytest.mark.parametrize('args, named', [
+    (['infer', '--checkpoint', 'models/demo', '--image', 'x.png', '--every', '0'], '--every'),
+    (['bench', '--steps', '0'], '--steps'),
+    (['data', 'augment', 'in', 'out', '--kind', 'mirror', '--copies', '-1'], '--copies'),
+    (['sim', 'run', '--scenario', '1box_vert_left', '--set', 'width=20000'], 'render size'),
+    (['sim', 'run', '--scenario', '1box_vert_left', '--set', 'success_radius=inf'],
+     'success_radius'),
+    (['sim', 'run', '--scenario', '1box_vert_left', '--set', 'top_size=0'], 'top_size'),
+])
+def test_bad_options_are_refused_before_any_work(args, named):
+    assert_clear_error(run_cli(*args), named)
+
+
+def _damage_weights(folder: Path, how: str) -> None:
+    weights = folder / 'model.safetensors'
+    data = weights.read_bytes()
+    weights.write_bytes({'truncated': data[: len(data) // 3], 'empty': b'',
+                         'garbage': b'\xff' * 4096}[how])
+
+
+def _edit_config(folder: Path, how: str) -> None:
+    path = folder / 'config.json'
+    if how == 'list':
+        path.write_text('[1, 2]')
+        return
+    if how == 'not json':
+        path.write_bytes(b'garb\xff')
+        return
+    meta = json.loads(path.read_text())
+    field, value = {'fractional window': ('window', 8.5),
+                    'negative action_limit': ('action_limit', -1.15),
+                    'huge sizes': ('lstm_hidden', 10**9)}[how]
+    meta['policy'][field] = value
+    path.write_text(json.dumps(meta))
+
+
+DAMAGE = [
+    ('weights', 'truncated', 'model.safetensors'),
+    ('weights', 'empty', 'model.safetensors'),
+    ('weights', 'garbage', 'model.safetensors'),
+    ('config', 'list', 'config.json'),
+    ('config', 'not json', 'config.json'),
+    ('config', 'fractional window', 'window'),
+    ('config', 'negative action_limit', 'action_limit'),
+    ('config', 'huge sizes', 'lstm_hidden'),
+    ('tokenizer', 'garbage', 'tokenizer.json'),
+]
+
+
+@pytest.mark.parametrize('part, how, named', DAMAGE)
+@pytest.mark.parametrize('engine', ['torch', 'onnx'])
+def test_a_damaged_checkpoint_is_named_never_a_traceback(tmp_path, part, how, named, engine):
+    folder = tmp_path / 'ckpt'
+    shutil.copytree(DEMO, folder)
+    if part == 'weights':
+        _damage_weights(folder, how)
+    elif part == 'config':
+        _edit_config(folder, how)
+    else:
+        (folder / 'tokenizer.json').write_text('garbage')
+    image = tmp_path / 'frame.png'
+    cv2.imwrite(str(image), np.zeros((72, 128, 3), np.uint8))
+    run = run_cli('infer', '--checkpoint', str(folder), '--image', str(image),
+                  '--instruction', 'go around the box on the left to the cup',
+                  '--engine', engine)
+    assert_clear_error(run, named)
+    # The good copy is untouched.
+    assert (DEMO / 'model.safetensors').stat().st_size > 1_000_000
