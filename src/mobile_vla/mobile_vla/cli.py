@@ -54,7 +54,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 
 #: Error types of modules loaded on demand (by name, so the CLI need not import them).
 USER_ERROR_NAMES = frozenset({'CheckpointError', 'ModelFilesError', 'EpisodeError',
-                              'EpisodeWriteError', 'ScenarioError', 'ReplayError'})
+                              'EpisodeWriteError', 'ScenarioError', 'ReplayError',
+                              'TrainingDiverged', 'TokenizerFileError', 'StaleExportError'})
 
 
 def plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,11 @@ COMPRESSIONS = ('gzip', 'lzf', 'none')
 DEFAULT_COMPRESSION = 'lzf'
 TEMP_MARK = '.tmp-'
 REQUIRED_ATTRS = ('episode_name', 'num_frames', 'total_duration', 'action_chunk_size')
+#: Bounds no recorder exceeds: a file that declares more is refused before any pixel is
+#: read (it would take hours to decompress, or terabytes to load).
+MAX_EPISODE_FRAMES = 10_000
+MAX_IMAGE_SIDE = 4096
+TEXT_ATTRS = ('episode_name', 'scenario', 'instruction', 'channel_order')
 
 
 class EpisodeError(ValueError):
@@ -242,39 +248,118 @@ class EpisodeFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
-            self._file = h5py.File(self.path, 'r')
+            mode = self.path.stat().st_mode
         except OSError as exc:
+            raise EpisodeError(f'{self.path}: cannot be read ({exc.strerror or exc})') from None
+        if not stat.S_ISREG(mode):  # a FIFO would block the open forever
+            raise EpisodeError(f'{self.path}: not a regular file')
+        try:
+            self._file = h5py.File(self.path, 'r')
+        except Exception as exc:  # h5py raises OSError, and others for odd files
             raise EpisodeError(f'{self.path}: not a readable HDF5 file ({exc})') from None
         try:
             self._check_layout()
         except EpisodeError:
             self._file.close()
             raise
+        except Exception as exc:  # any other oddity of the file, named
+            self._file.close()
+            raise EpisodeError(f'{self.path}: unreadable ({type(exc).__name__}: {exc})') \
+                from None
+
+    def _dataset(self, name: str, required: bool = True) -> h5py.Dataset | None:
+        """Dataset ``name`` stored in this file: a group, or a link to another file, is
+        refused (an external link could read any file on the machine)."""
+        f = self._file
+        link = f.get(name, getlink=True)
+        if link is None:
+            if required:
+                raise EpisodeError(f'{self.path}: missing dataset {name!r}')
+            return None
+        if isinstance(link, (h5py.ExternalLink, h5py.SoftLink)):
+            raise EpisodeError(f'{self.path}: {name!r} is a link; an episode holds its own '
+                               'data')
+        obj = f[name]
+        if not isinstance(obj, h5py.Dataset):
+            raise EpisodeError(f'{self.path}: {name!r} is a group, expected a dataset')
+        return obj
+
+    def _text_attr(self, name: str) -> str:
+        value = self._file.attrs[name]
+        if isinstance(value, np.ndarray) and value.shape == ():
+            value = value[()]
+        if not isinstance(value, (bytes, str)):
+            raise EpisodeError(f'{self.path}: attribute {name} must be text, got '
+                               f'{type(value).__name__}')
+        try:
+            text = _attr_text(value)
+            text.encode('utf-8')  # h5py hands bad bytes over as lone surrogates
+        except (UnicodeDecodeError, UnicodeEncodeError):
+            raise EpisodeError(f'{self.path}: attribute {name} is not valid UTF-8') from None
+        return text
+
+    def _int_attr(self, name: str) -> int:
+        value = self._file.attrs[name]
+        if isinstance(value, np.ndarray) and value.shape == ():
+            value = value[()]
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise EpisodeError(f'{self.path}: attribute {name} must be a whole number, got '
+                               f'{value!r:.40}')
+        return int(value)
+
+    def _check_attrs(self, t: int) -> None:
+        f = self._file
+        missing = [a for a in REQUIRED_ATTRS if a not in f.attrs]
+        if missing:
+            raise EpisodeError(f'{self.path}: missing attribute(s) {", ".join(missing)}')
+        for name in TEXT_ATTRS:
+            if name in f.attrs:
+                self._text_attr(name)
+        if self._int_attr('num_frames') != t:
+            raise EpisodeError(f'{self.path}: num_frames says {self._int_attr("num_frames")} '
+                               f'but images has {t}')
+        duration = f.attrs['total_duration']
+        if not isinstance(duration, (int, float, np.integer, np.floating)) or isinstance(
+                duration, (bool, np.bool_)) or not np.isfinite(duration) or duration < 0:
+            raise EpisodeError(f'{self.path}: total_duration must be a non-negative number')
+        if 'channel_order' in f.attrs and self._text_attr('channel_order') not in ('RGB', 'BGR'):
+            raise EpisodeError(f'{self.path}: channel_order must be RGB or BGR, got '
+                               f'{self._text_attr("channel_order")!r}')
+        if 'target_frames' in f.attrs and not 1 <= self._int_attr('target_frames') <= \
+                MAX_EPISODE_FRAMES:
+            raise EpisodeError(f'{self.path}: target_frames must be 1-{MAX_EPISODE_FRAMES}')
+        if 'complete' in f.attrs:
+            complete = f.attrs['complete']
+            if not isinstance(complete, (bool, np.bool_)) and complete not in (0, 1):
+                raise EpisodeError(f'{self.path}: complete must be true or false, got '
+                                   f'{complete!r:.40}')
 
     def _check_layout(self) -> None:
-        f = self._file
-        for name in ('images', 'actions', 'action_event_types'):
-            if name not in f:
-                raise EpisodeError(f'{self.path}: missing dataset {name!r}')
-        images, actions = f['images'], f['actions']
+        images = self._dataset('images')
+        actions = self._dataset('actions')
+        events = self._dataset('action_event_types')
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
             raise EpisodeError(f'{self.path}: images must be uint8 (T, H, W, 3), got '
                                f'{images.dtype} {images.shape}')
         t = images.shape[0]
         if t == 0:
             raise EpisodeError(f'{self.path}: the episode has no frames')
+        if t > MAX_EPISODE_FRAMES or max(images.shape[1:3]) > MAX_IMAGE_SIDE:
+            raise EpisodeError(f'{self.path}: images declares {images.shape}, more than any '
+                               f'recorder writes ({MAX_EPISODE_FRAMES} frames, '
+                               f'{MAX_IMAGE_SIDE} px a side)')
         if actions.shape != (t, 3) or actions.dtype.kind != 'f':
             raise EpisodeError(f'{self.path}: actions must be float ({t}, 3), got '
                                f'{actions.dtype} {actions.shape}')
-        if f['action_event_types'].shape != (t,):
+        if events.shape != (t,):
             raise EpisodeError(f'{self.path}: action_event_types must have shape ({t},), got '
-                               f'{f["action_event_types"].shape}')
-        missing = [a for a in REQUIRED_ATTRS if a not in f.attrs]
-        if missing:
-            raise EpisodeError(f'{self.path}: missing attribute(s) {", ".join(missing)}')
-        if int(f.attrs['num_frames']) != t:
-            raise EpisodeError(f'{self.path}: num_frames says {int(f.attrs["num_frames"])} '
-                               f'but images has {t}')
+                               f'{events.shape}')
+        for name in ('timestamps', 'frame_age'):
+            extra = self._dataset(name, required=False)
+            if extra is not None and (extra.shape != (t,) or extra.dtype.kind not in 'fiu'):
+                raise EpisodeError(f'{self.path}: {name} must be numbers of shape ({t},), got '
+                                   f'{extra.dtype} {extra.shape}')
+        self._check_attrs(t)
         self.scenario  # noqa: B018 - raises EpisodeError when it cannot be known
 
     def close(self) -> None:
@@ -356,8 +441,20 @@ def read_episode(path: str | Path) -> Episode:
 
 
 def validate_episode(path: str | Path) -> list[str]:
-    """Every fault of one episode file, as sentences; empty when the file is sound."""
+    """Every fault of one episode file, as sentences; empty when the file is sound.
+
+    The single check every reader relies on: ``EpisodeFile`` (which the dataset,
+    training, evaluation and augmentation open files with) refuses what it refuses.
+    Bounded in time and memory for any file; never raises for a bad file.
+    """
     path = Path(path)
+    try:
+        return _validate(path)
+    except Exception as exc:  # whatever the file holds, the run goes on to the next
+        return [f'{path}: unreadable ({type(exc).__name__}: {exc})']
+
+
+def _validate(path: Path) -> list[str]:
     try:
         ep = EpisodeFile(path)
     except EpisodeError as exc:
@@ -387,10 +484,6 @@ def validate_episode(path: str | Path) -> list[str]:
             except (OSError, ValueError) as exc:
                 problems.append(f'{path}: image data of frame {index} is damaged ({exc})')
                 break
-        duration = ep.attrs.get('total_duration')
-        if not isinstance(duration, (int, float, np.floating)) or not np.isfinite(duration) \
-                or duration < 0:
-            problems.append(f'{path}: total_duration must be a non-negative number')
     return problems
 
 

@@ -152,12 +152,49 @@ def _write_raw(path, **overrides):
      'missing attribute(s) total_duration, action_chunk_size'),
     ({'num_frames': 18}, 'num_frames says 18 but images has 4'),
     ({'scenario': '3box_diag_up'}, 'unknown scenario'),
+    # Attributes that readers later refused, or that aborted the whole validate run.
+    ({'num_frames': 'eighteen'}, 'num_frames must be a whole number'),
+    ({'num_frames': np.array([4, 4])}, 'num_frames must be a whole number'),
+    ({'instruction': np.void(b'go \xff left')}, 'instruction must be text'),
+    ({'instruction': b'go \xff left'}, 'instruction is not valid UTF-8'),
+    ({'target_frames': 'x'}, 'target_frames must be a whole number'),
+    ({'complete': 'maybe'}, 'complete must be true or false'),
+    ({'channel_order': 'XYZ'}, 'channel_order must be RGB or BGR'),
+    ({'total_duration': 'long'}, 'total_duration must be a non-negative number'),
 ])
 def test_validate_names_the_file_and_the_fault(tmp_path, overrides, fault):
     path = _write_raw(tmp_path / 'episode_x.h5', **overrides)
     problems = validate_episode(path)
     assert problems and str(path) in problems[0]
     assert any(fault in p for p in problems), problems
+
+
+def test_odd_files_are_refused_at_once_and_bounded(tmp_path):
+    """A FIFO, a group for images, an external link and a huge declared frame count: each
+    named at once, without blocking, reading or allocating the declared data."""
+    fifo = tmp_path / 'episode_fifo.h5'
+    os.mkfifo(fifo)
+    assert 'not a regular file' in validate_episode(fifo)[0]
+    group = _write_raw(tmp_path / 'episode_group.h5', images=None)
+    with h5py.File(group, 'a') as f:
+        f.create_group('images')
+    assert "'images' is a group" in validate_episode(group)[0]
+    linked = _write_raw(tmp_path / 'episode_link.h5', images=None)
+    with h5py.File(linked, 'a') as f:
+        f['images'] = h5py.ExternalLink('/etc/hostname', '/images')
+    assert "'images' is a link" in validate_episode(linked)[0]
+    stamps = _write_raw(tmp_path / 'episode_stamps.h5')
+    with h5py.File(stamps, 'a') as f:
+        f.create_dataset('timestamps', data=np.zeros((3, 2)))
+    assert 'timestamps must be numbers of shape (4,)' in validate_episode(stamps)[0]
+    huge = _write_raw(tmp_path / 'episode_huge.h5', images=None, num_frames=10**9)
+    with h5py.File(huge, 'a') as f:
+        f.create_dataset('images', shape=(10**9, 720, 1280, 3), dtype=np.uint8,
+                         chunks=(1, 720, 1280, 3), compression='gzip')
+    problems = validate_episode(huge)
+    assert 'more than any recorder writes' in problems[0]
+    with pytest.raises(EpisodeError, match='more than any recorder writes'):
+        read_episode(huge)  # training and evaluation are refused the same way
 
 
 def test_truncated_and_corrupt_files_are_reported(tmp_path):

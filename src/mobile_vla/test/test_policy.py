@@ -1,6 +1,7 @@
 """The policy family on tiny presets: shapes, learning, checkpoints, streaming, ONNX."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -337,3 +338,21 @@ def test_frozen_backbones_give_the_same_features_every_time():
         a = policy.features(b['images'], b['instruction'])
         c = policy.features(b['images'], b['instruction'])
     assert torch.equal(a, c)
+
+
+def test_checkpoints_are_readable_by_everyone_and_a_killed_save_leaves_nothing(policy,
+                                                                               tmp_path):
+    folder = tmp_path / 'ckpt'
+    folder.mkdir()
+    left = folder / '.model.safetensors.tmp-999999999'  # a save killed mid-write
+    left.write_bytes(b'\0' * 1000)
+    old = os.umask(0o022)
+    try:
+        save_checkpoint(policy, folder)
+    finally:
+        os.umask(old)
+    for name in ('model.safetensors', 'config.json', 'tokenizer.json'):
+        assert (folder / name).stat().st_mode & 0o777 == 0o644, name
+    assert not left.exists()
+    assert sorted(p.name for p in folder.iterdir()) == [
+        'config.json', 'model.safetensors', 'tokenizer.json']

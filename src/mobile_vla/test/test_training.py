@@ -143,3 +143,15 @@ def test_train_command_reports_config_errors(tmp_path):
     out = subprocess.run([sys.executable, '-m', 'mobile_vla.cli', 'train', '--config', 'tiny',
                           '--set', 'epochz=3'], capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and 'unknown parameter(s) epochz for TrainConfig' in out.stderr
+
+
+def test_one_bad_file_never_stops_cached_training(tmp_path):
+    data = make_episodes(tmp_path / 'episodes', count=6)
+    bad = sorted(data.glob('*.h5'))[1]
+    bad.write_bytes(bad.read_bytes()[:2000])  # an interrupted copy
+    cfg = config(tmp_path, data, epochs=1, run_name='bad')
+    assert cfg.cache_features
+    with pytest.warns(UserWarning, match=f'skipping episode {bad}'):
+        summary = Trainer(cfg).fit()
+    assert summary['steps'] >= 1
+    assert (tmp_path / 'runs' / 'bad' / 'checkpoints' / 'best' / 'config.json').is_file()

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from mobile_vla.config import ConfigError
+from mobile_vla.episode import TEMP_MARK
 from mobile_vla.policy.configuration_policy import PolicyConfig
 from mobile_vla.policy.modeling_policy import VlaPolicy, build_policy
-from mobile_vla.policy.tokenization import save_tokenizer
+from mobile_vla.policy.tokenization import TOKENIZER_FILE
 
 FORMAT = 'mobile_vla.policy/1'
 CONFIG_FILE = 'config.json'
@@ -33,14 +35,46 @@ class CheckpointError(RuntimeError):
     """A checkpoint that does not match its model; the text lists what differs."""
 
 
+def _written(path: Path, write: Callable[[Path], None]) -> None:
+    """Write ``path`` through a temp file beside it and rename it over: a kill leaves the
+    old file or the new one, never half of one. Readable by every user (0644 less the
+    umask), as a model on a shared robot must be."""
+    tmp = path.with_name(f'.{path.name}{TEMP_MARK}{os.getpid()}')
+    try:
+        write(tmp)
+        with open(tmp, 'rb+') as handle:
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_dead_temp_files(folder: Path) -> list[Path]:
+    """Temp files a killed save left in ``folder`` (their writer is gone)."""
+    removed = []
+    for path in folder.glob(f'.*{TEMP_MARK}*'):
+        pid = path.name.rsplit(TEMP_MARK, 1)[1]
+        if pid.isdigit() and not Path(f'/proc/{pid}').exists():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def save_checkpoint(policy: VlaPolicy, folder: str | Path,
                     extra: dict[str, Any] | None = None) -> Path:
+    """Weights, tokenizer, then config.json, each replaced atomically (see ``_written``)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    remove_dead_temp_files(folder)
     state = policy.checkpoint_state()
-    save_file({k: v.cpu() for k, v in state.items()}, str(folder / WEIGHTS_FILE))
+    tensors = {k: v.cpu() for k, v in state.items()}
+    _written(folder / WEIGHTS_FILE, lambda tmp: save_file(tensors, str(tmp)))
     if policy.config.tokenizer == 'words' and policy.tokenizer is not None:
-        save_tokenizer(policy.tokenizer, folder)
+        _written(folder / TOKENIZER_FILE,
+                 lambda tmp: policy.tokenizer.backend_tokenizer.save(str(tmp)))
     meta = {
         'format': FORMAT,
         'policy': policy.config.to_dict(),
@@ -50,7 +84,8 @@ def save_checkpoint(policy: VlaPolicy, folder: str | Path,
         'num_tensors': len(state),
         **(extra or {}),
     }
-    (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + '\n', encoding='utf-8')
+    text = json.dumps(meta, indent=2) + '\n'
+    _written(folder / CONFIG_FILE, lambda tmp: tmp.write_text(text, encoding='utf-8'))
     return folder
 
 

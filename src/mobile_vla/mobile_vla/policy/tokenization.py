@@ -69,11 +69,6 @@ def load_tokenizer(kind: str, snapshot: str | Path | None = None,
     return AutoTokenizer.from_pretrained(str(snapshot), local_files_only=True)
 
 
-def save_tokenizer(tokenizer, folder: str | Path) -> None:
-    """Write the tokenizer into a checkpoint folder (tokenizer.json for every kind)."""
-    tokenizer.backend_tokenizer.save(str(Path(folder) / TOKENIZER_FILE))
-
-
 def special_ids(tokenizer) -> dict[str, int]:
     return {'pad': tokenizer.pad_token_id, 'bos': tokenizer.bos_token_id,
             'eos': tokenizer.eos_token_id, 'vocab': len(tokenizer)}

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -23,8 +25,13 @@ def _train(args: argparse.Namespace) -> int:
                                preset=args.preset)
     summary = Trainer(config, resume=args.resume).fit()
     print(json.dumps(summary, indent=2))
-    print(f"best checkpoint: {summary['run']}/checkpoints/best (validation MAE "
-          f"{summary['best_val_mae']:.4f})")
+    best = Path(summary['run']) / 'checkpoints' / 'best'
+    if not (best / 'config.json').is_file():
+        print(f'mobile-vla: error: no best checkpoint was written: the validation MAE was '
+              f'never a finite number ({summary["best_val_mae"]}); lower lr or check the data',
+              file=sys.stderr)
+        return 2
+    print(f"best checkpoint: {best} (validation MAE {summary['best_val_mae']:.4f})")
     return 0
 
 

@@ -12,6 +12,7 @@ import json
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from mobile_vla.actions import ActionSpace
 from mobile_vla.augment import mirror
 from mobile_vla.config import ConfigError
 from mobile_vla.dataset import EpisodeWindowDataset
-from mobile_vla.episode import episode_paths, read_episode
+from mobile_vla.episode import EpisodeError, episode_paths, read_episode
 from mobile_vla.policy.checkpoint import load_state_strict, save_checkpoint
 from mobile_vla.policy.configuration_policy import load_preset
 from mobile_vla.policy.modeling_policy import VlaPolicy, build_policy
@@ -37,6 +38,10 @@ from mobile_vla.training.features import EpisodeFeatures, FeatureCache, FeatureW
 from mobile_vla.training.split import save_split, split_episodes
 
 STATE_FILE = 'trainer_state.json'
+
+
+class TrainingDiverged(ValueError):
+    """The loss stopped being a finite number; the message says where and what to try."""
 
 
 def seed_everything(seed: int) -> None:
@@ -147,10 +152,9 @@ class Trainer:
             load = [(p, False) for p in split['train']]
             if c.mirror:
                 load += [(p, True) for p in split['train']]
-            train = [episode_features(p, self.cache, self.space, m)
-                     for p, m in tqdm(load, desc='features (train)', unit='episode',
-                                      disable=not self.accelerator.is_main_process)]
-            val = [episode_features(p, self.cache, self.space) for p in split['val']]
+            train = self._features(tqdm(load, desc='features (train)', unit='episode',
+                                        disable=not self.accelerator.is_main_process))
+            val = self._features([(p, False) for p in split['val']])
             return (FeatureWindowDataset(train, pc.window, pc.fwd_pred_next_n, c.samples),
                     FeatureWindowDataset(val, pc.window, pc.fwd_pred_next_n, 'all'))
         # Trainable encoders (fine-tuning or a resampler): pixels every step.
@@ -163,6 +167,21 @@ class Trainer:
                                      samples=c.samples, mirror=c.mirror, **common)
         val = EpisodeWindowDataset(paths=[Path(p) for p in split['val']], **common)
         return train, val
+
+    def _features(self, load) -> list[EpisodeFeatures]:
+        """Cached features of each (path, mirrored); a file that fails the format checks
+        is skipped with a warning, as the pixel dataset does: one bad file never stops
+        training."""
+        out = []
+        for path, mirrored in load:
+            try:
+                out.append(episode_features(path, self.cache, self.space, mirrored))
+            except EpisodeError as exc:
+                warnings.warn(f'skipping episode {path}: {exc}', stacklevel=2)
+        if not out:
+            raise ConfigError('no usable episode left after skipping the bad ones (see the '
+                              'warnings); run `mobile-vla data validate` on the data')
+        return out
 
     # ------------------------------------------------------------ checkpoints
     def _save(self, name: str, model, optimizer, scheduler) -> Path:
@@ -264,6 +283,12 @@ class Trainer:
                     loader_ms = (time.perf_counter() - t_load) * 1e3
                     t_step = time.perf_counter()
                     loss, metrics = model(batch)
+                    if not math.isfinite(float(metrics['loss'])):
+                        raise TrainingDiverged(
+                            f'the training loss became {metrics["loss"]} at step '
+                            f'{self.state.step + 1} (lr {scheduler.get_last_lr()[0]:g}): lower '
+                            f'lr or check the data; checkpoints of earlier epochs are in '
+                            f'{self.run_dir / "checkpoints"}')
                     acc.backward(loss)
                     if c.grad_clip:
                         acc.clip_grad_norm_(params, c.grad_clip)
