@@ -165,6 +165,9 @@ class ArbiterConfig:
             raise ConfigError(f'state_period_s must be > 0, got {self.state_period_s}')
         if not self.sources:
             raise ConfigError('the arbiter needs at least one source')
+        if not all(isinstance(s, SourceConfig) for s in self.sources):
+            raise ConfigError('sources are given as sources.<name>.{topic,timeout,priority,'
+                              f'role}}, got {self.sources!r:.80}')
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names):
             raise ConfigError(f'source names must be unique, got {names}')
