@@ -102,3 +102,33 @@ def test_a_damaged_checkpoint_is_named_never_a_traceback(tmp_path, part, how, na
     assert_clear_error(run, named)
     # The good copy is untouched.
     assert (DEMO / 'model.safetensors').stat().st_size > 1_000_000
+
+
+def test_a_device_that_is_not_here_is_one_line(tmp_path):
+    image = tmp_path / 'frame.png'
+    cv2.imwrite(str(image), np.zeros((72, 128, 3), np.uint8))
+    run = run_cli('infer', '--checkpoint', 'models/demo', '--image', str(image),
+                  '--instruction', 'go', '--device', 'cuda')
+    if 'cuda' in run.stdout and run.returncode == 0:
+        pytest.skip('this machine has CUDA')
+    assert_clear_error(run, 'CUDA is not available')
+
+
+def test_a_diverging_training_run_ends_with_the_step_and_the_lr(tmp_path):
+    from mobile_vla.episode import Episode, write_episode
+    from mobile_vla.scenarios import parse
+
+    rng = np.random.default_rng(0)
+    for i, scenario in enumerate(['1box_vert_left', '1box_vert_right'] * 2):
+        actions = np.zeros((18, 3), np.float32)
+        actions[1::2, 0] = 1.15
+        write_episode(tmp_path / f'episode_2026010{i}_000000_{scenario}.h5', Episode(
+            rng.integers(0, 255, (18, 48, 64, 3), np.uint8), actions,
+            ['episode_start'] + ['start_action', 'stop_action'] * 8 + ['start_action'],
+            scenario, parse(scenario).instruction(0), 9.0), 'none')
+    run = run_cli('train', '--config', 'tiny', '--data', str(tmp_path),
+                  '--set', 'lr=1e30', '--set', 'epochs=1',
+                  '--set', f'output_dir={tmp_path / "runs"}',
+                  '--set', f'cache_dir={tmp_path / "cache"}')
+    assert_clear_error(run, 'training loss became', 'lower lr')
+    assert 'best checkpoint:' not in run.stdout

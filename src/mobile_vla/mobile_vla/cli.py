@@ -55,7 +55,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 #: Error types of modules loaded on demand (by name, so the CLI need not import them).
 USER_ERROR_NAMES = frozenset({'CheckpointError', 'ModelFilesError', 'EpisodeError',
                               'EpisodeWriteError', 'ScenarioError', 'ReplayError',
-                              'TrainingDiverged', 'TokenizerFileError', 'StaleExportError'})
+                              'TrainingDiverged', 'TokenizerFileError', 'StaleExportError',
+                              'DeviceUnavailable'})
 
 
 def plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:

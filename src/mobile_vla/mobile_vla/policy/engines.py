@@ -29,6 +29,16 @@ from mobile_vla.policy.modeling_policy import VlaPolicy
 
 OPSET = 17
 EXPORT_FILE = 'export.json'
+
+
+class StaleExportError(RuntimeError):
+    """An ONNX export that does not match its checkpoint's weights and config."""
+
+
+class DeviceUnavailable(RuntimeError):
+    """The device asked for is not on this machine; the text says what to use instead."""
+
+
 #: Largest absolute difference allowed between ONNX Runtime and PyTorch outputs.
 PARITY_TOLERANCE = 1e-4
 DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
@@ -68,7 +78,7 @@ class TorchEngine:
         if dtype not in DTYPES:
             raise ValueError(f'dtype must be one of {list(DTYPES)}, got {dtype!r}')
         if device.startswith('cuda') and not torch.cuda.is_available():
-            raise RuntimeError(f'device {device} asked for, but CUDA is not available here; '
+            raise DeviceUnavailable(f'device {device} asked for, but CUDA is not available here; '
                                'use device:=cpu')
         if dtype == 'float16' and not device.startswith('cuda'):
             raise ValueError('float16 inference needs a CUDA device; use float32 or bfloat16')
@@ -187,13 +197,9 @@ def available_providers(device: str = 'auto') -> list[str]:
         raise ValueError(f'device must be one of {list(wanted)}, got {device!r}')
     chosen = [p for p in wanted[device] if p in installed]
     if device in ('cuda', 'tensorrt') and chosen == ['CPUExecutionProvider']:
-        raise RuntimeError(f'{device} asked for, but this onnxruntime has only {installed}; '
+        raise DeviceUnavailable(f'{device} asked for, but this onnxruntime has only {installed}; '
                            'install onnxruntime-gpu (Jetson: the JetPack wheel) or use cpu')
     return chosen
-
-
-class StaleExportError(RuntimeError):
-    """An ONNX export that does not match its checkpoint's weights and config."""
 
 
 def export_source(folder: str | Path) -> str | None:
