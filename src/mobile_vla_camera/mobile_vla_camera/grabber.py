@@ -69,6 +69,13 @@ def run_grab_loop(
                 source.close()
                 source = None
                 continue
+            skipped = getattr(source, 'skipped', None)
+            while skipped:  # files the source could not read: counted, said, passed over
+                problem = skipped.pop(0)
+                with guard:
+                    publisher.bad_frames += 1
+                    publisher.last_error = problem
+                log(problem)
             if frame is None:
                 with guard:
                     publisher.finished()

@@ -253,6 +253,8 @@ class ImageFolderSource:
         self._files: list[Path] = []
         self._pos = 0
         self._index = 0
+        #: Files that could not be read, in order (the grab loop reports and counts them).
+        self.skipped: list[str] = []
 
     def open(self) -> None:
         if not self.folder.is_dir():
@@ -265,18 +267,25 @@ class ImageFolderSource:
         self._pos = 0
 
     def read(self) -> Frame | None:
-        if self._pos >= len(self._files):
-            if not self.loop:
-                return None
-            self._pos = 0
-        path = self._files[self._pos]
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise SourceError(f'images: cannot read {path} (missing or not an image)')
-        frame = Frame(image, self._index, round(self._index * 1e9 / self.fps))
-        self._pos += 1
-        self._index += 1
-        return frame
+        """The next readable image; an unreadable one is skipped (and listed in
+        ``skipped``), so one bad file never restarts the sequence. A whole pass without
+        a readable image is an error."""
+        for _ in range(len(self._files) + 1):
+            if self._pos >= len(self._files):
+                if not self.loop:
+                    return None
+                self._pos = 0
+            path = self._files[self._pos]
+            self._pos += 1
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                self.skipped.append(f'images: cannot read {path} (missing or not an image); '
+                                    'skipped')
+                continue
+            frame = Frame(image, self._index, round(self._index * 1e9 / self.fps))
+            self._index += 1
+            return frame
+        raise SourceError(f'images: none of the images in {self.folder} can be read')
 
     def close(self) -> None:
         self._files = []

@@ -54,11 +54,18 @@ def test_image_folder_faults_say_what_to_check(tmp_path, image_folder):
     empty.mkdir()
     with pytest.raises(SourceError, match='no images'):
         ImageFolderSource(str(empty)).open()
-    folder, _ = image_folder
+    folder, expected = image_folder
     source = ImageFolderSource(str(folder))
     source.open()
-    (folder / 'frame_000.png').write_bytes(b'broken')
-    with pytest.raises(SourceError, match='cannot read .*frame_000.png'):
+    (folder / 'frame_001.png').write_bytes(b'broken')
+    # One unreadable file is skipped and listed: the sequence goes on, it never restarts.
+    frames = [source.read() for _ in range(3)]
+    np.testing.assert_array_equal(frames[1].image, expected[2])
+    assert [f.index for f in frames] == [0, 1, 2]
+    assert len(source.skipped) == 1 and 'frame_001.png' in source.skipped[0]
+    for path in folder.iterdir():
+        path.write_bytes(b'broken')
+    with pytest.raises(SourceError, match='none of the images'):
         source.read()
 
 
