@@ -132,3 +132,15 @@ def test_a_diverging_training_run_ends_with_the_step_and_the_lr(tmp_path):
                   '--set', f'cache_dir={tmp_path / "cache"}')
     assert_clear_error(run, 'training loss became', 'lower lr')
     assert 'best checkpoint:' not in run.stdout
+
+
+@pytest.mark.parametrize('command', [
+    ['eval', '--checkpoint', 'models/demo', '--data', 'models'],
+    ['sim', 'eval', '--checkpoint', 'models/demo', '--episodes-per-scenario', '1'],
+])
+def test_an_output_folder_that_cannot_be_written_fails_before_the_work(tmp_path, command):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('not a folder')
+    run = run_cli(*command, '--out', str(blocker / 'report'))
+    assert_clear_error(run, f'cannot write to {blocker / "report"}')
+    assert 'per scenario' not in run.stdout and '| scenario |' not in run.stdout

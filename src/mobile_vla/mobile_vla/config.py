@@ -363,3 +363,19 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
     return value
+
+
+def writable_folder(path: str | Path) -> Path:
+    """``path`` made if needed and proven writable now, before any long work whose
+    results would go there; a ``ConfigError`` that names it otherwise."""
+    import tempfile
+
+    folder = Path(path).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigError(f'cannot write to {folder}: {exc.strerror or exc}; choose another '
+                          'output folder') from None
+    return folder

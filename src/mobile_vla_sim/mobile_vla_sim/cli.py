@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mobile_vla.config import load_config
+from mobile_vla.config import load_config, writable_folder
 from mobile_vla.scenarios import INSTRUCTIONS, SCENARIOS, parse
 
 NS = 1_000_000_000
@@ -129,8 +129,8 @@ def _eval(args: argparse.Namespace) -> int:
 
     sim = _sim_config(args.set)
     scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
+    out = writable_folder(args.out) if args.out else None  # before the evaluation
     _, runner = _runner(args)
-    out = Path(args.out) if args.out else None
     t0 = time.perf_counter()
 
     def progress(result) -> None:

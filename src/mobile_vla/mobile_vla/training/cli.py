@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from mobile_vla.config import writable_folder
+
 
 def _train(args: argparse.Namespace) -> int:
     from mobile_vla.training.config import load_train_config
@@ -40,6 +42,8 @@ def _eval(args: argparse.Namespace) -> int:
 
     from mobile_vla.training.evaluate import comparison_table, evaluate
 
+    if args.out:  # before the evaluation, not after it
+        writable_folder(args.out)
     reports = []
     for i, checkpoint in enumerate(args.checkpoint):
         out = None
