@@ -63,6 +63,11 @@ def _edit_config(folder: Path, how: str) -> None:
         path.write_bytes(b'garb\xff')
         return
     meta = json.loads(path.read_text())
+    if how in ('huge architecture', 'bad architecture block'):
+        value = 10**9 if how == 'huge architecture' else 'big'
+        meta['policy']['clip_arch']['vision_config']['hidden_size'] = value
+        path.write_text(json.dumps(meta))
+        return
     field, value = {'fractional window': ('window', 8.5),
                     'negative action_limit': ('action_limit', -1.15),
                     'huge sizes': ('lstm_hidden', 10**9)}[how]
@@ -79,6 +84,8 @@ DAMAGE = [
     ('config', 'fractional window', 'window'),
     ('config', 'negative action_limit', 'action_limit'),
     ('config', 'huge sizes', 'lstm_hidden'),
+    ('config', 'huge architecture', 'clip_arch.vision_config.hidden_size'),
+    ('config', 'bad architecture block', 'hidden_size'),
     ('tokenizer', 'garbage', 'tokenizer.json'),
 ]
 

@@ -167,7 +167,12 @@ def load_checkpoint(folder: str | Path, device: str = 'cpu') -> VlaPolicy:
         raise CheckpointError(f'{weights} cannot be read ({exc}): truncated or damaged, as '
                               'an interrupted copy leaves it; copy the checkpoint again') \
             from None
-    policy = build_policy(config, tokenizer_folder=folder)
+    try:
+        policy = build_policy(config, tokenizer_folder=folder)
+    except Exception as exc:  # transformers' and huggingface_hub's own validation errors
+        raise CheckpointError(f'{folder / CONFIG_FILE}: the model it describes cannot be '
+                              f'built ({type(exc).__name__}: {exc}); check kosmos2_arch and '
+                              'clip_arch') from None
     load_state_strict(policy, state, str(weights))
     return policy.to(device).eval()
 

@@ -34,6 +34,31 @@ SIZE_LIMITS = {'fusion_dim': 16384, 'lstm_hidden': 8192, 'lstm_layers': 32,
                'resampler_heads': 128}
 
 
+#: The largest number an architecture block may hold (hidden sizes, layers, vocabulary):
+#: a larger one is a corrupt config, and building it would exhaust memory.
+ARCH_NUMBER_LIMIT = 1 << 22
+
+
+def _check_arch(name: str, block: Any) -> None:
+    """An architecture block (transformers config kwargs, nested dicts allowed) holds no
+    number beyond ``ARCH_NUMBER_LIMIT`` and nothing negative or non-finite."""
+    if not isinstance(block, dict):
+        raise ConfigError(f'{name} must be a mapping of transformers config values, got '
+                          f'{type(block).__name__}')
+    for key, value in block.items():
+        where = f'{name}.{key}'
+        if isinstance(value, dict):
+            _check_arch(where, value)
+        elif isinstance(value, bool) or value is None or isinstance(value, str):
+            continue
+        elif isinstance(value, (int, float)):
+            if not math.isfinite(value) or not 0 <= value <= ARCH_NUMBER_LIMIT:
+                raise ConfigError(f'{where} must be in [0, {ARCH_NUMBER_LIMIT}], got {value} '
+                                  '(a corrupt config?)')
+        elif not isinstance(value, (list, tuple)):
+            raise ConfigError(f'{where}: unexpected {type(value).__name__}')
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
     """Everything needed to rebuild a policy; saved inside every checkpoint."""
@@ -83,6 +108,8 @@ class PolicyConfig:
             if not 1 <= value <= most:
                 raise ConfigError(f'{name} must be in [1, {most}], got {value} (a larger '
                                   'model than any this workspace builds: a corrupt config?)')
+        for name in ('kosmos2_arch', 'clip_arch'):
+            _check_arch(name, getattr(self, name))
         if not 0 <= self.dropout < 1:
             raise ConfigError(f'dropout must be in [0, 1), got {self.dropout}')
         # A negative or zero limit would flip or null every action the head predicts.
