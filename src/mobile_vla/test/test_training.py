@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from mobile_vla.config import ConfigError
 from mobile_vla.episode import Episode, write_episode
 from mobile_vla.policy.checkpoint import load_checkpoint
 from mobile_vla.scenarios import SCENARIOS, parse
@@ -155,3 +156,18 @@ def test_one_bad_file_never_stops_cached_training(tmp_path):
         summary = Trainer(cfg).fit()
     assert summary['steps'] >= 1
     assert (tmp_path / 'runs' / 'bad' / 'checkpoints' / 'best' / 'config.json').is_file()
+
+
+def test_a_run_that_stopped_before_its_first_checkpoint_can_be_run_again(tmp_path, data):
+    cfg = config(tmp_path, data, epochs=1, run_name='cut')
+    run = tmp_path / 'runs' / 'cut'
+    run.mkdir(parents=True)
+    (run / 'metrics.csv').write_text('step,epoch\n')  # a run the disk filled up under
+    with pytest.raises(ConfigError, match='nothing to resume'):
+        Trainer(cfg, resume=True)
+    Trainer(cfg).fit()
+    assert (run / 'checkpoints' / 'best' / 'config.json').is_file()
+    [kept] = [p for p in run.parent.iterdir() if p.name.startswith('cut.incomplete-')]
+    assert (kept / 'metrics.csv').read_text() == 'step,epoch\n'
+    with pytest.raises(ConfigError, match='exists; pick another run_name or resume'):
+        Trainer(cfg)  # a run with checkpoints is never started over

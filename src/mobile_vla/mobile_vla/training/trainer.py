@@ -124,7 +124,16 @@ class Trainer:
         if resume and not (last / STATE_FILE).is_file():
             raise ConfigError(f'nothing to resume in {self.run_dir} (no checkpoints/last)')
         if not resume and (self.run_dir / 'metrics.csv').exists():
-            raise ConfigError(f'run {self.run_dir} exists; pick another run_name or resume')
+            if (last / STATE_FILE).is_file():
+                raise ConfigError(f'run {self.run_dir} exists; pick another run_name or '
+                                  'resume')
+            # It stopped before its first checkpoint (a full disk, a kill): nothing to
+            # resume, so it starts again; what it left is kept beside it.
+            kept = self.run_dir.with_name(
+                f'{self.run_dir.name}.incomplete-{time.strftime("%Y%m%d_%H%M%S")}')
+            self.run_dir.rename(kept)
+            print(f'run {self.run_dir} stopped before its first checkpoint: starting it '
+                  f'again (its files are in {kept})')
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.resume = resume
         # On the accelerator's device before any encoding: features are computed there.
