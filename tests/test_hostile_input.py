@@ -8,6 +8,7 @@ time bound. Add a case here with every fix of a bad-input defect.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -151,3 +152,47 @@ def test_an_output_folder_that_cannot_be_written_fails_before_the_work(tmp_path,
     run = run_cli(*command, '--out', str(blocker / 'report'))
     assert_clear_error(run, f'cannot write to {blocker / "report"}')
     assert 'per scenario' not in run.stdout and '| scenario |' not in run.stdout
+
+
+def _episode_folder(folder: Path) -> tuple[Path, list[Path]]:
+    """One good episode and bad ones: a FIFO, an unreadable attribute, a truncated copy."""
+    import h5py
+
+    from mobile_vla.episode import Episode, write_episode
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    good = write_episode(folder / 'episode_20260101_000000_1box_vert_left.h5', Episode(
+        rng.integers(0, 255, (18, 48, 64, 3), np.uint8), np.zeros((18, 3), np.float32),
+        ['episode_start'] + ['start_action'] * 17, '1box_vert_left', 'go left', 1.0), 'none')
+    fifo = folder / 'episode_20260101_000001_1box_vert_left.h5'
+    os.mkfifo(fifo)
+    attr = folder / 'episode_20260101_000002_1box_vert_left.h5'
+    shutil.copy(good, attr)
+    with h5py.File(attr, 'a') as f:
+        f.attrs['num_frames'] = 'eighteen'
+    cut = folder / 'episode_20260101_000003_1box_vert_left.h5'
+    cut.write_bytes(good.read_bytes()[:5000])
+    return good, [fifo, attr, cut]
+
+
+def test_data_validate_names_every_bad_file_and_goes_on(tmp_path):
+    _, bad = _episode_folder(tmp_path / 'episodes')
+    run = run_cli('data', 'validate', str(tmp_path / 'episodes'))
+    text = run.stdout + run.stderr
+    assert run.returncode == 1 and 'Traceback' not in text, text
+    for path in bad:
+        assert f'BAD  {path}' in run.stdout, text
+    assert '1 of 4 episode files are valid' in run.stdout
+
+
+def test_data_augment_skips_bad_files_and_writes_the_good(tmp_path):
+    good, bad = _episode_folder(tmp_path / 'episodes')
+    before = good.read_bytes()
+    run = run_cli('data', 'augment', str(tmp_path / 'episodes'), str(tmp_path / 'out'),
+                  '--kind', 'mirror')
+    text = run.stdout + run.stderr
+    assert run.returncode == 1 and 'Traceback' not in text, text
+    assert all(f'SKIP {path}' in run.stdout for path in bad), text
+    assert 'wrote 1 augmented episodes from 1' in run.stdout
+    assert good.read_bytes() == before  # the input is never touched

@@ -18,7 +18,13 @@ from tqdm import tqdm
 from mobile_vla.augment import distance_scaled, mirror, photometric
 from mobile_vla.bus import ReplayBus
 from mobile_vla.config import positive_int
-from mobile_vla.episode import episode_paths, leftover_temp_files, read_episode, validate_episode
+from mobile_vla.episode import (
+    EpisodeError,
+    episode_paths,
+    leftover_temp_files,
+    read_episode,
+    validate_episode,
+)
 from mobile_vla.episode_stats import collect_stats
 from mobile_vla.replay import ReplayExecutor
 from mobile_vla_recorder.store import EpisodeStore
@@ -57,9 +63,14 @@ def _augment(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     store = EpisodeStore(args.output, args.compression)
     paths = episode_paths(args.input)
-    written = 0
+    written = skipped = 0
     for path in tqdm(paths, desc=f'augment ({args.kind})', unit='episode'):
-        episode = read_episode(path)
+        try:
+            episode = read_episode(path)
+        except EpisodeError as exc:  # one bad file never stops the others
+            print(f'SKIP {exc}')
+            skipped += 1
+            continue
         if args.kind == 'mirror':
             variants = [mirror(episode)]
         elif args.kind == 'photometric':
@@ -71,8 +82,10 @@ def _augment(args: argparse.Namespace) -> int:
         for variant in variants:
             store.write(variant)
             written += 1
-    print(f'wrote {written} augmented episodes from {len(paths)} to {store.folder}')
-    return 0 if paths else 1
+    print(f'wrote {written} augmented episodes from {len(paths) - skipped} to {store.folder}'
+          + (f'; {skipped} bad files skipped (mobile-vla data validate says why)'
+             if skipped else ''))
+    return 0 if paths and not skipped else 1
 
 
 def _from_bag(args: argparse.Namespace) -> int:
@@ -133,7 +146,7 @@ def add_data_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument('bag', help='rosbag2 folder')
     p.add_argument('output', help='folder for the episodes')
     p.add_argument('--namespace', default='', help='robot namespace the topics were under')
-    p.add_argument('--max-frames', type=int, default=18)
+    p.add_argument('--max-frames', type=positive_int, default=18)
     p.add_argument('--mode', choices=('events', 'fixed_rate'), default='events')
     p.add_argument('--compression', default='lzf', choices=('gzip', 'lzf', 'none'))
     p.set_defaults(func=_from_bag)
