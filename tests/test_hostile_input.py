@@ -202,6 +202,8 @@ def test_data_augment_skips_bad_files_and_writes_the_good(tmp_path):
 
 
 GARBAGE = 'garbage: ['
+
+
 @pytest.mark.parametrize('metadata, command', [
     *[(m, ['bag', 'info', '{bag}'])
       for m in (GARBAGE, 'rosbag2_bagfile_information:\n  version: 5\n', '')],
