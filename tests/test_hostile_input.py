@@ -50,6 +50,13 @@ def test_bad_options_are_refused_before_any_work(args, named):
 
 def _damage_weights(folder: Path, how: str) -> None:
     weights = folder / 'model.safetensors'
+    if how in ('nan', 'int64'):
+        from safetensors.torch import load_file, save_file
+
+        state = load_file(str(weights))
+        state = {k: (v * float('nan') if how == 'nan' else v.long()) for k, v in state.items()}
+        save_file(state, str(weights))
+        return
     data = weights.read_bytes()
     weights.write_bytes({'truncated': data[: len(data) // 3], 'empty': b'',
                          'garbage': b'\xff' * 4096}[how])
@@ -62,6 +69,9 @@ def _edit_config(folder: Path, how: str) -> None:
         return
     if how == 'not json':
         path.write_bytes(b'garb\xff')
+        return
+    if how == 'nested':
+        path.write_text('{"format": "x", "policy": ' + '[' * 100000 + ']' * 100000 + '}')
         return
     meta = json.loads(path.read_text())
     if how in ('huge architecture', 'bad architecture block'):
@@ -80,6 +90,10 @@ DAMAGE = [
     ('weights', 'truncated', 'model.safetensors'),
     ('weights', 'empty', 'model.safetensors'),
     ('weights', 'garbage', 'model.safetensors'),
+    ('weights', 'nan', 'hold NaN or inf'),
+    ('weights', 'int64', 'dtype of'),
+    ('config', 'nested', 'config.json is not valid JSON'),
+    ('tokenizer', 'ids', 'token ids run to 100000'),
     ('config', 'list', 'config.json'),
     ('config', 'not json', 'config.json'),
     ('config', 'fractional window', 'window'),
@@ -94,7 +108,8 @@ DAMAGE = [
 @pytest.mark.parametrize('part, how, named, engine', [
     *[(*case, 'torch') for case in DAMAGE],
     # The ONNX engine hashes and exports the checkpoint first: damaged weights there too.
-    *[(*case, 'onnx') for case in DAMAGE if case[0] == 'weights'],
+    *[(*case, 'onnx') for case in DAMAGE if case[0] == 'weights' and case[1] in (
+        'truncated', 'empty', 'garbage')],
 ])
 def test_a_damaged_checkpoint_is_named_never_a_traceback(tmp_path, part, how, named, engine):
     folder = tmp_path / 'ckpt'
@@ -103,6 +118,10 @@ def test_a_damaged_checkpoint_is_named_never_a_traceback(tmp_path, part, how, na
         _damage_weights(folder, how)
     elif part == 'config':
         _edit_config(folder, how)
+    elif how == 'ids':
+        tokenizer = json.loads((folder / 'tokenizer.json').read_text())
+        tokenizer['model']['vocab']['go'] = 100000
+        (folder / 'tokenizer.json').write_text(json.dumps(tokenizer))
     else:
         (folder / 'tokenizer.json').write_text('garbage')
     image = tmp_path / 'frame.png'
@@ -216,3 +235,12 @@ def test_a_damaged_bag_is_named_never_a_traceback(tmp_path, metadata, command):
     (bag / 'metadata.yaml').write_text(metadata)
     args = [a.format(bag=bag, out=tmp_path / 'out') for a in command]
     assert_clear_error(run_cli(*args), str(bag))
+
+
+@pytest.mark.parametrize('zoom', [['--zoom-min', 'nan'], ['--zoom-min', 'inf'],
+                                  ['--zoom-min', '3', '--zoom-max', '2']])
+def test_bad_zoom_is_refused_before_any_file_is_read(tmp_path, zoom):
+    (tmp_path / 'episodes').mkdir()
+    run = run_cli('data', 'augment', str(tmp_path / 'episodes'), str(tmp_path / 'out'),
+                  '--kind', 'distance', *zoom)
+    assert_clear_error(run, '--zoom-min')

@@ -48,6 +48,10 @@ REQUIRED_ATTRS = ('episode_name', 'num_frames', 'total_duration', 'action_chunk_
 #: read (it would take hours to decompress, or terabytes to load).
 MAX_EPISODE_FRAMES = 10_000
 MAX_IMAGE_SIDE = 4096
+#: All the pixels of an episode (a 10-minute 720p recording at 2 Hz is 3.3 GB).
+MAX_IMAGE_BYTES = 8 << 30
+#: Largest HDF5 chunk of images: reading one frame decompresses its whole chunk.
+MAX_CHUNK_BYTES = 32 << 20
 TEXT_ATTRS = ('episode_name', 'scenario', 'instruction', 'channel_order')
 
 
@@ -282,6 +286,9 @@ class EpisodeFile:
         obj = f[name]
         if not isinstance(obj, h5py.Dataset):
             raise EpisodeError(f'{self.path}: {name!r} is a group, expected a dataset')
+        if obj.id.get_create_plist().get_external_count():
+            raise EpisodeError(f'{self.path}: {name!r} keeps its data in another file; an '
+                               'episode holds its own data')
         return obj
 
     def _text_attr(self, name: str) -> str:
@@ -344,10 +351,19 @@ class EpisodeFile:
         t = images.shape[0]
         if t == 0:
             raise EpisodeError(f'{self.path}: the episode has no frames')
-        if t > MAX_EPISODE_FRAMES or max(images.shape[1:3]) > MAX_IMAGE_SIDE:
+        if min(images.shape[1:3]) < 1:
+            raise EpisodeError(f'{self.path}: images of {images.shape[2]}x{images.shape[1]} '
+                               'pixels hold no picture')
+        if t > MAX_EPISODE_FRAMES or max(images.shape[1:3]) > MAX_IMAGE_SIDE or \
+                images.size > MAX_IMAGE_BYTES:
             raise EpisodeError(f'{self.path}: images declares {images.shape}, more than any '
                                f'recorder writes ({MAX_EPISODE_FRAMES} frames, '
-                               f'{MAX_IMAGE_SIDE} px a side)')
+                               f'{MAX_IMAGE_SIDE} px a side, {MAX_IMAGE_BYTES >> 30} GiB)')
+        if images.chunks is not None and np.prod(images.chunks) > MAX_CHUNK_BYTES:
+            raise EpisodeError(f'{self.path}: images are stored in chunks of {images.chunks}; '
+                               f'reading one frame would decompress '
+                               f'{np.prod(images.chunks) >> 20} MiB (the recorder writes one '
+                               'frame a chunk)')
         if actions.shape != (t, 3) or actions.dtype.kind != 'f':
             raise EpisodeError(f'{self.path}: actions must be float ({t}, 3), got '
                                f'{actions.dtype} {actions.shape}')
@@ -374,6 +390,12 @@ class EpisodeFile:
     @property
     def num_frames(self) -> int:
         return int(self._file['images'].shape[0])
+
+    @property
+    def frames_per_chunk(self) -> int:
+        """Frames in one HDF5 chunk of images (1 for files the recorder writes)."""
+        chunks = self._file['images'].chunks
+        return int(chunks[0]) if chunks else 1
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -478,11 +500,15 @@ def _validate(path: Path) -> list[str]:
         elif np.any(np.abs(actions) > ACTION_LIMIT + 1e-3):
             problems.append(f'{path}: actions exceed the robot limit {ACTION_LIMIT} '
                             f'(max {np.abs(actions).max():.3f})')
-        for index in range(ep.num_frames):  # decompress every frame, one at a time
+        # Decompress every frame, a chunk at a time: each chunk is read once, so the work
+        # is bounded by the file's pixels (at most MAX_IMAGE_BYTES).
+        step = ep.frames_per_chunk
+        for start in range(0, ep.num_frames, step):
             try:
-                ep.images(index)
+                ep.images(slice(start, start + step))
             except (OSError, ValueError) as exc:
-                problems.append(f'{path}: image data of frame {index} is damaged ({exc})')
+                problems.append(f'{path}: image data of frames {start}-'
+                                f'{min(start + step, ep.num_frames) - 1} is damaged ({exc})')
                 break
     return problems
 

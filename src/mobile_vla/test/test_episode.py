@@ -193,6 +193,22 @@ def test_odd_files_are_refused_at_once_and_bounded(tmp_path):
                          chunks=(1, 720, 1280, 3), compression='gzip')
     problems = validate_episode(huge)
     assert 'more than any recorder writes' in problems[0]
+    # Raw data kept in another file (here a FIFO that would block), no pixels at all, and
+    # 10,000 frames in one compressed chunk (each frame read would decompress 122 MB).
+    raw = _write_raw(tmp_path / 'episode_raw.h5', images=None)
+    with h5py.File(raw, 'a') as f:
+        f.create_dataset('images', shape=(4, 8, 8, 3), dtype=np.uint8,
+                         external=[(str(fifo), 0, 4 * 8 * 8 * 3)])
+    assert 'keeps its data in another file' in validate_episode(raw)[0]
+    empty = _write_raw(tmp_path / 'episode_empty.h5', images=np.zeros((4, 0, 0, 3), np.uint8))
+    assert 'hold no picture' in validate_episode(empty)[0]
+    chunky = _write_raw(tmp_path / 'episode_chunky.h5', images=None, num_frames=10_000,
+                        actions=np.zeros((10_000, 3), np.float32),
+                        action_event_types=np.array(['episode_start'] * 10_000, object))
+    with h5py.File(chunky, 'a') as f:
+        f.create_dataset('images', data=np.zeros((10_000, 64, 64, 3), np.uint8),
+                         chunks=(10_000, 64, 64, 3), compression='gzip')
+    assert 'would decompress' in validate_episode(chunky)[0]
     with pytest.raises(EpisodeError, match='more than any recorder writes'):
         read_episode(huge)  # training and evaluation are refused the same way
 

@@ -9,15 +9,17 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
 from mobile_vla.augment import distance_scaled, mirror, photometric
 from mobile_vla.bus import ReplayBus
-from mobile_vla.config import positive_int
+from mobile_vla.config import ConfigError, positive_int
 from mobile_vla.episode import (
     EpisodeError,
     episode_paths,
@@ -59,7 +61,15 @@ def _stats(args: argparse.Namespace) -> int:
     return 0 if stats.episodes else 1
 
 
+#: The largest --zoom-max: beyond it the cup leaves the frame.
+MAX_ZOOM = 4.0
+
+
 def _augment(args: argparse.Namespace) -> int:
+    if not (math.isfinite(args.zoom_min) and math.isfinite(args.zoom_max)
+            and 0 < args.zoom_min <= args.zoom_max <= MAX_ZOOM):
+        raise ConfigError(f'need 0 < --zoom-min <= --zoom-max <= {MAX_ZOOM}, got '
+                          f'{args.zoom_min} and {args.zoom_max}')
     rng = np.random.default_rng(args.seed)
     store = EpisodeStore(args.output, args.compression)
     paths = episode_paths(args.input)
@@ -67,18 +77,18 @@ def _augment(args: argparse.Namespace) -> int:
     for path in tqdm(paths, desc=f'augment ({args.kind})', unit='episode'):
         try:
             episode = read_episode(path)
-        except EpisodeError as exc:  # one bad file never stops the others
-            print(f'SKIP {exc}')
+            if args.kind == 'mirror':
+                variants = [mirror(episode)]
+            elif args.kind == 'photometric':
+                variants = [photometric(episode, rng, suffix=f'_photo{k}')
+                            for k in range(args.copies)]
+            else:
+                zooms = rng.uniform(args.zoom_min, args.zoom_max, size=args.copies)
+                variants = [distance_scaled(episode, float(z)) for z in zooms]
+        except (EpisodeError, ValueError, cv2.error) as exc:  # one bad file never stops
+            print(f'SKIP {exc if isinstance(exc, EpisodeError) else f"{path}: {exc}"}')
             skipped += 1
             continue
-        if args.kind == 'mirror':
-            variants = [mirror(episode)]
-        elif args.kind == 'photometric':
-            variants = [photometric(episode, rng, suffix=f'_photo{k}')
-                        for k in range(args.copies)]
-        else:
-            zooms = rng.uniform(args.zoom_min, args.zoom_max, size=args.copies)
-            variants = [distance_scaled(episode, float(z)) for z in zooms]
         for variant in variants:
             store.write(variant)
             written += 1

@@ -24,7 +24,7 @@ from mobile_vla.config import ConfigError
 from mobile_vla.episode import TEMP_MARK
 from mobile_vla.policy.configuration_policy import PolicyConfig
 from mobile_vla.policy.modeling_policy import VlaPolicy, build_policy
-from mobile_vla.policy.tokenization import TOKENIZER_FILE
+from mobile_vla.policy.tokenization import TOKENIZER_FILE, TokenizerFileError
 
 FORMAT = 'mobile_vla.policy/1'
 CONFIG_FILE = 'config.json'
@@ -112,8 +112,9 @@ def read_checkpoint_config(folder: str | Path) -> tuple[PolicyConfig, dict[str, 
                               'pass the folder that training wrote')
     try:
         meta = json.loads(path.read_text(encoding='utf-8'))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CheckpointError(f'{path} is not valid JSON ({exc}); copy the checkpoint '
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = f'{type(exc).__name__}: {str(exc)[:200]}'
+        raise CheckpointError(f'{path} is not valid JSON ({reason}); copy the checkpoint '
                               'again or retrain') from None
     if not isinstance(meta, dict):
         raise CheckpointError(f'{path} holds a {type(meta).__name__}, not the JSON object '
@@ -141,10 +142,23 @@ def _mismatch_report(expected: dict[str, torch.Tensor], found: dict[str, torch.T
     for key in shapes[:8]:
         lines.append(f'shape of {key}: model {tuple(expected[key].shape)}, '
                      f'checkpoint {tuple(found[key].shape)}')
+    common = sorted(set(expected) & set(found))
+    kinds = [k for k in common if expected[k].dtype.is_floating_point
+             != found[k].dtype.is_floating_point]
+    for key in kinds[:8]:
+        lines.append(f'dtype of {key}: model {expected[key].dtype}, checkpoint '
+                     f'{found[key].dtype}')
     return '; '.join(lines)
 
 
 def load_state_strict(policy: VlaPolicy, state: dict[str, torch.Tensor], source: str) -> None:
+    broken = [k for k, v in state.items() if v.dtype.is_floating_point
+              and not bool(torch.isfinite(v).all())]
+    if broken:
+        raise CheckpointError(
+            f'{source}: {len(broken)} tensor(s) hold NaN or inf ({", ".join(broken[:8])}): '
+            'the weights are damaged (a diverged training run or a bad copy); copy them '
+            'again or retrain')
     expected = policy.checkpoint_state()
     report = _mismatch_report(expected, state)
     if report:
@@ -169,6 +183,8 @@ def load_checkpoint(folder: str | Path, device: str = 'cpu') -> VlaPolicy:
             from None
     try:
         policy = build_policy(config, tokenizer_folder=folder)
+    except TokenizerFileError:
+        raise  # names its own file
     except Exception as exc:  # transformers' and huggingface_hub's own validation errors
         raise CheckpointError(f'{folder / CONFIG_FILE}: the model it describes cannot be '
                               f'built ({type(exc).__name__}: {exc}); check kosmos2_arch and '

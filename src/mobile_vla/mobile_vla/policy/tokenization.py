@@ -57,11 +57,18 @@ def load_tokenizer(kind: str, snapshot: str | Path | None = None,
     if folder is not None and (Path(folder) / TOKENIZER_FILE).is_file():
         path = Path(folder) / TOKENIZER_FILE
         try:
-            return PreTrainedTokenizerFast(tokenizer_file=str(path), pad_token=PAD,
-                                           unk_token=UNK, bos_token=BOS, eos_token=EOS)
+            tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(path), pad_token=PAD,
+                                                unk_token=UNK, bos_token=BOS, eos_token=EOS)
         except Exception as exc:  # the tokenizers library raises a bare Exception
             raise TokenizerFileError(f'{path} is not a tokenizer file ({exc}); copy the '
                                      'checkpoint again') from None
+        ids = tokenizer.get_vocab().values()
+        if ids and (min(ids) < 0 or max(ids) >= len(tokenizer)):
+            # The text model's embedding has len(tokenizer) rows: such an id would index
+            # past it at the first instruction.
+            raise TokenizerFileError(f'{path}: token ids run to {max(ids)} but the vocabulary '
+                                     f'has {len(tokenizer)} entries; copy the checkpoint again')
+        return tokenizer
     if kind == 'words':
         return build_word_tokenizer()
     if snapshot is None:
