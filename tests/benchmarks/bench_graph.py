@@ -217,10 +217,20 @@ def _rate(values: dict[str, str]) -> str:
             f"{int(values['frames.received']) + int(values['frames.missed'])}")
 
 
+def _first_after(messages: list, count: int, test=lambda _m: True) -> float | None:
+    return next((t for t, m in messages[count:] if test(m)), None)
+
+
 def latency_trials(probe, camera, cmd: list, trials: int, pause_s: float) -> dict:
     """Pause the camera until cmd_vel is zero (``pause_s``, beyond max_frame_age_s),
-    resume it, time the first non-zero cmd_vel."""
-    samples, pauses, failed = [], [], 0
+    resume it, time the first non-zero cmd_vel. Slow trials (over 100 ms) are listed
+    with the time to each hop, as the probe saw it: the first frame of the camera's
+    policy stream, the first non-zero robot/action, the first non-zero cmd_vel."""
+    from mobile_vla import topics
+
+    frames = probe.listen_to(topics.CAMERA_IMAGE_POLICY)
+    actions = probe.listen_to(topics.ROBOT_ACTION)
+    samples, pauses, slow, failed = [], [], [], 0
     pid = camera.process.pid
     for _ in range(trials):
         os.kill(pid, signal.SIGSTOP)
@@ -232,7 +242,7 @@ def latency_trials(probe, camera, cmd: list, trials: int, pause_s: float) -> dic
             failed += 1
             continue
         probe.spin_for(max(0.0, pause_s - (time.monotonic() - stopped)))
-        count = len(cmd)
+        count, n_frames, n_actions = len(cmd), len(frames), len(actions)
         os.kill(pid, signal.SIGCONT)
         resumed = time.monotonic()
         pauses.append(resumed - stopped)
@@ -240,10 +250,16 @@ def latency_trials(probe, camera, cmd: list, trials: int, pause_s: float) -> dic
         if probe.spin_until(moved, 3.0):
             first = next(t for t, m in cmd[count:] if _nonzero(m))
             samples.append((first - resumed) * 1e3)
+            if samples[-1] > 100.0:
+                hops = {'frame': _first_after(frames, n_frames),
+                        'action': _first_after(actions, n_actions, _nonzero), 'cmd_vel': first}
+                slow.append({k: None if v is None else round((v - resumed) * 1e3, 1)
+                             for k, v in hops.items()})
         else:
             failed += 1
         probe.spin_for(0.3)
     return {'resume_to_cmd_vel_ms': percentiles(samples), 'failed_trials': failed,
+            'slow_trials_ms_after_resume': slow,
             'pause_s': percentiles(pauses) if not pauses else {
                 k: round(v / 1e3, 3) if k != 'n' else v
                 for k, v in percentiles([p * 1e3 for p in pauses]).items()}}
@@ -325,6 +341,8 @@ def show(result: dict) -> None:
               f"{r.get('p95')} ms, max {r.get('max')} ms over {r['n']} trials "
               f"({lat['failed_trials']} failed; camera paused {lat['pause_s'].get('p50')} s, "
               f"at most {lat['pause_s'].get('max')} s)")
+        for hops in lat['slow_trials_ms_after_resume']:
+            print(f'  slow trial, ms after the resume: {hops}')
     steady = stream['steady_frame_to_action_ms']
     print(f"steady state, capture stamp -> robot/action (inference diagnostics): "
           f"p50 {steady['p50']}, p95 {steady['p95']} (ms)")

@@ -49,11 +49,15 @@ class InferenceWiring:
 
     def __init__(self, bus: Bus,
                  load: Callable[[InferenceConfig], PolicyRunner] = load_runner,
-                 process_health: Callable[[], dict[str, str]] | None = None) -> None:
+                 process_health: Callable[[], dict[str, str]] | None = None,
+                 on_loaded: Callable[[], None] | None = None) -> None:
         """``process_health`` adds values of the running process (memory) to /diagnostics;
-        replay and simulation leave it out, so their outputs stay exact."""
+        replay and simulation leave it out, so their outputs stay exact. ``on_loaded``
+        runs once the model is loaded (the node freezes the garbage collector's view of
+        it there)."""
         self.bus = bus
         self._process_health = process_health
+        self._on_loaded = on_loaded
         self.config = bus.config(InferenceConfig)
         self.inference = VlaInference(self.config, load)
         self._warn = throttled_warnings(bus, 2.0)
@@ -80,6 +84,8 @@ class InferenceWiring:
 
     def _load(self) -> None:
         if self.inference.load():
+            if self._on_loaded is not None:
+                self._on_loaded()
             if self.config.checkpoint:
                 self.bus.log('info', f'policy loaded from {self.config.checkpoint} '
                                      f'({self.inference.runner.engine.name})')
