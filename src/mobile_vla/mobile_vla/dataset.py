@@ -28,8 +28,9 @@ from torch.utils.data import Dataset
 
 from mobile_vla.actions import ACTION_LIMIT, ActionSpace
 from mobile_vla.episode import EpisodeError, EpisodeFile, episode_paths
+from mobile_vla.language import scenario_phrasings
 from mobile_vla.policy.preprocess import resize_frame
-from mobile_vla.scenarios import swap_sides
+from mobile_vla.scenarios import find_in, swap_sides
 
 
 def window_frames(t: int, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,12 +78,13 @@ class EpisodeWindowDataset(Dataset):
         paths: list[Path] | None = None,
         action_limit: float = ACTION_LIMIT,
         mirror: bool = False,
+        paraphrase: bool = False,
     ) -> None:
         if window < 1 or chunk < 1:
             raise ValueError(f'window and chunk must be >= 1, got {window} and {chunk}')
         self.window, self.chunk, self.image_size = window, chunk, image_size
         self.space = ActionSpace(action_dim, action_limit)
-        self.mirror = mirror
+        self.mirror, self.paraphrase = mirror, paraphrase
         self.episodes: list[EpisodeInfo] = []
         self.skipped: list[str] = []
         for path in paths if paths is not None else episode_paths(*sources):
@@ -135,6 +137,9 @@ class EpisodeWindowDataset(Dataset):
             pixels = pixels[:, :, ::-1]
             actions[:, 1:] *= -1  # linear_y and angular_z change sign in a mirror image
             instruction, scenario = swap_sides(instruction), swap_sides(scenario)
+        if self.paraphrase and find_in(scenario or '') is not None:
+            choices = scenario_phrasings(find_in(scenario).name)
+            instruction = choices[int(torch.randint(len(choices), ()))]
         return {
             'images': torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))),
             'history_mask': torch.from_numpy(history_mask),

@@ -14,6 +14,7 @@ and the message type stores numpy arrays).
 from __future__ import annotations
 
 import array
+import math
 import sys
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -214,6 +215,16 @@ class SecondsSince:
         if self.origin_ns is None:
             self.origin_ns = int(t_ns)
         return (int(t_ns) - self.origin_ns) / NS_PER_S
+
+
+def odometry_to_pose(msg: Any) -> tuple[float, float, float]:
+    """(x, y, yaw) of a nav_msgs/Odometry of a planar robot; ValueError if not finite."""
+    p, q = msg.pose.pose.position, msg.pose.pose.orientation
+    yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+    pose = (float(p.x), float(p.y), float(yaw))
+    if not all(math.isfinite(v) for v in pose):
+        raise ValueError(f'odometry pose is not finite: {pose}')
+    return pose
 
 
 def twist_to_action(msg: Any) -> tuple[float, float, float]:

@@ -115,6 +115,15 @@ VLA_COMMAND = Topic(
     'vla/command', 'std_msgs/msg/String', LATCHED,
     "the operator's English instruction; 'stop' or '' halts the policy",
 )
+VLA_STATUS = Topic(
+    'vla/status', 'std_msgs/msg/String', LATCHED,
+    'the instruction plan as JSON: instruction, state (idle, running, done, failed, '
+    'refused, stopped), step i of n, its text, the reason',
+)
+ODOM = Topic(
+    'odom', 'nav_msgs/msg/Odometry', SENSOR_DATA,
+    "the base's odometry; motion steps of an instruction close on it when it is fresh",
+)
 ROBOT_ACTION = Topic(
     'robot/action', 'geometry_msgs/msg/Twist', COMMAND,
     "the policy's velocity command (linear.x, linear.y, angular.z)",
@@ -150,8 +159,9 @@ DIAGNOSTICS = Topic(
 )
 
 ALL_TOPICS: tuple[Topic, ...] = (
-    CAMERA_IMAGE, CAMERA_IMAGE_POLICY, CAMERA_INFO, VLA_COMMAND, ROBOT_ACTION, TELEOP_CMD_VEL,
-    CONTROL_MODE, CONTROL_ESTOP, CMD_VEL, CONTROL_STATE, RECORDER_CONTROL, DIAGNOSTICS,
+    CAMERA_IMAGE, CAMERA_IMAGE_POLICY, CAMERA_INFO, VLA_COMMAND, VLA_STATUS, ODOM, ROBOT_ACTION,
+    TELEOP_CMD_VEL, CONTROL_MODE, CONTROL_ESTOP, CMD_VEL, CONTROL_STATE, RECORDER_CONTROL,
+    DIAGNOSTICS,
 )
 _BY_NAME = {t.name: t for t in ALL_TOPICS}
 

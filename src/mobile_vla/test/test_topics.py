@@ -11,7 +11,7 @@ def test_every_topic_of_the_design_is_declared_once():
     assert len(names) == len(set(names))
     assert set(names) == {
         'camera/image', 'camera/image_policy', 'camera/camera_info', 'vla/command',
-        'robot/action', 'teleop/cmd_vel',
+        'vla/status', 'odom', 'robot/action', 'teleop/cmd_vel',
         'control/mode', 'control/estop', 'cmd_vel', 'control/state', 'recorder/control',
         'diagnostics',
     }
@@ -22,6 +22,8 @@ def test_every_topic_of_the_design_is_declared_once():
     (topics.CAMERA_IMAGE_POLICY, 'sensor_msgs/msg/Image', 'best_effort', 'volatile'),
     (topics.CAMERA_INFO, 'sensor_msgs/msg/CameraInfo', 'best_effort', 'volatile'),
     (topics.VLA_COMMAND, 'std_msgs/msg/String', 'reliable', 'transient_local'),
+    (topics.VLA_STATUS, 'std_msgs/msg/String', 'reliable', 'transient_local'),
+    (topics.ODOM, 'nav_msgs/msg/Odometry', 'best_effort', 'volatile'),
     (topics.ROBOT_ACTION, 'geometry_msgs/msg/Twist', 'reliable', 'volatile'),
     (topics.TELEOP_CMD_VEL, 'geometry_msgs/msg/Twist', 'reliable', 'volatile'),
     (topics.CONTROL_MODE, 'std_msgs/msg/String', 'reliable', 'transient_local'),

@@ -13,12 +13,14 @@ argument (seconds); nothing here reads a clock.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from mobile_vla.config import ConfigError
+from mobile_vla.planner import NAVIGATE, PlanError, plan
 from mobile_vla.policy.runner import (
     EXECUTIONS,
     HISTORIES,
@@ -27,9 +29,13 @@ from mobile_vla.policy.runner import (
     untrained_runner,
 )
 from mobile_vla.streams import StreamMonitor
+from mobile_vla_inference import sequence
+from mobile_vla_inference.sequence import PlanExecutor, SequenceLimits
 
 STOP_WORDS = frozenset({'', 'stop', 'halt', 'stop.', 'stop!'})
 ZERO = np.zeros(3, np.float32)
+#: Zero for these reasons is what was asked for: diagnostics stay OK.
+QUIET_REASONS = frozenset({'stopped by instruction', 'plan complete'})
 
 
 #: A frame stamped later than now by more than this is invalid (clock skew).
@@ -70,6 +76,17 @@ class InferenceConfig:
     max_instruction_chars: int = _doc(
         'a longer instruction is refused (zero motion, a warning): English instructions '
         'are a sentence or two', 500)
+    motion_speed: float = _doc('m/s of a motion step of an instruction ("move left 0.5 m")',
+                               0.3)
+    turn_speed: float = _doc('rad/s of a turn step ("turn right 90 degrees")', 0.6)
+    arrive_speed: float = _doc(
+        'a navigation step has arrived when the policy holds actions below this norm '
+        '(m/s) for arrive_hold_s', 0.08)
+    arrive_hold_s: float = _doc('see arrive_speed', 1.0)
+    navigate_timeout_s: float = _doc('a navigation step that has not arrived by then fails '
+                                     '(zero, the plan stops)', 60.0)
+    odom_timeout_s: float = _doc(
+        'motion steps close on odom while it is this fresh, else they run on time', 0.5)
 
     def __post_init__(self) -> None:
         if self.engine not in ('torch', 'onnx'):
@@ -84,6 +101,18 @@ class InferenceConfig:
             raise ConfigError('replan_every and window must be >= 0')
         if self.max_instruction_chars < 1:
             raise ConfigError('max_instruction_chars must be >= 1')
+        for name in ('motion_speed', 'turn_speed', 'arrive_speed', 'arrive_hold_s',
+                     'navigate_timeout_s', 'odom_timeout_s'):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f'{name} must be a finite number > 0, got {value}')
+        if self.motion_speed > 1.15 or self.turn_speed > 1.15:
+            raise ConfigError('motion_speed and turn_speed are at most 1.15 (the action '
+                              'limit)')
+
+    def sequence_limits(self) -> SequenceLimits:
+        return SequenceLimits(self.motion_speed, self.turn_speed, self.arrive_speed,
+                              self.arrive_hold_s, self.navigate_timeout_s, self.odom_timeout_s)
 
     def runner_options(self) -> dict[str, Any]:
         return {'execution': self.execution, 'history': self.history,
@@ -118,6 +147,10 @@ class VlaInference:
         self._frame_tried: float | None = None  # the frame of the last due step, any outcome
         self.frames = StreamMonitor()
         self._instruction: str | None = None
+        self.plan: PlanExecutor | None = None
+        self._plan_status: dict[str, Any] = {'state': sequence.IDLE,
+                                             'reason': 'no instruction yet'}
+        self.status_changes = 0
         self._last_action = ZERO
         self.steps = 0
         self.zero_reasons: dict[str, int] = {}
@@ -158,25 +191,54 @@ class VlaInference:
         return stamp - used >= (1.0 - STEP_SLACK) / self.config.rate_hz
 
     def on_instruction(self, text: str) -> str | None:
-        """A new instruction; one over ``max_instruction_chars`` is refused: the policy
-        stops (zero), and the reason is returned."""
+        """A new instruction replaces the running plan at once. It is planned
+        (``mobile_vla.planner``); one the planner refuses, one over
+        ``max_instruction_chars`` or one that is not valid text stops the robot (zero),
+        and the reason is returned."""
         text = str(text).strip()
         self._last_action = ZERO
+        self.plan = None
+        self.status_changes += 1
         # The newest frame is due again: the new instruction acts on it at once.
         self._frame_used = self._frame_tried = None
         if len(text) > self.config.max_instruction_chars:
-            self._instruction = REFUSED
-            return (f'instruction refused: {len(text)} characters, more than '
-                    f'max_instruction_chars ({self.config.max_instruction_chars}); zero motion')
+            return self._refuse(text[:80] + '...', f'{len(text)} characters, more than '
+                                f'max_instruction_chars ({self.config.max_instruction_chars})')
         try:
             text.encode('utf-8')
         except UnicodeEncodeError:  # a lone surrogate: not text a tokenizer can take
-            self._instruction = REFUSED
-            return 'instruction refused: it is not valid Unicode text; zero motion'
+            return self._refuse(text.encode('utf-8', 'replace').decode(),
+                                'it is not valid Unicode text')
         self._instruction = text
-        if self.runner is not None and text.lower() not in STOP_WORDS:
-            self.runner.set_instruction(text)
+        if text.lower() in STOP_WORDS:
+            self._plan_status = {'instruction': text, 'state': sequence.STOPPED,
+                                 'reason': 'stopped by instruction'}
+            return None
+        try:
+            steps = plan(text)
+        except PlanError as exc:
+            return self._refuse(text, str(exc))
+        self.plan = PlanExecutor(steps, self.config.sequence_limits())
+        first = steps.steps[0]
+        if self.runner is not None and first.kind == NAVIGATE:
+            self.runner.set_instruction(first.text)  # encoded now, not at the first frame
         return None
+
+    def _refuse(self, text: str, why: str) -> str:
+        self._instruction = REFUSED
+        self._plan_status = {'instruction': text, 'state': sequence.REFUSED, 'reason': why}
+        return f'instruction refused: {why}; zero motion'
+
+    def on_odometry(self, pose: tuple[float, float, float], now: float) -> None:
+        """Odometry (x, y, yaw) at ``now``: motion steps close on it while it is fresh."""
+        if self.plan is not None:
+            self.plan.on_odometry(pose, now)
+
+    def status(self) -> dict[str, Any]:
+        """The plan's progress, as vla/status publishes it."""
+        if self.plan is not None:
+            return self.plan.status
+        return dict(self._plan_status)
 
     def _zero(self, reason: str) -> InferenceOutput:
         kind = reason.split(':')[0].split('(')[0].strip()
@@ -214,10 +276,20 @@ class VlaInference:
         if self._instruction is None:
             return self._zero('no instruction yet (publish one on vla/command)')
         if self._instruction is REFUSED:
-            return self._zero('instruction refused (too long or not valid text); publish '
+            return self._zero(f'instruction refused ({self._plan_status["reason"]}); publish '
                               'another one')
-        if self._instruction.lower() in STOP_WORDS:
+        if self._instruction.lower() in STOP_WORDS or self.plan is None:
             return self._zero('stopped by instruction')
+        directive = self.plan.update(now)
+        if directive.kind == 'zero':
+            return self._zero(directive.reason)
+        if directive.kind == 'motion':  # a motion step drives blind, on time or odometry
+            self.last_reason = None
+            self._last_action = np.asarray(directive.velocity, np.float32)
+            return InferenceOutput(self._last_action, None, {})
+        if self.runner.instruction != directive.text:  # a navigation step begins
+            self.runner.set_instruction(directive.text)
+            self._frame_used, self._last_action = None, ZERO
         if frame is None:
             return self._zero('no camera frame yet')
         image, order, stamp = frame
@@ -236,6 +308,7 @@ class VlaInference:
         if not np.all(np.isfinite(result.action)):
             return self._zero('policy output is NaN or inf')
         self._frame_used = stamp
+        self.plan.on_policy_action(result.action, now)
         self.steps += 1
         self.last_reason = None
         self.last_latency = result.latency_ms
@@ -265,7 +338,11 @@ class VlaInference:
         }
         if self.runner is None:
             return 'ERROR', f'model not loaded: {self.load_error}', values
-        if self.last_reason is not None and self.last_reason != 'stopped by instruction':
+        status = self.status()
+        values.update({f'plan.{k}': str(status.get(k, '')) for k in
+                       ('state', 'step', 'steps', 'text', 'reason')})
+        if self.last_reason is not None and self.last_reason not in QUIET_REASONS and \
+                not self.last_reason.startswith('waiting'):
             return 'WARN', f'publishing zero: {self.last_reason}', values
-        return 'OK', ('stopped by instruction' if self.last_reason else
+        return 'OK', (self.last_reason if self.last_reason else
                       f'driving: {self._instruction!r}'), values

@@ -18,6 +18,7 @@ large checkpoint loads. Frame age and pacing both use the node's clock
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import deque
 from typing import Any, Callable
@@ -26,7 +27,12 @@ import numpy as np
 
 from mobile_vla import topics
 from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
-from mobile_vla.msgs import ImageConversionError, image_to_numpy, stamp_to_ns
+from mobile_vla.msgs import (
+    ImageConversionError,
+    image_to_numpy,
+    odometry_to_pose,
+    stamp_to_ns,
+)
 from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
 
@@ -45,7 +51,8 @@ DELAY_WINDOW = 300
 
 
 class InferenceWiring:
-    """vla_inference: camera/image_policy and vla/command in; robot/action per due frame."""
+    """vla_inference: camera/image_policy, vla/command and odom in; robot/action per due
+    frame (or per watchdog tick in a motion step of a plan) and vla/status out."""
 
     def __init__(self, bus: Bus,
                  load: Callable[[InferenceConfig], PolicyRunner] = load_runner,
@@ -65,6 +72,9 @@ class InferenceWiring:
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
         subscribe_to(bus, topics.CAMERA_IMAGE_POLICY, self._on_image, qos=POLICY_FRAMES)
         subscribe_to(bus, topics.VLA_COMMAND, self._on_instruction)
+        subscribe_to(bus, topics.ODOM, self._on_odometry)
+        self._status = publisher_of(bus, topics.VLA_STATUS)
+        self._status_sent: dict[str, Any] | None = None
         self._steps: deque[int] = deque()
         self._delays_ms: deque[float] = deque(maxlen=DELAY_WINDOW)
         self._last_publish_ns: int | None = None
@@ -133,12 +143,26 @@ class InferenceWiring:
         text = str(msg.data)
         self._policy.submit(lambda: self._instruct(text))
 
+    def _on_odometry(self, msg: Any) -> None:
+        try:
+            pose = odometry_to_pose(msg)
+        except (ValueError, AttributeError) as exc:
+            self._warn(f'odom: {exc}; motion steps run on time')
+            return
+        now = self.bus.now_ns() / NS
+        # On the policy worker, in order with the steps that read it.
+        self._policy.submit(lambda: self.inference.on_odometry(pose, now))
+
     def _instruct(self, text: str) -> None:
         refused = self.inference.on_instruction(text)
         if refused:
             self.bus.log('warning', refused)
         else:
-            self.bus.log('info', f'instruction: {text.strip()!r}')
+            status = self.inference.status()
+            steps = status.get('plan', [])
+            plan = f' (plan: {"; ".join(steps)})' if len(steps) > 1 else ''
+            self.bus.log('info', f'instruction: {text.strip()!r}{plan}')
+        self._publish_status()
         # The newest fresh frame is due again: the instruction (or a stop) acts at once.
         with self._due_lock:
             if self._busy or not self.inference.frame_due():
@@ -201,6 +225,7 @@ class InferenceWiring:
             return
         self.publish_action(out.action)
         self._last_publish_ns = now_ns
+        self._publish_status()
         if out.reason:
             self._warn(f'zero action: {out.reason}')
         if self.inference.steps != stepped:
@@ -208,6 +233,15 @@ class InferenceWiring:
             self._delays_ms.append((self.bus.now_ns() / NS - self.inference.stepped_stamp) * 1e3)
             while self._steps and now_ns - self._steps[0] > RATE_WINDOW_S * NS:
                 self._steps.popleft()
+
+    def _publish_status(self) -> None:
+        """vla/status, whenever the plan's progress changed (latched: a late subscriber
+        gets the current one)."""
+        status = self.inference.status()
+        if status == self._status_sent:
+            return
+        self._status_sent = status
+        self._status(self.bus.msgs.string(json.dumps(status)))
 
     def rate_hz(self) -> float:
         steps = self._steps

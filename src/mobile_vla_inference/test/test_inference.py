@@ -81,7 +81,7 @@ def test_every_reason_to_stop_publishes_zero_and_says_why(checkpoint, tmp_path):
 def test_failures_and_nan_outputs_give_zero(checkpoint):
     inf = VlaInference(InferenceConfig(checkpoint=checkpoint), load)
     inf.load()
-    inf.on_instruction('go')
+    inf.on_instruction('go to the cup')
     inf.on_image(np.zeros((10, 10), np.uint8), 'rgb', T0)  # not an RGB frame
     out = inf.step(T0)
     assert not out.action.any() and out.reason.startswith('policy step failed: ValueError')
@@ -102,7 +102,7 @@ def test_a_replayed_bag_gives_a_robot_action_stream(checkpoint, tmp_path):
         writer.write_string('/vla/command', 'stop', T0 * S + 2 * S)
         writer.write_string('/vla/command', 'go around the box on the left to the cup',
                             T0 * S + 5 * S // 2)
-        writer.write_string('/vla/command', 'still here', T0 * S + 4 * S)  # 1 s after dropout
+        writer.write_string('/vla/command', 'go to the cup', T0 * S + 4 * S)  # 1 s after dropout
     log = MessageLog()
     ex = ReplayExecutor(sink=log)
     inf = InferenceWiring(ReplayBus(ex, to_params(InferenceConfig(checkpoint=checkpoint,

@@ -6,6 +6,8 @@
     mobile-vla sim run --checkpoint models/demo --scenario 2box_hori_right --mode hybrid \\
         --manual-at 0.5 --manual-for 1.0          # the expert takes over for a second
     mobile-vla sim eval --checkpoint models/demo --episodes-per-scenario 10 --out runs/eval
+    mobile-vla sim eval --instructions heldout --episodes-per-scenario 2   # paraphrases
+    mobile-vla sim eval --instructions config/language/sequences.yaml      # sequences
 
 Simulator parameters (``SimConfig``) change with ``--set key=value``, for example
 ``--set width=1280 --set height=720``. Everything runs in simulation time.
@@ -21,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from mobile_vla.config import load_config, writable_folder
-from mobile_vla.scenarios import INSTRUCTIONS, SCENARIOS, parse
+from mobile_vla.language import read_instruction_pairs, scenario_phrasings
+from mobile_vla.scenarios import SCENARIOS, parse
 
 NS = 1_000_000_000
 
@@ -50,8 +53,10 @@ def _runner(args: argparse.Namespace):
     return config, load_runner(config)
 
 
-def _instruction_variant(seed: int, index: int) -> int:
-    return int(np.random.default_rng([seed, index, 0x1A57]).integers(len(INSTRUCTIONS['left'])))
+def _collect_instruction(scenario: str, seed: int, index: int) -> str:
+    """A training phrasing of the scenario's side, drawn per episode (fixed seed)."""
+    phrasings = scenario_phrasings(scenario)
+    return phrasings[int(np.random.default_rng([seed, index, 0x1A57]).integers(len(phrasings)))]
 
 
 def _collect(args: argparse.Namespace) -> int:
@@ -64,14 +69,22 @@ def _collect(args: argparse.Namespace) -> int:
     scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
     if args.episodes < 1:
         raise ValueError('--episodes must be at least 1')
+    if not 0 <= args.start_spread <= 1.0:
+        raise ValueError('--start-spread must be in [0, 1] metres')
     store = EpisodeStore(args.out)
     written, failed = 0, []
     t0 = time.perf_counter()
     for i in range(args.episodes):
         name = scenarios[i % len(scenarios)]
         seed = args.seed + i // len(scenarios)
-        text = parse(name).instruction(_instruction_variant(args.seed, i))
-        result = run_episode(name, seed, text, driver='expert', sim=sim,
+        text = _collect_instruction(name, args.seed, i)
+        shift = (0.0, 0.0)
+        if args.start_spread > 0:  # where a motion step of a sequence may leave the robot
+            rng = np.random.default_rng([args.seed, i, 0x5717])
+            shift = tuple(float(v) for v in rng.uniform(
+                [-args.start_spread / 2, -args.start_spread], [args.start_spread / 2,
+                                                               args.start_spread]))
+        result = run_episode(name, seed, text, driver='expert', sim=sim, start_shift=shift,
                              start_ns=SIM_EPOCH_NS + (args.seed * 100_000 + i) * 60 * NS,
                              expert=ExpertConfig(actions=args.actions))
         good = (result.success and result.on_instructed_side and result.episode is not None
@@ -124,23 +137,55 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if result.success else 3
 
 
+def _eval_instructions(args: argparse.Namespace, sim, out: Path | None) -> int:
+    from mobile_vla_sim.evaluate import (
+        evaluate_instructions,
+        instruction_table,
+        write_instruction_report,
+    )
+
+    pairs = read_instruction_pairs(args.instructions)  # before the model loads
+    if args.scenario:
+        wanted = {parse(s).name for s in args.scenario}
+        pairs = [p for p in pairs if p.scenario in wanted]
+    _, runner = _runner(args)
+    t0 = time.perf_counter()
+    report = evaluate_instructions(runner, pairs, args.episodes_per_scenario, seed=args.seed,
+                                   sim=sim, progress=_progress(args))
+    report['checkpoint'], report['instructions_file'] = args.checkpoint, args.instructions
+    report['wall_s'] = round(time.perf_counter() - t0, 2)
+    print(instruction_table(report))
+    print(f'{len(report["runs"])} episodes in {report["wall_s"]:.1f} s')
+    if out is not None:
+        paths = write_instruction_report(report, out)
+        print(f"report: {paths['report']}  table: {paths['table']}  plot: {paths['plot']}")
+    return 0
+
+
+def _progress(args: argparse.Namespace):
+    def progress(result) -> None:
+        if args.verbose:
+            steps = f', plan {result.plan_state}' if result.plan_state else ''
+            print(f'  {result.scenario} seed {result.seed}: {result.outcome} '
+                  f'(side {result.passed_side}{steps}, {result.time_s:.1f} s) '
+                  f'{result.instruction!r}', flush=True)
+    return progress
+
+
 def _eval(args: argparse.Namespace) -> int:
     from mobile_vla_sim.evaluate import evaluate_policy, table, write_report
 
     sim = _sim_config(args.set)
+    if args.instructions:
+        out = writable_folder(args.out) if args.out else None
+        return _eval_instructions(args, sim, out)
     scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
     out = writable_folder(args.out) if args.out else None  # before the evaluation
     _, runner = _runner(args)
     t0 = time.perf_counter()
-
-    def progress(result) -> None:
-        if args.verbose:
-            print(f'  {result.scenario} seed {result.seed}: {result.outcome} '
-                  f'(side {result.passed_side}, {result.time_s:.1f} s)', flush=True)
-
     report = evaluate_policy(runner, args.episodes_per_scenario, seed=args.seed,
                              scenarios=scenarios, sim=sim, out=out, record_runs=args.record,
-                             progress=progress)
+                             progress=_progress(args))
     report['checkpoint'] = args.checkpoint
     elapsed = time.perf_counter() - t0
     steps = sum(r['policy_steps'] for r in report['runs'])
@@ -179,6 +224,9 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--scenario', action='append', help='only these (default: all eight)')
     p.add_argument('--actions', choices=('discrete', 'continuous'), default='discrete',
                    help='key-map actions (magnitude 1.15) or continuous directions')
+    p.add_argument('--start-spread', type=float, default=0.0, metavar='M',
+                   help='shift each start up to M metres sideways (M/2 along x): data for '
+                        'a policy that takes over after a motion step (0 = as drawn)')
     p.add_argument('--verbose', action='store_true')
     common(p)
     p.set_defaults(func=_collect)
@@ -202,7 +250,12 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
 
     p = sim_sub.add_parser('eval', help='closed-loop success per scenario and language test')
     policy(p)
-    p.add_argument('--episodes-per-scenario', type=int, default=10)
+    p.add_argument('--episodes-per-scenario', type=int, default=10,
+                   help='layouts per scenario (with --instructions: per pair)')
+    p.add_argument('--instructions', default=None, metavar='FILE',
+                   help='evaluate these (scenario, instruction) pairs instead (YAML list; '
+                        '"heldout" = config/language/heldout.yaml); sequences get '
+                        'step-level success')
     p.add_argument('--seed', type=int, default=EVAL_SEED, help='first layout seed')
     p.add_argument('--scenario', action='append', help='only these (default: all eight)')
     p.add_argument('--out', default=None, help='report.json, table.md, eval.png')

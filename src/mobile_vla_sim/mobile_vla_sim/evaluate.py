@@ -1,9 +1,14 @@
 """Closed-loop evaluation: every scenario on fixed seeds, and the language test.
 
 Success means the robot centre came within ``success_radius`` of the cup, with no
-collision, within ``time_limit_s``. Per scenario the report gives success, collision
-and time-out rates, mean path length, SPL (success weighted by shortest path /
-driven path) and mean time to the cup.
+collision, within ``time_limit_s``, AND passed the obstacle on the instructed side;
+reaching the cup on the other side counts as ``wrong_side``, next to it. Per
+scenario the report gives success, wrong side, collision and time-out rates, mean
+path length, SPL (success weighted by shortest path / driven path) and mean time to
+the cup. ``evaluate_instructions`` does the same per instruction of a list of
+(scenario, instruction) pairs (``sim eval --instructions FILE``); an instruction of
+several steps ("first move left 0.5 m, then ...") also gets step-level success: each
+motion step done as asked, measured on the ground truth (``step_done_as_asked``).
 
 The language test uses the fact that the left and right scenarios of a seed are
 the same room: a layout passes when the left instruction reaches the cup passing
@@ -14,15 +19,19 @@ that ignores the instruction passes at most about half of them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from mobile_vla.bag import BagWriter
+from mobile_vla.language import InstructionPair
+from mobile_vla.planner import NAVIGATE, STOP, TURN, WAIT, PlanError, Step, plan
 from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla.scenarios import SCENARIOS, parse
+from mobile_vla_inference.sequence import wrap_angle
 from mobile_vla_recorder.store import EpisodeStore
 from mobile_vla_sim.session import (
     NS,
@@ -62,9 +71,17 @@ def run_episode(scenario: str, seed: int, instruction: str | None = None, *,
                 runner: PolicyRunner | None = None, driver: str = 'policy', mode: str = 'vla',
                 sim: SimConfig | None = None, outputs: RunOutputs | None = None,
                 manual_window: tuple[float, float] | None = None,
-                start_ns: int = SIM_EPOCH_NS, **session_options) -> RunResult:
-    """One closed-loop episode; with ``outputs`` it writes the episode, bag, MP4, PNG, JSON."""
+                start_ns: int = SIM_EPOCH_NS, start_shift: tuple[float, float] = (0.0, 0.0),
+                **session_options) -> RunResult:
+    """One closed-loop episode; with ``outputs`` it writes the episode, bag, MP4, PNG, JSON.
+
+    ``start_shift`` moves the robot's start (x, y metres) within the room: data for a
+    policy that takes over after a motion step of an instruction sequence.
+    """
     layout = sample_layout(scenario, seed)
+    if start_shift != (0.0, 0.0):
+        x, y, yaw = layout.robot
+        layout = replace(layout, robot=(x + start_shift[0], y + start_shift[1], yaw))
     text = instruction or instruction_for(scenario, seed)
     writer = None
     if outputs is not None:
@@ -97,6 +114,58 @@ def run_episode(scenario: str, seed: int, instruction: str | None = None, *,
     return result
 
 
+#: A motion step is done as asked within this share of its distance (at least
+#: ``MOVE_TOLERANCE_M``), with less sideways drift than ``DRIFT_M``; a turn within
+#: ``TURN_TOLERANCE_DEG``; a wait or a stop moves less than ``STILL_M``.
+MOVE_TOLERANCE = 0.25
+MOVE_TOLERANCE_M = 0.1
+DRIFT_M = 0.15
+TURN_TOLERANCE_DEG = 15.0
+STILL_M = 0.05
+
+
+def step_done_as_asked(step: Step, start: list[float], end: list[float]) -> bool:
+    """Whether the robot did a motion step as asked, from its poses (x, y, yaw) at the
+    step's start and end (ground truth)."""
+    dx, dy = end[0] - start[0], end[1] - start[1]
+    c, s = math.cos(start[2]), math.sin(start[2])
+    body = (dx * c + dy * s, -dx * s + dy * c)
+    if step.kind in (WAIT, STOP):
+        return math.hypot(*body) < STILL_M
+    if step.kind == TURN:
+        turned = math.degrees(wrap_angle(end[2] - start[2]))
+        wanted = math.degrees(step.amount) * (1 if step.direction[2] > 0 else -1)
+        return abs(wrap_angle(math.radians(turned - wanted))) <= math.radians(
+            TURN_TOLERANCE_DEG) and math.hypot(*body) < DRIFT_M
+    ux, uy = step.direction[0], step.direction[1]
+    along = body[0] * ux + body[1] * uy
+    drift = abs(-body[0] * uy + body[1] * ux)
+    if step.timed:
+        return along > MOVE_TOLERANCE_M and drift < DRIFT_M
+    return abs(along - step.amount) <= max(MOVE_TOLERANCE * step.amount,
+                                           MOVE_TOLERANCE_M) and drift < DRIFT_M
+
+
+def steps_done(result: RunResult) -> list[bool] | None:
+    """Per step of a multi-step instruction: done as asked (a navigation step: the run's
+    success); None for an instruction of one step."""
+    try:
+        steps = plan(result.instruction).steps
+    except PlanError:
+        return None
+    if len(steps) < 2:
+        return None
+    done = []
+    for k, step in enumerate(steps):
+        record = result.plan_steps[k] if k < len(result.plan_steps) else None
+        if step.kind == NAVIGATE:
+            done.append(record is not None and result.success)
+        else:
+            done.append(record is not None and record.get('state') == 'done' and
+                        step_done_as_asked(step, record['start_pose'], record['end_pose']))
+    return done
+
+
 @dataclass
 class ScenarioStats:
     scenario: str
@@ -105,9 +174,15 @@ class ScenarioStats:
     def row(self) -> dict[str, float | int | str]:
         n = len(self.runs)
         ok = [r for r in self.runs if r.success]
+        sequences = [d for d in (steps_done(r) for r in self.runs) if d is not None]
         return {
             'scenario': self.scenario, 'episodes': n,
             'success': _share(len(ok), n),
+            'wrong_side': sum(r.wrong_side for r in self.runs),
+            'reached': _share(sum(r.reached for r in self.runs), n),
+            **({'all_steps_done': _share(sum(all(d) for d in sequences), len(sequences)),
+                'steps_done': _share(sum(map(sum, sequences)), sum(map(len, sequences)))}
+               if sequences else {}),
             'on_instructed_side': _share(sum(r.on_instructed_side for r in self.runs), n),
             'collisions': _share(sum(r.collision for r in self.runs), n),
             'timeouts': _share(sum(r.outcome == 'timeout' for r in self.runs), n),
@@ -160,6 +235,56 @@ def evaluate_policy(runner: PolicyRunner, episodes_per_scenario: int, *,
     return report
 
 
+def evaluate_instructions(runner: PolicyRunner, pairs: list[InstructionPair],
+                          episodes_per_pair: int, *, seed: int = EVAL_SEED,
+                          sim: SimConfig | None = None,
+                          progress: Callable[[RunResult], None] | None = None) -> dict:
+    """Each (scenario, instruction) pair on seeds ``seed .. seed + N - 1`` (unseen
+    layouts); rows per instruction as written (an entry for every scenario of a side is
+    one row), with success, wrong side and, for sequences, steps done."""
+    if episodes_per_pair < 1:
+        raise ValueError('episodes per pair must be at least 1')
+    groups: dict[str, ScenarioStats] = {}
+    results: list[RunResult] = []
+    for i, pair in enumerate(pairs):
+        stats = groups.setdefault(pair.source or pair.instruction,
+                                  ScenarioStats(pair.instruction))
+        for k in range(episodes_per_pair):
+            start = SIM_EPOCH_NS + (i * episodes_per_pair + k) * 60 * NS
+            result = run_episode(pair.scenario, seed + k, pair.instruction, runner=runner,
+                                 sim=sim, start_ns=start)
+            stats.runs.append(result)
+            results.append(result)
+            if progress is not None:
+                progress(result)
+    rows = []
+    for stats in groups.values():
+        row = stats.row()
+        row['instruction'] = row.pop('scenario')
+        row['scenarios'] = sorted({r.scenario for r in stats.runs})
+        rows.append(row)
+    overall = ScenarioStats('all', results).row()
+    overall['instruction'] = overall.pop('scenario')
+    return {'episodes_per_pair': episodes_per_pair, 'first_seed': seed, 'pairs': len(pairs),
+            'sim': (sim or SimConfig()).__dict__, 'instructions': rows, 'overall': overall,
+            'runs': [r.summary() for r in results]}
+
+
+def instruction_table(report: dict) -> str:
+    """An instruction report as a Markdown table."""
+    sequences = any('all_steps_done' in row for row in report['instructions'])
+    extra = ' all steps done |' if sequences else ''
+    lines = [f'| instruction | runs | success | wrong side | collisions | timeouts |{extra}',
+             '|---|---|---|---|---|---|' + ('---|' if sequences else '')]
+    for row in [*report['instructions'], report['overall']]:
+        steps = (f" {row['all_steps_done']:.0%} |" if 'all_steps_done' in row else ' - |') \
+            if sequences else ''
+        lines.append(f"| {row['instruction']} | {row['episodes']} | {row['success']:.0%} | "
+                     f"{row['wrong_side']} | {row['collisions']:.0%} | {row['timeouts']:.0%} |"
+                     f'{steps}')
+    return '\n'.join(lines)
+
+
 def language_test(results: list[RunResult]) -> dict:
     """Pairs of runs in the same room with the left and the right instruction."""
     by_room: dict[tuple[str, int], dict[str, RunResult]] = {}
@@ -176,20 +301,19 @@ def language_test(results: list[RunResult]) -> dict:
         'pass_rate': _share(passed, len(pairs)),
         'instructions_on_side': _share(sum(r.on_instructed_side for r in per_instruction),
                                        len(per_instruction)),
-        'wrong_side': sum(r.success and r.passed_side not in (None, r.instructed_side)
-                          for r in per_instruction),
+        'wrong_side': sum(r.wrong_side for r in per_instruction),
     }
 
 
 def table(report: dict) -> str:
     """The report as a Markdown table."""
-    head = ('| scenario | episodes | success | on side | collisions | timeouts | path m | SPL '
-            '| time s |\n|---|---|---|---|---|---|---|---|---|')
+    head = ('| scenario | episodes | success | wrong side | collisions | timeouts | path m | '
+            'SPL | time s |\n|---|---|---|---|---|---|---|---|---|')
     lines = [head]
     for row in [*report['scenarios'], report['overall']]:
         lines.append(
             f"| {row['scenario']} | {row['episodes']} | {row['success']:.0%} | "
-            f"{row['on_instructed_side']:.0%} | {row['collisions']:.0%} | "
+            f"{row['wrong_side']} | {row['collisions']:.0%} | "
             f"{row['timeouts']:.0%} | {row['path_length_m']:.2f} | {row['spl']:.2f} | "
             f"{row['time_s']:.2f} |")
     lang = report['language_test']
@@ -226,6 +350,34 @@ def write_report(report: dict, out: Path) -> dict[str, Path]:
     ax.set_xticks(x, names, rotation=25, ha='right')
     ax.set_ylim(0, 1.05)
     ax.axhline(0.9, color='grey', linestyle=':', linewidth=1)
+    ax.legend(loc='lower right')
+    fig.tight_layout()
+    fig.savefig(paths['plot'], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def write_instruction_report(report: dict, out: Path) -> dict[str, Path]:
+    """report.json, table.md and eval.png (success and wrong side per instruction)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {'report': out / 'report.json', 'table': out / 'table.md', 'plot': out / 'eval.png'}
+    paths['report'].write_text(json.dumps(report, indent=2) + '\n')
+    paths['table'].write_text(instruction_table(report) + '\n')
+    rows = report['instructions']
+    y = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.32 * len(rows)))
+    ax.barh(y - 0.2, [r['success'] for r in rows], height=0.4, label='success')
+    ax.barh(y + 0.2, [r['wrong_side'] / max(r['episodes'], 1) for r in rows], height=0.4,
+            label='wrong side', color='tab:red')
+    ax.set_yticks(y, [r['instruction'][:60] for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.05)
+    ax.set_title(f"{report.get('checkpoint') or 'policy'}: success "
+                 f"{report['overall']['success']:.0%} over {report['overall']['episodes']} runs")
     ax.legend(loc='lower right')
     fig.tight_layout()
     fig.savefig(paths['plot'], dpi=110)

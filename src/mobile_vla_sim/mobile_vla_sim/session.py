@@ -104,7 +104,7 @@ class RunResult:
     instructed_side: str
     driver: str
     mode: str
-    success: bool = False
+    reached: bool = False  # the cup, on any side
     collision: bool = False
     outcome: str = 'running'  # reached, collision, timeout, episode_done
     time_s: float = 0.0
@@ -125,6 +125,21 @@ class RunResult:
         p = np.asarray(self.path)
         return float(np.sum(np.linalg.norm(np.diff(p, axis=0), axis=1))) if len(p) > 1 else 0.0
 
+    #: The plan's steps as the run went (instruction sequences): kind, text, the pose
+    #: where each began and ended, and the state it ended in (``vla/status``).
+    plan_steps: list[dict[str, Any]] = field(default_factory=list)
+    plan_state: str = ''
+
+    @property
+    def success(self) -> bool:
+        """Reached the cup AND passed the obstacle on the instructed side."""
+        return self.reached and self.passed_side == self.instructed_side
+
+    @property
+    def wrong_side(self) -> bool:
+        """Reached the cup having passed on the other side."""
+        return self.reached and self.passed_side not in (None, self.instructed_side)
+
     @property
     def spl(self) -> float:
         """Success weighted by (shortest path / max(path, shortest)), Anderson et al. 2018."""
@@ -134,19 +149,21 @@ class RunResult:
 
     @property
     def on_instructed_side(self) -> bool:
-        return self.success and self.passed_side == self.instructed_side
+        return self.success
 
     def summary(self) -> dict[str, Any]:
         return {
             'scenario': self.scenario, 'seed': self.seed, 'instruction': self.instruction,
             'instructed_side': self.instructed_side, 'driver': self.driver, 'mode': self.mode,
-            'success': self.success, 'collision': self.collision, 'outcome': self.outcome,
+            'success': self.success, 'reached': self.reached, 'wrong_side': self.wrong_side,
+            'collision': self.collision, 'outcome': self.outcome,
             'time_s': round(self.time_s, 4), 'reached_at_s': self.reached_at_s,
             'path_length_m': round(self.path_length, 4), 'shortest_m': round(self.shortest_m, 4),
             'spl': round(self.spl, 4), 'passed_side': self.passed_side,
             'on_instructed_side': self.on_instructed_side, 'policy_steps': self.policy_steps,
             'frames': self.frames, 'zero_reasons': self.zero_reasons,
             'expert_keys': self.expert_keys, 'outputs': self.outputs, 'layout': self.layout,
+            'plan_steps': self.plan_steps, 'plan_state': self.plan_state,
         }
 
 
@@ -211,11 +228,13 @@ class SimSession:
 
     # ------------------------------------------------------------------ wiring
     def _bus(self, spec: NodeSpec, overrides: dict[str, Any] | None = None,
-             params: dict[str, Any] | None = None) -> ReplayBus:
+             params: dict[str, Any] | None = None,
+             remaps: dict[str, str] | None = None) -> ReplayBus:
         """A bus for one node of the graph, with the parameters the launch file gives it."""
         if params is None:
             params = node_params(spec, self._profile, overrides=overrides)
-        return ReplayBus(self.executor, params, msgs=self.factory, log=self._log.append)
+        return ReplayBus(self.executor, params, msgs=self.factory, log=self._log.append,
+                         remaps=remaps)
 
     def _wire(self) -> None:
         """The nodes' own wiring on the executor, in the order of the module docstring."""
@@ -233,8 +252,10 @@ class SimSession:
             runner = self._runner
             runner.reset()
             params = to_params(self._inference_config) if self._inference_config else None
-            self.inference = InferenceWiring(self._bus(INFERENCE, params=params),
-                                             load=lambda _config: runner).inference
+            # The base's odometry is the simulator's ground truth.
+            bus = self._bus(INFERENCE, params=params, remaps={topics.ODOM.name: ODOM})
+            self.inference = InferenceWiring(bus, load=lambda _config: runner).inference
+            ex.subscribe(topics.VLA_STATUS.name, self._on_status)
         # Delivery in the executor is exact: no discovery to wait for before driving.
         self.arbiter = ArbiterWiring(self._bus(ARBITER, {
             'initial_mode': self.mode, 'startup_hold_s': 0.0})).arbiter
@@ -262,11 +283,11 @@ class SimSession:
         elif self.result.reached_at_s is None and \
                 self.world.cup_distance() < self.sim.success_radius:
             self.result.reached_at_s = round(now, 4)
-            self.result.success = True
+            self.result.reached = True
             if self.driver == 'policy':
                 self._end('reached')
         elif now >= self.sim.time_limit_s:
-            self._end('timeout' if not self.result.success else 'reached')
+            self._end('timeout' if not self.result.reached else 'reached')
 
     def _end(self, outcome: str) -> None:
         if self.result.outcome == 'running':
@@ -314,6 +335,27 @@ class SimSession:
         self.executor.publish(ODOM, self.factory.odometry(
             self.world.pose(), self.world.velocity(), t_ns), msgtype=ODOM_TYPE)
 
+    def _on_status(self, msg: Any, t_ns: int) -> None:
+        """vla/status: where each step of the plan began and ended; a plan that ends
+        (failed, refused, or done without a navigation step) ends the run."""
+        status = json.loads(msg.data)
+        state, steps = status.get('state'), self.result.plan_steps
+        self.result.plan_state = state
+        pose = [round(float(v), 4) for v in self.world.pose()]
+        now = round(self._seconds(t_ns), 4)
+        index = int(status.get('step', 0)) - 1
+        if steps and steps[-1]['end_pose'] is None and (index != len(steps) - 1
+                                                         or state != 'running'):
+            steps[-1].update(end_pose=pose, ended_s=now, state='done' if index >= len(steps)
+                             or state in ('done', 'stopped') else state)
+        if state == 'running' and index == len(steps):
+            steps.append({'kind': status.get('kind'), 'text': status.get('text'),
+                          'start_pose': pose, 'started_s': now, 'end_pose': None,
+                          'ended_s': None, 'state': 'running'})
+        if state in ('failed', 'refused') or (state in ('done', 'stopped') and not any(
+                s['kind'] == 'navigate' for s in steps)):
+            self._end(f'plan_{state}')
+
     def _on_episode(self, episode: Episode) -> None:
         self.result.episode = episode
         if self.driver == 'expert':
@@ -330,7 +372,7 @@ class SimSession:
         try:
             self.executor.run(inputs, start_ns=self.start_ns, end_ns=end_ns)
             if self.result.outcome == 'running':
-                self.result.outcome = 'reached' if self.result.success else 'timeout'
+                self.result.outcome = 'reached' if self.result.reached else 'timeout'
             if self.recorder is not None and self.recorder.recording:
                 stop = self.recorder.on_control('stop', self._last_physics_ns / NS)
                 if stop.episode is not None:
@@ -339,6 +381,10 @@ class SimSession:
             self.close()
         path = np.asarray(self.result.path)
         self.result.passed_side = passed_side(path, self.layout) if len(path) > 1 else None
+        steps = self.result.plan_steps
+        if steps and steps[-1]['end_pose'] is None:  # the run ended during this step
+            steps[-1].update(end_pose=[round(float(v), 4) for v in self.world.pose()],
+                             ended_s=round(self.result.time_s, 4))
         self.result.expert_keys = ''.join(self._keys)
         if self.inference is not None:
             self.result.policy_steps = self.inference.steps

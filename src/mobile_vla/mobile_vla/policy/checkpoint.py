@@ -23,7 +23,12 @@ from safetensors.torch import load_file, save_file
 from mobile_vla.config import ConfigError
 from mobile_vla.episode import TEMP_MARK
 from mobile_vla.policy.configuration_policy import PolicyConfig
-from mobile_vla.policy.modeling_policy import VlaPolicy, build_policy
+from mobile_vla.policy.modeling_policy import (
+    ModelFilesError,
+    VlaPolicy,
+    build_policy,
+    resolve_text_encoder,
+)
 from mobile_vla.policy.tokenization import TOKENIZER_FILE, TokenizerFileError
 
 FORMAT = 'mobile_vla.policy/1'
@@ -63,6 +68,25 @@ def remove_dead_temp_files(folder: Path) -> list[Path]:
     return removed
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        while block := f.read(8 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def text_encoder_identity(name: str) -> dict[str, Any]:
+    """What a checkpoint records of its instruction encoder: the name it was given, and
+    the SHA-256 of the snapshot's weights (its learned pooling fits those weights only)."""
+    folder = resolve_text_encoder(name)
+    weights = sorted(folder.glob('*.safetensors')) or sorted(folder.glob('*.bin'))
+    digest = hashlib.sha256()
+    for path in weights:
+        digest.update(_file_sha256(path).encode() + path.name.encode())
+    return {'name': name, 'weights_sha256': digest.hexdigest()}
+
+
 def save_checkpoint(policy: VlaPolicy, folder: str | Path,
                     extra: dict[str, Any] | None = None) -> Path:
     """Weights, tokenizer, then config.json, each replaced atomically (see ``_written``)."""
@@ -82,6 +106,8 @@ def save_checkpoint(policy: VlaPolicy, folder: str | Path,
                                  'dim': policy.config.action_dim},
         'saved_prefixes': list(policy.trainable_prefixes()),
         'num_tensors': len(state),
+        **({'text_encoder': text_encoder_identity(policy.config.text_encoder)}
+           if policy.config.text_encoder else {}),
         **(extra or {}),
     }
     text = json.dumps(meta, indent=2) + '\n'
@@ -93,14 +119,12 @@ def checkpoint_fingerprint(folder: str | Path) -> str:
     """SHA-256 over the checkpoint's config and weights: what an ONNX export was made from.
 
     Read in 8 MiB blocks (a full-size checkpoint takes seconds, once per engine start).
+    The config records the instruction encoder's own fingerprint.
     """
     folder = Path(folder)
     digest = hashlib.sha256()
     for name in (CONFIG_FILE, WEIGHTS_FILE):
-        with open(folder / name, 'rb') as f:
-            while block := f.read(8 << 20):
-                digest.update(block)
-        digest.update(b'\0' + name.encode())
+        digest.update(_file_sha256(folder / name).encode() + b'\0' + name.encode())
     return digest.hexdigest()
 
 
@@ -168,10 +192,26 @@ def load_state_strict(policy: VlaPolicy, state: dict[str, torch.Tensor], source:
     policy.load_state_dict(state, strict=False)
 
 
+def check_text_encoder(config: PolicyConfig, meta: dict[str, Any], folder: Path) -> None:
+    """The instruction encoder installed here is the one the checkpoint was trained with."""
+    if not config.text_encoder:
+        return
+    recorded = meta.get('text_encoder')
+    found = text_encoder_identity(config.text_encoder)  # names a missing package or folder
+    if isinstance(recorded, dict) and recorded.get('weights_sha256') not in (
+            None, found['weights_sha256']):
+        raise CheckpointError(
+            f'{folder}: trained with another copy of the instruction encoder '
+            f'{config.text_encoder!r} (weights SHA-256 {recorded["weights_sha256"][:12]}, '
+            f'installed {found["weights_sha256"][:12]}); install the version it was trained '
+            'with (see models/README.md) or retrain')
+
+
 def load_checkpoint(folder: str | Path, device: str = 'cpu') -> VlaPolicy:
     """Rebuild the policy from ``config.json`` and load its weights strictly."""
     folder = Path(folder)
-    config, _ = read_checkpoint_config(folder)
+    config, meta = read_checkpoint_config(folder)
+    check_text_encoder(config, meta, folder)
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f'{folder} has no {WEIGHTS_FILE}')
@@ -183,8 +223,8 @@ def load_checkpoint(folder: str | Path, device: str = 'cpu') -> VlaPolicy:
             from None
     try:
         policy = build_policy(config, tokenizer_folder=folder)
-    except TokenizerFileError:
-        raise  # names its own file
+    except (TokenizerFileError, ModelFilesError):
+        raise  # name their own file or package
     except Exception as exc:  # transformers' and huggingface_hub's own validation errors
         raise CheckpointError(f'{folder / CONFIG_FILE}: the model it describes cannot be '
                               f'built ({type(exc).__name__}: {exc}); check kosmos2_arch and '

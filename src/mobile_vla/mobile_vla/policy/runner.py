@@ -40,9 +40,8 @@ from mobile_vla.policy.engines import (
     export_onnx,
     export_source,
 )
-from mobile_vla.policy.modeling_policy import resolve_model_path
+from mobile_vla.policy.modeling_policy import policy_tokenizer, resolve_model_path
 from mobile_vla.policy.preprocess import ImagePreprocessor
-from mobile_vla.policy.tokenization import load_tokenizer
 
 EXECUTIONS = ('first', 'ensemble', 'chunk')
 HISTORIES = ('window', 'carry')
@@ -192,10 +191,7 @@ def make_engine(checkpoint: str, engine: str = 'torch', device: str = 'cpu',
     source = checkpoint_fingerprint(checkpoint)
     if export_source(folder) != source:
         export_onnx(load_checkpoint(checkpoint), folder, source=source)
-    snapshot = config.kosmos2_path if config.uses_kosmos2 else config.clip_path
-    tokenizer = load_tokenizer(config.tokenizer,
-                               snapshot=resolve_model_path(snapshot) if snapshot else None,
-                               folder=checkpoint)
+    tokenizer = policy_tokenizer(config, tokenizer_folder=checkpoint)
     return (OnnxEngine(folder, 'auto' if device == 'cuda' else device, source=source),
             config, tokenizer)
 

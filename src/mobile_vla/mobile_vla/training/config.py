@@ -28,6 +28,9 @@ class TrainConfig:
     seed: int = 0
     mirror: bool = False  # add left/right mirrored copies of the training episodes
     samples: str = 'all'  # 'all' windows (masked padding) or only 'full' windows
+    # each training window takes a random training phrasing of its scenario's side
+    # (mobile_vla.language) instead of the recorded instruction; needs the scenario
+    paraphrase: bool = False
     # model
     preset: str = 'kosmos2_clip_tiny'
     model: dict = field(default_factory=dict, metadata={

@@ -22,7 +22,7 @@ from mobile_vla.policy.checkpoint import load_checkpoint, read_checkpoint_config
 from mobile_vla.policy.modeling_policy import resolve_model_path as resolve
 from mobile_vla.training import metrics
 from mobile_vla.training.features import FeatureCache, FeatureWindowDataset
-from mobile_vla.training.trainer import episode_features
+from mobile_vla.training.trainer import episode_features, instruction_tokens
 
 
 @torch.no_grad()
@@ -36,11 +36,12 @@ def predict(checkpoint: str | Path, data: list[str], cache_dir: str = 'runs/feat
     if not paths:
         raise ValueError(f'no episodes in {", ".join(data)}')
     episodes = [episode_features(p, cache, space) for p in paths]
-    dataset = FeatureWindowDataset(episodes, config.window, config.fwd_pred_next_n, 'all')
+    dataset = FeatureWindowDataset(episodes, config.window, config.fwd_pred_next_n, 'all',
+                                   texts=instruction_tokens(episodes, cache))
     preds, targets, masks, index = [], [], [], []
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
     for batch in loader:
-        preds.append(policy.predict_chunk(batch['features']).numpy())
+        preds.append(policy.predict_chunk(policy.batch_features(batch)).numpy())
         targets.append(batch['actions'].numpy())
         masks.append(batch['action_mask'].numpy())
         index.extend(zip(batch['episode'].tolist(), batch['t'].tolist(), strict=True))

@@ -30,34 +30,40 @@ def fingerprint(policy: VlaPolicy) -> str:
     """What the cached features depend on: the encoders' config and weights."""
     c = policy.config
     digest = hashlib.sha256(json.dumps({
-        'cache_format': 2,
+        'cache_format': 3,
         'backbone': c.backbone, 'kosmos2_path': c.kosmos2_path, 'clip_path': c.clip_path,
         'kosmos2_arch': c.kosmos2_arch, 'clip_arch': c.clip_arch, 'pooling': c.pooling,
         'image_size': c.image_size, 'image_mean': list(c.image_mean),
         'image_std': list(c.image_std), 'tokenizer': c.tokenizer,
-        'max_text_len': c.max_text_len,
+        'max_text_len': c.max_text_len, 'text_encoder': c.text_encoder,
     }, sort_keys=True).encode())
     tokenizer = policy.tokenizer
     if tokenizer is not None:  # the vocabulary decides the text features too
         digest.update(tokenizer.backend_tokenizer.to_str().encode())
     for stage in (policy.vision, policy.text):
         for key, tensor in sorted(stage.state_dict().items()):
+            if key.startswith('pool.'):  # the text pooling trains: the cache holds tokens
+                continue
             digest.update(key.encode())
             digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
                           .numpy().tobytes())
     return digest.hexdigest()
 
 
-def _save(path: Path, array: np.ndarray) -> None:
+def _save(path: Path, **arrays: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
     with open(tmp, 'wb') as handle:
-        np.save(handle, array)
+        if len(arrays) == 1:
+            np.save(handle, next(iter(arrays.values())))
+        else:
+            np.savez(handle, **arrays)
     os.replace(tmp, path)
 
 
 class FeatureCache:
-    """Vision features per episode (by pixel content) and text features per instruction."""
+    """Vision features per episode (by pixel content) and the instruction encoder's token
+    features per instruction (the trained pooling runs on them in the head)."""
 
     def __init__(self, policy: VlaPolicy, cache_dir: str | Path, enabled: bool = True) -> None:
         self.policy = policy
@@ -92,22 +98,25 @@ class FeatureCache:
         features = torch.cat(outs).numpy()
         self.frames_encoded += len(frames)
         if path is not None:
-            _save(path, features)
+            _save(path, features=features)
         return features
 
     @torch.no_grad()
-    def text(self, instruction: str) -> np.ndarray:
+    def text(self, instruction: str) -> tuple[np.ndarray, np.ndarray]:
+        """(L, H) float32 token features and their (L,) mask (``TextStage.tokens``)."""
         path = None
         if self.enabled:
             name = hashlib.sha1(instruction.encode()).hexdigest()
-            path = self.folder / 'text' / f'{name}.npy'
+            path = self.folder / 'text' / f'{name}.npz'
             if path.is_file():
-                return np.load(path)
-        features = self.policy.text(*self.policy.tokenize([instruction]))[0].float().cpu()
+                with np.load(path) as data:
+                    return data['tokens'], data['mask']
+        tokens, mask = self.policy.text.tokens(*self.policy.tokenize([instruction]))
+        tokens, mask = tokens[0].float().cpu().numpy(), mask[0].cpu().numpy().astype(np.int64)
         self.texts_encoded += 1
         if path is not None:
-            _save(path, features.numpy())
-        return features.numpy()
+            _save(path, tokens=tokens, mask=mask)
+        return tokens, mask
 
 
 @dataclass(frozen=True)
@@ -115,21 +124,32 @@ class EpisodeFeatures:
     name: str
     scenario: str
     instruction: str
-    features: np.ndarray  # (T, in_dim): vision per frame + the instruction's text features
+    vision: np.ndarray  # (T, vision_dim) per frame
     actions: np.ndarray  # (T, action_dim), normalised to [-1, 1]
     events: tuple[str, ...]
+    #: The instructions a window may take: the recorded one, or training phrasings of
+    #: the scenario's side (``TrainConfig.paraphrase``).
+    instructions: tuple[str, ...] = ()
 
     @property
     def num_frames(self) -> int:
-        return len(self.features)
+        return len(self.vision)
 
 
 class FeatureWindowDataset(Dataset):
-    """The same windows as ``EpisodeWindowDataset``, over cached features (no pixels)."""
+    """The same windows as ``EpisodeWindowDataset``, over cached features (no pixels).
+
+    ``texts`` maps each instruction to its cached token features and mask; a window of
+    an episode with several ``instructions`` draws one (torch's generator, so a seeded
+    run draws the same ones).
+    """
 
     def __init__(self, episodes: list[EpisodeFeatures], window: int, chunk: int,
-                 samples: str = 'all') -> None:
+                 samples: str = 'all',
+                 texts: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.episodes, self.window, self.chunk = episodes, window, chunk
+        self.texts = {k: (torch.from_numpy(t), torch.from_numpy(m))
+                      for k, (t, m) in (texts or {}).items()}
         self.index = window_index([e.num_frames for e in episodes], window, chunk, samples)
 
     def __len__(self) -> int:
@@ -141,8 +161,13 @@ class FeatureWindowDataset(Dataset):
         frames, history_mask = window_frames(t, self.window)
         steps, action_mask = chunk_steps(t, self.chunk, ep.num_frames)
         actions = np.where(action_mask[:, None], ep.actions[steps], 0.0).astype(np.float32)
+        choices = ep.instructions or (ep.instruction,)
+        text = choices[int(torch.randint(len(choices), ()))] if len(choices) > 1 else choices[0]
+        tokens, mask = self.texts[text]
         return {
-            'features': torch.from_numpy(ep.features[frames]),
+            'vision': torch.from_numpy(ep.vision[frames]),
+            'text_tokens': tokens,
+            'text_mask': mask,
             'history_mask': torch.from_numpy(history_mask),
             'actions': torch.from_numpy(actions),
             'action_mask': torch.from_numpy(action_mask),

@@ -28,13 +28,19 @@ from mobile_vla.augment import mirror
 from mobile_vla.config import ConfigError
 from mobile_vla.dataset import EpisodeWindowDataset
 from mobile_vla.episode import EpisodeError, episode_paths, read_episode
+from mobile_vla.language import scenario_phrasings
 from mobile_vla.policy.checkpoint import load_state_strict, save_checkpoint
 from mobile_vla.policy.configuration_policy import load_preset
 from mobile_vla.policy.modeling_policy import VlaPolicy, build_policy
 from mobile_vla.policy.modeling_policy import resolve_model_path as resolve
 from mobile_vla.policy.preprocess import resize_frame
+from mobile_vla.scenarios import find_in
 from mobile_vla.training.config import TrainConfig
-from mobile_vla.training.features import EpisodeFeatures, FeatureCache, FeatureWindowDataset
+from mobile_vla.training.features import (
+    EpisodeFeatures,
+    FeatureCache,
+    FeatureWindowDataset,
+)
 from mobile_vla.training.split import save_split, split_episodes
 
 STATE_FILE = 'trainer_state.json'
@@ -51,21 +57,30 @@ def seed_everything(seed: int) -> None:
 
 
 def episode_features(path: str | Path, cache: FeatureCache, space: ActionSpace,
-                     mirrored: bool = False) -> EpisodeFeatures:
-    """An episode as head inputs: cached vision features per frame + the instruction's."""
+                     mirrored: bool = False, paraphrase: bool = False) -> EpisodeFeatures:
+    """An episode as head inputs: cached vision features per frame; its instruction (or,
+    with ``paraphrase``, the training phrasings of its scenario's side) goes through the
+    text cache separately (``instruction_tokens``)."""
     ep = read_episode(path)
     if mirrored:
         ep = mirror(ep)
     size = cache.policy.config.image_size
     frames = np.stack([resize_frame(img, size, size) for img in ep.images])
-    vision = cache.vision(frames)
-    text = cache.text(ep.instruction)
-    features = np.concatenate([vision, np.broadcast_to(text, (len(vision), len(text)))], 1)
+    choices: tuple[str, ...] = ()
+    if paraphrase and find_in(ep.scenario or '') is not None:
+        choices = scenario_phrasings(find_in(ep.scenario).name)
     return EpisodeFeatures(
         name=ep.name + ('_mirror' if mirrored else ''), scenario=ep.scenario,
-        instruction=ep.instruction, features=features.astype(np.float32),
+        instruction=ep.instruction, vision=cache.vision(frames).astype(np.float32),
         actions=space.normalize(ep.actions[:, :space.dim]).astype(np.float32),
-        events=tuple(ep.event_types))
+        events=tuple(ep.event_types), instructions=choices)
+
+
+def instruction_tokens(episodes: list[EpisodeFeatures],
+                       cache: FeatureCache) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Token features of every instruction the episodes may take, each encoded once."""
+    texts = sorted({t for e in episodes for t in (e.instructions or (e.instruction,))})
+    return {t: cache.text(t) for t in texts}
 
 
 def build_model(config: TrainConfig) -> VlaPolicy:
@@ -162,10 +177,13 @@ class Trainer:
             if c.mirror:
                 load += [(p, True) for p in split['train']]
             train = self._features(tqdm(load, desc='features (train)', unit='episode',
-                                        disable=not self.accelerator.is_main_process))
+                                        disable=not self.accelerator.is_main_process),
+                                   paraphrase=c.paraphrase)
             val = self._features([(p, False) for p in split['val']])
-            return (FeatureWindowDataset(train, pc.window, pc.fwd_pred_next_n, c.samples),
-                    FeatureWindowDataset(val, pc.window, pc.fwd_pred_next_n, 'all'))
+            texts = instruction_tokens(train + val, self.cache)
+            return (FeatureWindowDataset(train, pc.window, pc.fwd_pred_next_n, c.samples,
+                                         texts=texts),
+                    FeatureWindowDataset(val, pc.window, pc.fwd_pred_next_n, 'all', texts=texts))
         # Trainable encoders (fine-tuning or a resampler): pixels every step.
         print('encoders are trainable (fine-tuning or a resampler): no feature cache, every '
               'step encodes pixels')
@@ -173,18 +191,20 @@ class Trainer:
         common = dict(window=pc.window, chunk=pc.fwd_pred_next_n, image_size=size,
                       action_dim=pc.action_dim, action_limit=pc.action_limit)
         train = EpisodeWindowDataset(paths=[Path(p) for p in split['train']],
-                                     samples=c.samples, mirror=c.mirror, **common)
+                                     samples=c.samples, mirror=c.mirror,
+                                     paraphrase=c.paraphrase, **common)
         val = EpisodeWindowDataset(paths=[Path(p) for p in split['val']], **common)
         return train, val
 
-    def _features(self, load) -> list[EpisodeFeatures]:
+    def _features(self, load, paraphrase: bool = False) -> list[EpisodeFeatures]:
         """Cached features of each (path, mirrored); a file that fails the format checks
         is skipped with a warning, as the pixel dataset does: one bad file never stops
         training."""
         out = []
         for path, mirrored in load:
             try:
-                out.append(episode_features(path, self.cache, self.space, mirrored))
+                out.append(episode_features(path, self.cache, self.space, mirrored,
+                                            paraphrase))
             except EpisodeError as exc:
                 warnings.warn(f'skipping episode {path}: {exc}', stacklevel=2)
         if not out:
@@ -232,9 +252,7 @@ class Trainer:
         policy = self.accelerator.unwrap_model(model)
         errors, losses = [], []
         for batch in loader:
-            features = batch['features'] if 'features' in batch else policy.features(
-                batch['images'], batch['instruction'])
-            pred = policy.predict_chunk(features.to(policy.image_mean.device))
+            pred = policy.predict_chunk(policy.batch_features(batch))
             target = batch['actions'].to(pred.device, pred.dtype)
             loss, _ = policy.loss(pred, target, batch['action_mask'].to(pred.device))
             first, true = self.accelerator.gather_for_metrics((pred[:, 0], target[:, 0]))

@@ -1,0 +1,301 @@
+"""The instruction planner: an English instruction -> a plan of steps, or a refusal.
+
+"first move left 0.5 m, then go around the box on the right to the cup" is two
+steps: a motion primitive and a navigation step. Sequence words (first, then,
+after that, next, finally, afterwards, lastly, ``;``) split the instruction; each
+part is then:
+
+- a **motion primitive** with an amount: ``move``/``go``/``drive``/``strafe`` +
+  forward / back / left / right + a distance (m, cm, metres, feet) or a duration
+  (seconds); ``turn``/``rotate`` left / right + an angle (degrees, or none for 90;
+  ``turn around`` is 180); ``wait``/``pause`` + seconds; ``stop``;
+- a **navigation step**: anything that names where to go (the cup, a box, an
+  obstacle, a goal), run by the policy until it arrives.
+
+Nothing is guessed. A part that is neither, a motion without an amount ("go
+left"), an amount beyond ``PlannerLimits``, a navigation step that says both sides
+("go around the box on the left and on the right"), non-English or emoji-only
+text, or more than ``max_steps`` steps refuses the whole plan with the reason, and
+the robot gets zero. Plain Python: no clock, no ROS.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+#: Step kinds.
+MOVE, TURN, WAIT, STOP, NAVIGATE = 'move', 'turn', 'wait', 'stop', 'navigate'
+#: Body-frame unit direction of each direction word (linear_x, linear_y).
+DIRECTIONS = {
+    'forward': (1.0, 0.0), 'forwards': (1.0, 0.0), 'ahead': (1.0, 0.0),
+    'straight': (1.0, 0.0), 'back': (-1.0, 0.0), 'backward': (-1.0, 0.0),
+    'backwards': (-1.0, 0.0), 'left': (0.0, 1.0), 'right': (0.0, -1.0),
+}
+UNITS_M = {'m': 1.0, 'meter': 1.0, 'meters': 1.0, 'metre': 1.0, 'metres': 1.0,
+           'cm': 0.01, 'centimeter': 0.01, 'centimeters': 0.01, 'centimetre': 0.01,
+           'centimetres': 0.01, 'mm': 0.001, 'ft': 0.3048, 'foot': 0.3048, 'feet': 0.3048}
+UNITS_S = {'s': 1.0, 'sec': 1.0, 'secs': 1.0, 'second': 1.0, 'seconds': 1.0,
+           'min': 60.0, 'minute': 60.0, 'minutes': 60.0}
+NUMBER_WORDS = {'a': 1.0, 'an': 1.0, 'one': 1.0, 'two': 2.0, 'three': 3.0, 'four': 4.0,
+                'five': 5.0, 'six': 6.0, 'seven': 7.0, 'eight': 8.0, 'nine': 9.0,
+                'ten': 10.0, 'half': 0.5, 'half a': 0.5, 'a half': 0.5}
+STOP_TEXTS = frozenset({'stop', 'halt', 'stop now', 'stop here', 'freeze', 'stop the robot'})
+#: Words that name a place to go: the policy's task.
+GOAL_WORDS = frozenset({'cup', 'mug', 'box', 'boxes', 'obstacle', 'obstacles', 'goal',
+                        'target'})
+
+_SPLIT = re.compile(
+    r'\s*(?:[;.]\s*|,\s*|\s+)(?:and\s+)?(?:then|after\s+that|afterwards|next|finally|'
+    r'lastly)\b[,\s]*', re.IGNORECASE)
+#: Sentence breaks split a part only when every piece is a step on its own ("wait 1 s.
+#: go to the cup"), not inside a description ("the cup is behind the box; go left of it").
+_SENTENCES = re.compile(r'\s*;\s*|\.\s+')
+_LEAD = re.compile(r'^(?:first(?:ly)?|first of all|to begin|start by)\b[,\s]*', re.IGNORECASE)
+_NUMBER = r'(?P<num>\d+(?:\.\d+)?|\.\d+|half a|a half|half|an?|one|two|three|four|five|six|' \
+          r'seven|eight|nine|ten)'
+_MOVE = re.compile(
+    r'^(?:please\s+)?(?:move|go|drive|strafe|slide|roll|head|back\s+up|step)?\s*'
+    r'(?P<dir>forwards?|ahead|straight|backwards?|back|left|right)\s*(?:by\s+|for\s+)?'
+    + _NUMBER + r'\s*(?P<unit>[a-z]+)\.?$')
+_MOVE_NUMBER_FIRST = re.compile(
+    r'^(?:please\s+)?(?:move|go|drive|strafe|slide|roll|head|step)\s+' + _NUMBER
+    + r'\s*(?P<unit>[a-z]+)\s+(?P<dir>forwards?|ahead|straight|backwards?|back|left|right)'
+    r'\.?$')
+_TURN = re.compile(
+    r'^(?:please\s+)?(?:turn|rotate|spin)\s+(?P<dir>left|right)(?:\s+(?:by\s+)?'
+    + _NUMBER + r'\s*(?P<unit>degrees?|deg|°)?)?\.?$')
+_TURN_AROUND = re.compile(r'^(?:please\s+)?(?:turn|spin)\s+around\.?$')
+_WAIT = re.compile(r'^(?:please\s+)?(?:wait|pause|hold(?:\s+still)?|stay(?:\s+still)?)'
+                   r'(?:\s+(?:for\s+)?' + _NUMBER + r'\s*(?P<unit>[a-z]+))?\.?$')
+_MOTION_WORDS = re.compile(r'^(?:please\s+)?(?:move|go|drive|strafe|slide|turn|rotate|spin|'
+                           r'wait|pause|back\s+up|step)\b')
+#: Side mentions that name the side to pass on, and those that name where the obstacle
+#: stays (the other side).
+_SIDE_KEEP = re.compile(r'\b(?:keep|keeping|leave|leaving|with|have|having)\b[^,;]*?\b(?:on|to)'
+                        r'\s+(?:your|its|the)\s+(?P<side>left|right)\b')
+_SIDE_ANY = re.compile(r'\b(?P<side>left|right)\b')
+OTHER = {'left': 'right', 'right': 'left'}
+
+
+class PlanError(ValueError):
+    """An instruction the planner will not execute; the text says why and what to say."""
+
+
+@dataclass(frozen=True)
+class PlannerLimits:
+    """What one step may ask for (a larger amount is refused, never clipped)."""
+
+    max_steps: int = 8
+    max_distance_m: float = 5.0
+    max_angle_deg: float = 360.0
+    max_duration_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a plan.
+
+    ``kind``: move / turn / wait / stop / navigate. ``direction``: the body-frame unit
+    vector (linear_x, linear_y, angular_z) of a motion. ``amount``: metres (move),
+    radians (turn), seconds (wait, or a move given as a duration with ``timed``).
+    ``text``: the words of the step (what a navigation step tells the policy).
+    ``side``: the side a navigation step passes the obstacle on, if it says one.
+    """
+
+    kind: str
+    text: str
+    direction: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    amount: float = 0.0
+    timed: bool = False
+    side: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == MOVE:
+            return (f'move {self.text_direction()} for {self.amount:g} s' if self.timed
+                    else f'move {self.text_direction()} {self.amount:g} m')
+        if self.kind == TURN:
+            side = 'left' if self.direction[2] > 0 else 'right'
+            return f'turn {side} {math.degrees(self.amount):g} degrees'
+        if self.kind == WAIT:
+            return f'wait {self.amount:g} s'
+        if self.kind == STOP:
+            return 'stop'
+        return self.text
+
+    def text_direction(self) -> str:
+        x, y, _ = self.direction
+        return {(1.0, 0.0): 'forward', (-1.0, 0.0): 'back', (0.0, 1.0): 'left',
+                (0.0, -1.0): 'right'}.get((x, y), 'forward')
+
+
+@dataclass(frozen=True)
+class Plan:
+    instruction: str
+    steps: tuple[Step, ...]
+
+    @property
+    def navigates(self) -> bool:
+        return any(s.kind == NAVIGATE for s in self.steps)
+
+
+def _number(text: str | None) -> float:
+    if text is None:
+        raise PlanError('no amount')
+    text = text.strip()
+    if text in NUMBER_WORDS:
+        return NUMBER_WORDS[text]
+    return float(text)
+
+
+def _side_of(text: str) -> str | None:
+    """The side a navigation step passes on; PlanError if it says both."""
+    sides = set()
+    kept = list(_SIDE_KEEP.finditer(text))
+    for m in kept:
+        sides.add(OTHER[m.group('side')])
+    spans = [m.span('side') for m in kept]
+    for m in _SIDE_ANY.finditer(text):
+        if not any(a <= m.start() < b for a, b in spans):
+            sides.add(m.group('side'))
+    if len(sides) > 1:
+        raise PlanError(f'{text!r} says both left and right; say one side (for example '
+                        '"go around the box on the left to the cup")')
+    return next(iter(sides), None)
+
+
+def _motion(part: str, limits: PlannerLimits) -> Step | None:
+    """A motion primitive, None if ``part`` is not one; PlanError if it is one but
+    cannot be executed as said."""
+    if part in STOP_TEXTS:
+        return Step(STOP, part)
+    if _TURN_AROUND.match(part):
+        return Step(TURN, part, (0.0, 0.0, 1.0), math.pi)
+    m = _TURN.match(part)
+    if m:
+        degrees = 90.0 if m.group('num') is None else _number(m.group('num'))
+        if not 0 < degrees <= limits.max_angle_deg:
+            raise PlanError(f'{part!r}: turn angles are 0 to {limits.max_angle_deg:g} degrees')
+        sign = 1.0 if m.group('dir') == 'left' else -1.0
+        return Step(TURN, part, (0.0, 0.0, sign), math.radians(degrees))
+    m = _WAIT.match(part)
+    if m:
+        if m.group('num') is None:
+            raise PlanError(f'{part!r}: say how long (for example "wait 2 seconds")')
+        scale = UNITS_S.get(m.group('unit'))
+        if scale is None:
+            raise PlanError(f'{part!r}: {m.group("unit")!r} is not a unit of time '
+                            '(seconds, minutes)')
+        seconds = _number(m.group('num')) * scale
+        if not 0 < seconds <= limits.max_duration_s:
+            raise PlanError(f'{part!r}: waits are 0 to {limits.max_duration_s:g} s')
+        return Step(WAIT, part, amount=seconds)
+    m = _MOVE.match(part) or _MOVE_NUMBER_FIRST.match(part)
+    if m:
+        x, y = DIRECTIONS[m.group('dir')]
+        value, unit = _number(m.group('num')), m.group('unit')
+        if unit in UNITS_M:
+            metres = value * UNITS_M[unit]
+            if not 0 < metres <= limits.max_distance_m:
+                raise PlanError(f'{part!r}: moves are 0 to {limits.max_distance_m:g} m')
+            return Step(MOVE, part, (x, y, 0.0), metres)
+        if unit in UNITS_S:
+            seconds = value * UNITS_S[unit]
+            if not 0 < seconds <= limits.max_duration_s:
+                raise PlanError(f'{part!r}: moves are 0 to {limits.max_duration_s:g} s')
+            return Step(MOVE, part, (x, y, 0.0), seconds, timed=True)
+        raise PlanError(f'{part!r}: {unit!r} is not a distance or a duration (m, cm, '
+                        'seconds)')
+    return None
+
+
+#: Common English words: a navigation step needs at least half of its words here or in
+#: ``GOAL_WORDS`` / ``DIRECTIONS`` (the policy was trained on English only).
+ENGLISH = frozenset("""
+a about across after again against ahead all along also am an and any are around as at
+away back be before behind below beside between big both but by can careful carefully
+close come corner could cross do down drive each edge end enter far find follow for from
+front get give go going head here hold i if in inside into is it its just keep keeping
+leave left let like long make me middle more move my near need next now of off on once one
+onto or other out outside over part pass passing past path please reach red right road
+robot round route run same see shape side slow slowly small so some stay stop straight
+take taking than that the their them then there these this through to toward towards turn
+under until up use via walk want way we what when where which while white will with
+without you your yourself circle skirt loop hug detour bypass steer swing veer avoid arrive
+approach brown cardboard coffee two pair around obstacle navigate
+""".split())
+
+
+def _is_english(part: str) -> bool:
+    words = re.findall(r"[a-z']+", part)
+    known = sum(w in ENGLISH or w in GOAL_WORDS or w in DIRECTIONS for w in words)
+    return bool(words) and known * 2 >= len(words)
+
+
+def _step(raw: str, limits: PlannerLimits) -> Step:
+    """One part as a step; PlanError when it is none the robot can execute."""
+    part = raw.lower()
+    step = _motion(part, limits)
+    if step is not None:
+        return step
+    words = set(re.findall(r"[a-z']+", part))
+    if words & GOAL_WORDS:
+        if not _is_english(part):
+            raise PlanError(f'{raw!r} is not English the policy knows; say where to go in '
+                            'English ("go around the box on the left to the cup")')
+        return Step(NAVIGATE, raw, side=_side_of(part))
+    if _MOTION_WORDS.match(part):
+        raise PlanError(f'{raw!r} needs an amount (for example "move left 0.5 m", "turn '
+                        'right 90 degrees", "wait 2 seconds")')
+    raise PlanError(f'{raw!r} is not understood; say a motion ("move left 0.5 m", "turn '
+                    'right 90 degrees", "wait 2 seconds", "stop") or where to go ("go '
+                    'around the box on the left to the cup")')
+
+
+def _steps(part: str, limits: PlannerLimits) -> list[Step]:
+    pieces = [p.strip(' ,.!') for p in _SENTENCES.split(part) if p.strip(' ,.!')]
+    if len(pieces) > 1:
+        try:
+            return [_step(p, limits) for p in pieces]
+        except (PlanError, ValueError):
+            pass  # one description in several sentences: a single step
+    return [_step(part.strip(' ,.!'), limits)]
+
+
+def plan(instruction: str, limits: PlannerLimits | None = None) -> Plan:
+    """The plan of ``instruction``; PlanError with the reason when it cannot be run.
+
+    Adjacent navigation parts ("pass the box on the left, then reach the cup") are one
+    navigation step: the policy reads the whole description.
+    """
+    limits = limits or PlannerLimits()
+    text = ' '.join(str(instruction).split())
+    if not text:
+        raise PlanError('the instruction is empty; say where to go or what to do')
+    if not re.search(r'[A-Za-z]', text):
+        raise PlanError('the instruction has no English words; say where to go (for example '
+                        '"go around the box on the left to the cup")')
+    parts = [p for p in _SPLIT.split(_LEAD.sub('', text)) if p.strip(' ,.!')]
+    steps: list[Step] = []
+    for i, part in enumerate(parts):
+        try:
+            found = _steps(part, limits)
+        except (PlanError, ValueError) as exc:
+            raise PlanError(f'step {i + 1}: {exc}') from None
+        for step in found:
+            if step.kind == NAVIGATE and steps and steps[-1].kind == NAVIGATE:
+                joined = f'{steps[-1].text}, then {step.text}'
+                try:
+                    side = _side_of(joined.lower())
+                except PlanError as exc:
+                    raise PlanError(f'step {len(steps)}: {exc}') from None
+                steps[-1] = Step(NAVIGATE, joined, side=side)
+            else:
+                steps.append(step)
+    if len(steps) > limits.max_steps:
+        raise PlanError(f'{len(steps)} steps; at most {limits.max_steps} in one instruction')
+    sides = {s.side for s in steps if s.kind == NAVIGATE and s.side}
+    if len(sides) > 1:
+        raise PlanError('the navigation steps pass the obstacle on both sides; say one side')
+    return Plan(text, tuple(steps))

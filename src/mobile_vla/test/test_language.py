@@ -1,0 +1,121 @@
+"""Instruction language: training phrasings, the held-out set, instruction files, the planner."""
+
+import math
+
+import pytest
+
+from mobile_vla.config import ConfigError
+from mobile_vla.language import (
+    SIDES,
+    all_training_phrasings,
+    normalized,
+    read_instruction_pairs,
+    training_phrasings,
+)
+from mobile_vla.planner import MOVE, NAVIGATE, STOP, TURN, WAIT, PlanError, plan
+from mobile_vla.scenarios import INSTRUCTIONS, SCENARIOS
+
+
+def test_training_has_many_phrasings_per_side_with_the_documented_ones_first():
+    for side in SIDES:
+        for boxes in (1, 2):
+            texts = training_phrasings(side, boxes)
+            assert len(texts) >= 200 and len(set(map(normalized, texts))) == len(texts)
+            obstacle = 'box' if boxes == 1 else 'boxes'
+            assert texts[:5] == tuple(t.format(obstacle=obstacle) for t in INSTRUCTIONS[side])
+            # The side word sits in several places, and some name the obstacle's side.
+            assert any(t.startswith(('on the', 'go ' + side)) for t in texts)
+            other = 'right' if side == 'left' else 'left'
+            assert any(f'on your {other}' in t for t in texts)
+    assert training_phrasings('left', 1) == training_phrasings('left', 1)  # fixed seed
+
+
+def test_the_held_out_paraphrases_are_never_trained_on():
+    pairs = read_instruction_pairs('heldout')
+    assert len({p.source for p in pairs}) >= 20
+    trained = all_training_phrasings()
+    assert not [p.instruction for p in pairs if normalized(p.instruction) in trained]
+    for pair in pairs:  # every scenario of its side, with box or boxes filled in
+        assert '{' not in pair.instruction and pair.scenario in SCENARIOS
+
+
+def test_every_phrasing_plans_as_one_navigation_step_on_its_side():
+    for side in SIDES:
+        for boxes in (1, 2):
+            for text in training_phrasings(side, boxes):
+                [step] = plan(text).steps
+                assert step.kind == NAVIGATE and step.side == side, text
+    for pair in read_instruction_pairs('heldout'):
+        [step] = plan(pair.instruction).steps
+        assert step.side == pair.scenario.rsplit('_', 1)[1], pair.instruction
+
+
+def test_instruction_files_are_checked(tmp_path):
+    good = tmp_path / 'good.yaml'
+    good.write_text("- {scenario: 2box_vert_left, instruction: 'hug the {obstacle} on the left'}\n"
+                    "- {scenario: [right], instruction: 'go right to the cup'}\n")
+    pairs = read_instruction_pairs(good)
+    assert pairs[0].instruction == 'hug the boxes on the left' and len(pairs) == 5
+    for text, words in (("- {scenario: 3box, instruction: 'x'}", 'unknown scenario'),
+                        ("- {instruction: ''}", 'non-empty'),
+                        ('- just text', 'each entry needs'),
+                        ('{}', 'expected a list'),
+                        (':\n  - [', 'not UTF-8 YAML')):
+        bad = tmp_path / 'bad.yaml'
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=words):
+            read_instruction_pairs(bad)
+    with pytest.raises(ConfigError, match='No such file'):
+        read_instruction_pairs(tmp_path / 'missing.yaml')
+
+
+def test_a_sequence_is_split_into_motion_and_navigation_steps():
+    p = plan('first move left 0.5 m, then turn right 30 degrees, after that wait 2 seconds, '
+             'and finally go around the boxes on the left to the cup')
+    assert [s.kind for s in p.steps] == [MOVE, TURN, WAIT, NAVIGATE]
+    move, turn, wait, nav = p.steps
+    assert move.direction == (0.0, 1.0, 0.0) and move.amount == 0.5
+    assert turn.direction == (0.0, 0.0, -1.0) and math.isclose(turn.amount, math.radians(30))
+    assert wait.amount == 2.0 and nav.side == 'left'
+    assert plan('go forward 1 meter').steps[0].amount == 1.0
+    assert plan('move back 20 cm').steps[0].direction == (-1.0, 0.0, 0.0)
+    assert plan('move 2 meters forward').steps[0].amount == 2.0
+    assert plan('move right for 3 seconds').steps[0].timed
+    assert plan('turn around').steps[0].amount == pytest.approx(math.pi)
+    assert plan('turn left').steps[0].amount == pytest.approx(math.pi / 2)
+    assert [s.kind for s in plan('go to the cup, then stop').steps] == [NAVIGATE, STOP]
+    # A description in two parts is one navigation step: the policy reads all of it.
+    [nav] = plan('pass the box on the left and then reach the cup').steps
+    assert nav.kind == NAVIGATE and 'reach the cup' in nav.text
+    [nav] = plan('the cup is behind the box; get there via the left').steps
+    assert nav.side == 'left'
+    assert [s.kind for s in plan('wait 1 second. go to the cup').steps] == [WAIT, NAVIGATE]
+
+
+@pytest.mark.parametrize('text, words', [
+    ('', 'empty'),
+    ('   \t ', 'empty'),
+    ('🙂🚀🙂', 'no English words'),
+    ('gehe links um die Box zur Tasse', 'not English'),
+    ('dance', 'not understood'),
+    ('first move left then go forward', 'needs an amount'),
+    ('go left then go right around the box', 'needs an amount'),
+    ('go around the box on the left and on the right', 'both left and right'),
+    ('go around the box on the left to the cup, then go around the box on the right to '
+     'the cup', 'both left and right'),
+    ('move left 50 m', '0 to 5 m'),
+    ('turn right 720 degrees', '0 to 360 degrees'),
+    ('wait 10 hours', 'not a unit of time'),
+    ('move left 3 parsecs', 'not a distance or a duration'),
+    (', then '.join(['wait 1 s'] * 9), 'at most 8'),
+])
+def test_what_the_planner_cannot_run_is_refused_with_the_reason(text, words):
+    with pytest.raises(PlanError, match=words):
+        plan(text)
+
+
+def test_keeping_the_obstacle_on_one_side_means_passing_on_the_other():
+    assert plan('keep the box on your left and go to the cup on the right side').steps[0].side \
+        == 'right'
+    assert plan('navigate to the cup, keeping the box on your right').steps[0].side == 'left'
+    assert plan('go to the cup').steps[0].side is None
