@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import array
 import json
+import math
 import signal
 import time
 
@@ -207,6 +208,67 @@ def test_inference_drives_on_frames_and_an_instruction(workspace, started, probe
     assert inference.wait(15) == 0, inference.log()
     probe.spin_for(0.3)
     assert is_zero(actions[-1][1])
+
+
+def odometry_msg(probe: Probe, x: float, y: float, yaw: float):
+    from nav_msgs.msg import Odometry
+    msg = Odometry()
+    msg.header.stamp = probe.node.get_clock().now().to_msg()
+    msg.header.frame_id, msg.child_frame_id = 'odom', 'base_link'
+    msg.pose.pose.position.x, msg.pose.pose.position.y = float(x), float(y)
+    msg.pose.pose.orientation.z, msg.pose.pose.orientation.w = math.sin(yaw / 2), \
+        math.cos(yaw / 2)
+    return msg
+
+
+def test_inference_runs_a_plan_and_says_so_on_vla_status(workspace, started, probe):
+    """A sequence over real topics: the motion step drives without a camera, closes on
+    odom (a robot that odometry shows not moving is blocked: the plan fails with zero),
+    and each step and every refusal is on vla/status."""
+    inference = started(INFERENCE, workspace)
+    actions = probe.listen_to(topics.ROBOT_ACTION)
+    status = probe.listen_to(topics.VLA_STATUS)
+    command = probe.publisher(topics.VLA_COMMAND)
+    odom = probe.publisher(topics.ODOM, topics.COMMAND)
+    assert probe.spin_until(lambda: status and actions, 30.0), inference.log()
+    assert json.loads(status[-1][1].data)['state'] == 'idle'
+
+    def state():
+        return json.loads(status[-1][1].data)
+
+    command.publish(string_msg('first move left 0.3 m, then go around the box on the left '
+                               'to the cup'))
+    assert probe.spin_until(lambda: state().get('steps') == 2, 10.0), inference.log()
+    assert state()['step'] == 1 and state()['kind'] == 'move' and state()['plan'] == [
+        'move left 0.3 m', 'go around the box on the left to the cup']
+    assert probe.spin_until(lambda: np.allclose(action(actions[-1][1]), (0.0, 0.3, 0.0)), 5.0)
+    # On time (no odometry): 0.3 m at 0.3 m/s, then the navigation step, with no camera
+    # frame: zero.
+    assert probe.spin_until(lambda: state()['step'] == 2, 3.0), inference.log()
+    probe.spin_for(0.5)
+    assert is_zero(actions[-1][1]) and state()['kind'] == 'navigate'
+
+    # With odometry that shows the robot not moving, the move is never done: blocked.
+    command.publish(string_msg('move forward 0.3 m'))
+    start = time.monotonic()
+    while time.monotonic() - start < 5.0 and state().get('state') != 'failed':
+        odom.publish(odometry_msg(probe, 1.0, 2.0, 0.5))
+        probe.spin_for(0.05)
+    failed_at = time.monotonic() - start
+    assert state()['state'] == 'failed' and 'blocked' in state()['reason'], state()
+    assert 2.5 < failed_at < 4.5  # 1 s expected: failed after 2 x 1 + 1 s, not at 1 s
+    probe.spin_for(0.3)
+    assert is_zero(actions[-1][1])
+
+    for text, outcome in (('🙂🙂', 'refused'), ('gehe links um die Box zur Tasse', 'refused'),
+                          ('go left then go right around the box', 'refused'),
+                          ('   ', 'stopped')):
+        command.publish(string_msg(text))
+        assert probe.spin_until(lambda t=text, o=outcome: state()['state'] == o and
+                                state()['instruction'] == t.strip(), 5.0), (text, state())
+        probe.spin_for(0.2)
+        assert is_zero(actions[-1][1])
+    assert 'Traceback' not in inference.log()
 
 
 def test_recorder_writes_a_valid_episode(workspace, started, probe, tmp_path):

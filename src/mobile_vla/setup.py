@@ -8,7 +8,7 @@ package_name = 'mobile_vla'
 # presets, parameter files and the launch file are found however it is installed
 # (mobile_vla.resources). Paths are relative to this file, as setuptools wants them.
 WORKSPACE = os.path.join('..', '..')
-SHARED = ('config', 'config/model', 'config/train', 'launch')
+SHARED = ('config', 'config/model', 'config/train', 'config/language', 'launch')
 
 
 def share_files(folder):

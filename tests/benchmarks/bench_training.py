@@ -23,13 +23,17 @@ from mobile_vla.policy.configuration_policy import load_preset
 from mobile_vla.policy.modeling_policy import PolicyHead, VlaPolicy
 from mobile_vla.training.features import EpisodeFeatures, FeatureWindowDataset
 
-IN_DIM = 2048 + 768 + 2048  # Kosmos-2 image + CLIP image + Kosmos-2 text
+VISION_DIM = 2048 + 768  # Kosmos-2 image + CLIP image
+TEXT_DIM = 2048  # Kosmos-2 text, one pooled vector (a single "token")
+IN_DIM = VISION_DIM + TEXT_DIM
+TEXTS = {'go left': (np.random.default_rng(1).standard_normal((1, TEXT_DIM)).astype(np.float32),
+                     np.ones(1, np.int64))}
 
 
 def episodes(count: int) -> list[EpisodeFeatures]:
     rng = np.random.default_rng(0)
     return [EpisodeFeatures(f'ep{i}', '1box_vert_left', 'go left',
-                            rng.standard_normal((18, IN_DIM)).astype(np.float32),
+                            rng.standard_normal((18, VISION_DIM)).astype(np.float32),
                             rng.uniform(-1, 1, (18, 3)).astype(np.float32),
                             ('episode_start',) + ('start_action', 'stop_action') * 8 +
                             ('start_action',)) for i in range(count)]
@@ -41,7 +45,7 @@ def bench(batch_size: int, steps: int, data: list[EpisodeFeatures]) -> None:
     head = PolicyHead(IN_DIM, config).train()
     optimizer = torch.optim.AdamW(head.parameters(), lr=5e-5, weight_decay=1e-3)
     owner = SimpleNamespace(config=config)
-    loader = DataLoader(FeatureWindowDataset(data, 8, 10), batch_size=batch_size,
+    loader = DataLoader(FeatureWindowDataset(data, 8, 10, texts=TEXTS), batch_size=batch_size,
                         shuffle=True, drop_last=True)
     load_ms, step_ms = [], []
     done = 0
@@ -50,7 +54,9 @@ def bench(batch_size: int, steps: int, data: list[EpisodeFeatures]) -> None:
         for batch in loader:
             t1 = time.perf_counter()
             h0, c0 = head.initial_state(batch_size)
-            actions, _, _ = head(batch['features'], h0, c0)
+            features = torch.cat([batch['vision'], batch['text_tokens'][:, :1].expand(
+                -1, batch['vision'].shape[1], -1)], dim=-1)
+            actions, _, _ = head(features, h0, c0)
             loss, _ = VlaPolicy.loss(owner, actions[:, -1], batch['actions'],
                                      batch['action_mask'])
             optimizer.zero_grad()

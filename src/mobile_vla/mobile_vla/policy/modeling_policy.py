@@ -448,8 +448,9 @@ def policy_tokenizer(config: PolicyConfig, tokenizer_folder: str | Path | None =
 
 def build_policy(config: PolicyConfig, tokenizer_folder: str | Path | None = None) -> VlaPolicy:
     """Build the policy the config describes (snapshots read locally, never downloaded)."""
-    tokenizer = policy_tokenizer(config, tokenizer_folder)
+    tokenizer = None
     if config.tokenizer == 'words':
+        tokenizer = policy_tokenizer(config, tokenizer_folder)
         config = _tiny_vocab_overrides(config, special_ids(tokenizer))
     kosmos2 = clip = encoder = None
     if config.text_encoder:
@@ -461,6 +462,8 @@ def build_policy(config: PolicyConfig, tokenizer_folder: str | Path | None = Non
     if config.uses_clip:
         clip = _backbone(CLIPModel, CLIPConfig, config.clip_path, config.clip_arch, CLIP_REPO,
                          'CLIP')
+    if tokenizer is None:  # after the snapshots, whose absence has the clearer error
+        tokenizer = policy_tokenizer(config, tokenizer_folder)
     return VlaPolicy(config, kosmos2, clip, tokenizer, encoder)
 
 
