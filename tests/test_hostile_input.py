@@ -79,6 +79,10 @@ def _edit_config(folder: Path, how: str) -> None:
         meta['policy']['clip_arch']['vision_config']['hidden_size'] = value
         path.write_text(json.dumps(meta))
         return
+    if how == 'missing text encoder':
+        meta['policy'].update(text_encoder='no_such_encoder', tokenizer='snapshot')
+        path.write_text(json.dumps(meta))
+        return
     field, value = {'fractional window': ('window', 8.5),
                     'negative action_limit': ('action_limit', -1.15),
                     'huge sizes': ('lstm_hidden', 10**9)}[how]
@@ -101,6 +105,7 @@ DAMAGE = [
     ('config', 'huge sizes', 'lstm_hidden'),
     ('config', 'huge architecture', 'clip_arch.vision_config.hidden_size'),
     ('config', 'bad architecture block', 'hidden_size'),
+    ('config', 'missing text encoder', 'pip install --no-deps no-such-encoder'),
     ('tokenizer', 'garbage', 'tokenizer.json'),
 ]
 
@@ -113,7 +118,17 @@ DAMAGE = [
 ])
 def test_a_damaged_checkpoint_is_named_never_a_traceback(tmp_path, part, how, named, engine):
     folder = tmp_path / 'ckpt'
-    shutil.copytree(DEMO, folder)
+    if part == 'tokenizer':  # a checkpoint with a word tokenizer of its own
+        import torch
+
+        from mobile_vla.policy.checkpoint import save_checkpoint
+        from mobile_vla.policy.configuration_policy import load_preset
+        from mobile_vla.policy.modeling_policy import build_policy
+
+        torch.manual_seed(0)
+        save_checkpoint(build_policy(load_preset('kosmos2_clip_tiny')), folder)
+    else:
+        shutil.copytree(DEMO, folder)
     if part == 'weights':
         _damage_weights(folder, how)
     elif part == 'config':

@@ -5,7 +5,10 @@
 3. The original-size head (4864-d input -> fusion 2048 -> LSTM 4 x 512 -> MLP) per
    step, PyTorch and ONNX Runtime side by side, against the original's claimed
    0.36 ms (which was measured for a 3.3 MB head on precomputed features).
-4. With --full: full-size Kosmos-2 + CLIP ViT-L/14 + head per control step on this
+4. The MiniLM instruction encoder (kosmos2_clip_minilm_tiny, the demo preset): the
+   control step against the word-tokenizer preset in the same run, a new instruction
+   (tokenise + MiniLM + pooling) and a repeated one (cached), with both engines.
+5. With --full: full-size Kosmos-2 + CLIP ViT-L/14 + head per control step on this
    CPU and its peak memory (random weights of the real architectures: no pretrained
    weights are available offline; speed and memory do not depend on the values).
 
@@ -72,6 +75,28 @@ def bench_tiny(steps: int, folder: Path) -> None:
               f'{r["steps_per_s"]:6.1f} steps/s')
 
 
+def bench_instruction_encoder(steps: int, runs: int, folder: Path) -> None:
+    print(f'\n4. instruction encoder: control step on 720p ({steps} steps) and instructions')
+    rng = np.random.default_rng(0)
+    texts = [f'go around the box on the left to the cup number {k}' for k in range(runs)]
+    for preset in ('kosmos2_clip_tiny', 'kosmos2_clip_minilm_tiny'):
+        torch.manual_seed(0)
+        policy = build_policy(load_preset(preset)).eval()
+        export_onnx(policy, folder / preset)
+        for engine in (TorchEngine(policy), OnnxEngine(folder / preset, 'cpu')):
+            runner = PolicyRunner(engine, policy.config, policy.tokenizer)
+            r = bench_runner(runner, steps)
+            p50, p95 = r['stages']['total']
+            new = timed_runs(lambda r=runner: r.set_instruction(
+                texts[int(rng.integers(len(texts)))] + str(rng.random())), runs // 4)
+            runner.set_instruction(texts[0])
+            runner.set_instruction(texts[1])
+            again = timed_runs(lambda r=runner: (r.set_instruction(texts[0]),
+                                                 r.set_instruction(texts[1])), runs)
+            print(f'   {preset:<26} {engine.name:<12} step median {p50:6.2f} p95 {p95:6.2f} ms'
+                  f' | new instruction {stats(new)} | cached {np.median(again) / 2:.4f} ms')
+
+
 def bench_head(runs: int, folder: Path) -> None:
     config = load_preset('kosmos2_clip_lstm', kosmos2_path='', clip_path='')
     with torch.device('meta'):
@@ -124,7 +149,7 @@ class TorchEngineHead:
 
 
 def bench_full(steps: int) -> None:
-    print('\n4. full-size Kosmos-2 + CLIP ViT-L/14 + head (random weights of the real '
+    print('\n5. full-size Kosmos-2 + CLIP ViT-L/14 + head (random weights of the real '
           'architectures), PyTorch CPU float32')
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
@@ -153,6 +178,7 @@ def main() -> None:
         bench_preprocess(args.runs)
         bench_tiny(args.steps, Path(tmp))
         bench_head(args.runs, Path(tmp))
+        bench_instruction_encoder(args.steps, args.runs, Path(tmp))
     if args.full:
         bench_full(args.full_steps)
 

@@ -30,7 +30,8 @@ CAMERA = NodeSpec(
          topics.DIAGNOSTICS), respawn=True)
 INFERENCE = NodeSpec(
     'vla_inference', 'mobile_vla_inference', 'vla_inference', 'inference.yaml',
-    (topics.CAMERA_IMAGE_POLICY, topics.VLA_COMMAND), (topics.ROBOT_ACTION, topics.DIAGNOSTICS))
+    (topics.CAMERA_IMAGE_POLICY, topics.VLA_COMMAND, topics.ODOM),
+    (topics.ROBOT_ACTION, topics.VLA_STATUS, topics.DIAGNOSTICS))
 ARBITER = NodeSpec(
     'control_arbiter', 'mobile_vla_control', 'control_arbiter', 'control.yaml',
     (topics.TELEOP_CMD_VEL, topics.ROBOT_ACTION, topics.CONTROL_MODE, topics.CONTROL_ESTOP),

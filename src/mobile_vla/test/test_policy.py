@@ -22,7 +22,8 @@ from mobile_vla.policy.modeling_policy import ModelFilesError, build_policy, cou
 from mobile_vla.policy.preprocess import ImagePreprocessor, resize_frame
 from mobile_vla.policy.runner import PolicyRunner, runner_from_checkpoint
 
-TINY = ['kosmos2_clip_tiny', 'kosmos2_tiny', 'clip_tiny', 'kosmos2_resampler_tiny']
+TINY = ['kosmos2_clip_tiny', 'kosmos2_tiny', 'clip_tiny', 'kosmos2_resampler_tiny',
+        'kosmos2_clip_minilm_tiny']
 LEFT = 'go around the box on the left to the cup'
 RIGHT = 'go around the box on the right to the cup'
 

@@ -14,6 +14,11 @@ tokenise and encode text), in order: callbacks never wait for the model, a step
 never sees the runner change under it, and the node is up, publishing zero, while a
 large checkpoint loads. Frame age and pacing both use the node's clock
 (``use_sim_time`` and bag playback agree).
+
+Instructions are planned (``VlaInference.on_instruction``): a motion step of a plan
+drives without the camera, published by the watchdog at ``rate_hz`` (it closes on
+``odom`` while that is fresh), a navigation step runs the policy on frames, and
+``vla/status`` (latched) goes out whenever the plan's progress changes.
 """
 
 from __future__ import annotations
@@ -165,10 +170,16 @@ class InferenceWiring:
         self._publish_status()
         # The newest fresh frame is due again: the instruction (or a stop) acts at once.
         with self._due_lock:
-            if self._busy or not self.inference.frame_due():
-                return  # a queued run of steps will take it, or there is no frame
-            self._busy = True
-        self._run_steps()
+            if self._busy:
+                return  # a queued run of steps will take it
+            if not self.inference.frame_due():
+                due = False  # no frame: a motion step or a zero still goes out now
+            else:
+                due = self._busy = True
+        if due:
+            self._run_steps()
+        else:
+            self._step(run_policy=False)
 
     def publish_action(self, action: Any) -> None:
         self._action(self.bus.msgs.twist(tuple(float(v) for v in action)))

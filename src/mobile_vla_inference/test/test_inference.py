@@ -117,7 +117,7 @@ def test_a_replayed_bag_gives_a_robot_action_stream(checkpoint, tmp_path):
     assert sorted(last) == [round(k / 10, 3) for k in range(41)]
     # An instruction acts at once on the newest fresh frame (the frame of 0.5 s came
     # just before it): a second output at 0.5 s, at 2.0 s (stop) and at 2.5 s.
-    # ('still here' at 4 s goes out instead of the watchdog's zero: the frame is stale.)
+    # (the instruction at 4 s goes out instead of the watchdog's zero: the frame is stale.)
     assert len(actions) == 41 + 3
     assert inf.steps == 21  # the policy: 0.5-2.0 s and 2.5-2.9 s
     moving = {t for t, a in last.items() if any(abs(v) > 1e-6 for v in a)}
@@ -147,7 +147,9 @@ def test_replayed_action_bag_is_written(checkpoint, tmp_path):
                         load=load)
         ex.run_bag(bag)
     msgs = read_messages(out, ['/robot/action'])
-    assert len(msgs) == 10 and msgs[0].msgtype == 'geometry_msgs/msg/Twist'
+    # The instruction answers at once (zero: no frame yet), then a step per frame.
+    assert len(msgs) == 11 and msgs[0].msgtype == 'geometry_msgs/msg/Twist'
+    assert msgs[0].t_ns == msgs[1].t_ns == T0 * S
 
 
 def test_an_untrained_preset_runs_the_graph_without_a_checkpoint():
