@@ -29,7 +29,8 @@ DEMO_EVAL_EPISODES ?= 25
 
 help:
 	@echo 'make test   - set up .venv, lint, colcon build + test, then the integration tests'
-	@echo 'make demo   - one simulated closed-loop episode per scenario with models/demo'
+	@echo 'make demo   - one simulated closed-loop episode per scenario with models/demo,'
+	@echo '              then held-out paraphrases and instruction sequences'
 	@echo 'make train-demo - expert data + tiny preset training + eval -> models/demo'
 	@echo 'make bench  - print the speed figures (median / p95); the full-size policy:'
 	@echo '              python tests/benchmarks/bench_policy.py --full'
@@ -93,11 +94,19 @@ bench: build
 
 # colcon installs the mobile-vla console script into install/mobile_vla/bin (on PATH once
 # install/setup.bash is sourced), not into .venv/bin.
+# Then the language: the held-out paraphrases (never trained on) in one room of each
+# side, and the instruction sequences in one scenario, on unseen layouts.
 demo: build
-	@rm -rf $(DEMO_OUT)/closed_loop
+	@rm -rf $(DEMO_OUT)/closed_loop $(DEMO_OUT)/heldout $(DEMO_OUT)/sequences
 	set +u && source install/setup.bash && set -u && \
 		mobile-vla sim eval --checkpoint $(DEMO_CHECKPOINT) --episodes-per-scenario 1 \
-			--record --out $(DEMO_OUT)/closed_loop
+			--record --out $(DEMO_OUT)/closed_loop && \
+		mobile-vla sim eval --checkpoint $(DEMO_CHECKPOINT) --instructions heldout \
+			--scenario 1box_hori_left --scenario 2box_vert_right --episodes-per-scenario 1 \
+			--out $(DEMO_OUT)/heldout && \
+		mobile-vla sim eval --checkpoint $(DEMO_CHECKPOINT) \
+			--instructions config/language/sequences.yaml --scenario 1box_vert_right \
+			--episodes-per-scenario 1 --out $(DEMO_OUT)/sequences
 
 train-demo: build
 	@rm -rf $(DEMO_OUT)/train

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import secrets
 import stat
 import time
@@ -140,6 +141,41 @@ def temp_path(path: Path) -> Path:
     pid = os.getpid()
     return path.with_name(f'.{path.name}{TEMP_MARK}{pid}-{process_start(pid)}-'
                           f'{secrets.token_hex(4)}')
+
+
+#: ``.<name>.tmp-<pid>[-<process start>-<random>]``: the writer's PID and start time.
+_TEMP_NAME = re.compile(r'^\..+' + re.escape(TEMP_MARK) + r'(\d+)(?:-(\d+)-[0-9a-f]+)?$')
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _writer_alive(pid: int, start: str | None) -> bool:
+    """The writer of a temp file still runs: its PID is alive and, when the name records
+    it, the process with that PID started when the writer did (not a reused PID)."""
+    if not _pid_alive(pid):
+        return False
+    return start is None or int(start) in (0, process_start(pid))
+
+
+def remove_dead_temp_files(folder: Path, suffix: str = '') -> list[Path]:
+    """Remove the temp files (``temp_path``) in ``folder`` whose writer died, for final
+    names ending in ``suffix``; a running writer's file is left alone."""
+    removed = []
+    for path in folder.iterdir():
+        match = _TEMP_NAME.match(path.name)
+        if match and path.name.split(TEMP_MARK)[0].endswith(suffix) and \
+                not _writer_alive(int(match.group(1)), match.group(2)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def publish_file(tmp: Path, path: Path) -> None:

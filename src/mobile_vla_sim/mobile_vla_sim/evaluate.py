@@ -325,8 +325,9 @@ def table(report: dict) -> str:
     return '\n'.join(lines)
 
 
-def write_report(report: dict, out: Path) -> dict[str, Path]:
-    """report.json, table.md and eval.png in ``out``."""
+def _write(report: dict, out: Path, text: str, size: tuple[float, float],
+           draw: Callable) -> dict[str, Path]:
+    """report.json, table.md (``text``) and eval.png (``draw(ax)``) in ``out``."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -334,52 +335,53 @@ def write_report(report: dict, out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {'report': out / 'report.json', 'table': out / 'table.md', 'plot': out / 'eval.png'}
     paths['report'].write_text(json.dumps(report, indent=2) + '\n')
-    paths['table'].write_text(table(report) + '\n')
-    rows = report['scenarios']
-    names = [r['scenario'] for r in rows]
-    x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(10, 4.2))
-    for offset, key, label in ((-0.27, 'success', 'success'),
-                               (0.0, 'on_instructed_side', 'on instructed side'),
-                               (0.27, 'spl', 'SPL')):
-        ax.bar(x + offset, [r[key] for r in rows], width=0.27, label=label)
-    lang = report['language_test']
-    ax.set_title(f"{report.get('checkpoint') or 'policy'}: closed-loop success "
-                 f"{report['overall']['success']:.0%}, language test {lang['pass_rate']:.0%} "
-                 f"({report['episodes_per_scenario']} per scenario)")
-    ax.set_xticks(x, names, rotation=25, ha='right')
-    ax.set_ylim(0, 1.05)
-    ax.axhline(0.9, color='grey', linestyle=':', linewidth=1)
-    ax.legend(loc='lower right')
+    paths['table'].write_text(text + '\n')
+    fig, ax = plt.subplots(figsize=size)
+    draw(ax)
     fig.tight_layout()
     fig.savefig(paths['plot'], dpi=110)
     plt.close(fig)
     return paths
+
+
+def write_report(report: dict, out: Path) -> dict[str, Path]:
+    """report.json, table.md and eval.png in ``out``."""
+    rows = report['scenarios']
+    names = [r['scenario'] for r in rows]
+    x = np.arange(len(names))
+
+    def draw(ax) -> None:
+        for offset, key, label in ((-0.27, 'success', 'success (instructed side)'),
+                                   (0.0, 'reached', 'reached (any side)'),
+                                   (0.27, 'spl', 'SPL')):
+            ax.bar(x + offset, [r[key] for r in rows], width=0.27, label=label)
+        lang = report['language_test']
+        ax.set_title(f"{report.get('checkpoint') or 'policy'}: closed-loop success "
+                     f"{report['overall']['success']:.0%}, language test "
+                     f"{lang['pass_rate']:.0%} ({report['episodes_per_scenario']} per scenario)")
+        ax.set_xticks(x, names, rotation=25, ha='right')
+        ax.set_ylim(0, 1.05)
+        ax.axhline(0.9, color='grey', linestyle=':', linewidth=1)
+        ax.legend(loc='lower right')
+
+    return _write(report, out, table(report), (10, 4.2), draw)
 
 
 def write_instruction_report(report: dict, out: Path) -> dict[str, Path]:
     """report.json, table.md and eval.png (success and wrong side per instruction)."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {'report': out / 'report.json', 'table': out / 'table.md', 'plot': out / 'eval.png'}
-    paths['report'].write_text(json.dumps(report, indent=2) + '\n')
-    paths['table'].write_text(instruction_table(report) + '\n')
     rows = report['instructions']
     y = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.32 * len(rows)))
-    ax.barh(y - 0.2, [r['success'] for r in rows], height=0.4, label='success')
-    ax.barh(y + 0.2, [r['wrong_side'] / max(r['episodes'], 1) for r in rows], height=0.4,
-            label='wrong side', color='tab:red')
-    ax.set_yticks(y, [r['instruction'][:60] for r in rows], fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1.05)
-    ax.set_title(f"{report.get('checkpoint') or 'policy'}: success "
-                 f"{report['overall']['success']:.0%} over {report['overall']['episodes']} runs")
-    ax.legend(loc='lower right')
-    fig.tight_layout()
-    fig.savefig(paths['plot'], dpi=110)
-    plt.close(fig)
-    return paths
+
+    def draw(ax) -> None:
+        ax.barh(y - 0.2, [r['success'] for r in rows], height=0.4, label='success')
+        ax.barh(y + 0.2, [r['wrong_side'] / max(r['episodes'], 1) for r in rows], height=0.4,
+                label='wrong side', color='tab:red')
+        ax.set_yticks(y, [r['instruction'][:60] for r in rows], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1.05)
+        ax.set_title(f"{report.get('checkpoint') or 'policy'}: success "
+                     f"{report['overall']['success']:.0%} over {report['overall']['episodes']} "
+                     'runs')
+        ax.legend(loc='lower right')
+
+    return _write(report, out, instruction_table(report), (10, 1.2 + 0.32 * len(rows)), draw)

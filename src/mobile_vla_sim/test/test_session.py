@@ -1,6 +1,7 @@
 """Closed-loop sessions: expert data through the recorder, policy runs and their outputs."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from mobile_vla.cli import main as cli_main
 from mobile_vla.episode import read_episode, validate_episode
 from mobile_vla.language import scenario_phrasings
 from mobile_vla.policy.runner import untrained_runner
-from mobile_vla_sim.evaluate import RunOutputs, language_test, run_episode
+from mobile_vla_sim.evaluate import RunOutputs, language_test, run_episode, steps_done
 from mobile_vla_sim.session import ODOM, SimConfig, SimSession
 from mobile_vla_sim.world import sample_layout
 
@@ -115,6 +116,29 @@ def test_hybrid_manual_input_takes_over_and_hands_back(runner):
     assert after == {'vla'}
     assert result.expert_keys  # the expert decided during the window only
     assert len(result.expert_keys) == 2
+
+
+def test_a_sequence_runs_step_by_step_and_each_step_is_checked(runner):
+    """Motion steps through the inference's planner, closed on the simulator's odometry;
+    vla/status marks where each step began and ended, and the run ends with the plan."""
+    text = 'first move left 0.3 m, then turn right 30 degrees, then wait 0.5 seconds'
+    result = run_episode('1box_vert_left', 3, text, runner=runner,
+                         sim=SimConfig(width=160, height=90, time_limit_s=6.0))
+    assert result.outcome == 'plan_done' and result.plan_state == 'done'
+    move, turn, wait = result.plan_steps
+    assert [s['kind'] for s in result.plan_steps] == ['move', 'turn', 'wait']
+    assert all(s['state'] == 'done' for s in result.plan_steps)
+    moved = np.subtract(move['end_pose'][:2], move['start_pose'][:2])
+    assert abs(np.linalg.norm(moved) - 0.3) < 0.05 and moved[1] > 0.25  # left, on odometry
+    assert math.degrees(turn['start_pose'][2] - turn['end_pose'][2]) == pytest.approx(30, abs=5)
+    assert wait['ended_s'] - wait['started_s'] == pytest.approx(0.5, abs=0.15)
+    # Navigation was never asked for: no cup, so no success, but every step was done.
+    assert steps_done(result) == [True, True, True]
+    assert not result.success and not result.reached
+
+    refused = run_episode('1box_vert_left', 3, 'go left then go right around the box',
+                          runner=runner, sim=SMALL)
+    assert refused.outcome == 'plan_refused' and refused.path_length < 0.01
 
 
 def test_language_test_pairs_rooms_by_seed():

@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from mobile_vla.config import ConfigError
-from mobile_vla.episode import TEMP_MARK
+from mobile_vla.episode import remove_dead_temp_files, temp_path
 from mobile_vla.policy.configuration_policy import PolicyConfig
 from mobile_vla.policy.modeling_policy import (
     ModelFilesError,
@@ -44,7 +44,7 @@ def _written(path: Path, write: Callable[[Path], None]) -> None:
     """Write ``path`` through a temp file beside it and rename it over: a kill leaves the
     old file or the new one, never half of one. Readable by every user (0644 less the
     umask), as a model on a shared robot must be."""
-    tmp = path.with_name(f'.{path.name}{TEMP_MARK}{os.getpid()}')
+    tmp = temp_path(path)
     try:
         write(tmp)
         with open(tmp, 'rb+') as handle:
@@ -55,17 +55,6 @@ def _written(path: Path, write: Callable[[Path], None]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def remove_dead_temp_files(folder: Path) -> list[Path]:
-    """Temp files a killed save left in ``folder`` (their writer is gone)."""
-    removed = []
-    for path in folder.glob(f'.*{TEMP_MARK}*'):
-        pid = path.name.rsplit(TEMP_MARK, 1)[1]
-        if pid.isdigit() and not Path(f'/proc/{pid}').exists():
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
 
 
 def _file_sha256(path: Path) -> str:
