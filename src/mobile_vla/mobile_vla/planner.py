@@ -52,6 +52,8 @@ _SPLIT = re.compile(
 #: Sentence breaks split a part only when every piece is a step on its own ("wait 1 s.
 #: go to the cup"), not inside a description ("the cup is behind the box; go left of it").
 _SENTENCES = re.compile(r'\s*;\s*|\.\s+')
+#: "and" or a comma split a part only around a motion primitive.
+_AND = re.compile(r',?\s+and\s+|,\s*', re.IGNORECASE)
 _LEAD = re.compile(r'^(?:first(?:ly)?|first of all|to begin|start by)\b[,\s]*', re.IGNORECASE)
 _NUMBER = r'(?P<num>\d+(?:\.\d+)?|\.\d+|half a|a half|half|an?|one|two|three|four|five|six|' \
           r'seven|eight|nine|ten)'
@@ -253,14 +255,31 @@ def _step(raw: str, limits: PlannerLimits) -> Step:
                     'around the box on the left to the cup")')
 
 
-def _steps(part: str, limits: PlannerLimits) -> list[Step]:
-    pieces = [p.strip(' ,.!') for p in _SENTENCES.split(part) if p.strip(' ,.!')]
-    if len(pieces) > 1:
+def _split_steps(part: str, splitter: re.Pattern, limits: PlannerLimits,
+                 motion_needed: bool) -> list[Step] | None:
+    """``part`` split by ``splitter``, when every piece is a step (and, with
+    ``motion_needed``, one is a motion: "move left 0.5 m and go to the cup"); else None."""
+    pieces = [p.strip(' ,.!') for p in splitter.split(part) if p.strip(' ,.!')]
+    if len(pieces) < 2:
+        return None
+    steps, errors = [], []
+    for piece in pieces:
         try:
-            return [_step(p, limits) for p in pieces]
-        except (PlanError, ValueError):
-            pass  # one description in several sentences: a single step
-    return [_step(part.strip(' ,.!'), limits)]
+            steps.append(_step(piece, limits))
+        except (PlanError, ValueError) as exc:
+            errors.append(exc)
+    motions = [s for s in steps if s.kind != NAVIGATE]
+    if errors and motion_needed and motions:
+        raise PlanError(str(errors[0]))  # "move left 0.5 m and dance": name the bad piece
+    if errors or (motion_needed and not motions):
+        return None  # one description in several pieces: a single step
+    return steps
+
+
+def _steps(part: str, limits: PlannerLimits) -> list[Step]:
+    return (_split_steps(part, _SENTENCES, limits, False)
+            or _split_steps(part, _AND, limits, True)
+            or [_step(part.strip(' ,.!'), limits)])
 
 
 def plan(instruction: str, limits: PlannerLimits | None = None) -> Plan:

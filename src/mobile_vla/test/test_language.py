@@ -90,6 +90,13 @@ def test_a_sequence_is_split_into_motion_and_navigation_steps():
     [nav] = plan('the cup is behind the box; get there via the left').steps
     assert nav.side == 'left'
     assert [s.kind for s in plan('wait 1 second. go to the cup').steps] == [WAIT, NAVIGATE]
+    # "and" or a comma split around a motion primitive only.
+    assert [s.kind for s in plan('move left 0.5 m and go around the box on the right to '
+                                 'the cup').steps] == [MOVE, NAVIGATE]
+    assert [s.kind for s in plan('turn left 30 degrees, move forward 1 m').steps] == [TURN,
+                                                                                       MOVE]
+    with pytest.raises(PlanError, match="'dance' is not understood"):
+        plan('move left 0.5 m and dance')
 
 
 @pytest.mark.parametrize('text, words', [
