@@ -2,8 +2,10 @@
 
 "first move left 0.5 m, then go around the box on the right to the cup" is two
 steps: a motion primitive and a navigation step. Sequence words (first, then,
-after that, next, finally, afterwards, lastly, ``;``) split the instruction; each
-part is then:
+after that, next, finally, afterwards, lastly) split the instruction; a sentence
+break, or "and" and a comma next to a motion primitive, split it further when every
+piece is a step ("wait 1 s. go to the cup", "move left 0.5 m and go to the cup").
+Each part is then:
 
 - a **motion primitive** with an amount: ``move``/``go``/``drive``/``strafe`` +
   forward / back / left / right + a distance (m, cm, metres, feet) or a duration
