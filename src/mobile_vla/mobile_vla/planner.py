@@ -43,42 +43,66 @@ UNITS_S = {'s': 1.0, 'sec': 1.0, 'secs': 1.0, 'second': 1.0, 'seconds': 1.0,
 NUMBER_WORDS = {'a': 1.0, 'an': 1.0, 'one': 1.0, 'two': 2.0, 'three': 3.0, 'four': 4.0,
                 'five': 5.0, 'six': 6.0, 'seven': 7.0, 'eight': 8.0, 'nine': 9.0,
                 'ten': 10.0, 'half': 0.5, 'half a': 0.5, 'a half': 0.5}
-STOP_TEXTS = frozenset({'stop', 'halt', 'stop now', 'stop here', 'freeze', 'stop the robot'})
-#: Words that name a place to go: the policy's task.
-GOAL_WORDS = frozenset({'cup', 'mug', 'box', 'boxes', 'obstacle', 'obstacles', 'goal',
-                        'target'})
+UNITS_ANGLE = {'degree': 1.0, 'degrees': 1.0, 'deg': 1.0, '°': 1.0,
+               'rad': math.degrees(1.0), 'radian': math.degrees(1.0),
+               'radians': math.degrees(1.0)}
+#: A bare number after "turn left" is degrees only from here up ("turn right 90");
+#: "turn left 1.57" is refused rather than read as 1.57 degrees.
+BARE_DEGREES_FROM = 5.0
+#: Words that name where the policy goes: the only place it was trained to reach.
+DESTINATION_WORDS = frozenset({'cup', 'mug', 'goal', 'target'})
+#: Words that name a place to go or the obstacle on the way.
+GOAL_WORDS = DESTINATION_WORDS | frozenset({'box', 'boxes', 'obstacle', 'obstacles'})
 
 _SPLIT = re.compile(
-    r'\s*(?:[;.]\s*|,\s*|\s+)(?:and\s+)?(?:then|after\s+that|afterwards|next|finally|'
-    r'lastly)\b[,\s]*', re.IGNORECASE)
+    r'\s*(?:[;.]\s*|,\s*|\s+)(?:and\s+)?(?:then|after\s+that|afterwards|next(?=\s*,)|'
+    r'finally|lastly)\b[,\s]*', re.IGNORECASE)
 #: Sentence breaks split a part only when every piece is a step on its own ("wait 1 s.
 #: go to the cup"), not inside a description ("the cup is behind the box; go left of it").
 _SENTENCES = re.compile(r'\s*;\s*|\.\s+')
 #: "and" or a comma split a part only around a motion primitive.
 _AND = re.compile(r',?\s+and\s+|,\s*', re.IGNORECASE)
 _LEAD = re.compile(r'^(?:first(?:ly)?|first of all|to begin|start by)\b[,\s]*', re.IGNORECASE)
-_NUMBER = r'(?P<num>\d+(?:\.\d+)?|\.\d+|half a|a half|half|an?|one|two|three|four|five|six|' \
-          r'seven|eight|nine|ten)'
+_PLEASE = r'^(?:please\s+|robot,?\s+|now\s+)*'
+_NUMBER = r'(?P<num>[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:e[-+]?\d+)?|half a|a half|half|an?|one|' \
+          r'two|three|four|five|six|seven|eight|nine|ten)'
+_DIRECTION = r'(?:to\s+the\s+)?(?P<dir>forwards?|ahead|straight|backwards?|back|left|right)'
+_MOVE_VERB = r'(?:move|go|drive|strafe|slide|roll|head|step|travel)'
 _MOVE = re.compile(
-    r'^(?:please\s+)?(?:move|go|drive|strafe|slide|roll|head|back\s+up|step)?\s*'
-    r'(?P<dir>forwards?|ahead|straight|backwards?|back|left|right)\s*(?:by\s+|for\s+)?'
-    + _NUMBER + r'\s*(?P<unit>[a-z]+)\.?$')
+    _PLEASE + r'(?:' + _MOVE_VERB + r'\s+)?' + _DIRECTION + r'\s*(?:by\s+|for\s+)?'
+    + _NUMBER + r'\s*(?P<unit>[^\W\d]+)\.?$')
 _MOVE_NUMBER_FIRST = re.compile(
-    r'^(?:please\s+)?(?:move|go|drive|strafe|slide|roll|head|step)\s+' + _NUMBER
-    + r'\s*(?P<unit>[a-z]+)\s+(?P<dir>forwards?|ahead|straight|backwards?|back|left|right)'
-    r'\.?$')
+    _PLEASE + _MOVE_VERB + r'\s+(?:by\s+|for\s+)?' + _NUMBER
+    + r'\s*(?P<unit>[^\W\d]+)\s+' + _DIRECTION + r'\.?$')
+_BACK_UP = re.compile(_PLEASE + r'(?:back\s+up|reverse)\s+(?:by\s+|for\s+)?' + _NUMBER
+                      + r'\s*(?P<unit>[^\W\d]+)\.?$')
 _TURN = re.compile(
-    r'^(?:please\s+)?(?:turn|rotate|spin)\s+(?P<dir>left|right)(?:\s+(?:by\s+)?'
-    + _NUMBER + r'\s*(?P<unit>degrees?|deg|°)?)?\.?$')
-_TURN_AROUND = re.compile(r'^(?:please\s+)?(?:turn|spin)\s+around\.?$')
-_WAIT = re.compile(r'^(?:please\s+)?(?:wait|pause|hold(?:\s+still)?|stay(?:\s+still)?)'
-                   r'(?:\s+(?:for\s+)?' + _NUMBER + r'\s*(?P<unit>[a-z]+))?\.?$')
-_MOTION_WORDS = re.compile(r'^(?:please\s+)?(?:move|go|drive|strafe|slide|turn|rotate|spin|'
-                           r'wait|pause|back\s+up|step)\b')
-#: Side mentions that name the side to pass on, and those that name where the obstacle
-#: stays (the other side).
-_SIDE_KEEP = re.compile(r'\b(?:keep|keeping|leave|leaving|with|have|having)\b[^,;]*?\b(?:on|to)'
-                        r'\s+(?:your|its|the)\s+(?P<side>left|right)\b')
+    _PLEASE + r'(?:turn|rotate|spin)\s+(?:to\s+the\s+)?(?P<dir>left|right)(?:\s+(?:by\s+)?'
+    + _NUMBER + r'\s*(?P<unit>degrees?|deg|°|rad|radians?)?)?\.?$')
+_TURN_NUMBER_FIRST = re.compile(
+    _PLEASE + r'(?:turn|rotate|spin)\s+(?:by\s+)?' + _NUMBER
+    + r'\s*(?P<unit>degrees?|deg|°|rad|radians?)?\s+(?:to\s+(?:the|your)\s+)?'
+    r'(?P<dir>left|right)\.?$')
+_TURN_AROUND = re.compile(_PLEASE + r'(?:turn|spin)\s+around\.?$')
+_WAIT = re.compile(_PLEASE + r'(?:wait|pause|hold(?:\s+still)?|stay(?:\s+still)?)'
+                   r'(?:\s+(?:for\s+)?' + _NUMBER + r'\s*(?P<unit>[^\W\d]+))?\.?$')
+_STOP = re.compile(_PLEASE + r'(?:emergency\s+)?(?:stop|halt|freeze)(?:\s+(?:now|here|'
+                   r'moving|please|the\s+robot|stop|at\s+once|right\s+now))*[.!]*$')
+_MOTION_WORDS = re.compile(_PLEASE + r'(?:move|go|drive|strafe|slide|turn|rotate|spin|'
+                           r'wait|pause|back\s+up|reverse|step)\b')
+#: An amount inside a navigation step: a motion the policy would drop ("move left 0.5 m
+#: to the cup").
+_AMOUNT = re.compile(r'\d\s*(?:m|cm|mm|ft|meters?|metres?|centimet(?:er|re)s?|feet|foot|'
+                     r'degrees?|deg|°|rad|radians?|s|sec|secs|seconds?|minutes?)\b')
+#: What a navigation step must not say: the policy only goes to the cup, so a negation,
+#: "away", a question or another task would be driven to the cup anyway.
+_NOT_NAVIGATION = re.compile(
+    r"\b(?:not|don'?t|never|no|away|ignore|avoid\s+the\s+(?:cup|mug)|push|pick|grab|lift|"
+    r"crash|hit|kick|throw|carry|bring|fetch|score)\b|n't\b|\?|^(?:where|what|which|who|why|how|is|are|can|"
+    r"could|would|should|does|did)\b")
+#: "on your left" says where the obstacle is, so the robot passes on the other side;
+#: every other side word names the side to pass on ("on the left", "keep to the left").
+_SIDE_YOURS = re.compile(r'\b(?:on|to)\s+your\s+(?P<side>left|right)\b')
 _SIDE_ANY = re.compile(r'\b(?P<side>left|right)\b')
 OTHER = {'left': 'right', 'right': 'left'}
 
@@ -92,6 +116,7 @@ class PlannerLimits:
     """What one step may ask for (a larger amount is refused, never clipped)."""
 
     max_steps: int = 8
+    max_chars: int = 2000
     max_distance_m: float = 5.0
     max_angle_deg: float = 360.0
     max_duration_s: float = 60.0
@@ -144,22 +169,25 @@ class Plan:
         return any(s.kind == NAVIGATE for s in self.steps)
 
 
-def _number(text: str | None) -> float:
+def _number(text: str | None, part: str) -> float:
+    """The amount of a step: positive and finite, or PlanError."""
     if text is None:
-        raise PlanError('no amount')
+        raise PlanError(f'{part!r} needs an amount')
     text = text.strip()
-    if text in NUMBER_WORDS:
-        return NUMBER_WORDS[text]
-    return float(text)
+    value = NUMBER_WORDS[text] if text in NUMBER_WORDS else float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise PlanError(f'{part!r}: amounts are positive numbers; the direction says which '
+                        'way (for example "move back 0.5 m")')
+    return value
 
 
 def _side_of(text: str) -> str | None:
     """The side a navigation step passes on; PlanError if it says both."""
     sides = set()
-    kept = list(_SIDE_KEEP.finditer(text))
-    for m in kept:
+    yours = list(_SIDE_YOURS.finditer(text))
+    for m in yours:
         sides.add(OTHER[m.group('side')])
-    spans = [m.span('side') for m in kept]
+    spans = [m.span('side') for m in yours]
     for m in _SIDE_ANY.finditer(text):
         if not any(a <= m.start() < b for a, b in spans):
             sides.add(m.group('side'))
@@ -169,20 +197,48 @@ def _side_of(text: str) -> str | None:
     return next(iter(sides), None)
 
 
+def _distance_or_time(part: str, direction: str, num: str, unit: str,
+                      limits: PlannerLimits) -> Step:
+    x, y = DIRECTIONS[direction]
+    value = _number(num, part)
+    if unit in UNITS_M:
+        metres = value * UNITS_M[unit]
+        if metres > limits.max_distance_m:
+            raise PlanError(f'{part!r}: moves are 0 to {limits.max_distance_m:g} m')
+        return Step(MOVE, part, (x, y, 0.0), metres)
+    if unit in UNITS_S:
+        seconds = value * UNITS_S[unit]
+        if seconds > limits.max_duration_s:
+            raise PlanError(f'{part!r}: moves are 0 to {limits.max_duration_s:g} s')
+        return Step(MOVE, part, (x, y, 0.0), seconds, timed=True)
+    raise PlanError(f'{part!r}: {unit!r} is not a distance or a duration (m, cm, seconds)')
+
+
+def _turn(part: str, m: re.Match, limits: PlannerLimits) -> Step:
+    if m.group('num') is None:
+        degrees = 90.0
+    else:
+        degrees = _number(m.group('num'), part)
+        unit = m.group('unit')
+        if unit is None and degrees < BARE_DEGREES_FROM:
+            raise PlanError(f'{part!r}: give the unit ("degrees" or "radians")')
+        degrees *= UNITS_ANGLE[unit] if unit else 1.0
+    if degrees > limits.max_angle_deg:
+        raise PlanError(f'{part!r}: turn angles are 0 to {limits.max_angle_deg:g} degrees')
+    sign = 1.0 if m.group('dir') == 'left' else -1.0
+    return Step(TURN, part, (0.0, 0.0, sign), math.radians(degrees))
+
+
 def _motion(part: str, limits: PlannerLimits) -> Step | None:
     """A motion primitive, None if ``part`` is not one; PlanError if it is one but
     cannot be executed as said."""
-    if part in STOP_TEXTS:
+    if _STOP.match(part):
         return Step(STOP, part)
     if _TURN_AROUND.match(part):
         return Step(TURN, part, (0.0, 0.0, 1.0), math.pi)
-    m = _TURN.match(part)
+    m = _TURN.match(part) or _TURN_NUMBER_FIRST.match(part)
     if m:
-        degrees = 90.0 if m.group('num') is None else _number(m.group('num'))
-        if not 0 < degrees <= limits.max_angle_deg:
-            raise PlanError(f'{part!r}: turn angles are 0 to {limits.max_angle_deg:g} degrees')
-        sign = 1.0 if m.group('dir') == 'left' else -1.0
-        return Step(TURN, part, (0.0, 0.0, sign), math.radians(degrees))
+        return _turn(part, m, limits)
     m = _WAIT.match(part)
     if m:
         if m.group('num') is None:
@@ -191,26 +247,17 @@ def _motion(part: str, limits: PlannerLimits) -> Step | None:
         if scale is None:
             raise PlanError(f'{part!r}: {m.group("unit")!r} is not a unit of time '
                             '(seconds, minutes)')
-        seconds = _number(m.group('num')) * scale
-        if not 0 < seconds <= limits.max_duration_s:
+        seconds = _number(m.group('num'), part) * scale
+        if seconds > limits.max_duration_s:
             raise PlanError(f'{part!r}: waits are 0 to {limits.max_duration_s:g} s')
         return Step(WAIT, part, amount=seconds)
+    m = _BACK_UP.match(part)
+    if m:
+        return _distance_or_time(part, 'back', m.group('num'), m.group('unit'), limits)
     m = _MOVE.match(part) or _MOVE_NUMBER_FIRST.match(part)
     if m:
-        x, y = DIRECTIONS[m.group('dir')]
-        value, unit = _number(m.group('num')), m.group('unit')
-        if unit in UNITS_M:
-            metres = value * UNITS_M[unit]
-            if not 0 < metres <= limits.max_distance_m:
-                raise PlanError(f'{part!r}: moves are 0 to {limits.max_distance_m:g} m')
-            return Step(MOVE, part, (x, y, 0.0), metres)
-        if unit in UNITS_S:
-            seconds = value * UNITS_S[unit]
-            if not 0 < seconds <= limits.max_duration_s:
-                raise PlanError(f'{part!r}: moves are 0 to {limits.max_duration_s:g} s')
-            return Step(MOVE, part, (x, y, 0.0), seconds, timed=True)
-        raise PlanError(f'{part!r}: {unit!r} is not a distance or a duration (m, cm, '
-                        'seconds)')
+        return _distance_or_time(part, m.group('dir'), m.group('num'), m.group('unit'),
+                                 limits)
     return None
 
 
@@ -248,6 +295,14 @@ def _step(raw: str, limits: PlannerLimits) -> Step:
         if not _is_english(part):
             raise PlanError(f'{raw!r} is not English the policy knows; say where to go in '
                             'English ("go around the box on the left to the cup")')
+        if _NOT_NAVIGATION.search(part):
+            raise PlanError(f'{raw!r}: the policy can only drive around the obstacle to the '
+                            'cup; a negation, "away", a question or another task is not '
+                            'something it can do')
+        if _AMOUNT.search(part):
+            raise PlanError(f'{raw!r} mixes a distance, angle or time into where to go; say '
+                            'the motion as its own step ("move left 0.5 m, then go around '
+                            'the box on the right to the cup")')
         return Step(NAVIGATE, raw, side=_side_of(part))
     if _MOTION_WORDS.match(part):
         raise PlanError(f'{raw!r} needs an amount (for example "move left 0.5 m", "turn '
@@ -279,7 +334,7 @@ def _split_steps(part: str, splitter: re.Pattern, limits: PlannerLimits,
 
 
 def _steps(part: str, limits: PlannerLimits) -> list[Step]:
-    return (_split_steps(part, _SENTENCES, limits, False)
+    return (_split_steps(part, _SENTENCES, limits, True)
             or _split_steps(part, _AND, limits, True)
             or [_step(part.strip(' ,.!'), limits)])
 
@@ -292,6 +347,9 @@ def plan(instruction: str, limits: PlannerLimits | None = None) -> Plan:
     """
     limits = limits or PlannerLimits()
     text = ' '.join(str(instruction).split())
+    if len(text) > limits.max_chars:
+        raise PlanError(f'{len(text)} characters; at most {limits.max_chars} in one '
+                        'instruction')
     if not text:
         raise PlanError('the instruction is empty; say where to go or what to do')
     if not re.search(r'[A-Za-z]', text):
@@ -316,6 +374,11 @@ def plan(instruction: str, limits: PlannerLimits | None = None) -> Plan:
                 steps.append(step)
     if len(steps) > limits.max_steps:
         raise PlanError(f'{len(steps)} steps; at most {limits.max_steps} in one instruction')
+    for i, step in enumerate(steps):
+        words = set(re.findall(r"[a-z']+", step.text.lower()))
+        if step.kind == NAVIGATE and not words & DESTINATION_WORDS:
+            raise PlanError(f'step {i + 1}: {step.text!r} does not say where to go; the '
+                            'policy drives to the cup: say "... to the cup"')
     sides = {s.side for s in steps if s.kind == NAVIGATE and s.side}
     if len(sides) > 1:
         raise PlanError('the navigation steps pass the obstacle on both sides; say one side')

@@ -115,13 +115,47 @@ def test_a_sequence_is_split_into_motion_and_navigation_steps():
     ('wait 10 hours', 'not a unit of time'),
     ('move left 3 parsecs', 'not a distance or a duration'),
     (', then '.join(['wait 1 s'] * 9), 'at most 8'),
+    # Navigation is driving around the obstacle to the cup, and nothing else:
+    ('stay away from the cup', 'can only drive'),
+    ('do not go to the cup', 'can only drive'),
+    ("don't pass the box on the left; go to the cup", 'can only drive'),
+    ('where is the cup?', 'can only drive'),
+    ('pick up the cup', 'can only drive'),
+    ('push the box', 'can only drive'),
+    ('go around the box on the left', 'does not say where to go'),
+    ('box box box box', 'does not say where to go'),
+    ('move left 0.5 m to the cup', 'mixes a distance'),
+    ('turn right 90 degrees around the box', 'mixes a distance'),
+    ('go around the box on the left and move forward 1 m to the cup', 'mixes a distance'),
+    ('turn left 1.57', 'give the unit'),
+    ('move left -2 m', 'positive numbers'),
+    ('move left 1e309 m', 'positive numbers'),
+    ('the box should be on your left; pass it on the left to the cup', 'both left and right'),
+    ('go to the cup then ' * 200, 'at most 2000'),
 ])
 def test_what_the_planner_cannot_run_is_refused_with_the_reason(text, words):
     with pytest.raises(PlanError, match=words):
         plan(text)
 
 
+def test_natural_phrasings_of_motions_and_stops():
+    assert plan('move 1 m to the left').steps[0].direction == (0.0, 1.0, 0.0)
+    assert plan('back up 2 m').steps[0].direction == (-1.0, 0.0, 0.0)
+    turn = plan('turn 90 degrees to the left').steps[0]
+    assert turn.kind == TURN and turn.direction[2] == 1.0
+    assert plan('rotate 1.57 rad right').steps[0].amount == pytest.approx(1.57)
+    assert plan('turn right 90').steps[0].amount == pytest.approx(math.pi / 2)
+    for text in ('stop please', 'please stop', 'stop moving', 'emergency stop', 'halt now'):
+        assert [s.kind for s in plan(text).steps] == [STOP], text
+    # "next to" is not a sequence word.
+    assert [s.kind for s in plan('stop next to the cup').steps] == [NAVIGATE]
+    assert [s.kind for s in plan('go to the cup next to the box').steps] == [NAVIGATE]
+
+
 def test_keeping_the_obstacle_on_one_side_means_passing_on_the_other():
+    assert plan('keep to the left of the box and go to the cup').steps[0].side == 'left'
+    assert plan('the box should be on your left; pass it on the right to the cup').steps[
+        0].side == 'right'
     assert plan('keep the box on your left and go to the cup on the right side').steps[0].side \
         == 'right'
     assert plan('navigate to the cup, keeping the box on your right').steps[0].side == 'left'

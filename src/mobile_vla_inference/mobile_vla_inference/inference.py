@@ -133,6 +133,7 @@ class InferenceOutput:
     action: np.ndarray  # (3,) float32: linear_x, linear_y, angular_z
     reason: str | None  # why the action is zero; None when the policy drives
     latency_ms: dict[str, float] = field(default_factory=dict)
+    from_frame: bool = True  # False for a motion step of a plan: no camera frame behind it
 
 
 class VlaInference:
@@ -148,6 +149,7 @@ class VlaInference:
         self.frames = StreamMonitor()
         self._instruction: str | None = None
         self.plan: PlanExecutor | None = None
+        self._plan_step: tuple[int, int] | None = None  # (plan, step index) last stepped
         self._plan_status: dict[str, Any] = {'state': sequence.IDLE,
                                              'reason': 'no instruction yet'}
         self.status_changes = 0
@@ -219,6 +221,7 @@ class VlaInference:
         except PlanError as exc:
             return self._refuse(text, str(exc))
         self.plan = PlanExecutor(steps, self.config.sequence_limits())
+        self._plan_step = (id(self.plan), 0)
         first = steps.steps[0]
         if self.runner is not None and first.kind == NAVIGATE:
             self.runner.set_instruction(first.text)  # encoded now, not at the first frame
@@ -261,7 +264,7 @@ class VlaInference:
     def expire(self, out: InferenceOutput, now: float) -> InferenceOutput:
         """``out`` as it stands at ``now``, when its step ended: zero, with the reason, if
         the frame it came from went stale during a slow forward pass."""
-        if out.reason is not None or self._frame_used is None:
+        if out.reason is not None or self._frame_used is None or not out.from_frame:
             return out
         age = now - self._frame_used
         if age > self.config.max_frame_age_s:
@@ -281,15 +284,17 @@ class VlaInference:
         if self._instruction.lower() in STOP_WORDS or self.plan is None:
             return self._zero('stopped by instruction')
         directive = self.plan.update(now)
+        step = (id(self.plan), self.plan.index)
+        if step != self._plan_step:  # a new step: nothing of the last one is held
+            self._plan_step, self._last_action, self._frame_used = step, ZERO, None
         if directive.kind == 'zero':
             return self._zero(directive.reason)
         if directive.kind == 'motion':  # a motion step drives blind, on time or odometry
             self.last_reason = None
             self._last_action = np.asarray(directive.velocity, np.float32)
-            return InferenceOutput(self._last_action, None, {})
+            return InferenceOutput(self._last_action, None, {}, from_frame=False)
         if self.runner.instruction != directive.text:  # a navigation step begins
             self.runner.set_instruction(directive.text)
-            self._frame_used, self._last_action = None, ZERO
         if frame is None:
             return self._zero('no camera frame yet')
         image, order, stamp = frame

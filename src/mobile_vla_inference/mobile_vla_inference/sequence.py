@@ -71,6 +71,8 @@ class PlanExecutor:
         self._pose: tuple[float, float, float] | None = None
         self._pose_at: float | None = None
         self._low_since: float | None = None
+        self._last_action_at: float | None = None
+        self._moved = False
         self.changes = 0  # bumps on every status change (the wiring publishes then)
 
     # ----------------------------------------------------------------- inputs
@@ -82,17 +84,22 @@ class PlanExecutor:
         self._pose, self._pose_at = pose, now
 
     def on_policy_action(self, action: np.ndarray, now: float) -> None:
-        """An action the policy published in a navigation step: arrival is when it holds
-        near-zero actions for ``arrive_hold_s``."""
+        """An action the policy published in a navigation step: arrival is when, having
+        driven, it holds near-zero actions for ``arrive_hold_s``, step after step (a gap
+        of more than half that between steps starts the count again)."""
         if self.state != RUNNING or self.current.kind != NAVIGATE:
             return
-        if float(np.linalg.norm(action)) < self.limits.arrive_speed:
-            if self._low_since is None:
-                self._low_since = now
-            elif now - self._low_since >= self.limits.arrive_hold_s:
-                self._advance(now)
-        else:
-            self._low_since = None
+        last, self._last_action_at = self._last_action_at, now
+        if float(np.linalg.norm(action)) >= self.limits.arrive_speed:
+            self._moved, self._low_since = True, None
+            return
+        if not self._moved:
+            return  # near zero before it ever drove: not an arrival
+        if self._low_since is None or last is None or \
+                now - last > self.limits.arrive_hold_s / 2:
+            self._low_since = now
+        elif now - self._low_since >= self.limits.arrive_hold_s:
+            self._advance(now)
 
     # ---------------------------------------------------------------- queries
     @property
@@ -116,7 +123,8 @@ class PlanExecutor:
     def _advance(self, now: float) -> None:
         self.index += 1
         self._started = None
-        self._low_since = None
+        self._low_since = self._last_action_at = None
+        self._moved = False
         if self.index >= len(self.plan.steps):
             self.state, self.reason = DONE, 'every step done'
         self.changes += 1
@@ -138,8 +146,8 @@ class PlanExecutor:
         elapsed = now - self._started
         if step.timed or self._origin is None or not self._odometry_fresh(now):
             return elapsed >= expected, expected
-        if step.kind == TURN:
-            return abs(self._turned) >= step.amount, expected
+        if step.kind == TURN:  # signed: turning the other way is no progress
+            return self._turned * step.direction[2] >= step.amount, expected
         x0, y0, yaw0 = self._origin
         dx, dy = self._pose[0] - x0, self._pose[1] - y0
         # Progress along the step's direction, in the body frame at the step start.
@@ -150,10 +158,14 @@ class PlanExecutor:
 
     def update(self, now: float) -> Directive:
         """What to do at ``now``; finished steps give way to the next one at once."""
+        if not math.isfinite(now):
+            return Directive('zero', reason='the time is not a finite number')
         while self.state == RUNNING:
             step = self.current
             if self._started is None:
                 self._begin(now)
+            if now < self._started:  # the clock went back (a simulator or bag restart)
+                return self._fail('the clock went back; publish the instruction again')
             if step.kind == STOP:
                 self.state, self.reason = STOPPED, 'stop step'
                 self.changes += 1

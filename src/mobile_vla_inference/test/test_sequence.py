@@ -54,17 +54,37 @@ def test_turns_count_the_angle_through_the_wrap():
     assert ex.update(2.0).kind == 'zero' and ex.state == DONE
 
 
+def test_a_turn_the_wrong_way_or_a_clock_that_goes_back_never_completes_a_step():
+    ex = PlanExecutor(plan('turn left 90 degrees'), LIMITS)
+    ex.on_odometry((0.0, 0.0, 0.0), 0.0)
+    ex.update(0.0)
+    ex.on_odometry((0.0, 0.0, -math.radians(100)), 1.0)  # turned right: no progress
+    assert ex.update(1.0).kind == 'motion'
+    back = PlanExecutor(plan('move forward 1 m'), LIMITS)
+    back.update(100.0)
+    d = back.update(3.0)  # a restarted simulator or bag: fail, never drive on
+    assert back.state == FAILED and d.kind == 'zero' and 'clock went back' in d.reason
+    assert PlanExecutor(plan('wait 1 s'), LIMITS).update(float('nan')).kind == 'zero'
+
+
 def test_navigation_runs_the_policy_until_it_holds_still_or_times_out():
     ex = PlanExecutor(plan('go around the box on the left to the cup, then stop'), LIMITS)
     d = ex.update(0.0)
     assert d.kind == 'policy' and d.text == 'go around the box on the left to the cup'
-    ex.on_policy_action(np.array([1.0, 0.5, 0.0]), 0.5)
-    ex.on_policy_action(np.array([0.01, 0.0, 0.0]), 3.0)
-    ex.on_policy_action(np.array([0.5, 0.0, 0.0]), 3.5)  # moving again: not arrived
-    ex.on_policy_action(np.array([0.0, 0.01, 0.0]), 4.0)
+    still = np.array([0.0, 0.01, 0.0])
+    for t in np.arange(0.0, 1.2, 0.1):  # near zero before it ever drove: no arrival
+        ex.on_policy_action(still, t)
+    ex.on_policy_action(np.array([1.0, 0.5, 0.0]), 1.5)
+    for t in np.arange(1.6, 2.5, 0.1):
+        ex.on_policy_action(still, t)
+    ex.on_policy_action(np.array([0.5, 0.0, 0.0]), 2.5)  # moving again: not arrived
+    ex.on_policy_action(still, 2.6)
+    ex.on_policy_action(still, 3.4)  # a gap (no frames): the count starts again
+    for t in np.arange(3.5, 4.4, 0.1):
+        ex.on_policy_action(still, t)
     assert ex.state == RUNNING
-    ex.on_policy_action(np.array([0.0, 0.0, 0.02]), 5.0)
-    assert ex.update(5.0).reason == 'stopped by instruction' and ex.status['step'] == 2
+    ex.on_policy_action(still, 4.5)
+    assert ex.update(4.5).reason == 'stopped by instruction' and ex.status['step'] == 2
 
     late = PlanExecutor(plan('go to the cup'), LIMITS)
     late.update(0.0)
@@ -111,6 +131,36 @@ def test_the_inference_runs_a_plan_and_a_new_instruction_replaces_it_at_once():
     inf.on_instruction('turn left 45 degrees')
     out = inf.step(2.1, run_policy=False)
     assert out.action[2] == pytest.approx(0.6) and inf.status()['kind'] == 'turn'
+
+
+def test_a_motion_after_navigation_is_not_expired_nor_the_last_action_held():
+    inf, runner = _inference()
+    inf.on_instruction('go to the cup, then move left 1 m')
+    runner.action = np.array([0.8, 0.0, 0.0], np.float32)
+    for k in range(10):  # 10 Hz camera: driving
+        inf.on_image(np.zeros((8, 8, 3), np.uint8), 'rgb', k / 10)
+        inf.step(k / 10 + 0.01)
+    runner.action = np.zeros(3, np.float32)
+    t = 1.0
+    while inf.status()['kind'] == 'navigate' and t < 5:  # arrives: holds still for 1 s
+        inf.on_image(np.zeros((8, 8, 3), np.uint8), 'rgb', t)
+        inf.step(t + 0.01)
+        t += 0.1
+    assert inf.status()['kind'] == 'move'
+    for k in range(20):  # frames keep coming; no stale-frame zero over the motion step
+        now = t + k / 10
+        inf.on_image(np.zeros((8, 8, 3), np.uint8), 'rgb', now)
+        out = inf.expire(inf.step(now + 0.01), now + 0.6)
+        assert out.reason is None and tuple(out.action) == (0.0, 0.25, 0.0), (k, out)
+
+
+def test_a_new_step_never_holds_the_last_steps_action():
+    inf, runner = _inference()
+    inf.on_instruction('go to the cup')
+    inf.on_instruction('move left 0.3 m, then go to the cup')  # same navigation text
+    assert tuple(inf.step(0.0).action) == (0.0, 0.25, 0.0)
+    out = inf.step(1.3, run_policy=False)  # navigation now, no frame yet: zero, not 0.25
+    assert not out.action.any() and inf.status()['kind'] == 'navigate'
 
 
 @pytest.mark.parametrize('text, state, words', [
