@@ -249,6 +249,7 @@ def test_inference_runs_a_plan_and_says_so_on_vla_status(workspace, started, pro
     assert is_zero(actions[-1][1]) and state()['kind'] == 'navigate'
 
     # With odometry that shows the robot not moving, the move is never done: blocked.
+    publish_for(probe, odom, odometry_msg(probe, 1.0, 2.0, 0.5), 0.3)
     command.publish(string_msg('move forward 0.3 m'))
     start = time.monotonic()
     while time.monotonic() - start < 5.0 and state().get('state') != 'failed':

@@ -144,6 +144,10 @@ class PlanExecutor:
         speed = self.limits.turn_speed if step.kind == TURN else self.limits.motion_speed
         expected = step.amount if step.timed else step.amount / speed
         elapsed = now - self._started
+        if self._origin is None and not step.timed and self._odometry_fresh(now):
+            # Odometry came up during the step: close on it from here (what was driven
+            # before it is not counted, so the step errs long, never short of a wall).
+            self._origin, self._turned = self._pose, 0.0
         if step.timed or self._origin is None or not self._odometry_fresh(now):
             return elapsed >= expected, expected
         if step.kind == TURN:  # signed: turning the other way is no progress

@@ -31,6 +31,10 @@ class TrainConfig:
     # each training window takes a random training phrasing of its scenario's side
     # (mobile_vla.language) instead of the recorded instruction; needs the scenario
     paraphrase: bool = False
+    # with cached features, each training window drops this share of its instruction's
+    # tokens (never the first) from the text pooling: unseen words and prefixes then
+    # weigh less than the words that decide the side
+    text_token_dropout: float = 0.0
     # model
     preset: str = 'kosmos2_clip_tiny'
     model: dict = field(default_factory=dict, metadata={
@@ -64,6 +68,9 @@ class TrainConfig:
             raise ConfigError(f'schedule must be one of {SCHEDULES}, got {self.schedule!r}')
         if self.mixed_precision not in PRECISIONS:
             raise ConfigError(f'mixed_precision must be one of {PRECISIONS}')
+        if not 0 <= self.text_token_dropout < 1:
+            raise ConfigError(f'text_token_dropout must be in [0, 1), got '
+                              f'{self.text_token_dropout}')
         if self.samples not in ('all', 'full'):
             raise ConfigError("samples must be 'all' or 'full'")
         for name in ('epochs', 'batch_size'):

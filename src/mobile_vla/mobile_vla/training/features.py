@@ -141,13 +141,15 @@ class FeatureWindowDataset(Dataset):
 
     ``texts`` maps each instruction to its cached token features and mask; a window of
     an episode with several ``instructions`` draws one (torch's generator, so a seeded
-    run draws the same ones).
+    run draws the same ones), and with ``token_dropout`` masks that share of its tokens.
     """
 
     def __init__(self, episodes: list[EpisodeFeatures], window: int, chunk: int,
                  samples: str = 'all',
-                 texts: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+                 texts: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                 token_dropout: float = 0.0) -> None:
         self.episodes, self.window, self.chunk = episodes, window, chunk
+        self.token_dropout = token_dropout
         self.texts = {k: (torch.from_numpy(t), torch.from_numpy(m))
                       for k, (t, m) in (texts or {}).items()}
         self.index = window_index([e.num_frames for e in episodes], window, chunk, samples)
@@ -164,6 +166,10 @@ class FeatureWindowDataset(Dataset):
         choices = ep.instructions or (ep.instruction,)
         text = choices[int(torch.randint(len(choices), ()))] if len(choices) > 1 else choices[0]
         tokens, mask = self.texts[text]
+        if self.token_dropout > 0 and len(mask) > 1:
+            drop = torch.rand(len(mask)) < self.token_dropout
+            drop[0] = False  # the first token ([CLS]) always stays: never an empty mask
+            mask = torch.where(drop, torch.zeros_like(mask), mask)
         return {
             'vision': torch.from_numpy(ep.vision[frames]),
             'text_tokens': tokens,

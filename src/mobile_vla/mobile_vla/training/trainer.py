@@ -182,11 +182,12 @@ class Trainer:
             val = self._features([(p, False) for p in split['val']])
             texts = instruction_tokens(train + val, self.cache)
             return (FeatureWindowDataset(train, pc.window, pc.fwd_pred_next_n, c.samples,
-                                         texts=texts),
+                                         texts=texts, token_dropout=c.text_token_dropout),
                     FeatureWindowDataset(val, pc.window, pc.fwd_pred_next_n, 'all', texts=texts))
         # Trainable encoders (fine-tuning or a resampler): pixels every step.
         print('encoders are trainable (fine-tuning or a resampler): no feature cache, every '
-              'step encodes pixels')
+              'step encodes pixels' + (' (text_token_dropout needs the cache: not applied)'
+                                       if c.text_token_dropout else ''))
         size = (pc.image_size, pc.image_size)
         common = dict(window=pc.window, chunk=pc.fwd_pred_next_n, image_size=size,
                       action_dim=pc.action_dim, action_limit=pc.action_limit)
