@@ -6,10 +6,10 @@ phrasings per side (``training_phrasings``): templated from verbs, side clauses
 (the side word before or after the goal, or the obstacle "on your" other side),
 goals and distractor words, plus the documented ``scenarios.INSTRUCTIONS``.
 
-``config/language/heldout.yaml`` holds paraphrases written once by hand and never
-trained on (a test checks that none is a training phrasing); ``sim eval
---instructions FILE`` evaluates them, or any other list of (scenario, instruction)
-pairs (``read_instruction_pairs``).
+``config/language/heldout.yaml`` and ``heldout_b.yaml`` hold paraphrases written by
+hand and never trained on (a test checks that none is a training phrasing); ``sim
+eval --instructions FILE`` evaluates them, or any other list of (scenario,
+instruction) pairs (``read_instruction_pairs``).
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ SIDE_CLAUSES = (
     'stay to the {s} of the {ob}', 'head around the {ob} on its {s}',
     'use the {s} side of the {ob}', 'go {s} of the {ob}',
     'on the {s}, go around the {ob}', 'swing {s} around the {ob}',
+    'pass the {ob} on its {s} side', 'take the {ob} on its {s}',
+    "go past the {ob}'s {s} side",
     'keep the {ob} on your {o}', 'with the {ob} on your {o}',
     'keep the {ob} to your {o}', 'leave the {ob} on your {o}',
 )
@@ -52,13 +54,13 @@ GOAL_FIRST = ('go to the cup, {ing}', 'reach the cup {ing}', 'drive to the mug, 
               'make your way to the cup, {ing}')
 ING_CLAUSES = ('passing the {ob} on the {s}', 'going around the {ob} on the {s}',
                'keeping the {ob} on your {o}', 'taking the {s} side of the {ob}',
-               'staying {s} of the {ob}', 'with the {ob} on your {o}')
+               'staying {s} of the {ob}', 'with the {ob} on your {o}',
+               'passing the {ob} on its {s}')
 PREFIXES = ('', '', '', 'please ', 'robot, ', 'now ', 'okay, ', 'carefully ')
 SUFFIXES = ('', '', '', ' please', ' slowly', ' and stop there', ' without touching it',
             ' now')
 #: Phrasings per (side, boxes) that training draws from.
 TRAINING_PHRASINGS = 240
-HELDOUT_FILE = 'heldout.yaml'
 
 
 def normalized(text: str) -> str:
@@ -148,15 +150,17 @@ def _expand(entry: object, where: str) -> list[InstructionPair]:
 
 
 def read_instruction_pairs(path: str | Path) -> list[InstructionPair]:
-    """(scenario, instruction) pairs from a YAML list; ``heldout`` names the held-out set.
+    """(scenario, instruction) pairs from a YAML list; a bare name (``heldout``,
+    ``heldout_b``, ``sequences``) is a file of ``config/language/``.
 
     Each entry: ``instruction`` (``{obstacle}`` becomes box or boxes) and ``scenario``:
     a scenario name, ``left`` / ``right`` (every scenario of that side), a list of
     them, or omitted for all eight.
     """
-    if str(path) == 'heldout':
-        path = config_dir() / 'language' / HELDOUT_FILE
     path = Path(path)
+    shipped = config_dir() / 'language' / f'{path}.yaml'
+    if not path.exists() and path.parent == Path('.') and shipped.is_file():
+        path = shipped  # a set of config/language/ by name: heldout, heldout_b, sequences
     try:
         data = yaml.safe_load(path.read_text(encoding='utf-8'))
     except OSError as exc:
