@@ -71,6 +71,7 @@ class PlanExecutor:
         self._pose: tuple[float, float, float] | None = None
         self._pose_at: float | None = None
         self._low_since: float | None = None
+        self._before_odometry = 0.0  # of the step, commanded before odometry came up
         self._last_action_at: float | None = None
         self._moved = False
         self.changes = 0  # bumps on every status change (the wiring publishes then)
@@ -136,7 +137,7 @@ class PlanExecutor:
 
     def _begin(self, now: float) -> None:
         self._started = now
-        self._turned = 0.0
+        self._turned = self._before_odometry = 0.0
         self._origin = self._pose if self._odometry_fresh(now) else None
 
     def _motion_done(self, step: Step, now: float) -> tuple[bool, float]:
@@ -145,20 +146,23 @@ class PlanExecutor:
         expected = step.amount if step.timed else step.amount / speed
         elapsed = now - self._started
         if self._origin is None and not step.timed and self._odometry_fresh(now):
-            # Odometry came up during the step: close on it from here (what was driven
-            # before it is not counted, so the step errs long, never short of a wall).
+            # Odometry came up during the step: close on it from here, counting what was
+            # commanded before it on time.
             self._origin, self._turned = self._pose, 0.0
+            self._before_odometry = min(max(self._pose_at - self._started, 0.0), expected) * speed
         if step.timed or self._origin is None or not self._odometry_fresh(now):
             return elapsed >= expected, expected
+        # The pose is as old as its message: what was commanded since counts on time.
+        amount = step.amount - self._before_odometry - speed * max(now - self._pose_at, 0.0)
         if step.kind == TURN:  # signed: turning the other way is no progress
-            return self._turned * step.direction[2] >= step.amount, expected
+            return self._turned * step.direction[2] >= amount, expected
         x0, y0, yaw0 = self._origin
         dx, dy = self._pose[0] - x0, self._pose[1] - y0
         # Progress along the step's direction, in the body frame at the step start.
         ux, uy = step.direction[0], step.direction[1]
         along = (dx * math.cos(yaw0) + dy * math.sin(yaw0)) * ux + \
             (-dx * math.sin(yaw0) + dy * math.cos(yaw0)) * uy
-        return along >= step.amount, expected
+        return along >= amount, expected
 
     def update(self, now: float) -> Directive:
         """What to do at ``now``; finished steps give way to the next one at once."""
