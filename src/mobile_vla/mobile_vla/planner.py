@@ -164,10 +164,6 @@ class Plan:
     instruction: str
     steps: tuple[Step, ...]
 
-    @property
-    def navigates(self) -> bool:
-        return any(s.kind == NAVIGATE for s in self.steps)
-
 
 def _number(text: str | None, part: str) -> float:
     """The amount of a step: positive and finite, or PlanError."""

@@ -32,7 +32,6 @@ from mobile_vla.streams import StreamMonitor
 from mobile_vla_inference import sequence
 from mobile_vla_inference.sequence import PlanExecutor, SequenceLimits
 
-STOP_WORDS = frozenset({'', 'stop', 'halt', 'stop.', 'stop!'})
 ZERO = np.zeros(3, np.float32)
 #: Zero for these reasons is what was asked for: diagnostics stay OK.
 QUIET_REASONS = frozenset({'stopped by instruction', 'plan complete'})
@@ -152,7 +151,6 @@ class VlaInference:
         self._plan_step: tuple[int, int] | None = None  # (plan, step index) last stepped
         self._plan_status: dict[str, Any] = {'state': sequence.IDLE,
                                              'reason': 'no instruction yet'}
-        self.status_changes = 0
         self._last_action = ZERO
         self.steps = 0
         self.zero_reasons: dict[str, int] = {}
@@ -200,7 +198,6 @@ class VlaInference:
         text = str(text).strip()
         self._last_action = ZERO
         self.plan = None
-        self.status_changes += 1
         # The newest frame is due again: the new instruction acts on it at once.
         self._frame_used = self._frame_tried = None
         if len(text) > self.config.max_instruction_chars:
@@ -212,7 +209,7 @@ class VlaInference:
             return self._refuse(text.encode('utf-8', 'replace').decode(),
                                 'it is not valid Unicode text')
         self._instruction = text
-        if text.lower() in STOP_WORDS:
+        if not text:  # an empty instruction stops, as 'stop' does (the planner's stop step)
             self._plan_status = {'instruction': text, 'state': sequence.STOPPED,
                                  'reason': 'stopped by instruction'}
             return None
@@ -281,7 +278,7 @@ class VlaInference:
         if self._instruction is REFUSED:
             return self._zero(f'instruction refused ({self._plan_status["reason"]}); publish '
                               'another one')
-        if self._instruction.lower() in STOP_WORDS or self.plan is None:
+        if self.plan is None:  # the empty instruction
             return self._zero('stopped by instruction')
         directive = self.plan.update(now)
         step = (id(self.plan), self.plan.index)

@@ -74,7 +74,6 @@ class PlanExecutor:
         self._before_odometry = 0.0  # of the step, commanded before odometry came up
         self._last_action_at: float | None = None
         self._moved = False
-        self.changes = 0  # bumps on every status change (the wiring publishes then)
 
     # ----------------------------------------------------------------- inputs
     def on_odometry(self, pose: tuple[float, float, float], now: float) -> None:
@@ -128,11 +127,9 @@ class PlanExecutor:
         self._moved = False
         if self.index >= len(self.plan.steps):
             self.state, self.reason = DONE, 'every step done'
-        self.changes += 1
 
     def _fail(self, reason: str) -> Directive:
         self.state, self.reason = FAILED, reason
-        self.changes += 1
         return Directive('zero', reason=f'plan step {self.index + 1} failed: {reason}')
 
     def _begin(self, now: float) -> None:
@@ -175,8 +172,7 @@ class PlanExecutor:
             if now < self._started:  # the clock went back (a simulator or bag restart)
                 return self._fail('the clock went back; publish the instruction again')
             if step.kind == STOP:
-                self.state, self.reason = STOPPED, 'stop step'
-                self.changes += 1
+                self.state, self.reason = STOPPED, 'stopped by instruction'
                 break
             elapsed = now - self._started
             if step.kind == WAIT:
