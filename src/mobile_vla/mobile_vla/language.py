@@ -14,6 +14,7 @@ instruction) pairs (``read_instruction_pairs``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ def _templates(side: str) -> list[str]:
     return [t.replace('{s}', s).replace('{o}', o) for t in out]
 
 
+@functools.cache  # asked once per episode by collection and training: the same tuple
 def training_phrasings(side: str, boxes: int, count: int = TRAINING_PHRASINGS) -> tuple[str, ...]:
     """The phrasings training uses for ``side`` with ``boxes`` boxes: the documented ones
     first, then ``count`` drawn (fixed seed) from the templates with distractor words."""

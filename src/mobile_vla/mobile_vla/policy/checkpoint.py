@@ -11,6 +11,7 @@ with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -58,6 +59,14 @@ def _written(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _file_sha256(path: Path) -> str:
+    stat = path.stat()
+    return _sha256_of(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256_of(path: Path, size: int, mtime_ns: int) -> str:
+    """The file's SHA-256, once per version of it (size and mtime name the version): a
+    training run saves a checkpoint every epoch, and the 90 MB encoder never changes."""
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
         while block := f.read(8 << 20):
