@@ -28,9 +28,9 @@ from torch.utils.data import Dataset
 
 from mobile_vla.actions import ACTION_LIMIT, ActionSpace
 from mobile_vla.episode import EpisodeError, EpisodeFile, episode_paths
-from mobile_vla.language import scenario_phrasings
+from mobile_vla.language import phrasings_in
 from mobile_vla.policy.preprocess import resize_frame
-from mobile_vla.scenarios import find_in, swap_sides
+from mobile_vla.scenarios import swap_sides
 
 
 def window_frames(t: int, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,8 +137,8 @@ class EpisodeWindowDataset(Dataset):
             pixels = pixels[:, :, ::-1]
             actions[:, 1:] *= -1  # linear_y and angular_z change sign in a mirror image
             instruction, scenario = swap_sides(instruction), swap_sides(scenario)
-        if self.paraphrase and find_in(scenario or '') is not None:
-            choices = scenario_phrasings(find_in(scenario).name)
+        choices = phrasings_in(scenario) if self.paraphrase else ()
+        if choices:
             instruction = choices[int(torch.randint(len(choices), ()))]
         return {
             'images': torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))),

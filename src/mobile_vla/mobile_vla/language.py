@@ -25,7 +25,7 @@ import yaml
 
 from mobile_vla.config import ConfigError
 from mobile_vla.resources import config_dir
-from mobile_vla.scenarios import INSTRUCTIONS, SCENARIOS, ScenarioError, parse
+from mobile_vla.scenarios import INSTRUCTIONS, SCENARIOS, ScenarioError, find_in, parse
 
 SIDES = ('left', 'right')
 OTHER = {'left': 'right', 'right': 'left'}
@@ -110,6 +110,13 @@ def all_training_phrasings() -> set[str]:
 def scenario_phrasings(scenario: str) -> tuple[str, ...]:
     sc = parse(scenario)
     return training_phrasings(sc.side, sc.boxes)
+
+
+def phrasings_in(text: str | None) -> tuple[str, ...]:
+    """The training phrasings of the scenario named in ``text`` (an episode's scenario
+    attribute or file name); none when it names no scenario."""
+    found = find_in(text or '')
+    return scenario_phrasings(found.name) if found is not None else ()
 
 
 @dataclass(frozen=True)

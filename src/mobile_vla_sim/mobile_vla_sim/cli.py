@@ -87,7 +87,7 @@ def _collect(args: argparse.Namespace) -> int:
         result = run_episode(name, seed, text, driver='expert', sim=sim, start_shift=shift,
                              start_ns=SIM_EPOCH_NS + (args.seed * 100_000 + i) * 60 * NS,
                              expert=ExpertConfig(actions=args.actions))
-        good = (result.success and result.on_instructed_side and result.episode is not None
+        good = (result.success and result.episode is not None
                 and result.episode.complete)
         if not good:
             failed.append(f'{name} seed {seed}: {result.outcome}, passed {result.passed_side}')

@@ -149,6 +149,7 @@ class RunResult:
 
     @property
     def on_instructed_side(self) -> bool:
+        """The name reports and earlier callers use for ``success``."""
         return self.success
 
     def summary(self) -> dict[str, Any]:

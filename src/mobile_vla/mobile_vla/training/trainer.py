@@ -28,13 +28,12 @@ from mobile_vla.augment import mirror
 from mobile_vla.config import ConfigError
 from mobile_vla.dataset import EpisodeWindowDataset
 from mobile_vla.episode import EpisodeError, episode_paths, read_episode
-from mobile_vla.language import scenario_phrasings
+from mobile_vla.language import phrasings_in
 from mobile_vla.policy.checkpoint import load_state_strict, save_checkpoint
 from mobile_vla.policy.configuration_policy import load_preset
 from mobile_vla.policy.modeling_policy import VlaPolicy, build_policy
 from mobile_vla.policy.modeling_policy import resolve_model_path as resolve
 from mobile_vla.policy.preprocess import resize_frame
-from mobile_vla.scenarios import find_in
 from mobile_vla.training.config import TrainConfig
 from mobile_vla.training.features import (
     EpisodeFeatures,
@@ -66,14 +65,12 @@ def episode_features(path: str | Path, cache: FeatureCache, space: ActionSpace,
         ep = mirror(ep)
     size = cache.policy.config.image_size
     frames = np.stack([resize_frame(img, size, size) for img in ep.images])
-    choices: tuple[str, ...] = ()
-    if paraphrase and find_in(ep.scenario or '') is not None:
-        choices = scenario_phrasings(find_in(ep.scenario).name)
     return EpisodeFeatures(
         name=ep.name + ('_mirror' if mirrored else ''), scenario=ep.scenario,
         instruction=ep.instruction, vision=cache.vision(frames).astype(np.float32),
         actions=space.normalize(ep.actions[:, :space.dim]).astype(np.float32),
-        events=tuple(ep.event_types), instructions=choices)
+        events=tuple(ep.event_types),
+        instructions=phrasings_in(ep.scenario) if paraphrase else ())
 
 
 def instruction_tokens(episodes: list[EpisodeFeatures],
