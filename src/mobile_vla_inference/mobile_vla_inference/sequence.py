@@ -99,7 +99,7 @@ class PlanExecutor:
                 now - last > self.limits.arrive_hold_s / 2:
             self._low_since = now
         elif now - self._low_since >= self.limits.arrive_hold_s:
-            self._advance(now)
+            self._advance()
 
     # ---------------------------------------------------------------- queries
     @property
@@ -120,7 +120,7 @@ class PlanExecutor:
             self.limits.odom_timeout_s
 
     # -------------------------------------------------------------- progress
-    def _advance(self, now: float) -> None:
+    def _advance(self) -> None:
         self.index += 1
         self._started = None
         self._low_since = self._last_action_at = None
@@ -137,9 +137,13 @@ class PlanExecutor:
         self._turned = self._before_odometry = 0.0
         self._origin = self._pose if self._odometry_fresh(now) else None
 
+    def _speed(self, step: Step) -> float:
+        """rad/s of a turn, m/s of a move."""
+        return self.limits.turn_speed if step.kind == TURN else self.limits.motion_speed
+
     def _motion_done(self, step: Step, now: float) -> tuple[bool, float]:
         """(done, expected seconds) of a move or turn."""
-        speed = self.limits.turn_speed if step.kind == TURN else self.limits.motion_speed
+        speed = self._speed(step)
         expected = step.amount if step.timed else step.amount / speed
         elapsed = now - self._started
         if self._origin is None and not step.timed and self._odometry_fresh(now):
@@ -177,19 +181,18 @@ class PlanExecutor:
             elapsed = now - self._started
             if step.kind == WAIT:
                 if elapsed >= step.amount:
-                    self._advance(now)
+                    self._advance()
                     continue
                 return Directive('zero', reason=f'waiting ({step.amount - elapsed:.1f} s left)')
             if step.kind in (MOVE, TURN):
                 done, expected = self._motion_done(step, now)
                 if done:
-                    self._advance(now)
+                    self._advance()
                     continue
                 if elapsed > expected * self.limits.motion_timeout_factor + 1.0:
                     return self._fail(f'{step.describe()} not done after {elapsed:.1f} s '
                                       '(blocked?)')
-                speed = self.limits.turn_speed if step.kind == TURN else \
-                    self.limits.motion_speed
+                speed = self._speed(step)
                 return Directive('motion', tuple(float(v) * speed for v in step.direction))
             if elapsed > self.limits.navigate_timeout_s:
                 return self._fail(f'no arrival within navigate_timeout_s '
