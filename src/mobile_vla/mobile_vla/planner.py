@@ -308,10 +308,9 @@ def _step(raw: str, limits: PlannerLimits) -> Step:
                     'around the box on the left to the cup")')
 
 
-def _split_steps(part: str, splitter: re.Pattern, limits: PlannerLimits,
-                 motion_needed: bool) -> list[Step] | None:
-    """``part`` split by ``splitter``, when every piece is a step (and, with
-    ``motion_needed``, one is a motion: "move left 0.5 m and go to the cup"); else None."""
+def _split_steps(part: str, splitter: re.Pattern, limits: PlannerLimits) -> list[Step] | None:
+    """``part`` split by ``splitter``, when every piece is a step and one is a motion
+    ("move left 0.5 m and go to the cup"); else None."""
     pieces = [p.strip(' ,.!') for p in splitter.split(part) if p.strip(' ,.!')]
     if len(pieces) < 2:
         return None
@@ -322,16 +321,16 @@ def _split_steps(part: str, splitter: re.Pattern, limits: PlannerLimits,
         except (PlanError, ValueError) as exc:
             errors.append(exc)
     motions = [s for s in steps if s.kind != NAVIGATE]
-    if errors and motion_needed and motions:
+    if errors and motions:
         raise PlanError(str(errors[0]))  # "move left 0.5 m and dance": name the bad piece
-    if errors or (motion_needed and not motions):
+    if errors or not motions:
         return None  # one description in several pieces: a single step
     return steps
 
 
 def _steps(part: str, limits: PlannerLimits) -> list[Step]:
-    return (_split_steps(part, _SENTENCES, limits, True)
-            or _split_steps(part, _AND, limits, True)
+    return (_split_steps(part, _SENTENCES, limits)
+            or _split_steps(part, _AND, limits)
             or [_step(part.strip(' ,.!'), limits)])
 
 
