@@ -18,24 +18,16 @@ from dataclasses import dataclass, field
 from mobile_vla import topics
 from mobile_vla.actions import ACTION_LIMIT
 from mobile_vla.config import ConfigError
+from mobile_vla.keymap import (  # noqa: F401 (the teleop's key map, re-exported)
+    KEY_BINDINGS,
+    MODE_KEYS,
+    STOP_KEYS,
+    THROTTLE_KEYS,
+    clamp_throttle,
+    key_command,
+)
 from mobile_vla.scenarios import SCENARIOS
 
-#: Unit direction per key, (linear_x, linear_y, angular_z); scaled by key_speed * throttle.
-KEY_BINDINGS: dict[str, tuple[float, float, float]] = {
-    'w': (1.0, 0.0, 0.0),
-    'a': (0.0, 1.0, 0.0),
-    's': (-1.0, 0.0, 0.0),
-    'd': (0.0, -1.0, 0.0),
-    'q': (1.0, 1.0, 0.0),
-    'e': (1.0, -1.0, 0.0),
-    'z': (-1.0, 1.0, 0.0),
-    'c': (-1.0, -1.0, 0.0),
-    'r': (0.0, 0.0, 1.0),
-    't': (0.0, 0.0, -1.0),
-}
-STOP_KEYS = frozenset({' '})
-MODE_KEYS = {'m': 'manual', 'v': 'vla', 'h': 'hybrid'}
-THROTTLE_KEYS = {'f': -1, 'g': +1}
 EPISODE_START_KEY = 'n'
 EPISODE_KEEP_KEY = 'k'
 EPISODE_DISCARD_KEY = 'j'
@@ -117,10 +109,7 @@ class WasdTeleop:
     @property
     def command(self) -> tuple[float, float, float]:
         """The velocity the held key asks for, or zero."""
-        if self.active_key is None:
-            return (0.0, 0.0, 0.0)
-        scale = self.config.key_speed * self.throttle / 100.0
-        return tuple(round(v * scale, 6) for v in KEY_BINDINGS[self.active_key])
+        return key_command(self.active_key, self.config.key_speed, self.throttle)
 
     def _cmd(self) -> tuple[topics.Topic, object]:
         return (topics.TELEOP_CMD_VEL, self.command)
@@ -158,7 +147,7 @@ class WasdTeleop:
             return self._stop('stop')
         if key in THROTTLE_KEYS:
             step = self.config.throttle_step * THROTTLE_KEYS[key]
-            self.throttle = min(100, max(10, self.throttle + step))
+            self.throttle = clamp_throttle(self.throttle + step)
             return TeleopStep(status=f'throttle {self.throttle} %')
         if key in MODE_KEYS:
             mode = MODE_KEYS[key]
