@@ -26,6 +26,7 @@ from rclpy.parameter import Parameter
 
 from mobile_vla import topics
 from mobile_vla.graph import NodeSpec
+from mobile_vla.processes import executable, ros_env  # noqa: F401 (the tests' names)
 from mobile_vla.ros_bus import message_class
 
 #: Domains of this test process: ROS_DOMAIN_ID 10-99, a new one per test (new_domain_id),
@@ -37,24 +38,6 @@ def new_domain_id() -> int:
     return 10 + next(_DOMAINS) % 90
 #: How long a new participant may take to discover the others.
 DISCOVERY_S = 10.0
-
-
-def ros_env(domain_id: int, **extra: str) -> dict[str, str]:
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id),
-               ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONUNBUFFERED='1',
-               RCUTILS_LOGGING_BUFFERED_STREAM='0')
-    env.update(extra)
-    return env
-
-
-def executable(package: str, name: str) -> Path:
-    """``lib/<package>/<name>`` in the ament prefixes, where ``ros2 run`` finds it."""
-    for prefix in filter(None, os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)):
-        path = Path(prefix) / 'lib' / package / name
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f'{package}/{name} is not installed: colcon build and source '
-                            'install/setup.bash first')
 
 
 def _param_text(value: Any) -> str:
