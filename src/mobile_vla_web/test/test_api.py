@@ -1,0 +1,300 @@
+"""ConsoleApi, the console's decisions, as a plain component: auth, limits, bad input,
+control hand-over and the teleop's driving rules, with time as an argument."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mobile_vla import topics
+from mobile_vla.keymap import KEY_BINDINGS
+from mobile_vla_web.api import CONTROL_TYPES, ConsoleApi
+from mobile_vla_web.config import WebConfig
+
+TOKEN = 'k' * 20 + 'secret-token-1234'
+ADDR = '127.0.0.1'
+ZERO = (0.0, 0.0, 0.0)
+
+#: One valid message of each control type.
+VALID = {
+    'instruction': {'type': 'instruction', 'text': 'go around the box on the left to the cup'},
+    'mode': {'type': 'mode', 'mode': 'manual'},
+    'estop': {'type': 'estop', 'engaged': True},
+    'drive': {'type': 'drive', 'key': 'w'},
+    'throttle': {'type': 'throttle', 'percent': 70},
+    'record': {'type': 'record', 'action': 'start', 'scenario': 3},
+    'take_control': {'type': 'take_control'},
+}
+
+
+def make(**changes) -> ConsoleApi:
+    return ConsoleApi(WebConfig(**changes), TOKEN)
+
+
+def send(api, message, now=0.0, client='console-1', token=TOKEN, kind='page', address=ADDR):
+    raw = message if isinstance(message, (str, bytes)) else json.dumps(message)
+    return api.control(client, address, token, raw, now, kind)
+
+
+def published(reply, topic):
+    return [value for t, value in reply.publish if t is topic]
+
+
+def test_every_type_has_a_valid_example():
+    assert set(VALID) == set(CONTROL_TYPES)
+
+
+BAD_TOKENS = [None, '', 'wrong', TOKEN[:-1], TOKEN + 'x', TOKEN.upper(), ' ' + TOKEN, 42,
+              ['list'], {'token': TOKEN}, TOKEN.replace('s', '\ud800')]
+
+
+@pytest.mark.parametrize('kind', CONTROL_TYPES)
+@pytest.mark.parametrize('token', BAD_TOKENS, ids=repr)
+def test_no_control_action_is_accepted_without_the_token(kind, token):
+    api = make()
+    reply = send(api, VALID[kind], token=token)
+    assert reply.status == 401 and not reply.publish
+    assert api.counts['accepted'] == 0 and api.controller is None
+    assert 'token' in reply.body['error']
+
+
+def test_the_right_token_is_accepted_for_every_type():
+    api = make()
+    for i, kind in enumerate(CONTROL_TYPES):
+        assert send(api, VALID[kind], now=float(i)).ok, kind
+    assert api.counts['accepted'] == len(CONTROL_TYPES)
+
+
+def test_an_address_that_keeps_guessing_is_refused_for_a_while():
+    api = make()
+    for i in range(10):
+        assert send(api, VALID['mode'], now=0.01 * i, token='guess').status == 401
+    # Locked out: even the right token from that address waits.
+    assert send(api, VALID['mode'], now=0.2).status == 429
+    assert send(api, VALID['estop'], now=0.2, address='10.0.0.9', client='other').ok
+    assert send(api, VALID['mode'], now=10.0).ok  # earned back at 0.2 a second
+
+
+def test_watching_needs_the_token_unless_opened():
+    assert make().may_watch(ADDR, None, 0.0).status == 401
+    assert make().may_watch(ADDR, TOKEN, 0.0) is None
+    assert make(watch_needs_token=False).may_watch(ADDR, None, 0.0) is None
+
+
+@pytest.mark.parametrize('message, needle', [
+    ('{not json', 'not JSON'),
+    (b'\xff\xfe', 'not JSON'),
+    ('[1, 2]', 'JSON object'),
+    ('"text"', 'JSON object'),
+    ({'type': 'fly'}, 'unknown type'),
+    ({'no': 'type'}, 'unknown type'),
+    ({'type': 'instruction'}, '"text"'),
+    ({'type': 'instruction', 'text': 5}, '"text"'),
+    ({'type': 'instruction', 'text': 'x' * 501}, '501 characters'),
+    ({'type': 'instruction', 'text': 'a\x00b'}, 'NUL'),
+    ({'type': 'instruction', 'text': 'go \ud800 left'}, 'Unicode'),
+    ({'type': 'mode', 'mode': 'auto'}, 'manual, vla, hybrid'),
+    ({'type': 'mode'}, 'manual, vla, hybrid'),
+    ({'type': 'estop', 'engaged': 'yes'}, 'true or false'),
+    ({'type': 'estop', 'engaged': 1}, 'true or false'),
+    ({'type': 'drive', 'key': 'x'}, 'drive key'),
+    ({'type': 'drive', 'key': 'ww'}, 'drive key'),
+    ({'type': 'drive', 'key': 3}, 'drive key'),
+    ({'type': 'throttle', 'percent': 5}, 'throttle'),
+    ({'type': 'throttle', 'percent': float('nan')}, 'throttle'),
+    ({'type': 'throttle', 'percent': True}, 'throttle'),
+    ({'type': 'throttle'}, 'throttle'),
+    ({'type': 'record', 'action': 'pause'}, 'record action'),
+    ({'type': 'record', 'action': 'start'}, 'scenario'),
+    ({'type': 'record', 'action': 'start', 'scenario': 9}, 'scenario'),
+    ({'type': 'record', 'action': 'start', 'scenario': True}, 'scenario'),
+    ({'type': 'record', 'action': 'start', 'scenario': '3box_vert_left'}, 'scenario'),
+])
+def test_bad_input_gets_a_400_that_says_what_is_wrong(message, needle):
+    api = make()
+    raw = message if isinstance(message, (str, bytes)) else json.dumps(message)
+    reply = api.control('console-1', ADDR, TOKEN, raw, 0.0, 'page')
+    assert reply.status == 400, reply.body
+    assert needle in reply.body['error'] and not reply.publish
+
+
+def test_a_large_message_is_refused_before_it_is_read():
+    api = make(max_message_bytes=1024)
+    reply = send(api, {'type': 'instruction', 'text': 'a' * 2000})
+    assert reply.status == 413 and '1024' in reply.body['error']
+    # Without the token, still 413 (nothing is parsed) and nothing is published.
+    assert send(api, 'x' * 5000, token=None).status == 413
+
+
+def test_control_messages_are_rate_limited_per_client():
+    api = make(control_rate=10.0, control_burst=5)
+    replies = [send(api, VALID['mode'], now=0.0) for _ in range(8)]
+    assert [r.status for r in replies] == [200] * 5 + [429] * 3
+    assert 'slow down' in replies[-1].body['error']
+    assert send(api, VALID['mode'], now=0.1).ok  # one earned back after 0.1 s
+    assert api.counts['refused_rate'] == 3
+
+
+def test_a_second_client_is_refused_until_it_takes_over_and_everyone_is_told():
+    api = make()
+    assert send(api, VALID['drive'], now=0.0, client='console-1').ok
+    assert api.controller == 'console-1'
+    api.drain_events()
+    refused = send(api, VALID['mode'], now=0.1, client='console-2')
+    assert refused.status == 409 and 'console-1' in refused.body['error']
+    assert 'take control' in refused.body['error']
+    taken = send(api, VALID['take_control'], now=0.2, client='console-2')
+    assert taken.ok and api.controller == 'console-2'
+    # The previous holder's drive stops at once, and the hand-over is announced.
+    assert published(taken, topics.TELEOP_CMD_VEL) == [ZERO]
+    events = api.drain_events()
+    assert events and events[0]['taken_from'] == 'console-1'
+    assert 'took control' in events[0]['text']
+    assert send(api, VALID['drive'], now=0.3, client='console-1').status == 409
+
+
+def test_engaging_the_estop_is_never_refused_but_releasing_needs_control():
+    api = make()
+    assert send(api, VALID['mode'], client='console-1').ok
+    engage = send(api, {'type': 'estop', 'engaged': True}, now=0.1, client='console-2')
+    assert engage.ok and published(engage, topics.CONTROL_ESTOP) == [True]
+    assert api.controller == 'console-1'  # engaging does not take control
+    release = send(api, {'type': 'estop', 'engaged': False}, now=0.2, client='console-2')
+    assert release.status == 409
+    assert published(send(api, {'type': 'estop', 'engaged': False}, now=0.3),
+                     topics.CONTROL_ESTOP) == [False]
+
+
+def test_control_is_freed_when_its_page_closes_and_the_drive_stops():
+    api = make()
+    assert send(api, VALID['drive'], now=0.0).ok
+    stop = api.close_client('console-1', 0.05)
+    assert stop == [(topics.TELEOP_CMD_VEL, ZERO)] and api.controller is None
+    assert send(api, VALID['mode'], now=0.1, client='console-2').ok
+
+
+def test_a_rest_client_holds_control_only_while_it_acts():
+    api = make(control_idle_s=30.0)
+    assert send(api, VALID['mode'], now=0.0, client='api@1.2.3.4', kind='api').ok
+    assert send(api, VALID['mode'], now=10.0, client='console-1').status == 409
+    assert send(api, VALID['mode'], now=41.0, client='console-1').ok
+
+
+def test_driving_rest_clients_is_refused_it_needs_the_websocket():
+    reply = send(make(), VALID['drive'], kind='api', client='api@x')
+    assert reply.status == 400 and 'WebSocket' in reply.body['error']
+
+
+def test_a_held_key_repeats_at_the_rate_and_stops_when_not_repeated():
+    api = make(drive_rate_hz=10.0, drive_timeout_s=0.3, throttle_percent=50)
+    first = send(api, {'type': 'drive', 'key': 'w'}, now=0.0)
+    assert published(first, topics.TELEOP_CMD_VEL) == [(0.575, 0.0, 0.0)]
+    out = []
+    t = 0.0
+    for step in range(1, 31):  # the page repeats every 0.1 s up to 1.0 s, then stops
+        t = step * 0.05
+        if t <= 1.0 and step % 2 == 0:
+            assert not send(api, {'type': 'drive', 'key': 'w'}, now=t).publish
+        out += [(t, v) for _, v in api.tick(t)]
+    commands = [v for _, v in out]
+    assert commands[:-1] == [(0.575, 0.0, 0.0)] * (len(commands) - 1)
+    assert commands[-1] == ZERO
+    stop_at = out[-1][0]
+    assert 1.0 + 0.3 - 1e-9 <= stop_at <= 1.0 + 0.3 + 0.05 + 1e-9  # within the timeout
+    assert len(commands) - 1 == pytest.approx(13, abs=1)  # 10 Hz until it stops at 1.3 s
+
+
+def test_release_blur_or_a_key_change_act_at_once():
+    api = make()
+    send(api, {'type': 'drive', 'key': 'a'}, now=0.0)
+    change = send(api, {'type': 'drive', 'key': 'D'}, now=0.05)
+    assert published(change, topics.TELEOP_CMD_VEL) == [(0.0, -0.575, 0.0)]
+    release = send(api, {'type': 'drive', 'key': None}, now=0.1)
+    assert published(release, topics.TELEOP_CMD_VEL) == [ZERO]
+    assert api.tick(0.5) == []
+    send(api, {'type': 'drive', 'key': 'r'}, now=1.0)
+    assert published(send(api, {'type': 'drive', 'key': ' '}, now=1.1),
+                     topics.TELEOP_CMD_VEL) == [ZERO]
+
+
+def test_every_key_of_the_original_map_drives_its_direction():
+    api = make(throttle_percent=100)
+    for i, (key, unit) in enumerate(KEY_BINDINGS.items()):
+        reply = send(api, {'type': 'drive', 'key': key}, now=float(i))
+        assert published(reply, topics.TELEOP_CMD_VEL) == [tuple(1.15 * u for u in unit)]
+
+
+def test_the_estop_stops_the_held_key_too():
+    api = make()
+    send(api, VALID['drive'], now=0.0)
+    reply = send(api, VALID['estop'], now=0.1)
+    assert published(reply, topics.CONTROL_ESTOP) == [True]
+    assert published(reply, topics.TELEOP_CMD_VEL) == [ZERO]
+
+
+def test_throttle_steps_and_the_held_key_follows():
+    api = make(throttle_percent=50)
+    send(api, {'type': 'drive', 'key': 'w'}, now=0.0)
+    reply = send(api, {'type': 'throttle', 'delta': 10}, now=0.05)
+    assert reply.body['throttle'] == 60
+    assert published(reply, topics.TELEOP_CMD_VEL) == [(0.69, 0.0, 0.0)]
+    assert send(api, {'type': 'throttle', 'delta': 90}, now=0.1).body['throttle'] == 100
+
+
+def test_record_commands_are_the_recorders_own():
+    api = make()
+    assert published(send(api, {'type': 'record', 'action': 'start', 'scenario': 3}),
+                     topics.RECORDER_CONTROL) == ['start 1box_hori_left']
+    assert published(send(api, {'type': 'record', 'action': 'start',
+                                'scenario': '2box_vert_right'}, now=1.0),
+                     topics.RECORDER_CONTROL) == ['start 2box_vert_right']
+    assert published(send(api, {'type': 'record', 'action': 'keep'}, now=2.0),
+                     topics.RECORDER_CONTROL) == ['stop']
+    assert published(send(api, {'type': 'record', 'action': 'discard'}, now=3.0),
+                     topics.RECORDER_CONTROL) == ['discard']
+
+
+def test_instructions_go_out_as_typed_and_the_recent_ones_are_kept():
+    api = make(recent_instructions=3)
+    for i, text in enumerate(['go left', 'go right', '  go left ', 'a', 'b']):
+        reply = send(api, {'type': 'instruction', 'text': text}, now=float(i))
+        assert published(reply, topics.VLA_COMMAND) == [text]
+    assert list(api.recent) == ['b', 'a', 'go left']
+
+
+def test_the_state_shows_what_the_graph_says():
+    api = make()
+    api.on_control_state(json.dumps({'mode': 'vla', 'estop': {'latched': True}}))
+    api.on_vla_status(json.dumps({'state': 'running', 'step': 1, 'steps': 2}))
+    api.on_diagnostic('episode_recorder: recorder', 0, 'idle', {'recording': 'False'}, 1.0)
+    api.on_cmd_vel((0.5, 0.0, 0.1))
+    api.sample(1.0)
+    api.sample(12.0)
+    state = api.state(12.5)
+    assert state['mode'] == 'vla' and state['estop'] is True
+    assert state['vla_status']['step'] == 1
+    assert state['recorder'] == {'message': 'idle', 'recording': 'False'}
+    assert state['diagnostics']['episode_recorder: recorder']['age_s'] == 11.5
+    assert [p[0] for p in api.plot_history()] == [12.0]  # 10 s window
+    api.on_control_state('not json')
+    assert api.state(13.0)['estop'] is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=300), st.binary(max_size=300),
+                 st.dictionaries(st.sampled_from(['type', 'text', 'mode', 'engaged', 'key',
+                                                  'percent', 'delta', 'action', 'scenario']),
+                                 st.one_of(st.sampled_from(CONTROL_TYPES), st.text(max_size=8),
+                                           st.integers(), st.floats(), st.booleans(),
+                                           st.none()), max_size=4)),
+       st.one_of(st.none(), st.just(TOKEN), st.text(max_size=40)))
+def test_no_message_raises_and_none_acts_without_the_token(message, token):
+    api = make()
+    raw = json.dumps(message) if isinstance(message, dict) else message
+    reply = api.control('c', ADDR, token, raw, 0.0, 'page')
+    assert reply.status in (200, 400, 401, 413, 429)
+    if token != TOKEN:
+        assert not reply.ok and not reply.publish
