@@ -21,7 +21,9 @@ setup(
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'sim_robot = mobile_vla_sim.sim_robot_node:main',
+        ],
         'mobile_vla.commands': [
             'sim = mobile_vla_sim.cli:add_sim_command',
         ],

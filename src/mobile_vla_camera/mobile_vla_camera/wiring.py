@@ -27,9 +27,11 @@ NS = 1e9
 class CameraWiring:
     """camera_publisher: frames from the source (or the simulator) out on camera/image."""
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, config: CameraConfig | None = None) -> None:
+        """``config``: the camera of a node that has other parameters (the live simulator's
+        rendered camera); by default the node's own parameters."""
         self.bus = bus
-        config = bus.config(CameraConfig)
+        config = config or bus.config(CameraConfig)
         calibration = load_calibration(config.calibration_file) \
             if config.calibration_file else None
         self.camera = CameraPublisher(config, calibration, alloc=bus.msgs.alloc)

@@ -201,6 +201,44 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _live(args: argparse.Namespace) -> int:
+    import signal
+
+    from mobile_vla_sim.live_graph import LiveGraph
+
+    graph = LiveGraph(Path(args.out), checkpoint=args.checkpoint, scenario=parse(
+        args.scenario).name, seed=args.seed, fps=args.fps, host=args.host, port=args.port,
+        token_file=args.token_file, mode=args.mode)
+    print(f'starting the graph (ROS_DOMAIN_ID={graph.domain_id}, logs in {graph.out}/logs) ...',
+          flush=True)
+    # SIGTERM ends the run as Ctrl-C does: every node publishes its zero first.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        graph.start()
+        print(f'\nMobile VLA console: {graph.url}#token={graph.token}\n'
+              f'  room {graph.scenario} (seed {graph.seed}); type an instruction such as '
+              '"go around the box on the left to the cup".\n'
+              f'  token file: {graph.token_file}; episodes: {graph.episodes}\n'
+              '  Ctrl-C stops every node (each sends zero first).', flush=True)
+        deadline = time.monotonic() + args.duration if args.duration else None
+        while deadline is None or time.monotonic() < deadline:
+            for name, process in graph.processes.items():
+                if process.poll() is not None:
+                    print(f'{name} ended (code {process.returncode}); see '
+                          f'{graph.out}/logs/{name}.log', flush=True)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print('stopping ...', flush=True)
+    finally:
+        graph.stop()
+    return 0
+
+
 def add_sim_command(sub: argparse._SubParsersAction) -> None:
     from mobile_vla_sim.evaluate import EVAL_SEED
 
@@ -247,6 +285,23 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--no-bag', action='store_true')
     common(p)
     p.set_defaults(func=_run)
+
+    p = sim_sub.add_parser('live', help='the room in real time with the whole graph and the '
+                                        'web console (processes over DDS)')
+    p.add_argument('--checkpoint', default='models/demo', help='checkpoint folder')
+    p.add_argument('--scenario', default='1box_vert_left', help='room layout')
+    p.add_argument('--seed', type=int, default=EVAL_SEED, help='layout seed')
+    p.add_argument('--fps', type=float, default=15.0, help='camera frames a second')
+    p.add_argument('--host', default='127.0.0.1',
+                   help='address the console binds to (another one only on purpose)')
+    p.add_argument('--port', type=int, default=8080, help='0 = any free port')
+    p.add_argument('--token-file', default='~/.config/mobile_vla/web_token')
+    p.add_argument('--mode', choices=('manual', 'vla', 'hybrid'), default='vla',
+                   help='arbiter mode at start')
+    p.add_argument('--out', default='runs/live', help='logs and recorded episodes')
+    p.add_argument('--duration', type=float, default=0.0,
+                   help='stop after this many seconds (0 = at Ctrl-C)')
+    p.set_defaults(func=_live)
 
     p = sim_sub.add_parser('eval', help='closed-loop success per scenario and language test')
     policy(p)

@@ -1,0 +1,122 @@
+"""The whole robot graph against the live simulator, as processes, with the web console.
+
+``mobile-vla sim live`` (and ``make demo-web``) starts, each as its own process over
+real DDS, as ``ros2 launch ... web:=true`` would on the robot:
+
+- ``sim_robot`` (``live.py``): the MuJoCo room in real time, as the camera and the base;
+- ``vla_inference`` with the checkpoint, ``control_arbiter`` (starting in vla mode),
+  ``episode_recorder`` (episodes into ``<out>/episodes``);
+- ``web_console``, which prints its URL; the token is read from its token file.
+
+Every node gets ``config/<node>.yaml`` then ``config/sim.yaml``, as in simulation
+elsewhere. The policy steps at the simulator's training frame rate (4 Hz), while the
+camera runs at ``fps`` for the people watching.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mobile_vla.graph import ARBITER, INFERENCE, RECORDER, SIM_ROBOT, WEB, NodeSpec
+from mobile_vla.launch_plan import node_params
+from mobile_vla.processes import ros_env, start_node, stop_all
+from mobile_vla_sim.session import SIM_PROFILE, SimConfig
+
+#: How long the console may take to answer after start (the inference loads torch).
+READY_TIMEOUT_S = 90.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveGraph:
+    """Start with ``start()``; ``url`` and ``token`` say how to open the console."""
+
+    out: Path
+    checkpoint: str = 'models/demo'
+    scenario: str = '1box_vert_left'
+    seed: int = 100000
+    fps: float = 15.0
+    host: str = '127.0.0.1'
+    port: int = 8080
+    token_file: str = '~/.config/mobile_vla/web_token'
+    watch_needs_token: bool = True
+    mode: str = 'vla'
+    domain_id: int | None = None
+    web_overrides: dict[str, Any] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out).resolve()
+        if self.domain_id is None:
+            self.domain_id = random.randint(100, 200)
+        if self.port == 0:
+            self.port = free_port()
+
+    @property
+    def episodes(self) -> Path:
+        return self.out / 'episodes'
+
+    @property
+    def url(self) -> str:
+        host = 'localhost' if self.host in ('127.0.0.1', '::1') else self.host
+        return f'http://{host}:{self.port}/'
+
+    @property
+    def token(self) -> str:
+        return Path(self.token_file).expanduser().read_text().strip()
+
+    def node_params(self) -> dict[NodeSpec, dict[str, Any]]:
+        checkpoint = str(Path(self.checkpoint).resolve())
+        return {
+            SIM_ROBOT: {'scenario': self.scenario, 'seed': self.seed, 'fps': self.fps},
+            INFERENCE: node_params(INFERENCE, SIM_PROFILE, overrides={
+                'checkpoint': checkpoint, 'rate_hz': SimConfig.frame_rate_hz}),
+            ARBITER: node_params(ARBITER, SIM_PROFILE, overrides={'initial_mode': self.mode}),
+            RECORDER: node_params(RECORDER, SIM_PROFILE, overrides={
+                'output_dir': str(self.episodes)}),
+            WEB: node_params(WEB, SIM_PROFILE, overrides={
+                'host': self.host, 'port': self.port, 'token_file': self.token_file,
+                'episodes_dir': str(self.episodes), 'watch_needs_token': self.watch_needs_token,
+                **self.web_overrides}),
+        }
+
+    def start(self) -> None:
+        """Start every node; returns once the console answers (raises if it never does)."""
+        logs = self.out / 'logs'
+        logs.mkdir(parents=True, exist_ok=True)
+        env = ros_env(self.domain_id)
+        for spec, params in self.node_params().items():
+            with open(logs / f'{spec.name}.log', 'wb') as log:
+                self.processes[spec.name] = start_node(spec, params, logs, env, stdout=log)
+        self.wait_ready()
+
+    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    log = (self.out / 'logs' / f'{name}.log').read_text(errors='replace')
+                    raise RuntimeError(f'{name} ended with code {process.returncode}:\n'
+                                       f'{log[-3000:]}')
+            try:
+                with urllib.request.urlopen(self.url + 'api/openapi.json', timeout=1.0):
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f'the console did not answer on {self.url} within {timeout_s} s; '
+                           f'see {self.out / "logs"}')
+
+    def stop(self) -> None:
+        stop_all(list(self.processes.values()))
