@@ -29,7 +29,7 @@ from mobile_vla.launch_plan import node_params
 from mobile_vla.processes import ros_env, start_node, stop_all
 from mobile_vla_sim.session import SIM_PROFILE, SimConfig
 
-#: How long the console may take to answer after start (the inference loads torch).
+#: How long the graph may take to show a frame in the console after start.
 READY_TIMEOUT_S = 90.0
 
 
@@ -103,6 +103,8 @@ class LiveGraph:
         self.wait_ready()
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Until the console serves a camera frame: the room renders, DDS delivers, the
+        console encodes."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for name, process in self.processes.items():
@@ -111,9 +113,11 @@ class LiveGraph:
                     raise RuntimeError(f'{name} ended with code {process.returncode}:\n'
                                        f'{log[-3000:]}')
             try:
-                with urllib.request.urlopen(self.url + 'api/openapi.json', timeout=1.0):
+                request = urllib.request.Request(self.url + 'api/camera.jpg', headers={
+                    'Authorization': f'Bearer {self.token}'})
+                with urllib.request.urlopen(request, timeout=1.0):
                     return
-            except OSError:
+            except OSError:  # not listening yet, no frame yet (503), no token file yet
                 time.sleep(0.3)
         raise RuntimeError(f'the console did not answer on {self.url} within {timeout_s} s; '
                            f'see {self.out / "logs"}')

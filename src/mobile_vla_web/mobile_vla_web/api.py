@@ -465,6 +465,8 @@ class ConsoleApi:
             'cmd_vel': self.cmd_vel, 'robot_action': self.robot_action,
             'mode': (self.control_state or {}).get('mode'),
             'estop': bool(estop.get('latched')) if isinstance(estop, dict) else None,
+            'estop_release_requested': bool(estop.get('release_requested'))
+            if isinstance(estop, dict) else False,
             'control_state': self.control_state, 'vla_status': self.vla_status,
             'diagnostics': {name: {**s, 'age_s': round(now - s['t'], 3)}
                             for name, s in self.diagnostics.items()},

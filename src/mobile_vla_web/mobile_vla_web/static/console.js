@@ -154,6 +154,8 @@ function render(s) {
   $('take').hidden = !s.controller || mine;
   const estop = $('estop-state');
   estop.textContent = s.estop === null || s.estop === undefined ? 'e-stop: unknown (no control/state)' : (s.estop ? 'E-STOP ENGAGED' : 'e-stop released');
+  estop.title = s.estop_release_requested ? 'release requested: the arbiter releases once every input (keys and policy) is zero; stop the policy first' : '';
+  $('release').textContent = s.estop_release_requested ? 'Release requested: waiting for every input to be zero (stop the policy)' : 'Release e-stop';
   estop.className = 'estop-state ' + (s.estop ? 'engaged' : s.estop === false ? 'released' : '');
   document.querySelectorAll('[data-mode]').forEach((b) => b.classList.toggle('active', b.dataset.mode === s.mode));
   $('throttle').textContent = `throttle ${s.throttle} %`;
@@ -161,7 +163,7 @@ function render(s) {
   $('cmd_vel').textContent = fmt(s.cmd_vel);
   $('robot_action').textContent = fmt(s.robot_action);
   const cs = s.control_state;
-  $('control_state').textContent = cs ? `${cs.mode} · source ${cs.active_source || 'none'} · ${cs.reason || ''}` : '–';
+  $('control_state').textContent = cs ? `${cs.mode} · source ${cs.active_source || 'none'}${cs.reason && cs.reason !== 'source' ? ' · zero: ' + cs.reason : ''}` : '–';
   renderPlan(s.vla_status);
   renderRecorder(s.recorder, s.episodes || []);
   renderDiagnostics(s.diagnostics || {});
