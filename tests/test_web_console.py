@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 from ros_harness import new_domain_id
-from web_harness import CHROMIUM, VelocityListener, browser, moving, screenshot_path, still
+from web_harness import CHROMIUM, Listener, browser, moving, screenshot_path, still
 
 from mobile_vla_sim.live_graph import LiveGraph
 
@@ -32,7 +32,7 @@ def live(tmp_path_factory):
     out = tmp_path_factory.mktemp('live')
     graph = LiveGraph(out, port=0, token_file=str(out / 'token'), domain_id=new_domain_id())
     graph.start()
-    listener = VelocityListener(graph.domain_id)
+    listener = Listener(graph.domain_id)
     yield graph, listener
     listener.close()
     graph.stop()

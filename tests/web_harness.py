@@ -1,5 +1,5 @@
-"""The live graph with the web console, a cmd_vel listener with wall-clock arrival times,
-and Debian's chromium under Playwright: shared by the end-to-end test and the benchmark."""
+"""A listener with wall-clock arrival times on its own thread, and Debian's chromium under
+Playwright: shared by the web console's tests and its benchmark."""
 
 from __future__ import annotations
 
@@ -20,26 +20,29 @@ from mobile_vla.ros_bus import message_class
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 
 
-class VelocityListener:
-    """cmd_vel (or any twist topic) with the wall-clock time each message arrived, spun on
-    its own thread so the browser can be driven meanwhile."""
+class Listener:
+    """Topics of the graph with the wall-clock time each message arrived, spun on its own
+    thread so a browser or a WebSocket client can be driven meanwhile."""
 
-    def __init__(self, domain_id: int, topic: topics.Topic = topics.CMD_VEL) -> None:
+    def __init__(self, domain_id: int, listen: tuple[topics.Topic, ...] = (topics.CMD_VEL,)
+                 ) -> None:
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain_id)
         self.node = Node('web_test_listener', context=self.context)
-        self.messages: list[tuple[float, tuple[float, float, float]]] = []
+        self.received: dict[str, list[tuple[float, Any]]] = {t.name: [] for t in listen}
         self._lock = threading.Lock()
-        self.node.create_subscription(message_class(topic.msgtype), topic.name, self._on,
-                                      topic.qos.profile(rclpy_qos))
+        for topic in listen:
+            self.node.create_subscription(
+                message_class(topic.msgtype), topic.name,
+                lambda msg, name=topic.name: self._on(name, msg), topic.qos.profile(rclpy_qos))
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
-    def _on(self, msg: Any) -> None:
+    def _on(self, name: str, msg: Any) -> None:
         with self._lock:
-            self.messages.append((time.time(), (msg.linear.x, msg.linear.y, msg.angular.z)))
+            self.received[name].append((time.time(), msg))
 
     def _spin(self) -> None:
         while self.context.ok():
@@ -48,19 +51,31 @@ class VelocityListener:
             except Exception:  # the context shut down under the spin
                 return
 
-    def since(self, t: float) -> list[tuple[float, tuple[float, float, float]]]:
-        with self._lock:
-            return [m for m in self.messages if m[0] >= t]
+    def publisher(self, topic: topics.Topic) -> Any:
+        return self.node.create_publisher(message_class(topic.msgtype), topic.name,
+                                          topic.qos.profile(rclpy_qos))
 
-    def wait_for(self, condition, after: float, timeout: float) -> tuple[float, Any] | None:
-        """The first message after ``after`` (wall clock) whose velocity meets ``condition``."""
+    def messages(self, topic: topics.Topic, after: float = 0.0) -> list[tuple[float, Any]]:
+        with self._lock:
+            return [m for m in self.received[topic.name] if m[0] >= after]
+
+    def since(self, t: float, topic: topics.Topic = topics.CMD_VEL
+              ) -> list[tuple[float, tuple[float, float, float]]]:
+        """Velocities on ``topic`` that arrived at or after ``t`` (wall clock)."""
+        return [(stamp, (m.linear.x, m.linear.y, m.angular.z))
+                for stamp, m in self.messages(topic, t)]
+
+    def wait_for(self, condition, after: float, timeout: float,
+                 topic: topics.Topic = topics.CMD_VEL) -> tuple[float, Any] | None:
+        """The first velocity after ``after`` (wall clock) that meets ``condition``."""
         end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for stamp, velocity in self.since(after):
+        while True:
+            for stamp, velocity in self.since(after, topic):
                 if condition(velocity):
                     return stamp, velocity
-            time.sleep(0.01)
-        return None
+            if time.monotonic() >= end:
+                return None
+            time.sleep(0.005)
 
     def close(self) -> None:
         self.executor.shutdown()

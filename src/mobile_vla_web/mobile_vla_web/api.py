@@ -10,7 +10,7 @@ Rules, in the order they are applied to a control message:
 
 1. Size: a message over ``max_message_bytes`` is refused (413).
 2. Token: every control action needs the token (401 without it; an address that keeps
-   failing is refused for a while, 429). Watching needs it when ``watch_needs_token``.
+   sending wrong ones gets 429 for a while). Watching needs it when ``watch_needs_token``.
 3. Shape: JSON with a known ``type`` and valid fields, else 400 saying what is wrong.
 4. Rate: each client has a token bucket of ``control_rate`` messages a second, at most
    ``control_burst`` at once (429).
@@ -151,20 +151,20 @@ class ConsoleApi:
             return False
 
     def authenticate(self, address: str, token: Any, now: float) -> Reply | None:
-        """None when ``token`` is right; else the refusal (failures are rate limited)."""
-        bucket = self._auth_failures.get(address)
-        if bucket is not None and bucket.refill(now) < 1.0:
-            self.counts['refused_auth'] += 1
-            return _error(429, 'too many requests with a wrong token from this address; wait '
-                               'a minute, then use the token the console printed at its first '
-                               'start (it is in its token_file)')
+        """None when ``token`` is right. A wrong one is refused (401); an address that keeps
+        sending wrong ones gets 429 for a while, but never locks out the right token (on
+        one machine every client shares 127.0.0.1)."""
         if self.token_ok(token):
             return None
+        self.counts['refused_auth'] += 1
+        bucket = self._auth_failures.get(address)
         if bucket is None:
             bucket = self._auth_failures[address] = TokenBucket(
                 AUTH_FAILURE_RATE, AUTH_FAILURE_BURST, now)
-        bucket.take(now)
-        self.counts['refused_auth'] += 1
+        if not bucket.take(now):
+            return _error(429, 'too many requests with a wrong token from this address; wait '
+                               'a minute, then use the token the console printed at its first '
+                               'start (it is in its token_file)')
         return _error(401, 'missing or wrong token: open the URL the console printed (it '
                            'carries the token), or send "Authorization: Bearer <token>"')
 
