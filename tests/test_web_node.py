@@ -17,12 +17,12 @@ import urllib.request
 import aiohttp
 import numpy as np
 import pytest
+from mobile_vla_web.openapi import POST_TYPES, openapi
 from ros_harness import DISCOVERY_S, NodeProcess, new_domain_id
 from web_harness import Listener, moving, still
 
 from mobile_vla import topics
 from mobile_vla.graph import WEB
-from mobile_vla_web.openapi import POST_TYPES, openapi
 
 CONTROL_TOPICS = (topics.VLA_COMMAND, topics.CONTROL_MODE, topics.CONTROL_ESTOP,
                   topics.TELEOP_CMD_VEL, topics.RECORDER_CONTROL)
@@ -164,7 +164,8 @@ def test_no_control_action_is_accepted_without_the_token(console):
     time.sleep(1.0)
     assert control_messages(listener, start) == {}, 'a control action got through'
     assert refused == attempts - len(ws_results) * (len(BODIES) + 1)
-    assert all(texts == ['refused'] and code in (4401, 4429) for texts, code in ws_results), ws_results
+    assert all(texts == ['refused'] and code in (4401, 4429)
+               for texts, code in ws_results), ws_results
     print(f'{attempts} control attempts without a valid token, 0 accepted')
 
 
