@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export MUJOCO_GL ?= osmesa
 
 .PHONY: help setup system-deps lint build test test-packages test-integration bench demo \
-	train-demo clean
+	demo-web train-demo clean
 
 # Debian packages the tests use: tmux drives the teleop in a real terminal; libosmesa6
 # renders the MuJoCo simulator offscreen on the CPU; chromium (headless) loads the web
@@ -32,6 +32,8 @@ help:
 	@echo 'make test   - set up .venv, lint, colcon build + test, then the integration tests'
 	@echo 'make demo   - one simulated closed-loop episode per scenario with models/demo,'
 	@echo '              then held-out paraphrases and instruction sequences'
+	@echo 'make demo-web - the simulator in real time with the whole graph and the web'
+	@echo '              console; prints the URL and token (Ctrl-C stops)'
 	@echo 'make train-demo - expert data + tiny preset training + eval -> models/demo'
 	@echo 'make bench  - print the speed figures (median / p95); the full-size policy:'
 	@echo '              python tests/benchmarks/bench_policy.py --full'
@@ -91,7 +93,8 @@ bench: build
 		$(BIN)/python tests/benchmarks/bench_policy.py && \
 		$(BIN)/python tests/benchmarks/bench_training.py && \
 		$(BIN)/python tests/benchmarks/bench_sim.py && \
-		$(BIN)/python tests/benchmarks/bench_graph.py
+		$(BIN)/python tests/benchmarks/bench_graph.py && \
+		$(BIN)/python tests/benchmarks/bench_web.py
 
 # colcon installs the mobile-vla console script into install/mobile_vla/bin (on PATH once
 # install/setup.bash is sourced), not into .venv/bin.
@@ -108,6 +111,13 @@ demo: build
 		mobile-vla sim eval --checkpoint $(DEMO_CHECKPOINT) \
 			--instructions config/language/sequences.yaml --scenario 1box_vert_right \
 			--episodes-per-scenario 1 --out $(DEMO_OUT)/sequences
+
+# The room in real time as camera and base, the real nodes as processes over DDS, and the
+# web console; it prints the URL with the token. DEMO_WEB_ARGS: e.g. --port 8081.
+DEMO_WEB_ARGS ?=
+demo-web: build
+	set +u && source install/setup.bash && set -u && \
+		mobile-vla sim live --checkpoint $(DEMO_CHECKPOINT) --out runs/live $(DEMO_WEB_ARGS)
 
 train-demo: build
 	@rm -rf $(DEMO_OUT)/train

@@ -13,7 +13,7 @@ import pytest
 from mobile_vla.package_check import boundary_violations, check_package, import_problems
 
 PACKAGES = ['mobile_vla', 'mobile_vla_camera', 'mobile_vla_inference', 'mobile_vla_control',
-            'mobile_vla_recorder', 'mobile_vla_sim']
+            'mobile_vla_recorder', 'mobile_vla_sim', 'mobile_vla_web']
 
 
 def test_top_level_layout_is_the_one_the_design_fixes(workspace):
@@ -26,7 +26,7 @@ def test_top_level_layout_is_the_one_the_design_fixes(workspace):
     assert 'make test' in (workspace / '.ci' / 'run').read_text()
 
 
-def test_colcon_finds_exactly_the_six_packages(workspace):
+def test_colcon_finds_exactly_the_seven_packages(workspace):
     colcon = Path(sys.executable).with_name('colcon')
     out = subprocess.run([str(colcon), 'list', '--names-only', '--base-paths', 'src'],
                          cwd=workspace, capture_output=True, text=True, check=True).stdout

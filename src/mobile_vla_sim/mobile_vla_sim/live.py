@@ -85,7 +85,6 @@ class LiveSimWiring:
         self.camera = CameraWiring(bus, CameraConfig(
             source='synthetic', width=config.width, height=config.height, fps=config.fps,
             rotate_180=False, frame_id='camera_optical_frame'))
-        self.camera.camera.opened(bus.now_ns())  # the rendered camera is open from the start
         self._odom = publisher_of(bus, topics.ODOM)
         subscribe_to(bus, topics.CMD_VEL, self._on_cmd_vel)
         self._command = ZERO
@@ -125,6 +124,8 @@ class LiveSimWiring:
 
     def _render(self) -> None:
         capture_ns = self.bus.now_ns()
+        if self._frames == 0:  # the rendered camera is open from its first frame
+            self.camera.camera.opened(capture_ns)
         rgb = self.world.render()
         self._frames += 1
         self.camera.publish_frame(Frame(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), self._frames),

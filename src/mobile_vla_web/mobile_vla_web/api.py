@@ -48,6 +48,8 @@ AUTH_FAILURE_BURST = 10
 AUTH_FAILURE_RATE = 0.2
 DIAGNOSTIC_LEVELS = {0: 'OK', 1: 'WARN', 2: 'ERROR', 3: 'STALE'}
 STATS_KEYS = ('fps', 'latency_ms_p50', 'latency_ms_p95', 'frames')
+#: Times closer than this count as equal (a deadline computed by addition is met).
+EPS = 1e-9
 
 Publish = tuple[topics.Topic, Any]
 
@@ -400,11 +402,11 @@ class ConsoleApi:
         """Call at least at ``drive_rate_hz``: repeats the held key, or stops it."""
         if self.drive_key is None:
             return []
-        if now >= self._drive_until:
+        if now >= self._drive_until - EPS:
             return self._stop_drive('not repeated')
-        if now >= self._next_drive:
+        if now >= self._next_drive - EPS:
             period = 1.0 / self.config.drive_rate_hz
-            missed = int((now - self._next_drive) // period)
+            missed = int((now - self._next_drive + EPS) // period)
             self._next_drive += (missed + 1) * period
             return [(topics.TELEOP_CMD_VEL, self.drive_command)]
         return []
