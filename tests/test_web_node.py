@@ -17,12 +17,12 @@ import urllib.request
 import aiohttp
 import numpy as np
 import pytest
-from mobile_vla_web.openapi import POST_TYPES, openapi
 from ros_harness import DISCOVERY_S, NodeProcess, new_domain_id
 from web_harness import Listener, moving, still
 
 from mobile_vla import topics
 from mobile_vla.graph import WEB
+from mobile_vla_web.openapi import POST_TYPES, openapi
 
 CONTROL_TOPICS = (topics.VLA_COMMAND, topics.CONTROL_MODE, topics.CONTROL_ESTOP,
                   topics.TELEOP_CMD_VEL, topics.RECORDER_CONTROL)

@@ -8,11 +8,11 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mobile_vla_web.api import CONTROL_TYPES, ConsoleApi
-from mobile_vla_web.config import WebConfig
 
 from mobile_vla import topics
 from mobile_vla.keymap import KEY_BINDINGS
+from mobile_vla_web.api import CONTROL_TYPES, ConsoleApi
+from mobile_vla_web.config import WebConfig
 
 TOKEN = 'k' * 20 + 'secret-token-1234'
 ADDR = '127.0.0.1'

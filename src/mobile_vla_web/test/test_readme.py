@@ -3,10 +3,9 @@ names every route the OpenAPI document has."""
 
 from pathlib import Path
 
+from mobile_vla.package_check import undocumented_parameters
 from mobile_vla_web.config import WebConfig
 from mobile_vla_web.openapi import openapi
-
-from mobile_vla.package_check import undocumented_parameters
 
 README = Path(__file__).resolve().parents[1] / 'README.md'
 

@@ -7,13 +7,13 @@ import json
 
 import cv2
 import numpy as np
-from mobile_vla_web.wiring import WebWiring
 
 from mobile_vla import topics
 from mobile_vla.bag import BagMessage, MessageFactory
 from mobile_vla.bus import ReplayBus
 from mobile_vla.msgs import twist_to_action
 from mobile_vla.replay import MessageLog, ReplayExecutor
+from mobile_vla_web.wiring import WebWiring
 
 NS = 1_000_000_000
 MSGS = MessageFactory()
