@@ -17,7 +17,7 @@ from mobile_vla.bag import MessageFactory
 from mobile_vla.bus import ReplayBus
 from mobile_vla.config import from_params
 from mobile_vla.episode import Episode
-from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, TELEOP, NodeSpec
+from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, TELEOP, WEB, NodeSpec
 from mobile_vla.launch_plan import node_params
 from mobile_vla.replay import ReplayExecutor
 from mobile_vla_camera.publisher import CameraConfig
@@ -29,6 +29,11 @@ from mobile_vla_inference.inference import InferenceConfig, VlaInference
 from mobile_vla_inference.wiring import InferenceWiring
 from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
 from mobile_vla_recorder.wiring import RecorderWiring
+from mobile_vla_web.config import WebConfig
+from mobile_vla_web.wiring import WebWiring
+
+#: Replay serves no page, so its console has no token file; this token guards nothing.
+REPLAY_TOKEN = 'replay-has-no-server-0000'
 
 #: How each node turns its flat parameters into its typed configuration.
 PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -37,6 +42,7 @@ PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     ARBITER.name: ArbiterConfig.from_params,
     RECORDER.name: lambda p: from_params(RecorderConfig, p),
     TELEOP.name: lambda p: from_params(TeleopConfig, p),
+    WEB.name: lambda p: from_params(WebConfig, p),
 }
 
 #: Each node's one wiring, as its ``*_node.py`` runs it.
@@ -46,6 +52,7 @@ WIRINGS: dict[str, Callable[..., Any]] = {
     ARBITER.name: ArbiterWiring,
     RECORDER.name: RecorderWiring,
     TELEOP.name: TeleopWiring,
+    WEB.name: lambda bus: WebWiring(bus, token=REPLAY_TOKEN),
 }
 
 
