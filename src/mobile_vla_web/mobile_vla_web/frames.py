@@ -34,20 +34,28 @@ class JpegFrame:
 
 
 class FrameGate:
-    """At most ``fps`` frames a second pass, by their capture stamps."""
+    """At most ``fps`` frames a second pass, by their capture stamps, on a fixed grid: a
+    20 fps camera gives 15 fps of a 15 fps stream, not every other frame (10)."""
 
     def __init__(self, fps: float) -> None:
         self.period_ns = int(1e9 / fps)
+        self._next: int | None = None
         self._last: int | None = None
         self.offered = 0
         self.passed = 0
 
     def due(self, stamp_ns: int) -> bool:
         self.offered += 1
-        last = self._last
-        if last is not None and 0 <= stamp_ns - last < self.period_ns * (1 - DUE_SLACK):
+        restarted = self._last is not None and stamp_ns < self._last
+        self._last = stamp_ns
+        if self._next is not None and not restarted and \
+                stamp_ns < self._next - self.period_ns * DUE_SLACK:
             return False
-        self._last = stamp_ns  # a stamp that went back (a restarted camera) starts again
+        # The next slot on the grid; after a gap the grid starts again (no burst).
+        base = stamp_ns if self._next is None or restarted else self._next
+        self._next = base + self.period_ns
+        if self._next <= stamp_ns:
+            self._next = stamp_ns + self.period_ns
         self.passed += 1
         return True
 
