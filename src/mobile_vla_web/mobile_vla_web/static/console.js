@@ -2,6 +2,7 @@
 'use strict';
 
 const KEYS = 'wasdqezcrt';
+const MODE_KEYS = { m: 'manual', v: 'vla', h: 'hybrid' };   // the original control node's keys
 const REPEAT_MS = 100;          // a held key is repeated this often (the server stops it after 0.3 s)
 const SCENARIOS = ['1box_vert_left', '1box_vert_right', '1box_hori_left', '1box_hori_right',
   '2box_vert_left', '2box_vert_right', '2box_hori_left', '2box_hori_right'];
@@ -272,6 +273,7 @@ document.addEventListener('keydown', (ev) => {
   if (key === ' ') { ev.preventDefault(); if (!ev.repeat) estop(); return; }
   if (KEYS.includes(key) && key.length === 1) { ev.preventDefault(); startDriving(key); return; }
   if ((key === 'f' || key === 'g') && !ev.repeat) act({ type: 'throttle', delta: key === 'f' ? -10 : 10 });
+  if (MODE_KEYS[key] && !ev.repeat) act({ type: 'mode', mode: MODE_KEYS[key] });
 });
 document.addEventListener('keyup', (ev) => { if (ev.key.toLowerCase() === held) stopDriving(); });
 window.addEventListener('blur', stopDriving);
