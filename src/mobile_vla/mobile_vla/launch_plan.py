@@ -142,8 +142,11 @@ def plan(given: Mapping[str, str]) -> list[NodeLaunch]:
              for spec in ROBOT_GRAPH if spec is not RECORDER or _is_true(args['record'])]
     if _is_true(args['web']):
         # The console lists the episodes the recorder writes: its folder, wherever set.
+        # It talks to people, in wall time: a stalled /clock must not stall its drive
+        # watchdog, so it never takes use_sim_time.
         folder = node_parameters(RECORDER, args).get('output_dir')
-        web = {**({'episodes_dir': folder} if folder else {}), **overrides.get(WEB.name, {})}
+        web = {**({'episodes_dir': folder} if folder else {}), **overrides.get(WEB.name, {}),
+               'use_sim_time': False}
         nodes.append(NodeLaunch(WEB, node_parameters(WEB, args, web), args['namespace'],
                                 args['log_level']))
     return nodes

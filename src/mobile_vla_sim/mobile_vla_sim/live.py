@@ -101,8 +101,9 @@ class LiveSimWiring:
 
     def _on_cmd_vel(self, msg: Any) -> None:
         action = twist_to_action(msg)
-        if all(math.isfinite(v) for v in action):
-            self._command, self._command_ns = action, self.bus.now_ns()
+        if not all(math.isfinite(v) for v in action):
+            action = ZERO  # an invalid command stops the base, as a driver must
+        self._command, self._command_ns = action, self.bus.now_ns()
 
     def _physics(self) -> None:
         now = self.bus.now_ns()

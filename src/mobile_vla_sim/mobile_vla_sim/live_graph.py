@@ -96,6 +96,7 @@ class LiveGraph:
         """Start every node; returns once the console answers (raises if it never does)."""
         logs = self.out / 'logs'
         logs.mkdir(parents=True, exist_ok=True)
+        logs.chmod(0o700)  # the console's log holds the URL with its token
         env = ros_env(self.domain_id)
         for spec, params in self.node_params().items():
             with open(logs / f'{spec.name}.log', 'wb') as log:

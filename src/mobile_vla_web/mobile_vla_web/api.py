@@ -48,6 +48,8 @@ AUTH_FAILURE_BURST = 10
 AUTH_FAILURE_RATE = 0.2
 DIAGNOSTIC_LEVELS = {0: 'OK', 1: 'WARN', 2: 'ERROR', 3: 'STALE'}
 STATS_KEYS = ('fps', 'latency_ms_p50', 'latency_ms_p95', 'frames')
+#: Addresses, API callers and diagnostic names kept at most (older ones are forgotten).
+MAX_TRACKED = 256
 #: Times closer than this count as equal (a deadline computed by addition is met).
 EPS = 1e-9
 
@@ -107,10 +109,24 @@ class Client:
 
 
 def _number(message: dict[str, Any], key: str) -> float | None:
+    """A finite number, or None (booleans, text, NaN, and integers too large for a float)."""
     value = message.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        value = float(value)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _no_constant(name: str) -> None:
+    """JSON's NaN and Infinity read as null: nothing this console takes may be one."""
+    return None
+
+
+def _finite(values: tuple[float, ...]) -> tuple[float | None, ...]:
+    return tuple(float(v) if math.isfinite(v) else None for v in values)
 
 
 class ConsoleApi:
@@ -128,6 +144,11 @@ class ConsoleApi:
         self.drive_key: str | None = None
         self._drive_until = 0.0
         self._next_drive = 0.0
+        #: An e-stop went out that the arbiter has not reported yet.
+        self._estop_sent = False
+        #: Clients whose key was held through an e-stop or a takeover: they drive again
+        #: only once they have released it.
+        self._needs_release: set[str] = set()
         self._auth_failures: dict[str, TokenBucket] = {}
         self.recent: deque[str] = deque(maxlen=config.recent_instructions)
         self.events: list[dict[str, Any]] = []
@@ -137,6 +158,7 @@ class ConsoleApi:
         self.cmd_vel: tuple[float, float, float] = ZERO
         self.robot_action: tuple[float, float, float] = ZERO
         self.control_state: dict[str, Any] | None = None
+        self._control_state_t = 0.0
         self.vla_status: dict[str, Any] | None = None
         self.diagnostics: dict[str, dict[str, Any]] = {}
         self.episodes: list[dict[str, Any]] = []
@@ -161,6 +183,11 @@ class ConsoleApi:
         self.counts['refused_auth'] += 1
         bucket = self._auth_failures.get(address)
         if bucket is None:
+            if len(self._auth_failures) >= MAX_TRACKED:  # forget addresses that calmed down
+                self._auth_failures = {a: b for a, b in self._auth_failures.items()
+                                       if b.refill(now) < AUTH_FAILURE_BURST}
+                while len(self._auth_failures) >= MAX_TRACKED:  # then the oldest
+                    del self._auth_failures[next(iter(self._auth_failures))]
             bucket = self._auth_failures[address] = TokenBucket(
                 AUTH_FAILURE_RATE, AUTH_FAILURE_BURST, now)
         if not bucket.take(now):
@@ -180,6 +207,10 @@ class ConsoleApi:
     def open_client(self, client_id: str, address: str, kind: str, now: float) -> Reply:
         if client_id in self.clients:
             return Reply(200, {'ok': True, 'client': self.clients[client_id].describe()})
+        if kind == 'api' and len(self.clients) >= MAX_TRACKED:  # forget idle API callers
+            self.clients = {i: c for i, c in self.clients.items() if c.kind == 'page'
+                            or i == self.controller
+                            or now - c.bucket.last < self.config.control_idle_s}
         pages = sum(1 for c in self.clients.values() if c.kind == 'page')
         if kind == 'page' and pages >= self.config.max_clients:
             return _error(503, f'{pages} consoles are open, the most this robot serves '
@@ -191,11 +222,12 @@ class ConsoleApi:
     def close_client(self, client_id: str, now: float) -> list[Publish]:
         """A page went away: if it held control, control is free and driving stops."""
         self.clients.pop(client_id, None)
+        self._needs_release.discard(client_id)
         if self.controller != client_id:
             return []
         self.controller = None
         self._event('control', f'{client_id} left; nobody has control', now)
-        return self._stop_drive('controller left')
+        return self.stop_drive()
 
     # --------------------------------------------------------------- control
     def control(self, client_id: str, address: str, token: Any, raw: Any, now: float,
@@ -209,7 +241,7 @@ class ConsoleApi:
         message, problem = self._parse(raw)
         if message is not None and message.get('type') == 'stats':
             refused = self.may_watch(address, token, now)
-            return refused or self._stats(client_id, message)
+            return refused or self._stats(client_id, message, now)
         refused = self.authenticate(address, token, now)
         if refused is not None:
             return refused
@@ -221,11 +253,13 @@ class ConsoleApi:
             if not opened.ok:
                 return opened
         client = self.clients[client_id]
-        if not client.bucket.take(now):
+        kind_of = message['type']
+        engaging = kind_of == 'estop' and message.get('engaged') is True
+        # Stopping is never refused for speed: the e-stop skips the bucket.
+        if not engaging and not client.bucket.take(now):
             self.counts['refused_rate'] += 1
             return _error(429, f'more than {self.config.control_rate:g} control messages a '
                                f'second (burst {self.config.control_burst}); slow down')
-        kind_of = message['type']
         checked = self._check_fields(kind_of, message, client)
         if isinstance(checked, Reply):
             self.counts['refused_input'] += 1
@@ -233,7 +267,6 @@ class ConsoleApi:
         if kind_of == 'take_control':
             return self._accept(self._take(client, now))
         handler = getattr(self, f'_do_{kind_of}')
-        engaging = kind_of == 'estop' and message['engaged'] is True
         if not engaging:
             holder = self._holder(now)
             if holder is not None and holder != client_id:
@@ -254,13 +287,15 @@ class ConsoleApi:
     def _parse(self, raw: Any) -> tuple[dict[str, Any] | None, str | None]:
         if isinstance(raw, (bytes, str)):
             try:
-                raw = json.loads(raw)
+                raw = json.loads(raw, parse_constant=_no_constant)
             except (ValueError, UnicodeDecodeError) as exc:
                 return None, f'not JSON: {exc}'
+            except RecursionError:
+                return None, 'not JSON this console reads: nested too deeply'
         if not isinstance(raw, dict):
             return None, 'a message is a JSON object with a "type"'
         kind = raw.get('type')
-        if kind not in CONTROL_TYPES and kind != 'stats':
+        if not isinstance(kind, str) or (kind not in CONTROL_TYPES and kind != 'stats'):
             return None, f'unknown type {kind!r}; one of {", ".join(CONTROL_TYPES)}'
         return raw, None
 
@@ -281,7 +316,7 @@ class ConsoleApi:
                 return _error(400, 'instruction contains a NUL character')
             return text
         if kind == 'mode':
-            if m.get('mode') not in MODES:
+            if not isinstance(m.get('mode'), str) or m['mode'] not in MODES:
                 return _error(400, f'mode must be one of {", ".join(MODES)}')
             return m['mode']
         if kind == 'estop':
@@ -293,7 +328,7 @@ class ConsoleApi:
                 return _error(400, 'driving needs the WebSocket (/api/ws), so that a dropped '
                                    'connection stops the robot')
             key = m.get('key')
-            if key is None or key in STOP_KEYS:
+            if key is None or (isinstance(key, str) and key in STOP_KEYS):
                 return None
             if not isinstance(key, str) or key.lower() not in KEY_BINDINGS:
                 return _error(400, f'drive key must be one of {"".join(KEY_BINDINGS)}, " " or '
@@ -308,7 +343,7 @@ class ConsoleApi:
             return _error(400, 'throttle needs "percent" (10-100) or "delta" (+-1 step = 10)')
         if kind == 'record':
             action = m.get('action')
-            if action not in RECORD_ACTIONS:
+            if not isinstance(action, str) or action not in RECORD_ACTIONS:
                 return _error(400, f'record action must be one of {", ".join(RECORD_ACTIONS)}')
             if action != 'start':
                 return (action, None)
@@ -316,7 +351,7 @@ class ConsoleApi:
             if isinstance(scenario, int) and not isinstance(scenario, bool) \
                     and 1 <= scenario <= len(SCENARIOS):
                 scenario = SCENARIOS[scenario - 1]
-            if scenario not in SCENARIOS:
+            if not isinstance(scenario, str) or scenario not in SCENARIOS:
                 return _error(400, 'record start needs "scenario": 1-8 or one of '
                                    f'{", ".join(SCENARIOS)}')
             return (action, scenario)
@@ -340,7 +375,9 @@ class ConsoleApi:
         publish: list[Publish] = []
         if previous != client.id:
             if previous is not None:
-                publish = self._stop_drive('control taken over')
+                if self.drive_key is not None:
+                    self._needs_release.add(previous)
+                publish = self.stop_drive()
                 self._event('control', f'{client.id} ({client.address}) took control from '
                                        f'{previous}', now, taken_from=previous)
             else:
@@ -362,8 +399,22 @@ class ConsoleApi:
         return Reply(200, {'ok': True}, [(topics.CONTROL_MODE, mode)])
 
     def _do_estop(self, engaged: bool, now: float) -> Reply:
-        publish = self._stop_drive('e-stop') if engaged else []
+        if engaged and self.drive_key is not None and self.controller is not None:
+            self._needs_release.add(self.controller)
+        publish = self.stop_drive() if engaged else []
+        self._estop_sent = engaged
         return Reply(200, {'ok': True}, [(topics.CONTROL_ESTOP, engaged), *publish])
+
+    def estop_engaged(self, now: float) -> bool | None:
+        """The arbiter's word (None when it has not spoken lately), or True while an
+        e-stop this console sent has not been reported yet."""
+        if self._estop_sent:
+            return True
+        state = self._fresh_control_state(now)
+        if state is None:
+            return None
+        estop = state.get('estop')
+        return bool(estop.get('latched')) if isinstance(estop, dict) else None
 
     def _do_throttle(self, percent: int, now: float) -> Reply:
         self.throttle = percent
@@ -378,8 +429,15 @@ class ConsoleApi:
         return Reply(200, {'ok': True, 'command': command}, [(topics.RECORDER_CONTROL, command)])
 
     def _do_drive(self, key: str | None, now: float) -> Reply:
+        client = self.controller  # only the holder of control gets here
         if key is None:
-            return Reply(200, {'ok': True}, self._stop_drive('released'))
+            self._needs_release.discard(client)
+            return Reply(200, {'ok': True}, self.stop_drive())
+        if self.estop_engaged(now):
+            return _error(409, 'the e-stop is engaged: release the key and the e-stop first')
+        if client in self._needs_release:
+            return _error(409, 'release the key first: driving stopped (e-stop or a change '
+                               'of control) while it was held')
         changed = key != self.drive_key
         self.drive_key = key
         self._drive_until = now + self.config.drive_timeout_s
@@ -392,7 +450,8 @@ class ConsoleApi:
     def drive_command(self) -> tuple[float, float, float]:
         return key_command(self.drive_key, self.config.key_speed, self.throttle)
 
-    def _stop_drive(self, why: str) -> list[Publish]:
+    def stop_drive(self) -> list[Publish]:
+        """Zero for a held key (a change of control, an e-stop, the console going away)."""
         if self.drive_key is None:
             return []
         self.drive_key = None
@@ -403,7 +462,7 @@ class ConsoleApi:
         if self.drive_key is None:
             return []
         if now >= self._drive_until - EPS:
-            return self._stop_drive('not repeated')
+            return self.stop_drive()
         if now >= self._next_drive - EPS:
             period = 1.0 / self.config.drive_rate_hz
             missed = int((now - self._next_drive + EPS) // period)
@@ -411,10 +470,13 @@ class ConsoleApi:
             return [(topics.TELEOP_CMD_VEL, self.drive_command)]
         return []
 
-    def _stats(self, client_id: str, message: dict[str, Any]) -> Reply:
+    def _stats(self, client_id: str, message: dict[str, Any], now: float) -> Reply:
         client = self.clients.get(client_id)
         if client is None:
             return _error(400, 'stats come from an open console (the WebSocket)')
+        if not client.bucket.take(now):
+            self.counts['refused_rate'] += 1
+            return _error(429, 'too many messages; slow down')
         client.stats = {k: v for k in STATS_KEYS if (v := _number(message, k)) is not None}
         return Reply(200, {'ok': True})
 
@@ -427,19 +489,32 @@ class ConsoleApi:
 
     # -------------------------------------------------------------- telemetry
     def on_cmd_vel(self, action: tuple[float, float, float]) -> None:
-        self.cmd_vel = tuple(float(v) for v in action)
+        self.cmd_vel = _finite(action)
 
     def on_robot_action(self, action: tuple[float, float, float]) -> None:
-        self.robot_action = tuple(float(v) for v in action)
+        self.robot_action = _finite(action)
 
-    def on_control_state(self, text: str) -> None:
+    def on_control_state(self, text: str, now: float) -> None:
         self.control_state = _json_object(text)
+        self._control_state_t = now
+        estop = self.control_state.get('estop')
+        if isinstance(estop, dict) and estop.get('latched'):
+            self._estop_sent = False  # the arbiter has it: its word counts from now on
+
+    def _fresh_control_state(self, now: float) -> dict[str, Any] | None:
+        if self.control_state is None or \
+                now - self._control_state_t > self.config.state_stale_s:
+            return None
+        return self.control_state
 
     def on_vla_status(self, text: str) -> None:
         self.vla_status = _json_object(text)
 
     def on_diagnostic(self, name: str, level: int, message: str, values: dict[str, str],
                       now: float) -> None:
+        if name not in self.diagnostics and len(self.diagnostics) >= MAX_TRACKED:
+            oldest = min(self.diagnostics, key=lambda n: self.diagnostics[n]['t'])
+            del self.diagnostics[oldest]
         self.diagnostics[name] = {'level': DIAGNOSTIC_LEVELS.get(level, str(level)),
                                   'message': message, 'values': values, 't': now}
 
@@ -459,16 +534,19 @@ class ConsoleApi:
     def state(self, now: float) -> dict[str, Any]:
         """What every page shows, JSON-ready."""
         holder = self._holder(now)
-        estop = (self.control_state or {}).get('estop')
+        arbiter = self._fresh_control_state(now) or {}
+        estop = arbiter.get('estop')
         return {
             'type': 'state', 't': now,
             'controller': self.clients[holder].describe() if holder else None,
             'throttle': self.throttle, 'drive_key': self.drive_key,
             'cmd_vel': self.cmd_vel, 'robot_action': self.robot_action,
-            'mode': (self.control_state or {}).get('mode'),
-            'estop': bool(estop.get('latched')) if isinstance(estop, dict) else None,
+            'mode': arbiter.get('mode'),
+            'estop': self.estop_engaged(now),
             'estop_release_requested': bool(estop.get('release_requested'))
             if isinstance(estop, dict) else False,
+            'control_state_age_s': None if self.control_state is None
+            else round(now - self._control_state_t, 3),
             'control_state': self.control_state, 'vla_status': self.vla_status,
             'diagnostics': {name: {**s, 'age_s': round(now - s['t'], 3)}
                             for name, s in self.diagnostics.items()},
@@ -483,9 +561,9 @@ class ConsoleApi:
         return [[t, list(c), list(a)] for t, c, a in self.history]
 
 
-def _json_object(text: str) -> dict[str, Any] | None:
+def _json_object(text: str) -> dict[str, Any]:
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
         return {'unparsed': text[:500]}
     return value if isinstance(value, dict) else {'value': value}

@@ -48,6 +48,8 @@ class WebConfig:
     control_idle_s: float = _doc('control held by an API client (REST) is released after '
                                  'this long without a control action', 30.0)
     telemetry_rate_hz: float = _doc('state messages a second to each page', 10.0)
+    state_stale_s: float = _doc('control/state older than this: the page shows mode and '
+                                'e-stop as unknown, not their last values', 2.0)
     plot_window_s: float = _doc('seconds of velocity history a new page gets', 10.0)
     recent_instructions: int = _doc('instructions the page offers again', 10)
     episodes_dir: str = _doc("the recorder's output_dir: episodes listed with their "
@@ -69,7 +71,7 @@ class WebConfig:
             raise ConfigError(f'key_speed must be in (0, 10], got {self.key_speed}')
         for name, low, high in (('stream_fps', 0.5, 60.0), ('drive_rate_hz', 1.0, 100.0),
                                 ('drive_timeout_s', 0.05, 2.0), ('control_rate', 0.1, 1000.0),
-                                ('control_idle_s', 1.0, 3600.0),
+                                ('control_idle_s', 1.0, 3600.0), ('state_stale_s', 0.1, 60.0),
                                 ('telemetry_rate_hz', 0.5, 60.0), ('plot_window_s', 1.0, 120.0)):
             value = getattr(self, name)
             if not (math.isfinite(value) and low <= value <= high):

@@ -11,6 +11,7 @@ from typing import Any
 from mobile_vla.keymap import KEY_BINDINGS
 from mobile_vla.scenarios import SCENARIOS
 from mobile_vla_web.api import MODES, RECORD_ACTIONS
+from mobile_vla_web.config import WebConfig
 
 VERSION = '1.0.0'
 #: Control message type -> its POST route.
@@ -25,7 +26,7 @@ POST_TYPES = {
 
 _BODIES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
     'instruction': ('Send an English instruction to the policy (vla/command).', {
-        'text': {'type': 'string', 'maxLength': 2000,
+        'text': {'type': 'string', 'maxLength': WebConfig.max_instruction_chars,
                  'description': "e.g. 'go around the box on the left to the cup'; '' or "
                                 "'stop' halts the policy"}}, ['text']),
     'mode': ("Set the arbiter's mode (control/mode).", {
@@ -55,10 +56,15 @@ _ERRORS = {
     '413': 'message too large (max_message_bytes)',
     '429': 'too many messages (control_rate), or too many wrong tokens from this address',
 }
+#: Answers any route may give.
+_ANY = {
+    '403': {'description': 'the Host is not this machine (bound to the loopback)'},
+    '500': {'description': "internal error; the console's log says more"},
+}
 
 
 def _responses(ok: str, codes: tuple[str, ...]) -> dict[str, Any]:
-    out: dict[str, Any] = {'200': {'description': ok}}
+    out: dict[str, Any] = {'200': {'description': ok}, **_ANY}
     for code in codes:
         out[code] = {'description': _ERRORS[code],
                      'content': {'application/json': {'schema': _ERROR}}}
@@ -85,10 +91,12 @@ def openapi() -> dict[str, Any]:
                        '(int64 capture stamp ns, uint32 sequence, uint16 width, uint16 '
                        'height, little-endian) then the JPEG. The client sends the control '
                        'messages of the POST routes with their "type", plus {"type": '
-                       f'"drive", "key": one of "{"".join(KEY_BINDINGS)}" or null}} '
+                       f'"drive", "key": one of "{"".join(KEY_BINDINGS)}", " " or null (stop)}} '
                        '(repeat every 0.1 s while held; driving exists only here, so that a '
                        'dropped connection stops the robot) and {"type": "stats", "fps", '
-                       '"latency_ms_p50", "latency_ms_p95", "frames"}.',
+                       '"latency_ms_p50", "latency_ms_p95", "frames"}. A message over '
+                       'max_message_bytes closes the socket (1009); a refused hello closes '
+                       'it with 4401 (token), 4429 (too many wrong tokens) or 4503 (full).',
             'responses': {'101': {'description': 'switching protocols'}}}},
     }
     for kind, path in POST_TYPES.items():

@@ -278,17 +278,23 @@ class ConsoleServer:
             try:
                 data = json.loads(hello.data)
                 token = data.get('token') if isinstance(data, dict) else None
-            except ValueError:
+            except (ValueError, RecursionError):
                 token = None
+        elif hello.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                            WSMsgType.ERROR):
+            return ws  # gone before saying hello
         refused = self.backend.watch(address, token)
+        if refused is None:
+            refused = self.backend.open_page(client_id, address)
+            if refused.ok:
+                refused = None
         if refused is not None:
-            await ws.send_json({'type': 'refused', **refused.body})
-            await ws.close(code=4401 if refused.status == 401 else 4429)
-            return ws
-        opened = self.backend.open_page(client_id, address)
-        if not opened.ok:
-            await ws.send_json({'type': 'refused', **opened.body})
-            await ws.close(code=4503)
+            code = {401: 4401, 429: 4429}.get(refused.status, 4503)
+            try:
+                await ws.send_json({'type': 'refused', **refused.body})
+                await ws.close(code=code)
+            except (ConnectionError, RuntimeError):
+                pass  # the client went away meanwhile
             return ws
         page = self._pages[client_id] = _Page(ws, token if isinstance(token, str) else None)
         sender = asyncio.create_task(self._send_loop(page))
@@ -338,7 +344,7 @@ class ConsoleServer:
 def _request_id(text: str) -> Any:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     value = data.get('id') if isinstance(data, dict) else None
     return value if isinstance(value, (int, str)) and len(str(value)) <= 64 else None

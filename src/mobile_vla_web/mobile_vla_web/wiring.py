@@ -18,6 +18,7 @@ from typing import Any, Callable
 from mobile_vla import topics
 from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
 from mobile_vla.msgs import ImageConversionError, image_to_numpy, stamp_to_ns, twist_to_action
+from mobile_vla.node_runtime import KindThrottle
 from mobile_vla.streams import StreamMonitor
 from mobile_vla_web.api import ConsoleApi, Publish, Reply
 from mobile_vla_web.config import WebConfig
@@ -29,6 +30,8 @@ NS = 1e9
 CHANNEL_ORDER = {'rgb8': 'rgb', 'bgr8': 'bgr'}
 #: Newest camera frame only: the page never wants an old one.
 CAMERA_FRAMES = topics.QosIntent('best_effort', 'volatile', 1)
+#: The drive watchdog's rate (at least): a lapsed key stops within 20 ms of its deadline.
+DRIVE_TICK_HZ = 50.0
 #: Episode folder scans a second (validation runs only for new or changed files).
 EPISODE_SCAN_HZ = 0.5
 
@@ -50,6 +53,8 @@ class WebWiring:
         self.api = ConsoleApi(config, token)
         self._lock = threading.Lock()
         self._warn = throttled_warnings(bus, 2.0)
+        self._errors = KindThrottle(lambda text: bus.log('error', text),
+                                    lambda: bus.now_ns() / NS, 5.0)
         self._process_health = process_health
         self._publishers = {t.name: publisher_of(bus, t) for t in (
             topics.VLA_COMMAND, topics.CONTROL_MODE, topics.CONTROL_ESTOP,
@@ -61,7 +66,7 @@ class WebWiring:
         subscribe_to(bus, topics.ROBOT_ACTION, lambda m: self._update(
             self.api.on_robot_action, twist_to_action(m)))
         subscribe_to(bus, topics.CONTROL_STATE, lambda m: self._update(
-            self.api.on_control_state, str(m.data)))
+            lambda text: self.api.on_control_state(text, self.now()), str(m.data)))
         subscribe_to(bus, topics.VLA_STATUS, lambda m: self._update(
             self.api.on_vla_status, str(m.data)))
         subscribe_to(bus, topics.DIAGNOSTICS, self._on_diagnostics)
@@ -75,7 +80,8 @@ class WebWiring:
         self._episodes = EpisodeList(Path(config.episodes_dir).expanduser(),
                                      config.episodes_listed)
         self._scanner = bus.worker('episodes')
-        bus.timer(2 * config.drive_rate_hz, self._tick, 'web_console/drive')
+        # Well above the key rate: a lapsed key stops within a tick of its deadline.
+        bus.timer(max(DRIVE_TICK_HZ, 2 * config.drive_rate_hz), self._tick, 'web_console/drive')
         bus.timer(config.telemetry_rate_hz, self._telemetry, 'web_console/telemetry')
         bus.timer(1.0, self._publish_diagnostics, 'web_console/diagnostics')
         bus.timer(EPISODE_SCAN_HZ, self._scan_episodes, 'web_console/episodes')
@@ -100,10 +106,12 @@ class WebWiring:
 
     def control(self, client_id: str, address: str, token: str | None, raw: Any,
                 kind: str) -> Reply:
+        # Decided and published under one lock: a repeat of the drive timer can never
+        # land after the zero a release, a takeover or a closed page sent.
         with self._lock:
             reply = self.api.control(client_id, address, token, raw, self.now(), kind)
             events = self.api.drain_events()
-        self._publish(reply.publish)
+            self._publish(reply.publish)
         self._announce(events)
         return reply
 
@@ -113,9 +121,8 @@ class WebWiring:
 
     def close_page(self, client_id: str) -> None:
         with self._lock:
-            publish = self.api.close_client(client_id, self.now())
+            self._publish(self.api.close_client(client_id, self.now()))
             events = self.api.drain_events()
-        self._publish(publish)
         self._announce(events)
 
     def state(self) -> dict[str, Any]:
@@ -134,7 +141,12 @@ class WebWiring:
         return self._latest
 
     def log(self, level: str, text: str) -> None:
-        self.bus.log(level, text)
+        """The server's word; errors are throttled per kind (anyone who reaches the port
+        can make requests fail)."""
+        if level == 'error':
+            self._errors(text)
+        else:
+            self.bus.log(level, text)
 
     # ------------------------------------------------------------ internals
     def _publish(self, publish: list[Publish]) -> None:
@@ -202,8 +214,7 @@ class WebWiring:
 
     def _tick(self) -> None:
         with self._lock:
-            publish = self.api.tick(self.now())
-        self._publish(publish)
+            self._publish(self.api.tick(self.now()))
 
     def _telemetry(self) -> None:
         with self._lock:
@@ -245,7 +256,6 @@ class WebWiring:
     def shutdown(self) -> None:
         """Zero for a key held in a page; the server closes its pages."""
         with self._lock:
-            publish = self.api._stop_drive('console shutting down')
-        self._publish(publish)
+            self._publish(self.api.stop_drive())
         if self.server is not None:
             self.server.stop()

@@ -63,7 +63,8 @@ def test_no_control_action_is_accepted_without_the_token(kind, token):
 
 def test_the_right_token_is_accepted_for_every_type():
     api = make()
-    for i, kind in enumerate(CONTROL_TYPES):
+    kinds = sorted(CONTROL_TYPES, key=lambda k: k == 'estop')  # no drive after an e-stop
+    for i, kind in enumerate(kinds):
         assert send(api, VALID[kind], now=float(i)).ok, kind
     assert api.counts['accepted'] == len(CONTROL_TYPES)
 
@@ -269,7 +270,7 @@ def test_instructions_go_out_as_typed_and_the_recent_ones_are_kept():
 
 def test_the_state_shows_what_the_graph_says():
     api = make()
-    api.on_control_state(json.dumps({'mode': 'vla', 'estop': {'latched': True}}))
+    api.on_control_state(json.dumps({'mode': 'vla', 'estop': {'latched': True}}), 12.0)
     api.on_vla_status(json.dumps({'state': 'running', 'step': 1, 'steps': 2}))
     api.on_diagnostic('episode_recorder: recorder', 0, 'idle', {'recording': 'False'}, 1.0)
     api.on_cmd_vel((0.5, 0.0, 0.1))
@@ -281,7 +282,7 @@ def test_the_state_shows_what_the_graph_says():
     assert state['recorder'] == {'message': 'idle', 'recording': 'False'}
     assert state['diagnostics']['episode_recorder: recorder']['age_s'] == 11.5
     assert [p[0] for p in api.plot_history()] == [12.0]  # 10 s window
-    api.on_control_state('not json')
+    api.on_control_state('not json', 13.0)
     assert api.state(13.0)['estop'] is None
 
 
@@ -300,3 +301,91 @@ def test_no_message_raises_and_none_acts_without_the_token(message, token):
     assert reply.status in (200, 400, 401, 413, 429)
     if token != TOKEN:
         assert not reply.ok and not reply.publish
+
+
+def test_engaging_the_estop_is_never_refused_for_speed():
+    api = make(control_rate=1.0, control_burst=3)
+    for _ in range(3):
+        assert send(api, VALID['mode']).ok
+    assert send(api, VALID['mode']).status == 429
+    engage = send(api, VALID['estop'])
+    assert engage.ok and published(engage, topics.CONTROL_ESTOP) == [True]
+
+
+def test_no_key_drives_while_the_estop_is_engaged_or_on_its_way():
+    api = make()
+    assert send(api, VALID['drive'], now=0.0).ok
+    send(api, VALID['estop'], now=0.1)  # the arbiter has not said so yet
+    refused = send(api, VALID['drive'], now=0.15)
+    assert refused.status == 409 and not refused.publish
+    assert send(api, {'type': 'drive', 'key': None}, now=0.2).ok  # the key is released
+    assert send(api, VALID['drive'], now=0.25).status == 409  # e-stop still on its way
+    api.on_control_state(json.dumps({'estop': {'latched': True}}), 0.3)
+    assert send(api, VALID['drive'], now=0.35).status == 409
+    send(api, {'type': 'estop', 'engaged': False}, now=0.4)
+    api.on_control_state(json.dumps({'estop': {'latched': False}}), 1.0)
+    drive = send(api, VALID['drive'], now=1.1)
+    assert drive.ok and published(drive, topics.TELEOP_CMD_VEL)
+
+
+def test_a_key_held_through_a_takeover_drives_again_only_once_released():
+    api = make()
+    send(api, VALID['drive'], now=0.0, client='console-1')
+    send(api, VALID['take_control'], now=0.1, client='console-2')
+    send(api, VALID['take_control'], now=0.2, client='console-1')
+    assert send(api, VALID['drive'], now=0.3, client='console-1').status == 409
+    send(api, {'type': 'drive', 'key': None}, now=0.4, client='console-1')
+    assert send(api, VALID['drive'], now=0.5, client='console-1').ok
+
+
+def test_a_quiet_arbiter_makes_the_estop_unknown_not_released():
+    api = make(state_stale_s=2.0)
+    api.on_control_state(json.dumps({'mode': 'vla', 'estop': {'latched': False}}), 0.0)
+    assert api.state(1.0)['estop'] is False and api.state(1.0)['mode'] == 'vla'
+    assert api.state(3.0)['estop'] is None and api.state(3.0)['mode'] is None
+
+
+def test_non_finite_telemetry_never_makes_invalid_json():
+    api = make()
+    api.on_cmd_vel((float('nan'), 0.0, float('inf')))
+    api.on_control_state('{"mode": NaN, "estop": {"latched": Infinity}}', 0.0)
+    api.sample(0.0)
+    state = api.state(0.0)
+    json.dumps(state, allow_nan=False)
+    json.dumps(api.plot_history(), allow_nan=False)
+    assert state['cmd_vel'] == (None, 0.0, None)
+
+
+@pytest.mark.parametrize('message', [
+    {'type': 'drive', 'key': []}, {'type': 'drive', 'key': {}},
+    {'type': 'record', 'action': []}, {'type': 'record', 'action': 'start', 'scenario': []},
+    {'type': 'mode', 'mode': ['vla']}, {'type': ['mode']},
+    {'type': 'throttle', 'percent': 10 ** 400}, {'type': 'throttle', 'delta': -10 ** 400}])
+def test_odd_json_types_get_a_400_not_a_crash(message):
+    assert send(make(), message).status == 400
+
+
+def test_deeply_nested_json_is_refused_with_or_without_the_token():
+    deep = '[' * 3000 + ']' * 3000
+    api = make(max_message_bytes=65536)
+    assert send(api, deep).status == 400
+    assert send(api, deep, token=None).status == 401
+
+
+def test_stats_are_rate_limited_too():
+    api = make(control_rate=1.0, control_burst=2)
+    api.open_client('console-1', ADDR, 'page', 0.0)
+    statuses = [send(api, {'type': 'stats', 'fps': 15}).status for _ in range(5)]
+    assert statuses == [200, 200, 429, 429, 429]
+
+
+def test_what_is_remembered_about_strangers_stays_bounded():
+    api = make()
+    for i in range(2000):
+        send(api, VALID['mode'], now=i * 0.001, token='bad', address=f'10.{i // 256}.{i % 256}.1')
+        api.on_diagnostic(f'node {i}', 0, 'ok', {}, i * 0.001)
+    for i in range(2000):
+        send(api, VALID['estop'], now=100.0 + i, client=f'api@{i}', kind='api')
+    assert len(api._auth_failures) <= 2 * 256
+    assert len(api.diagnostics) <= 256
+    assert len(api.clients) <= 2 * 256

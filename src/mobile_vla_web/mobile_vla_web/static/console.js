@@ -26,7 +26,9 @@ let history = [];   // [t, cmd_vel[3], robot_action[3]]
 function readToken() {
   const match = location.hash.match(/token=([^&]+)/);
   if (match) {
-    sessionStorage.setItem('mobile_vla_token', decodeURIComponent(match[1]));
+    let value = match[1];
+    try { value = decodeURIComponent(value); } catch (err) { /* keep it as written */ }
+    sessionStorage.setItem('mobile_vla_token', value);
     history_replace();
   }
   return sessionStorage.getItem('mobile_vla_token');
@@ -38,12 +40,18 @@ function connect() {
   ws = new WebSocket(`${scheme}://${location.host}/api/ws`);
   ws.binaryType = 'arraybuffer';
   ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', token }));
-  ws.onmessage = (msg) => (typeof msg.data === 'string' ? onText(JSON.parse(msg.data)) : onFrame(msg.data));
+  ws.onmessage = (msg) => {
+    if (typeof msg.data !== 'string') { onFrame(msg.data); return; }
+    let data;
+    try { data = JSON.parse(msg.data); } catch (err) { return; }   // never stop the page
+    onText(data);
+  };
   ws.onclose = (ev) => {
-    setLink(false, ev.code === 4401 ? 'token refused' : 'disconnected');
+    const refused = { 4401: 'token refused', 4429: 'too many wrong tokens: wait a minute', 4503: 'console full' };
+    setLink(false, refused[ev.code] || 'disconnected');
     stopDriving();
-    if (ev.code === 4401) { $('tokenbox').hidden = false; return; }
-    setTimeout(connect, 1000);
+    if (ev.code === 4401 || ev.code === 4429) { $('tokenbox').hidden = false; return; }
+    setTimeout(connect, ev.code === 4503 ? 10000 : 1000);
   };
 }
 
@@ -124,22 +132,29 @@ function onText(m) {
     render(m);
   } else if (m.type === 'event') {
     stats.events.push(m);
-    if (m.kind === 'control' && m.taken_from === me) banner(`Control taken over: ${m.text}`);
+    if (m.kind === 'control' && m.taken_from === me) {
+      blockKeys();
+      banner(`Control taken over: ${m.text}`, 10000);
+    }
   } else if (m.type === 'reply') {
     stats.replies.push(m);
-    if (!m.ok && m.error) banner(m.error);
+    if (m.status === 401) $('tokenbox').hidden = false;   // watching without a token
+    if (!m.ok && held !== null) blockKeys();              // a refused drive: stop repeating it
+    if (!m.ok && m.error && Date.now() > bannerHoldUntil) banner(m.error);
   } else if (m.type === 'refused') {
     banner(m.error);
   }
 }
 
 let bannerTimer = null;
-function banner(text) {
+let bannerHoldUntil = 0;
+function banner(text, holdMs = 0) {
   const el = $('banner');
   el.textContent = text;
   el.hidden = false;
+  bannerHoldUntil = Date.now() + holdMs;   // an important message is not overwritten
   clearTimeout(bannerTimer);
-  bannerTimer = setTimeout(() => { el.hidden = true; }, 6000);
+  bannerTimer = setTimeout(() => { el.hidden = true; }, Math.max(6000, holdMs));
 }
 
 const fmt = (v) => (v || [0, 0, 0]).map((x) => (x >= 0 ? ' ' : '') + x.toFixed(2)).join('  ');
@@ -250,8 +265,12 @@ function typing() {
   const el = document.activeElement;
   return el && (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA' || el.tagName === 'SELECT');
 }
+// After an e-stop, a takeover or a refused drive, a held key does nothing until it is
+// released: the robot never starts moving again on a key pressed before the stop.
+let keysBlocked = false;
+function blockKeys() { if (held !== null) { stopDriving(); keysBlocked = true; } }
 function startDriving(key) {
-  if (held === key) return;
+  if (keysBlocked || held === key) return;
   held = key;
   act({ type: 'drive', key });
   clearInterval(repeat);
@@ -264,18 +283,28 @@ function stopDriving() {
 }
 function estop() {
   stats.estopClickedAt = performance.timeOrigin + performance.now();
-  stopDriving();
   act({ type: 'estop', engaged: true });
+  blockKeys();
+}
+// Letters by their place on the keyboard (ev.code), so any layout drives with WASD.
+function keyOf(ev) {
+  if (ev.code && ev.code.startsWith('Key')) return ev.code.slice(3).toLowerCase();
+  if (ev.code === 'Space') return ' ';
+  return ev.key.toLowerCase();
 }
 document.addEventListener('keydown', (ev) => {
   if (typing() || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-  const key = ev.key.toLowerCase();
+  const key = keyOf(ev);
   if (key === ' ') { ev.preventDefault(); if (!ev.repeat) estop(); return; }
   if (KEYS.includes(key) && key.length === 1) { ev.preventDefault(); startDriving(key); return; }
   if ((key === 'f' || key === 'g') && !ev.repeat) act({ type: 'throttle', delta: key === 'f' ? -10 : 10 });
   if (MODE_KEYS[key] && !ev.repeat) act({ type: 'mode', mode: MODE_KEYS[key] });
 });
-document.addEventListener('keyup', (ev) => { if (ev.key.toLowerCase() === held) stopDriving(); });
+document.addEventListener('keyup', (ev) => {
+  const key = keyOf(ev);
+  if (KEYS.includes(key)) keysBlocked = false;
+  if (key === held) stopDriving();
+});
 window.addEventListener('blur', stopDriving);
 document.addEventListener('visibilitychange', () => { if (document.hidden) stopDriving(); });
 
