@@ -13,6 +13,7 @@ import dataclasses
 import math
 import types
 import typing
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
@@ -25,6 +26,12 @@ ROS_OWN_PARAMETERS = frozenset({'use_sim_time', 'start_type_description_service'
 
 class ConfigError(ValueError):
     """A configuration value or file that cannot be used; the text says which and why."""
+
+
+def documented(text: str, default: Any) -> Any:
+    """A config dataclass field with its default and its meaning (``metadata['doc']``):
+    READMEs list it, ``package_check`` checks they do."""
+    return field(default=default, metadata={'doc': text})
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:

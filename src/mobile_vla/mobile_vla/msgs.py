@@ -84,6 +84,20 @@ def _byte_view(data: Any) -> np.ndarray:
             ) from None
 
 
+#: Colour encodings the policy and the console take, and their channel order.
+CHANNEL_ORDER = {'rgb8': 'rgb', 'bgr8': 'bgr'}
+
+
+def colour_image(msg: Any) -> tuple[np.ndarray, str]:
+    """(H, W, 3) view and channel order ('rgb' or 'bgr') of an rgb8 or bgr8 Image; any
+    other encoding or a malformed message raises ImageConversionError saying which."""
+    order = CHANNEL_ORDER.get(msg.encoding)
+    if order is None:
+        raise ImageConversionError(f'encoding {msg.encoding} is not supported; publish rgb8 '
+                                   'or bgr8')
+    return image_to_numpy(msg), order
+
+
 def image_to_numpy(msg: Any) -> np.ndarray:
     """View an Image message as an array of shape (H, W, C), or (H, W) for one channel.
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import cv2
 import numpy as np
 
 from mobile_vla.config import ConfigError
+from mobile_vla.config import documented as _doc
 from mobile_vla.msgs import numpy_buffer
 from mobile_vla.policy.preprocess import resize_frame
 from mobile_vla_camera.calibration import Calibration
@@ -41,9 +42,6 @@ CAMERA_SOURCES = ('csi', 'v4l2')
 ENCODINGS = ('rgb8', 'bgr8')
 NS = 1_000_000_000
 
-
-def _doc(text: str, default: Any) -> Any:
-    return field(default=default, metadata={'doc': text})
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mobile_vla.config import ConfigError
+from mobile_vla.config import documented as _doc
 from mobile_vla.planner import NAVIGATE, PlanError, plan
 from mobile_vla.policy.runner import (
     EXECUTIONS,
@@ -44,9 +45,6 @@ FUTURE_TOLERANCE_S = 0.1
 STEP_SLACK = 0.1
 #: The instruction state after a refused one (not a text anyone can send).
 REFUSED = '\x00refused'
-
-def _doc(text: str, default: Any) -> Any:
-    return field(default=default, metadata={'doc': text})
 
 
 @dataclass(frozen=True)

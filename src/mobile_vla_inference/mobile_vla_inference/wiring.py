@@ -34,7 +34,7 @@ from mobile_vla import topics
 from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
 from mobile_vla.msgs import (
     ImageConversionError,
-    image_to_numpy,
+    colour_image,
     odometry_to_pose,
     stamp_to_ns,
 )
@@ -42,7 +42,6 @@ from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
 
 NS = 1e9
-CHANNEL_ORDER = {'rgb8': 'rgb', 'bgr8': 'bgr'}
 #: Best effort, a few deep: a frame is not lost while the executor is briefly busy (the
 #: step always takes the newest frame; older ones only update the frame count).
 POLICY_FRAMES = topics.QosIntent('best_effort', 'volatile', 3)
@@ -112,13 +111,8 @@ class InferenceWiring:
                                   'publishing zero')
 
     def _on_image(self, msg: Any) -> None:
-        order = CHANNEL_ORDER.get(msg.encoding)
-        if order is None:
-            self._warn(f'camera encoding: {msg.encoding} is not supported; publish rgb8 '
-                       'or bgr8')
-            return
         try:
-            image = image_to_numpy(msg)
+            image, order = colour_image(msg)
         except ImageConversionError as exc:
             self._warn(f'camera image: {exc}')
             return

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from mobile_vla.config import ConfigError
+from mobile_vla.config import documented as _doc
 from mobile_vla.episode import (
     COMPRESSIONS,
     DEFAULT_COMPRESSION,
@@ -49,9 +50,6 @@ STORED_ENCODINGS = ('rgb8', 'bgr8')
 FIXED_RATE_SLACK_S = 1e-3
 CONTROL_HELP = "use 'start <scenario> [instruction]', 'stop' or 'discard'"
 
-
-def _doc(text: str, default: Any) -> Any:
-    return field(default=default, metadata={'doc': text})
 
 
 @dataclass(frozen=True)

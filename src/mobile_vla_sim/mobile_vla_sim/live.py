@@ -17,7 +17,7 @@ in steps of at most ``max_step_s`` so a stalled process never teleports the robo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -26,6 +26,7 @@ import numpy as np
 from mobile_vla import topics
 from mobile_vla.bus import Bus, publisher_of, subscribe_to
 from mobile_vla.config import ConfigError
+from mobile_vla.config import documented as _doc
 from mobile_vla.msgs import twist_to_action
 from mobile_vla.scenarios import SCENARIOS
 from mobile_vla_camera.publisher import CameraConfig
@@ -42,9 +43,6 @@ SUCCESS_RADIUS = SimConfig.success_radius
 #: The path is kept at this spacing, to tell which side of the obstacle the robot passed.
 PATH_STEP_M = 0.02
 
-
-def _doc(text: str, default: Any) -> Any:
-    return field(default=default, metadata={'doc': text})
 
 
 @dataclass(frozen=True)

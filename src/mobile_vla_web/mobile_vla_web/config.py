@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from mobile_vla.actions import ACTION_LIMIT
 from mobile_vla.config import ConfigError
+from mobile_vla.config import documented as _doc
 
 #: Ports below this need root; 0 asks the system for a free one (tests).
 MIN_PORT = 1024
 
-
-def _doc(text: str, default: Any) -> Any:
-    return field(default=default, metadata={'doc': text})
 
 
 @dataclass(frozen=True)

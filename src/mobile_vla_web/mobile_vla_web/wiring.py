@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from mobile_vla import topics
 from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
-from mobile_vla.msgs import ImageConversionError, image_to_numpy, stamp_to_ns, twist_to_action
+from mobile_vla.msgs import ImageConversionError, colour_image, stamp_to_ns, twist_to_action
 from mobile_vla.node_runtime import KindThrottle
 from mobile_vla.streams import StreamMonitor
 from mobile_vla_web.api import ConsoleApi, Publish, Reply
@@ -27,7 +27,6 @@ from mobile_vla_web.frames import FrameGate, JpegFrame, encode_jpeg
 from mobile_vla_web.token_file import load_or_create
 
 NS = 1e9
-CHANNEL_ORDER = {'rgb8': 'rgb', 'bgr8': 'bgr'}
 #: Newest camera frame only: the page never wants an old one.
 CAMERA_FRAMES = topics.QosIntent('best_effort', 'volatile', 1)
 #: The drive watchdog's rate (at least): a lapsed key stops within 20 ms of its deadline.
@@ -182,17 +181,13 @@ class WebWiring:
     def _on_image(self, msg: Any) -> None:
         stamp_ns = stamp_to_ns(msg.header.stamp)
         self.camera.add(stamp_ns)
-        order = CHANNEL_ORDER.get(msg.encoding)
-        if order is None:
-            self._warn(f'camera encoding: {msg.encoding} is not shown; publish rgb8 or bgr8')
-            return
         if not self.gate.due(stamp_ns):
             return
         if self._jpeg.pending():  # still encoding the last one: this frame is not shown
             self.dropped += 1
             return
         try:
-            image = image_to_numpy(msg)
+            image, order = colour_image(msg)
         except ImageConversionError as exc:
             self._warn(f'camera image: {exc}')
             return
