@@ -26,7 +26,11 @@ from rclpy.parameter import Parameter
 
 from mobile_vla import topics
 from mobile_vla.graph import NodeSpec
-from mobile_vla.processes import executable, ros_env  # noqa: F401 (the tests' names)
+from mobile_vla.processes import (  # noqa: F401 (executable, ros_env: the tests' names)
+    executable,
+    ros_env,
+    write_params,
+)
 from mobile_vla.ros_bus import message_class
 
 #: Domains of this test process: ROS_DOMAIN_ID 10-99, a new one per test (new_domain_id),
@@ -64,8 +68,7 @@ class NodeProcess:
         if params_file is not None:
             args += ['--params-file', str(params_file)]
         if params is not None:  # as launch_ros passes a parameter dictionary: a file
-            path = log_dir / f'{spec.name}_params.yaml'
-            path.write_text(yaml.safe_dump({'/**': {'ros__parameters': dict(params)}}))
+            path = write_params(params, log_dir / f'{spec.name}_params.yaml')
             args += ['--params-file', str(path)]
         for key, value in dict(overrides).items():
             args += ['-p', f'{key}:={_param_text(value)}']

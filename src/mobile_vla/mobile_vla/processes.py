@@ -37,6 +37,13 @@ def ros_env(domain_id: int, **extra: str) -> dict[str, str]:
     return env
 
 
+def write_params(params: Mapping[str, Any], path: Path) -> Path:
+    """``params`` as a parameter file for any node name and namespace (``/**``), as
+    launch_ros writes a parameter dictionary."""
+    path.write_text(yaml.safe_dump({'/**': {'ros__parameters': dict(params)}}))
+    return path
+
+
 def _default_sigint() -> None:
     # A process started from a background shell inherits SIGINT ignored.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -47,8 +54,7 @@ def start_node(spec: NodeSpec, params: Mapping[str, Any], folder: Path, env: Map
                ) -> subprocess.Popen:
     """Start ``spec``'s console script with ``params`` (written to ``folder``)."""
     folder.mkdir(parents=True, exist_ok=True)
-    params_file = folder / f'{spec.name}_params.yaml'
-    params_file.write_text(yaml.safe_dump({'/**': {'ros__parameters': dict(params)}}))
+    params_file = write_params(params, folder / f'{spec.name}_params.yaml')
     args = [str(executable(spec.package, spec.executable)), '--ros-args',
             '-r', f'__node:={spec.name}', '--params-file', str(params_file)]
     for name, target in dict(remaps).items():

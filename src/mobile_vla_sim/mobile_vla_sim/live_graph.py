@@ -54,7 +54,6 @@ class LiveGraph:
     watch_needs_token: bool = True
     mode: str = 'vla'
     domain_id: int | None = None
-    web_overrides: dict[str, Any] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -88,8 +87,7 @@ class LiveGraph:
                 'output_dir': str(self.episodes)}),
             WEB: node_params(WEB, SIM_PROFILE, overrides={
                 'host': self.host, 'port': self.port, 'token_file': self.token_file,
-                'episodes_dir': str(self.episodes), 'watch_needs_token': self.watch_needs_token,
-                **self.web_overrides}),
+                'episodes_dir': str(self.episodes), 'watch_needs_token': self.watch_needs_token}),
         }
 
     def start(self) -> None:

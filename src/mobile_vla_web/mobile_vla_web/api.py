@@ -100,7 +100,6 @@ class Client:
     id: str
     address: str
     kind: str
-    since: float
     bucket: TokenBucket
     stats: dict[str, float] = field(default_factory=dict)
 
@@ -215,7 +214,7 @@ class ConsoleApi:
         if kind == 'page' and pages >= self.config.max_clients:
             return _error(503, f'{pages} consoles are open, the most this robot serves '
                                '(max_clients); close one')
-        self.clients[client_id] = Client(client_id, address, kind, now, TokenBucket(
+        self.clients[client_id] = Client(client_id, address, kind, TokenBucket(
             self.config.control_rate, self.config.control_burst, now))
         return Reply(200, {'ok': True, 'client': self.clients[client_id].describe()})
 

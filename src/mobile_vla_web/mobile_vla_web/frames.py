@@ -41,11 +41,9 @@ class FrameGate:
         self.period_ns = int(1e9 / fps)
         self._next: int | None = None
         self._last: int | None = None
-        self.offered = 0
         self.passed = 0
 
     def due(self, stamp_ns: int) -> bool:
-        self.offered += 1
         restarted = self._last is not None and stamp_ns < self._last
         self._last = stamp_ns
         if self._next is not None and not restarted and \

@@ -132,8 +132,7 @@ class WebWiring:
         with self._lock:
             state = self.api.state(self.now())
             return {**state, 'type': 'hello', 'history': self.api.plot_history(),
-                    'config': {'drive_timeout_s': self.config.drive_timeout_s,
-                               'plot_window_s': self.config.plot_window_s,
+                    'config': {'plot_window_s': self.config.plot_window_s,
                                'max_instruction_chars': self.config.max_instruction_chars}}
 
     def latest_frame(self) -> JpegFrame | None:
@@ -212,9 +211,10 @@ class WebWiring:
             self._publish(self.api.tick(self.now()))
 
     def _telemetry(self) -> None:
+        now = self.now()
         with self._lock:
-            self.api.sample(self.now())
-            state = self.api.state(self.now())
+            self.api.sample(now)
+            state = self.api.state(now)
             events = self.api.drain_events()
         self._announce(events)
         if self.server is not None and self.server.pages:

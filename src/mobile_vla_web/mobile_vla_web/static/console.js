@@ -127,6 +127,7 @@ function onText(m) {
     $('tokenbox').hidden = true;
     history = m.history || [];
     plotWindow = (m.config && m.config.plot_window_s) || plotWindow;
+    if (m.config && m.config.max_instruction_chars) $('instruction').maxLength = m.config.max_instruction_chars;
     render(m);
   } else if (m.type === 'state') {
     render(m);
