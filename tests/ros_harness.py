@@ -34,12 +34,14 @@ from mobile_vla.processes import (  # noqa: F401 (executable, ros_env: the tests
 from mobile_vla.ros_bus import message_class
 
 #: Domains of this test process: ROS_DOMAIN_ID 10-99, a new one per test (new_domain_id),
-#: so a test never hears what an earlier one left latched.
-_DOMAINS = itertools.count(os.getpid() % 90)
+#: so a test never hears what an earlier one left latched. Two test runs at once on one
+#: machine keep apart with MOBILE_VLA_TEST_DOMAINS=LOW-HIGH (for example 10-54 and 55-99).
+_LOW, _HIGH = (int(v) for v in os.environ.get('MOBILE_VLA_TEST_DOMAINS', '10-99').split('-'))
+_DOMAINS = itertools.count(os.getpid())
 
 
 def new_domain_id() -> int:
-    return 10 + next(_DOMAINS) % 90
+    return _LOW + next(_DOMAINS) % (_HIGH - _LOW + 1)
 #: How long a new participant may take to discover the others.
 DISCOVERY_S = 10.0
 
