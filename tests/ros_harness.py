@@ -24,7 +24,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from mobile_vla import topics
+from mobile_vla import qos, topics
 from mobile_vla.graph import NodeSpec
 from mobile_vla.processes import (  # noqa: F401 (executable, ros_env: the tests' names)
     executable,
@@ -136,11 +136,11 @@ class Probe:
         return out
 
     def listen_to(self, topic: topics.Topic, qos: topics.QosIntent | None = None) -> list:
-        return self.listen(topic.name, topic.msgtype, qos or topic.qos)
+        return self.listen(topic.name, topic.msgtype, qos or topic.publisher_qos)
 
     def publisher(self, topic: topics.Topic, qos: topics.QosIntent | None = None) -> Any:
         return self.node.create_publisher(message_class(topic.msgtype), topic.name,
-                                          (qos or topic.qos).profile(rclpy_qos))
+                                          (qos or topic.publisher_qos).profile(rclpy_qos))
 
     def spin_for(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -158,6 +158,23 @@ class Probe:
     def wait_for_subscribers(self, publisher: Any, count: int = 1,
                              timeout: float = DISCOVERY_S) -> bool:
         return self.spin_until(lambda: publisher.get_subscription_count() >= count, timeout)
+
+    def wait_for_reader(self, publisher: Any, node: str, timeout: float = DISCOVERY_S) -> bool:
+        """Until ``node`` subscribes to the publisher's topic and the publisher has matched
+        every subscription there that its QoS can match: a volatile subscriber only gets
+        what is published after the match (as ``ros2 topic pub -w`` waits for one)."""
+        mine = qos.Policies(*(p.name.lower() for p in (publisher.qos_profile.reliability,
+                                                        publisher.qos_profile.durability)))
+
+        def matched() -> bool:
+            infos = self.node.get_subscriptions_info_by_topic(publisher.topic_name)
+            if not any(i.node_name == node for i in infos):
+                return False
+            can_match = [i for i in infos if not qos.mismatches(mine, qos.Policies(
+                i.qos_profile.reliability.name.lower(), i.qos_profile.durability.name.lower()))]
+            return publisher.get_subscription_count() >= len(can_match)
+
+        return self.spin_until(matched, timeout)
 
     def call(self, service_type: Any, name: str, request: Any,
              timeout: float = DISCOVERY_S) -> Any:

@@ -144,7 +144,9 @@ def test_the_graph_drives_stops_records_and_leaves_zero(graph, tmp_path):
     assert probe.get_parameters(nodes[ARBITER.name].fqn, ['initial_mode']) == {
         'initial_mode': 'vla'}
 
-    # An instruction makes the policy drive in vla mode.
+    # An instruction makes the policy drive in vla mode (published once the inference
+    # hears the publisher, as `ros2 topic pub --once` waits for a matching subscription).
+    assert probe.wait_for_reader(command, 'vla_inference'), logs(nodes)
     command.publish(string_msg(LEFT))
     assert probe.spin_until(lambda: not is_zero(cmd[-1][1]), 60.0), logs(nodes)
 

@@ -189,6 +189,7 @@ def test_inference_drives_on_frames_and_an_instruction(workspace, started, probe
     command = probe.publisher(topics.VLA_COMMAND)
     assert probe.spin_until(lambda: len(actions) >= 3, 30.0), inference.log()
     assert all(is_zero(m) for _, m in actions)  # no instruction, no frame: zero
+    assert probe.wait_for_reader(command, 'vla_inference'), inference.log()
     command.publish(string_msg(LEFT))
     rgb = np.zeros((224, 224, 3), np.uint8)
     rgb[:, :, 1] = 120
@@ -234,6 +235,7 @@ def test_inference_runs_a_plan_and_says_so_on_vla_status(workspace, started, pro
     odom = probe.publisher(topics.ODOM, topics.COMMAND)
     assert probe.spin_until(lambda: status and actions, 30.0), inference.log()
     assert json.loads(status[-1][1].data)['state'] == 'idle'
+    assert probe.wait_for_reader(command, 'vla_inference'), inference.log()
 
     def state():
         return json.loads(status[-1][1].data)
@@ -366,11 +368,11 @@ def test_the_last_zero_is_delivered_on_every_sigint(workspace, started, probe):
     names = [f'r{k}' for k in range(count)]
     arbiters = [started(ARBITER, workspace, namespace=name,
                         overrides={'initial_mode': 'vla'}) for name in names]
-    cmds = [probe.listen(f'/{name}/cmd_vel', topics.CMD_VEL.msgtype, topics.CMD_VEL.qos)
+    cmds = [probe.listen(f'/{name}/cmd_vel', topics.CMD_VEL.msgtype, topics.CMD_VEL.publisher_qos)
             for name in names]
     policies = [probe.node.create_publisher(
         type(_twist((0, 0, 0))), f'/{name}/robot/action',
-        topics.ROBOT_ACTION.qos.profile(__import__('rclpy').qos)) for name in names]
+        topics.ROBOT_ACTION.publisher_qos.profile(__import__('rclpy').qos)) for name in names]
 
     def drive(seconds):
         end = time.monotonic() + seconds
@@ -467,6 +469,7 @@ def test_no_input_kills_a_node(workspace, started, probe, tmp_path):
         topics.RECORDER_CONTROL)}
     cameras = (topics.CAMERA_IMAGE, topics.CAMERA_IMAGE_POLICY)
     assert probe.spin_until(lambda: actions and cmd, 30.0), '\n'.join(n.log() for n in nodes)
+    assert probe.wait_for_reader(pubs[topics.VLA_COMMAND], 'vla_inference')
     good = np.full((48, 64, 3), 80, np.uint8)
     huge = 'x' * 1_000_000
     nan, inf = float('nan'), float('inf')
@@ -588,7 +591,7 @@ def test_stamped_output_keeps_cmd_vel_a_twist(workspace, started, probe, tmp_pat
                                                      'stamped_output': True})
     cmd = probe.listen_to(topics.CMD_VEL)
     stamped = probe.listen('cmd_vel_stamped', 'geometry_msgs/msg/TwistStamped',
-                           topics.CMD_VEL.qos)
+                           topics.CMD_VEL.publisher_qos)
     policy = probe.publisher(topics.ROBOT_ACTION)
     assert probe.wait_for_subscribers(policy), arbiter.log()
     publish_for(probe, policy, _twist((0.5, 0.0, 0.0)), 2.0)

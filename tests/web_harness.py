@@ -34,7 +34,8 @@ class Listener:
         for topic in listen:
             self.node.create_subscription(
                 message_class(topic.msgtype), topic.name,
-                lambda msg, name=topic.name: self._on(name, msg), topic.qos.profile(rclpy_qos))
+                lambda msg, name=topic.name: self._on(name, msg),
+                topic.publisher_qos.profile(rclpy_qos))
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, daemon=True)
@@ -53,7 +54,7 @@ class Listener:
 
     def publisher(self, topic: topics.Topic) -> Any:
         return self.node.create_publisher(message_class(topic.msgtype), topic.name,
-                                          topic.qos.profile(rclpy_qos))
+                                          topic.publisher_qos.profile(rclpy_qos))
 
     def messages(self, topic: topics.Topic, after: float = 0.0) -> list[tuple[float, Any]]:
         with self._lock:

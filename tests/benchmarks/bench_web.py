@@ -130,7 +130,7 @@ def main() -> int:
     listener.node.create_subscription(
         Image, topics.CAMERA_IMAGE.name,
         lambda m: camera_delays.append((time.time_ns() - stamp_to_ns(m.header.stamp)) / 1e6),
-        topics.CAMERA_IMAGE.profile(rclpy_qos))
+        topics.CAMERA_IMAGE.subscription_qos.profile(rclpy_qos))
     estop_pub = listener.publisher(topics.CONTROL_ESTOP)
     try:
         with sync_playwright() as p:

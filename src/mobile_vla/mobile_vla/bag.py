@@ -222,7 +222,7 @@ class BagWriter:
         conn = self._connections.get(topic)
         if conn is None:
             try:
-                qos = [_qos(graph_topics.by_name(topic).qos)]
+                qos = [_qos(graph_topics.by_name(topic).publisher_qos)]
             except KeyError:
                 qos = []
             try:

@@ -79,8 +79,9 @@ class Bus(Protocol):
 
     def timer(self, rate_hz: float, callback: Callable[[], None], name: str) -> None: ...
 
-    def publisher_count(self, name: str) -> int:
-        """Publishers the graph knows of on topic ``name`` (discovery, under rclpy)."""
+    def latched_publishers(self, name: str) -> int:
+        """Publishers the graph knows of on topic ``name`` that hold a latched value
+        (transient local; discovery, under rclpy): a (re)started node may still get it."""
 
     def log(self, level: str, text: str) -> None: ...
 
@@ -101,13 +102,18 @@ def throttled_warnings(bus: Bus, period_s: float = 1.0) -> KindThrottle:
 
 def publisher_of(bus: Bus, topic: topics.Topic) -> Callable[[Any], None]:
     """A publisher on one of the graph's topics, with its type and QoS."""
-    return bus.publisher(topic.name, topic.msgtype, topic.qos)
+    return bus.publisher(topic.name, topic.msgtype, topic.publisher_qos)
 
 
 def subscribe_to(bus: Bus, topic: topics.Topic, handler: Handler,
-                 qos: topics.QosIntent | None = None) -> None:
-    """Subscribe to one of the graph's topics, with its type and (unless given) its QoS."""
-    bus.subscribe(topic.name, topic.msgtype, qos or topic.qos, handler)
+                 depth: int | None = None) -> None:
+    """Subscribe to one of the graph's topics with its type and QoS: every subscription
+    the topic defines (a latched input also gets its late-joiner twin), the live one
+    ``depth`` deep when given."""
+    subscriptions = topic.subscriptions if depth is None else \
+        topic.subscriptions_with_depth(depth)
+    for qos in subscriptions:
+        bus.subscribe(topic.name, topic.msgtype, qos, handler)
 
 
 class InlineWorker:
@@ -172,8 +178,12 @@ class ReplayBus:
 
     def subscribe(self, name: str, msgtype: str, qos: topics.QosIntent,
                   handler: Handler) -> None:
+        """A late-joiner twin is skipped: a replay has no late joiners, and each message
+        arrives once."""
         path = self._path(name)
         self.subscriptions[path] = msgtype
+        if qos.late_joiner:
+            return
         self.executor.subscribe(path, lambda msg, _t_ns: handler(msg))
 
     def timer(self, rate_hz: float, callback: Callable[[], None], name: str) -> None:
@@ -181,7 +191,7 @@ class ReplayBus:
             raise ValueError(f'timer {name}: rate must be a positive number, got {rate_hz}')
         self.executor.add_timer(rate_hz, lambda _t_ns: callback(), name=name)
 
-    def publisher_count(self, name: str) -> int:
+    def latched_publishers(self, name: str) -> int:
         """In replay, what a topic carries is in the stream: nothing to discover."""
         return 0
 

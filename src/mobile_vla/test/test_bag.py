@@ -56,7 +56,7 @@ def test_metadata_is_version_8_with_the_graph_qos(tmp_path):
                 for t in meta['topics_with_message_count']}
     # Humble stores offered QoS as a YAML string inside the metadata.
     camera_qos = yaml.safe_load(by_topic['/camera/image']['offered_qos_profiles'])
-    assert camera_qos[0]['reliability'] == 2  # best effort
+    assert camera_qos[0]['reliability'] == 1  # reliable, as the camera offers it (REP 2003)
     mode_qos = yaml.safe_load(by_topic['/control/mode']['offered_qos_profiles'])
     assert mode_qos[0]['durability'] == 1 and mode_qos[0]['depth'] == 1  # transient local
     assert by_topic['/custom/topic']['offered_qos_profiles'] == ''

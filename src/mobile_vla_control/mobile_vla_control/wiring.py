@@ -36,23 +36,23 @@ class ArbiterWiring:
         # cmd_vel is Twist for the whole graph (recorder, simulator, tests); a base that
         # wants TwistStamped gets a copy on its own topic.
         self._cmd = publisher_of(bus, topics.CMD_VEL)
-        self._stamped = bus.publisher(self.config.stamped_topic, TWIST_STAMPED,
-                                      topics.CMD_VEL.qos) if self.config.stamped_output else None
+        self._stamped = bus.publisher(
+            self.config.stamped_topic, TWIST_STAMPED, topics.CMD_VEL.publisher_qos,
+        ) if self.config.stamped_output else None
         self._state = publisher_of(bus, topics.CONTROL_STATE)
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
         for source in self.config.sources:
-            bus.subscribe(source.topic, topics.ROBOT_ACTION.msgtype, topics.COMMAND,
+            bus.subscribe(source.topic, topics.ROBOT_ACTION.msgtype,
+                          topics.ROBOT_ACTION.subscription_qos,
                           partial(self._on_twist, source.name))
-        subscribe_to(bus, topics.CONTROL_MODE, self._on_mode)
         self._estop_heard = False
         self._estop_tick_ns: int | None = None
-        # Latched (transient local) to get the e-stop of a publisher that was there first,
-        # and volatile too, so a plain publisher (rclcpp/rclpy default QoS, a button
-        # bridge) is not left unmatched by the QoS rules. A message of a latched
-        # publisher then arrives twice, which an e-stop may.
+        # Mode and e-stop: volatile, so a default-profile publisher is heard, and a
+        # late-joiner twin that gets the latched value of a publisher that was there
+        # first. A latched publisher's message then arrives twice: the same mode, the
+        # same e-stop request.
+        subscribe_to(bus, topics.CONTROL_MODE, self._on_mode)
         subscribe_to(bus, topics.CONTROL_ESTOP, self._on_estop)
-        bus.subscribe(topics.CONTROL_ESTOP.name, topics.CONTROL_ESTOP.msgtype, topics.EVENTS,
-                      self._on_estop)
         bus.timer(self.config.rate_hz, self.tick, 'control_arbiter')
         bus.timer(1.0, self._publish_diagnostics, 'control_arbiter/diagnostics')
         sources = ', '.join(f'{s.name}<-{s.topic} ({s.role}, prio {s.priority}, '
@@ -98,7 +98,8 @@ class ArbiterWiring:
 
     def tick(self) -> None:
         if not self._estop_heard:  # a latched e-stop may still be on its way
-            self.arbiter.estop_pending = self.bus.publisher_count(topics.CONTROL_ESTOP.name) > 0
+            self.arbiter.estop_pending = self.bus.latched_publishers(
+                topics.CONTROL_ESTOP.name) > 0
         out = self.arbiter.tick(self._now())
         self.publish_command(out.action)
         self._publish_state()

@@ -42,9 +42,9 @@ from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
 
 NS = 1e9
-#: Best effort, a few deep: a frame is not lost while the executor is briefly busy (the
-#: step always takes the newest frame; older ones only update the frame count).
-POLICY_FRAMES = topics.QosIntent('best_effort', 'volatile', 3)
+#: Policy frames kept (sensor-data QoS): a frame is not lost while the executor is briefly
+#: busy (the step always takes the newest frame; older ones only update the frame count).
+POLICY_FRAME_DEPTH = 3
 ZERO = (0.0, 0.0, 0.0)
 RATE_WINDOW_S = 5.0
 #: The watchdog stays quiet when a step published within this share of its period (timer
@@ -74,7 +74,7 @@ class InferenceWiring:
         self._warn = throttled_warnings(bus, 2.0)
         self._action = publisher_of(bus, topics.ROBOT_ACTION)
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
-        subscribe_to(bus, topics.CAMERA_IMAGE_POLICY, self._on_image, qos=POLICY_FRAMES)
+        subscribe_to(bus, topics.CAMERA_IMAGE_POLICY, self._on_image, depth=POLICY_FRAME_DEPTH)
         subscribe_to(bus, topics.VLA_COMMAND, self._on_instruction)
         subscribe_to(bus, topics.ODOM, self._on_odometry)
         self._status = publisher_of(bus, topics.VLA_STATUS)

@@ -21,9 +21,6 @@ from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
 from mobile_vla_recorder.store import EpisodeStore
 
 NS = 1e9
-#: An observer of cmd_vel: best effort matches reliable and best-effort publishers, and
-#: depth 10 keeps a quick start-stop pair.
-CMD_VEL_OBSERVER = topics.QosIntent('best_effort', 'volatile', 10)
 
 
 def tick_rate_hz(fixed_rate_hz: float) -> float:
@@ -56,7 +53,7 @@ class RecorderWiring:
         self.missed_in_episodes = 0
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
         subscribe_to(bus, topics.CAMERA_IMAGE, self._on_image)
-        subscribe_to(bus, topics.CMD_VEL, self._on_cmd, qos=CMD_VEL_OBSERVER)
+        subscribe_to(bus, topics.CMD_VEL, self._on_cmd)
         subscribe_to(bus, topics.VLA_COMMAND, self._on_instruction)
         subscribe_to(bus, topics.RECORDER_CONTROL, self._on_control)
         if self.config.mode == 'fixed_rate':

@@ -27,8 +27,8 @@ from mobile_vla_web.frames import FrameGate, JpegFrame, encode_jpeg
 from mobile_vla_web.token_file import load_or_create
 
 NS = 1e9
-#: Newest camera frame only: the page never wants an old one.
-CAMERA_FRAMES = topics.QosIntent('best_effort', 'volatile', 1)
+#: Camera frames kept: the newest only, the page never wants an old one.
+CAMERA_DEPTH = 1
 #: The drive watchdog's rate (at least): a lapsed key stops within 20 ms of its deadline.
 DRIVE_TICK_HZ = 50.0
 #: Episode folder scans a second (validation runs only for new or changed files).
@@ -59,7 +59,7 @@ class WebWiring:
             topics.VLA_COMMAND, topics.CONTROL_MODE, topics.CONTROL_ESTOP,
             topics.TELEOP_CMD_VEL, topics.RECORDER_CONTROL)}
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
-        subscribe_to(bus, topics.CAMERA_IMAGE, self._on_image, qos=CAMERA_FRAMES)
+        subscribe_to(bus, topics.CAMERA_IMAGE, self._on_image, depth=CAMERA_DEPTH)
         subscribe_to(bus, topics.CMD_VEL, lambda m: self._update(
             self.api.on_cmd_vel, twist_to_action(m)))
         subscribe_to(bus, topics.ROBOT_ACTION, lambda m: self._update(
