@@ -16,6 +16,14 @@ robot) as well as Jazzy.
 - A node that publishes camera frames (``publishes_frames``) gets the shared-memory
   transport that carries whole 720p frames (``mobile_vla.transport``), unless the
   user configured their own; the others keep Fast DDS's defaults.
+- Every publisher and subscription takes QoS overrides as parameters, the rcl way
+  (``qos_overrides./<topic>.<publisher|subscription>[_<id>].<policy>`` for reliability,
+  durability, history and depth; read-only, given at start). An unknown policy or
+  value, or an override that fits no endpoint of the node, ends it with one line
+  naming the parameter.
+- A peer whose QoS can never match one of the node's endpoints is said once in the
+  log, naming the topic, the peer and the policy, and listed on /diagnostics in the
+  status ``<node>: qos`` (WARN) while it is there (``mobile_vla.qos.QosPeers``).
 """
 
 from __future__ import annotations
@@ -37,9 +45,15 @@ from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.signals import SignalHandlerOptions
 
-from mobile_vla import topics
+try:  # Iron and later; Humble has the same classes in rclpy.qos_event
+    from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+except ImportError:  # pragma: no cover - Humble
+    from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks
+
+from mobile_vla import qos, topics
 from mobile_vla.bag import MessageFactory
 from mobile_vla.bus import Handler, parser_for
 from mobile_vla.config import ROS_OWN_PARAMETERS, ConfigError, to_params
@@ -53,6 +67,13 @@ MAX_LOG_CHARS = 2000
 FLUSH_TIMEOUT_S = 1.0
 #: How long shutdown waits for workers (an episode still being written; launch gives 35 s).
 WORKER_CLOSE_TIMEOUT_S = 30.0
+#: The QoS policies every endpoint declares an override parameter for.
+OVERRIDABLE = (rclpy_qos.QoSPolicyKind.HISTORY, rclpy_qos.QoSPolicyKind.DEPTH,
+               rclpy_qos.QoSPolicyKind.RELIABILITY, rclpy_qos.QoSPolicyKind.DURABILITY)
+#: How often the node looks for peers with incompatible QoS (and says so on /diagnostics).
+QOS_CHECK_PERIOD_S = 1.0
+#: What discovery reports for an endpoint whose node it does not know (yet).
+UNKNOWN_NODE = '_NODE_NAME_UNKNOWN_'
 
 
 def message_class(msgtype: str) -> Any:
@@ -103,7 +124,8 @@ class ThreadWorker:
 
 
 class RosBus:
-    """``Bus`` on an rclpy node: node clock, ROS parameters, worker threads."""
+    """``Bus`` on an rclpy node: node clock, ROS parameters, QoS overrides and the watch
+    on peers that cannot match, worker threads."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
@@ -112,6 +134,22 @@ class RosBus:
         self.workers: list[ThreadWorker] = []
         self._publishers: list[Any] = []
         self._logger = node.get_logger()
+        # QoS overrides given (YAML, -p, launch): every one checked now, each claimed by
+        # an endpoint as the wiring makes it (check_overrides_claimed once it is made).
+        self._overrides = {
+            f'{qos.OVERRIDE_PREFIX}{name}': param.value for name, param in
+            node.get_parameters_by_prefix(qos.OVERRIDE_PREFIX.rstrip('.')).items()}
+        for name, value in self._overrides.items():
+            qos.check_override(name, value)
+        self._claimed: set[str] = set()
+        # (topic, side, entity) of every endpoint, watched for incompatible peers.
+        self._endpoints: list[tuple[str, str, Any]] = []
+        self._peers = qos.QosPeers()
+        self._qos_status = self.node.create_publisher(
+            message_class(topics.DIAGNOSTICS.msgtype), topics.DIAGNOSTICS.name,
+            topics.DIAGNOSTICS.publisher_qos.profile(rclpy_qos))
+        self.node.create_timer(QOS_CHECK_PERIOD_S, self._guarded(
+            lambda _=None: self._report_qos(), 'QoS check'))
 
     def now_ns(self) -> int:
         return self.node.get_clock().now().nanoseconds
@@ -123,7 +161,7 @@ class RosBus:
         # whole, then declare every parameter again with its type and descriptor.
         node = self.node
         given = {name: param.value for name, param in node.get_parameters_by_prefix('').items()
-                 if name not in ROS_OWN_PARAMETERS}
+                 if name not in ROS_OWN_PARAMETERS and not name.startswith(qos.OVERRIDE_PREFIX)}
         config = parser_for(cls, parse)(given)
         metadata = {f.name: f.metadata for f in dataclasses.fields(cls)}
         for name, value in params_of(config).items():
@@ -138,8 +176,13 @@ class RosBus:
 
     def on_change(self, apply: Callable[[dict[str, Any]], None]) -> None:
         def callback(params: list[Parameter]) -> SetParametersResult:
+            # QoS override parameters are rclpy's, declared read-only as endpoints are made.
+            changes = {p.name: p.value for p in params
+                       if not p.name.startswith(qos.OVERRIDE_PREFIX)}
+            if not changes:
+                return SetParametersResult(successful=True)
             try:
-                apply({p.name: p.value for p in params})
+                apply(changes)
             except ConfigError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
             except Exception as exc:  # never out of the parameter service
@@ -150,24 +193,78 @@ class RosBus:
 
         self.node.add_on_set_parameters_callback(callback)
 
-    def publisher(self, name: str, msgtype: str, qos: topics.QosIntent) -> Callable[[Any], None]:
-        pub = self.node.create_publisher(message_class(msgtype), name, qos.profile(rclpy_qos))
-        self._publishers.append((pub, qos))
+    def publisher(self, name: str, msgtype: str,
+                  intent: topics.QosIntent) -> Callable[[Any], None]:
+        path = self._overridable(name, qos.PUBLISHER, intent)
+        pub = self.node.create_publisher(
+            message_class(msgtype), name, intent.profile(rclpy_qos),
+            event_callbacks=PublisherEventCallbacks(incompatible_qos=self._incompatible),
+            qos_overriding_options=QoSOverridingOptions(OVERRIDABLE))
+        self._publishers.append(pub)
+        self._endpoints.append((path, qos.PUBLISHER, pub))
         return pub.publish
 
-    def subscribe(self, name: str, msgtype: str, qos: topics.QosIntent,
+    def subscribe(self, name: str, msgtype: str, intent: topics.QosIntent,
                   handler: Handler) -> None:
-        self.node.create_subscription(message_class(msgtype), name,
-                                      self._guarded(handler, f'{name} callback'),
-                                      qos.profile(rclpy_qos))
+        path = self._overridable(name, qos.SUBSCRIPTION, intent)
+        sub = self.node.create_subscription(
+            message_class(msgtype), name, self._guarded(handler, f'{name} callback'),
+            intent.profile(rclpy_qos),
+            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._incompatible),
+            qos_overriding_options=QoSOverridingOptions(OVERRIDABLE,
+                                                        entity_id=intent.entity_id))
+        self._endpoints.append((path, qos.SUBSCRIPTION, sub))
+
+    def _overridable(self, name: str, side: str, intent: topics.QosIntent) -> str:
+        """The endpoint's absolute topic; its override parameters are claimed, and any
+        given are undeclared so rclpy declares them again, typed and read-only."""
+        path = self.node.resolve_topic_name(name)
+        for parameter in qos.override_names(path, side, intent.entity_id).values():
+            self._claimed.add(parameter)
+            if parameter in self._overrides and self.node.has_parameter(parameter):
+                self.node.undeclare_parameter(parameter)
+        return path
+
+    def check_overrides_claimed(self) -> None:
+        """Every QoS override given fits an endpoint the wiring made, or a ConfigError."""
+        qos.check_overrides_claimed(self._overrides, self._claimed)
+
+    def _incompatible(self, _event: Any) -> None:
+        """rclpy's incompatible-QoS event: look at the peers now, not at the next check
+        (a peer whose node discovery has not named yet waits for that check)."""
+        self._guarded(lambda: self._watch_qos(named_only=True), 'QoS event')()
+
+    def _watch_qos(self, named_only: bool = False) -> None:
+        found = []
+        for path, side, entity in self._endpoints:
+            mine = qos.resolved(_policy_names(entity.qos_profile), side)
+            infos = (self.node.get_publishers_info_by_topic(path) if side == qos.SUBSCRIPTION
+                     else self.node.get_subscriptions_info_by_topic(path))
+            theirs = qos.PUBLISHER if side == qos.SUBSCRIPTION else qos.SUBSCRIPTION
+            peers = [(_node_of(info), bytes(info.endpoint_gid).hex(),
+                      qos.resolved(_policy_names(info.qos_profile), theirs)) for info in infos
+                     if not (named_only and info.node_name == UNKNOWN_NODE)]
+            found += qos.peer_mismatches(path, side, mine, peers)
+        if named_only:  # a partial look: only what is new counts, the report waits
+            found = [m for m in found if m not in self._peers.current] + self._peers.current
+        for mismatch in self._peers.update(found):
+            self.log('warning', mismatch.text())
+
+    def _report_qos(self) -> None:
+        self._watch_qos()
+        level, message, values = self._peers.diagnostics()
+        self._qos_status.publish(self.msgs.diagnostics(
+            self.now_ns(), f'{self.node.get_name()}: qos', level, message, values))
 
     def timer(self, rate_hz: float, callback: Callable[[], None], name: str) -> None:
         if not rate_hz > 0:
             raise ConfigError(f'timer {name}: rate must be > 0 Hz, got {rate_hz}')
         self.node.create_timer(1.0 / rate_hz, self._guarded(lambda _=None: callback(), name))
 
-    def publisher_count(self, name: str) -> int:
-        return self.node.count_publishers(name)
+    def latched_publishers(self, name: str) -> int:
+        latched = rclpy_qos.DurabilityPolicy.TRANSIENT_LOCAL
+        return sum(info.qos_profile.durability == latched for info in
+                   self.node.get_publishers_info_by_topic(self.node.resolve_topic_name(name)))
 
     def _guarded(self, call: Callable[..., None], what: str) -> Callable[..., None]:
         def run(*args: Any) -> None:
@@ -198,12 +295,26 @@ class RosBus:
 
     def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
         """Wait (bounded) until reliable subscribers acknowledged what was published."""
-        reliable = [pub for pub, qos in self._publishers if qos.reliability == 'reliable']
+        reliable = [pub for pub in self._publishers
+                    if pub.qos_profile.reliability == rclpy_qos.ReliabilityPolicy.RELIABLE]
         if reliable and not hasattr(reliable[0], 'wait_for_all_acked'):
             time.sleep(min(timeout_s, 0.2))  # an rclpy without it: give the DDS writer a moment
             return
         for pub in reliable:
             pub.wait_for_all_acked(Duration(nanoseconds=int(timeout_s * 1e9)))
+
+
+def _policy_names(profile: Any) -> dict[str, str]:
+    """The reliability and durability of an rclpy profile, as ``mobile_vla.qos`` names."""
+    return {'reliability': profile.reliability.name.lower(),
+            'durability': profile.durability.name.lower()}
+
+
+def _node_of(info: Any) -> str:
+    """The fully qualified node name of a discovered endpoint."""
+    if info.node_name == UNKNOWN_NODE:  # a plain DDS participant, or one not named yet
+        return 'an unnamed DDS participant'
+    return f'{info.node_namespace.rstrip("/")}/{info.node_name}'
 
 
 class Wiring(Protocol):
@@ -244,6 +355,7 @@ def run_node(name: str, wire: Callable[[RosBus], Wiring], args: list[str] | None
         if transport:
             bus.log('info', transport)
         wiring = wire(bus)
+        bus.check_overrides_claimed()
         if spin is None:
             # spin_once with a timeout: a signal is handled even when no timer can wake the
             # wait (use_sim_time with /clock gone at the end of a bag).

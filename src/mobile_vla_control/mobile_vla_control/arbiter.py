@@ -13,8 +13,8 @@ The output is computed on every tick: at ``rate_hz`` (the watchdog) and at once 
 each command of a source that may drive in the mode. Safety rules, on
 every tick:
 - for ``startup_hold_s`` after the first tick the output is zero, and for up to
-  ``latched_wait_s`` while ``estop_pending`` (an e-stop publisher is known but its
-  latched state has not arrived): a (re)started arbiter hears an engaged e-stop
+  ``latched_wait_s`` while ``estop_pending`` (a latched e-stop publisher is known but
+  its latched state has not arrived): a (re)started arbiter hears an engaged e-stop
   before anything drives;
 - an input older than its timeout is absent; with no valid source the output is
   zero, published, never silence;
@@ -112,10 +112,11 @@ class ArbiterConfig:
         live=True)
     startup_hold_s: float = doc(
         'zero for this long after the first tick, and longer (up to latched_wait_s) while a '
-        'known e-stop publisher has not yet delivered its latched state; 0 where delivery '
+        'known latched e-stop publisher has not yet delivered its state; 0 where delivery '
         'is instant (simulator)', 1.0)
     latched_wait_s: float = doc(
-        'longest start-up wait for the latched e-stop of a publisher already discovered', 10.0)
+        'longest start-up wait for the e-stop of a latched publisher already discovered',
+        10.0)
     estop_release_hold_s: float = doc(
         'a requested e-stop release happens once every source has been absent or zero for '
         'this long', 0.5)

@@ -147,8 +147,12 @@ class VlaInference:
         self._instruction: str | None = None
         self.plan: PlanExecutor | None = None
         self._plan_step: tuple[int, int] | None = None  # (plan, step index) last stepped
-        self._plan_status: dict[str, Any] = {'state': sequence.IDLE,
-                                             'reason': 'no instruction yet'}
+        # A node (re)started while a latched instruction stands does not resume it: the
+        # robot never drives on words the operator may have forgotten (topics.VLA_COMMAND).
+        self._plan_status: dict[str, Any] = {
+            'state': sequence.IDLE,
+            'reason': 'no instruction since this node started (one sent before it is not '
+                      'resumed: send it again)'}
         self._last_action = ZERO
         self.steps = 0
         self.zero_reasons: dict[str, int] = {}
