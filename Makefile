@@ -94,6 +94,7 @@ bench: build
 		$(BIN)/python tests/benchmarks/bench_training.py && \
 		$(BIN)/python tests/benchmarks/bench_sim.py && \
 		$(BIN)/python tests/benchmarks/bench_graph.py && \
+		$(BIN)/python tests/benchmarks/bench_qos.py && \
 		$(BIN)/python tests/benchmarks/bench_web.py
 
 # colcon installs the mobile-vla console script into install/mobile_vla/bin (on PATH once

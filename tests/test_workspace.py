@@ -131,3 +131,14 @@ def test_a_plain_install_finds_presets_config_and_launch_file(workspace, tmp_pat
     out = subprocess.run([sys.executable, '-c', probe], cwd=tmp_path, env=env,
                          capture_output=True, text=True)
     assert out.returncode != 0 and f'MOBILE_VLA_HOME={tmp_path} has no config/model' in out.stderr
+
+
+def test_the_readme_qos_table_is_the_one_the_topic_definitions_give(workspace):
+    from mobile_vla.topics import compatibility_table
+
+    text = (workspace / 'README.md').read_text()
+    begin, end = '<!-- qos-table:begin -->\n', '<!-- qos-table:end -->'
+    assert begin in text and end in text
+    table = text.split(begin, 1)[1].split(end, 1)[0]
+    assert table == compatibility_table(), \
+        'README.md QoS table is out of date: python -m mobile_vla.topics prints it'

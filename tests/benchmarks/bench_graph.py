@@ -136,6 +136,7 @@ def run_configuration(args: argparse.Namespace) -> dict:
         cmd = probe.listen_to(topics.CMD_VEL)
         diagnostics = probe.listen_to(topics.DIAGNOSTICS)
         command = probe.publisher(topics.VLA_COMMAND)
+        probe.wait_for_reader(command, 'vla_inference', 60.0)  # as `ros2 topic pub -w` waits
         command.publish(_string(INSTRUCTION))
         moving = lambda: cmd and _nonzero(cmd[-1][1])  # noqa: E731
         if not probe.spin_until(moving, 90.0):
@@ -173,23 +174,28 @@ def measure_stream(probe, nodes: dict, diagnostics: list, seconds: float) -> dic
     """Frame rates per consumer, CPU share and RSS of each node, over ``seconds``."""
     from rclpy import qos as rclpy_qos
 
-    from mobile_vla import topics
+    from mobile_vla import qos, topics
     from mobile_vla.ros_bus import message_class
 
-    images: list = []
-    subscription = probe.node.create_subscription(
+    # Two viewers in the probe process: one as the recorder subscribes (sensor data), one
+    # as rviz2 and rqt_image_view do at their defaults (reliable).
+    default = next(c for c in qos.CLIENT_SUBSCRIPTIONS if c.key == 'default')
+    viewers = {'sensor data': topics.CAMERA_IMAGE.subscription_qos.profile(rclpy_qos),
+               'default profile (rviz2)': default.profile(rclpy_qos)}
+    images: dict[str, list] = {name: [] for name in viewers}
+    subscriptions = [probe.node.create_subscription(
         message_class(topics.CAMERA_IMAGE.msgtype), topics.CAMERA_IMAGE.name,
-        lambda msg: images.append((time.monotonic(), msg)),
-        topics.CAMERA_IMAGE.profile(rclpy_qos))
+        lambda msg, name=name: images[name].append(msg), profile)
+        for name, profile in viewers.items()]
     probe.spin_for(2.0)
-    images.clear()
+    for received in images.values():
+        received.clear()
     cpu0 = {name: cpu_seconds(n.process.pid) for name, n in nodes.items()}
     t0 = time.monotonic()
     probe.spin_for(seconds)
     wall = time.monotonic() - t0
-    probe.node.destroy_subscription(subscription)  # the latency trials run without it
-    stamps = sorted({m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for _, m in images})
-    probe_hz = (len(stamps) - 1) * 1e9 / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
+    for subscription in subscriptions:  # the latency trials run without them
+        probe.node.destroy_subscription(subscription)
     nodes_out = {name: {'cpu_percent': round(100 * (cpu_seconds(n.process.pid) - cpu0[name])
                                              / wall, 1),
                         'rss_mb': round(rss_mb(n.process.pid), 1)}
@@ -198,7 +204,9 @@ def measure_stream(probe, nodes: dict, diagnostics: list, seconds: float) -> dic
     inference = diagnostics_values(diagnostics, 'vla_inference')
     recorder = diagnostics_values(diagnostics, 'episode_recorder')
     consumers = {
-        'probe process, camera/image (720p)': f'{probe_hz:.1f} Hz',
+        f'probe process, camera/image (720p), {name}': f'{_stamp_rate(received):.1f} Hz'
+        for name, received in images.items()}
+    consumers |= {
         'vla_inference (its input stream)': _rate(inference),
         'episode_recorder, camera/image (720p)': _rate(recorder),
     }
@@ -208,6 +216,12 @@ def measure_stream(probe, nodes: dict, diagnostics: list, seconds: float) -> dic
             'steady_frame_to_action_ms': {
                 k: inference.get(f'frame_to_action_ms.{k}', 'not reported')
                 for k in ('p50', 'p95')}}
+
+
+def _stamp_rate(messages: list) -> float:
+    """Frames a second by the capture stamps of the distinct frames received."""
+    stamps = sorted({m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in messages})
+    return (len(stamps) - 1) * 1e9 / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
 
 
 def _rate(values: dict[str, str]) -> str:
