@@ -234,7 +234,8 @@ def compatibility_table() -> str:
     """
     pubs, subs = qos.CLIENT_PUBLISHERS, qos.CLIENT_SUBSCRIPTIONS
     head = (['topic', 'graph publishes', 'graph subscribes']
-            + [f'pub: {c.key}' for c in pubs] + [f'sub: {c.key}' for c in subs])
+            + [f'pub: {c.key}' for c in pubs] + [f'sub: {c.key}' for c in subs]
+            + ['QoS override parameters'])
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     refused: dict[str, list[str]] = {}
     for topic in ALL_TOPICS:
@@ -243,10 +244,18 @@ def compatibility_table() -> str:
         row = [f'`{topic.name}`', topic.publisher_qos.describe(), subscribed]
         row += [_input_cell(topic, c) if topic.clients_publish else '-' for c in pubs]
         row += [_cell(qos.mismatches(topic.publisher_qos, c.policies), '') for c in subs]
+        endpoints = [qos.PUBLISHER] + [
+            qos.SUBSCRIPTION + (f'_{s.entity_id}' if s.entity_id else '')
+            for s in topic.subscriptions]
+        row.append(f'`qos_overrides./{topic.name}.` + ' + ', '.join(
+            f'`{e}.*`' for e in endpoints))
         lines.append('| ' + ' | '.join(row) + ' |')
         if topic.refused:
             refused.setdefault(topic.refused, []).append(f'`{topic.name}`')
-    legend = ['', 'Client profiles:']
+    legend = ['', 'QoS override parameters: `<endpoint>.<policy>` for reliability, durability, '
+              'history and depth, under the topic as the node resolves it (with its '
+              'namespace); for example `qos_overrides./robot1/cmd_vel.publisher.depth`.',
+              '', 'Client profiles:']
     legend += [f'- `pub: {c.key}`: {c.who}.' for c in pubs]
     legend += [f'- `sub: {c.key}`: {c.who}.' for c in subs]
     notes = [f'- {", ".join(names)}: {why}.' for why, names in refused.items()]
