@@ -45,6 +45,8 @@ RIGHT = 'go around the box on the right to the cup'
 #: The bound the brief sets: the page shows it is not live within 1 s of any fault.
 STALE_BOUND_S = 1.0
 TELEOP = topics.TELEOP_CMD_VEL
+#: Half the page's key repeat period (0.1 s).
+HALF_REPEAT_S = 0.05
 
 
 @pytest.fixture(scope='module')
@@ -69,12 +71,25 @@ def chromium():
     playwright.stop()
 
 
-def open_console(chromium, url, token, name=None):
-    page = chromium.new_page(viewport={'width': 1360, 'height': 900})
-    page.goto(f'{url}#token={token}' + (f'&name={name}' if name else ''))
-    page.wait_for_function('() => window.consoleStats.frames >= 5', timeout=30_000)
-    page.wait_for_function("() => document.getElementById('link').textContent === 'connected'")
-    return page
+@pytest.fixture
+def open_console(live, chromium):
+    """Opens a console page (through ``url`` if given, with ``name``); every page a test
+    opened is closed after it, passed or failed, so that none keeps control."""
+    graph, _listener = live
+    pages = []
+
+    def open_page(url=None, name=None):
+        page = chromium.new_page(viewport={'width': 1360, 'height': 900})
+        pages.append(page)
+        page.goto(f'{url or graph.url}#token={graph.token}' + (f'&name={name}' if name else ''))
+        page.wait_for_function('() => window.consoleStats.frames >= 5', timeout=30_000)
+        page.wait_for_function(
+            "() => document.getElementById('link').textContent === 'connected'")
+        return page
+
+    yield open_page
+    for page in pages:
+        page.close()
 
 
 def text_is(element_id, value):
@@ -84,7 +99,11 @@ def text_is(element_id, value):
 def ready_to_drive(page):
     """This page has control, the policy is stopped, the e-stop released, manual mode."""
     page.click('#stop-policy')
-    page.wait_for_function(text_is('control', 'you have control'))
+    try:
+        page.wait_for_function(text_is('control', 'you have control'), timeout=2_000)
+    except Exception:  # another console has it: take it, on purpose
+        page.click('#take')
+        page.wait_for_function(text_is('control', 'you have control'))
     if page.text_content('#estop-state') != 'e-stop released':
         page.click('#release')
         page.wait_for_function(text_is('estop-state', 'e-stop released'), timeout=10_000)
@@ -95,8 +114,17 @@ def ready_to_drive(page):
 
 
 @contextmanager
-def stopped(process):
-    """SIGSTOP for the block (the console hangs: no byte in or out), then SIGCONT."""
+def stopped(process, listener=None):
+    """SIGSTOP for the block (the console hangs: no byte in or out), then SIGCONT.
+
+    With ``listener``, the stop falls between two repeats of the held key (half a repeat
+    after one arrived): a process stopped inside a publish call delivers that message
+    when it resumes, however it decided, which is not the replay this file tests (see
+    the package README: a stamped teleop topic would let the arbiter drop it)."""
+    if listener is not None:
+        last = listener.wait_for(moving, time.time(), 2.0, TELEOP)
+        if last is not None:
+            time.sleep(max(0.0, last[0] + HALF_REPEAT_S - time.time()))
     os.kill(process.pid, signal.SIGSTOP)
     try:
         yield time.time()
@@ -118,15 +146,25 @@ def estop_sent(listener, after, timeout=3.0):
     return False
 
 
+def shown(page, pattern, timeout_s):
+    """Whether text matching the JS regex ``pattern`` shows on the page within the time."""
+    try:
+        page.wait_for_function(f'() => {pattern}.test(document.body.innerText)',
+                               timeout=timeout_s * 1000)
+    except Exception:  # Playwright's TimeoutError
+        return False
+    return True
+
+
 def ms(delay):
     return 'never' if delay is None else f'{delay * 1000:.0f} ms'
 
 
-def test_a_qos_warning_on_diagnostics_shows_loudly_as_text(live, chromium):
+def test_a_qos_warning_on_diagnostics_shows_loudly_as_text(live, open_console):
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
     graph, listener = live
-    page = open_console(chromium, graph.url, graph.token)
+    page = open_console()
     key = '/control/estop subscription <- /some_node'
     value = ('RELIABILITY: offers best_effort, needs reliable '
              '<img src=x onerror="window.__pwned=1">')
@@ -147,12 +185,12 @@ def test_a_qos_warning_on_diagnostics_shows_loudly_as_text(live, chromium):
                          '&& window.__pwned === undefined')
     alerts = page.text_content('#alerts')
     assert 'WARN control_arbiter: qos: QoS-incompatible peers' in alerts
-    page.close()
 
 
-def test_an_over_long_message_gets_its_error_and_keeps_the_connection_and_control(live, chromium):
+def test_an_over_long_message_gets_its_error_and_keeps_the_connection_and_control(
+        live, open_console):
     graph, _listener = live
-    page = open_console(chromium, graph.url, graph.token)
+    page = open_console()
     page.click('[data-mode=vla]')  # acting takes control
     page.wait_for_function(text_is('control', 'you have control'))
     page.evaluate("() => act({ type: 'instruction', text: 'go left '.repeat(1000) })")
@@ -168,12 +206,12 @@ def test_an_over_long_message_gets_its_error_and_keeps_the_connection_and_contro
     page.wait_for_function(
         "() => document.getElementById('banner').textContent.includes('max_instruction_chars')")
     assert page.text_content('#link') == 'connected'
-    page.close()
 
 
-def test_escape_engages_the_estop_from_the_instruction_box_and_the_scenario_list(live, chromium):
+def test_escape_engages_the_estop_from_the_instruction_box_and_the_scenario_list(
+        live, open_console):
     graph, listener = live
-    page = open_console(chromium, graph.url, graph.token)
+    page = open_console()
     for field, key in (('#instruction', 'Escape'), ('#scenario', 'Escape'),
                        ('#rec-instruction', 'Escape'), ('#scenario', ' ')):
         ready_to_drive(page)
@@ -182,13 +220,12 @@ def test_escape_engages_the_estop_from_the_instruction_box_and_the_scenario_list
         page.keyboard.press(key)
         assert estop_sent(listener, pressed), f'{key!r} in {field} did not engage the e-stop'
         page.wait_for_function(text_is('estop-state', 'E-STOP ENGAGED'), timeout=5_000)
-    page.close()
 
 
-def test_a_takeover_banner_says_who_took_over(live, chromium):
+def test_a_takeover_banner_says_who_took_over(live, open_console):
     graph, _listener = live
-    first = open_console(chromium, graph.url, graph.token, name='alice')
-    second = open_console(chromium, graph.url, graph.token, name='bob')
+    first = open_console(name='alice')
+    second = open_console(name='bob')
     first.click('[data-mode=manual]')
     first.wait_for_function(text_is('control', 'you have control'))
     second.wait_for_function("() => document.getElementById('control').textContent"
@@ -197,14 +234,12 @@ def test_a_takeover_banner_says_who_took_over(live, chromium):
     first.wait_for_function("() => !document.getElementById('banner').hidden")
     banner = first.text_content('#banner')
     assert 'bob (127.0.0.1) took control from alice (127.0.0.1)' in banner, banner
-    first.close()
-    second.close()
 
 
-def test_an_episode_driven_by_hand_has_its_own_instruction_and_a_short_one_says_so(live,
-                                                                                     chromium):
+def test_an_episode_driven_by_hand_has_its_own_instruction_and_a_short_one_says_so(
+        live, open_console):
     graph, cmd_vel = live
-    page = open_console(chromium, graph.url, graph.token)
+    page = open_console()
     ready_to_drive(page)
     # The policy is told something else first, and is still "running" when a person
     # takes the keys and records.
@@ -218,7 +253,8 @@ def test_an_episode_driven_by_hand_has_its_own_instruction_and_a_short_one_says_
     def record(instruction=None):
         before = set(graph.episodes.glob('*.h5'))
         page.select_option('#scenario', '1')
-        page.fill('#rec-instruction', instruction or '')
+        if instruction is not None:
+            page.fill('#rec-instruction', instruction)
         page.click('#rec-start')
         page.wait_for_function(
             "() => document.getElementById('recorder').textContent.includes('recording')")
@@ -250,58 +286,54 @@ def test_an_episode_driven_by_hand_has_its_own_instruction_and_a_short_one_says_
     assert re.search(rf'valid · incomplete \({episode.num_frames}/18\)', row), row
     path, _row = record('pass the box on its left side')
     assert read_episode(path).instruction == 'pass the box on its left side'
-    page.close()
 
 
 def test_a_hung_console_greys_the_page_within_a_second_and_a_held_key_never_drives_again(
-        live, chromium):
+        live, open_console):
     graph, listener = live
-    page = open_console(chromium, graph.url, graph.token)
+    page = open_console()
     ready_to_drive(page)
     pressed = time.time()
     page.keyboard.down('w')
     assert listener.wait_for(moving, pressed, 3.0, TELEOP), 'w did not drive'
     time.sleep(0.5)
     page.evaluate(WATCH_NOT_LIVE)
-    with stopped(graph.processes['web_console']) as hung:
+    with stopped(graph.processes['web_console'], listener) as hung:
         delay = not_live_after(page, hung)
         time.sleep(max(0.0, 2.6 - (time.time() - hung)))
         # The camera is greyed and its frame rate has counted down to 0.
         camera = page.evaluate("""() => ({info: document.getElementById('camera-info')
             .textContent, filter: getComputedStyle(document.getElementById('camera')).filter})""")
-        # The e-stop while the console hangs: the page says it could not confirm it.
+        # The e-stop while the console hangs: the page says at once that it could not
+        # confirm it, then that it could not reach the robot (REST did not answer).
         page.click('#estop')
-        page.wait_for_function(
-            '() => /E-STOP (NOT CONFIRMED|FAILED)/.test(document.body.textContent)',
-            timeout=3_000)
-        page.wait_for_function(
-            '() => /E-STOP FAILED: could not reach/.test(document.body.textContent)',
-            timeout=5_000)
+        said = [shown(page, '/E-STOP NOT CONFIRMED/', 1.0),
+                shown(page, '/E-STOP FAILED: could not reach the robot/', 4.0)]
     resumed = time.time()
     time.sleep(2.0)  # W is still held
     replayed = moving_after(listener, resumed)
-    print(f'SIGSTOP of the console to the page not live: {ms(delay)}; '
-          f'drive messages replayed after it: {len(replayed)}')
+    print(f'SIGSTOP of the console to the page not live: {ms(delay)}; drive messages '
+          f'replayed after it: {len(replayed)}; camera: {camera}; e-stop said: {said}')
     assert delay is not None and delay < STALE_BOUND_S, delay
     assert '0.0 fps' in camera['info'] and 'grayscale' in camera['filter'], camera
     assert replayed == [], f'{len(replayed)} drive commands after the hang without a new press'
     assert moving_after(listener, resumed + 0.1, topics.CMD_VEL) == []
+    assert said == [True, True], 'the e-stop pressed during the hang said nothing'
     # Live again, and the queued e-stop has arrived; a new press drives once released.
     page.wait_for_function(text_is('link', 'connected'), timeout=5_000)
     page.wait_for_function(text_is('estop-state', 'E-STOP ENGAGED'), timeout=5_000)
     page.keyboard.up('w')
-    page.close()
 
 
-def test_a_key_released_during_a_console_hang_is_not_replayed_after_it(live, chromium):
+def test_a_key_released_during_a_console_hang_is_not_replayed_after_it(live, open_console):
     graph, listener = live
-    page = open_console(chromium, graph.url, graph.token)
+    page = open_console()
     ready_to_drive(page)
     pressed = time.time()
     page.keyboard.down('w')
     assert listener.wait_for(moving, pressed, 3.0, TELEOP), 'w did not drive'
     time.sleep(0.5)
-    with stopped(graph.processes['web_console']):
+    with stopped(graph.processes['web_console'], listener):
         time.sleep(1.0)
         page.keyboard.up('w')  # released while the console hangs
         time.sleep(2.0)
@@ -319,14 +351,13 @@ def test_a_key_released_during_a_console_hang_is_not_replayed_after_it(live, chr
     released = time.time()
     page.keyboard.up('w')
     assert listener.wait_for(still, released, 2.0, TELEOP)
-    page.close()
 
 
-def test_a_network_stall_greys_the_page_and_its_queued_keys_are_dropped(live, chromium):
+def test_a_network_stall_greys_the_page_and_its_queued_keys_are_dropped(live, open_console):
     graph, listener = live
     proxy = StallProxy(graph.port)
     try:
-        page = open_console(chromium, f'http://localhost:{proxy.port}/', graph.token)
+        page = open_console(f'http://localhost:{proxy.port}/')
         ready_to_drive(page)
         pressed = time.time()
         page.keyboard.down('w')
@@ -350,15 +381,14 @@ def test_a_network_stall_greys_the_page_and_its_queued_keys_are_dropped(live, ch
         assert link != 'connected' and 'stalled' in link, link
         assert replayed == [], f'replayed after the stall: {replayed}'
         page.wait_for_function(text_is('link', 'connected'), timeout=5_000)
-        page.close()
     finally:
         proxy.close()
 
 
 def test_a_killed_console_is_shown_at_once_its_estop_fails_loudly_and_it_restarts(
-        live, chromium):
+        live, open_console):
     graph, _listener = live
-    page = open_console(chromium, graph.url, graph.token)
+    page = open_console()
     ready_to_drive(page)
     process = graph.processes['web_console']
     page.evaluate(WATCH_NOT_LIVE)
@@ -382,12 +412,11 @@ def test_a_killed_console_is_shown_at_once_its_estop_fails_loudly_and_it_restart
     page.wait_for_function(text_is('link', 'connected'), timeout=30_000)
     page.wait_for_function(
         "() => document.getElementById('events').textContent.includes('the console restarted')")
-    page.close()
 
 
-def test_a_node_that_dies_is_reported_on_the_page_and_the_graph_runs_on(live, chromium):
+def test_a_node_that_dies_is_reported_on_the_page_and_the_graph_runs_on(live, open_console):
     graph, listener = live
-    page = open_console(chromium, graph.url, graph.token)
+    page = open_console()
     inference = graph.processes['vla_inference']
     inference.send_signal(signal.SIGKILL)
     page.wait_for_function(
@@ -409,4 +438,3 @@ def test_a_node_that_dies_is_reported_on_the_page_and_the_graph_runs_on(live, ch
     page.keyboard.down('d')
     assert listener.wait_for(moving, pressed, 3.0), 'the arbiter no longer drives'
     page.keyboard.up('d')
-    page.close()
