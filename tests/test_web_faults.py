@@ -31,7 +31,9 @@ from web_harness import (
     browser,
     moving,
     not_live_after,
+    ready_to_drive,
     still,
+    text_is,
 )
 
 from mobile_vla import topics
@@ -90,27 +92,6 @@ def open_console(live, chromium):
     yield open_page
     for page in pages:
         page.close()
-
-
-def text_is(element_id, value):
-    return f"() => document.getElementById('{element_id}').textContent === {value!r}"
-
-
-def ready_to_drive(page):
-    """This page has control, the policy is stopped, the e-stop released, manual mode."""
-    page.click('#stop-policy')
-    try:
-        page.wait_for_function(text_is('control', 'you have control'), timeout=2_000)
-    except Exception:  # another console has it: take it, on purpose
-        page.click('#take')
-        page.wait_for_function(text_is('control', 'you have control'))
-    if page.text_content('#estop-state') != 'e-stop released':
-        page.click('#release')
-        page.wait_for_function(text_is('estop-state', 'e-stop released'), timeout=10_000)
-    page.click('[data-mode=manual]')
-    page.wait_for_function(
-        "() => document.querySelector('[data-mode=manual]').classList.contains('active')")
-    page.locator('body').click(position={'x': 5, 'y': 5})  # focus off the buttons
 
 
 @contextmanager

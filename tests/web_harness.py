@@ -177,8 +177,11 @@ class StallProxy:
         except OSError:
             writer.close()
             return
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer),
-                             return_exceptions=True)
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer),
+                                 return_exceptions=True)
+        except asyncio.CancelledError:  # closing: the connection simply ends
+            pass
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -210,3 +213,25 @@ class StallProxy:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5.0)
         self.loop.close()
+
+
+def text_is(element_id: str, value: str) -> str:
+    """A page predicate: the element's text is exactly ``value``."""
+    return f"() => document.getElementById('{element_id}').textContent === {value!r}"
+
+
+def ready_to_drive(page) -> None:
+    """This page has control, the policy is stopped, the e-stop released, manual mode."""
+    page.click('#stop-policy')
+    try:
+        page.wait_for_function(text_is('control', 'you have control'), timeout=2_000)
+    except Exception:  # another console has it: take it, on purpose
+        page.click('#take')
+        page.wait_for_function(text_is('control', 'you have control'))
+    if page.text_content('#estop-state') != 'e-stop released':
+        page.click('#release')
+        page.wait_for_function(text_is('estop-state', 'e-stop released'), timeout=10_000)
+    page.click('[data-mode=manual]')
+    page.wait_for_function(
+        "() => document.querySelector('[data-mode=manual]').classList.contains('active')")
+    page.locator('body').click(position={'x': 5, 'y': 5})  # focus off the buttons
