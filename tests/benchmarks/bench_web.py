@@ -260,7 +260,8 @@ def main() -> int:
             page.click('#estop')
             web = estop_trials(page, listener, estop_pub, args.trials, direct=False)
             direct = estop_trials(page, listener, estop_pub, args.trials, direct=True)
-            faults = fault_figures(graph, listener, chromium, args.fault_trials)
+            faults = fault_figures(graph, listener, chromium, args.fault_trials) \
+                if args.fault_trials else {}
             chromium.close()
     finally:
         listener.close()
