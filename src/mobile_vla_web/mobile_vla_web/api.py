@@ -19,6 +19,9 @@ Rules, in the order they are applied to a control message:
    over on purpose (``take_control``). A takeover is announced to every page, and the
    previous holder's drive is stopped. Engaging the e-stop is never refused to a client
    with the token; releasing it needs control.
+6. Lateness (a key on ``drive``): a drive message must say when it was sent, and one that
+   arrives later than ``drive_timeout_s`` (see Stalls below) is refused (409) and stops
+   the robot.
 
 Driving follows the teleop's rules: the page sends the held key and repeats it every
 0.1 s; a key not repeated within ``drive_timeout_s``, a release, a lost focus, a

@@ -20,6 +20,8 @@ const INFO_EVERY = 5;           // the camera overlay is rewritten every 5th che
 const SCENARIOS = ['1box_vert_left', '1box_vert_right', '1box_hori_left', '1box_hori_right',
   '2box_vert_left', '2box_vert_right', '2box_hori_left', '2box_hori_right'];
 const $ = (id) => document.getElementById(id);
+const KEPT = 200;               // replies, events and alarms kept in consoleStats (newest)
+function remember(list, item) { list.push(item); if (list.length > KEPT) list.shift(); }
 const wallNow = () => performance.timeOrigin + performance.now();
 
 // Figures the page measures, for people (the overlay) and for tests.
@@ -203,7 +205,7 @@ function alarm(text, kind) {
   $('alarm-text').textContent = text;
   box.dataset.kind = kind || '';
   box.hidden = false;
-  stats.alarms.push(text);
+  remember(stats.alarms, text);
 }
 function clearAlarm(kind) {
   const box = $('alarm');
@@ -213,7 +215,7 @@ function clearAlarm(kind) {
 // Events the console sends and what the page itself notices, newest first.
 function pageEvent(text) { showEvent({ type: 'event', kind: 'page', text, local: true }); }
 function showEvent(event) {
-  stats.events.push(event);
+  remember(stats.events, event);
   const li = document.createElement('li');
   const time = document.createElement('span');
   time.className = 'muted';
@@ -323,7 +325,7 @@ function onText(m) {
       banner(`Control taken over: ${m.text}`, 10000);
     }
   } else if (m.type === 'reply') {
-    stats.replies.push(m);
+    remember(stats.replies, m);
     onEstopReply(m);
     if (m.status === 401) $('tokenbox').hidden = false;   // watching without a token
     if (!m.ok && held !== null) blockKeys();              // a refused drive: stop repeating it
