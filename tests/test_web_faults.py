@@ -285,6 +285,9 @@ def test_a_hung_console_greys_the_page_within_a_second_and_a_held_key_never_driv
         # The camera is greyed and its frame rate has counted down to 0.
         camera = page.evaluate("""() => ({info: document.getElementById('camera-info')
             .textContent, filter: getComputedStyle(document.getElementById('camera')).filter})""")
+        # An action the console would take late is not sent, and the page says so.
+        page.click('[data-mode=vla]')
+        refused = shown(page, '/Not sent \\(mode\\): the console is not live/', 1.0)
         time.sleep(max(0.0, 3.0 - (time.time() - hung)))
     resumed = time.time()
     time.sleep(2.0)  # W is still held
@@ -296,6 +299,10 @@ def test_a_hung_console_greys_the_page_within_a_second_and_a_held_key_never_driv
     assert replayed == [], f'{len(replayed)} drive commands after the hang without a new press'
     assert moving_after(listener, resumed + 0.1, topics.CMD_VEL) == []
     page.wait_for_function(text_is('link', 'connected'), timeout=5_000)
+    assert refused, 'a mode change clicked while the console hung was not refused on the page'
+    time.sleep(0.3)
+    assert page.evaluate("() => document.querySelector('[data-mode=manual]')"
+                         ".classList.contains('active')"), 'the mode click was sent late'
     # Released and pressed again, W drives.
     page.keyboard.up('w')
     pressed = time.time()

@@ -123,7 +123,15 @@ function send(message) {
   ws.send(JSON.stringify({ ...message, sent_ms: performance.now() }));
   return true;
 }
-function act(message) { return send({ ...message, id: nextId++ }); }
+// A control action the console would act on late (queued in a stalled link) is not sent
+// while the page is not live; only the e-stop always goes out.
+function act(message) {
+  if (!stats.live && !(message.type === 'estop' && message.engaged === true)) {
+    banner(`Not sent (${message.type}): the console is not live; try again once it is.`);
+    return false;
+  }
+  return send({ ...message, id: nextId++ });
+}
 
 function setLinkPill(ok, text) {
   const link = $('link');
