@@ -20,7 +20,13 @@ from launch.actions import DeclareLaunchArgument, ExecuteProcess, LogInfo, Opaqu
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 
-from mobile_vla.launch_plan import ARGUMENTS, plan, resolve_arguments, teleop_launch
+from mobile_vla.launch_plan import (
+    ARGUMENTS,
+    RESPAWN_DELAY_S,
+    plan,
+    resolve_arguments,
+    teleop_launch,
+)
 
 
 def _node(launch, **extra):
@@ -36,7 +42,7 @@ def _nodes(context):
     arg = resolve_arguments(given)
     actions = [PushRosNamespace(arg['namespace'])] if arg['namespace'] else []
     for launch in plan(given):
-        actions.append(_node(launch, respawn=launch.spec.respawn, respawn_delay=2.0,
+        actions.append(_node(launch, respawn=launch.spec.respawn, respawn_delay=RESPAWN_DELAY_S,
                              sigterm_timeout=str(launch.sigterm_timeout_s)))
     teleop = teleop_launch(given)
     if teleop is not None:

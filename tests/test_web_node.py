@@ -234,6 +234,12 @@ def test_the_openapi_document_covers_every_route(console):
         assert path in json.loads(body)['paths']
 
 
+def drive(key, **extra):
+    """A drive message as a page sends it, stamped with the sender's monotonic clock."""
+    return json.dumps({'type': 'drive', 'key': key, 'sent_ms': time.monotonic() * 1000,
+                       **extra})
+
+
 async def _hello(session, url, token):
     ws = await session.ws_connect(url + 'api/ws')
     await ws.send_str(json.dumps({'type': 'hello', 'token': token}))
@@ -264,7 +270,7 @@ def test_a_dropped_connection_while_driving_sends_zero_within_the_timeout(consol
             await ws.send_str(json.dumps({'type': 'take_control'}))
             pressed = time.time()
             for _ in range(5):
-                await ws.send_str(json.dumps({'type': 'drive', 'key': 'w'}))
+                await ws.send_str(drive('w'))
                 await asyncio.sleep(0.1)
             # The network goes away: no close frame, the socket just ends.
             ws._response.connection.transport.abort()
@@ -288,7 +294,7 @@ def test_a_second_console_takes_over_only_on_purpose_and_the_first_is_told(conso
             second, second_id = await _hello(session, url, token)
             await first.send_str(json.dumps({'type': 'take_control'}))
             await _wait_text(first, lambda m: m['type'] == 'event' and first_id in m['text'])
-            await first.send_str(json.dumps({'type': 'drive', 'key': 'a', 'id': 1}))
+            await first.send_str(drive('a', id=1))
             await second.send_str(json.dumps({'type': 'mode', 'mode': 'vla', 'id': 7}))
             refused = await _wait_text(second, lambda m: m['type'] == 'reply' and m['id'] == 7)
             taken_at = time.time()
@@ -352,7 +358,7 @@ def test_a_silent_connection_stops_the_drive_within_the_timeout(console):
         async with aiohttp.ClientSession() as session:
             ws, _me = await _hello(session, url, token)
             await ws.send_str(json.dumps({'type': 'take_control'}))
-            await ws.send_str(json.dumps({'type': 'drive', 'key': 'd'}))
+            await ws.send_str(drive('d'))
             sent = time.time()
             await asyncio.sleep(1.0)  # connected, but silent
             stopped = listener.wait_for(still, sent, 0.0, topics.TELEOP_CMD_VEL)
@@ -363,3 +369,34 @@ def test_a_silent_connection_stops_the_drive_within_the_timeout(console):
     assert listener.wait_for(moving, sent - 0.05, 1.0, topics.TELEOP_CMD_VEL)
     assert stopped, 'the held key never lapsed'
     assert DRIVE_TIMEOUT_S - 0.05 <= stopped[0] - sent <= DRIVE_TIMEOUT_S + 0.1
+
+
+def test_an_over_long_message_gets_an_error_reply_and_the_page_keeps_its_socket(console):
+    """A script sends an instruction far over max_message_bytes: a JSON error (413), not a
+    dropped socket; the same socket still works and keeps control."""
+    _node, url, token, listener, _tmp = console
+
+    async def send_too_much():
+        async with aiohttp.ClientSession() as session:
+            ws, me = await _hello(session, url, token)
+            await ws.send_str(json.dumps({'type': 'take_control', 'id': 1}))
+            await _wait_text(ws, lambda m: m['type'] == 'reply' and m['id'] == 1)
+            await ws.send_str(json.dumps({'type': 'instruction', 'id': 2,
+                                          'text': 'go left ' * 2000}))
+            too_long = await _wait_text(ws, lambda m: m['type'] == 'reply' and m['id'] == 2)
+            sent = time.time()
+            await ws.send_str(json.dumps({'type': 'instruction', 'id': 3, 'text': 'go left'}))
+            after = await _wait_text(ws, lambda m: m['type'] == 'reply' and m['id'] == 3)
+            state = await _wait_text(ws, lambda m: m['type'] == 'state')
+            closed = ws.closed
+            await ws.close()
+            return too_long, after, state['controller'], me, closed, sent
+
+    too_long, after, controller, me, closed, sent = asyncio.run(send_too_much())
+    assert too_long['status'] == 413 and 'max_message_bytes' in too_long['error']
+    assert after['status'] == 200 and not closed
+    assert controller['id'] == me
+    end = time.monotonic() + DISCOVERY_S
+    while time.monotonic() < end and not listener.messages(topics.VLA_COMMAND, sent):
+        time.sleep(0.05)
+    assert [m.data for _, m in listener.messages(topics.VLA_COMMAND, sent)] == ['go left']

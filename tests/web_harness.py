@@ -1,9 +1,12 @@
-"""A listener with wall-clock arrival times on its own thread, and Debian's chromium under
-Playwright: shared by the web console's tests and its benchmark."""
+"""A listener with wall-clock arrival times on its own thread, Debian's chromium under
+Playwright, a TCP proxy that can stall a link, and the page's own test of whether it
+shows the robot as live: shared by the web console's tests and its benchmark."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import socket
 import threading
 import time
 from pathlib import Path
@@ -102,3 +105,134 @@ def screenshot_path(name: str) -> Path:
     path = Path(__file__).resolve().parents[1] / 'runs' / 'web_console' / name
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+#: The page shows nothing as live: the link pill does not say connected, nobody is shown
+#: as having control, the e-stop is neither "released" nor "ENGAGED", no key is lit, and no
+#: velocity is shown. Written against what a person sees, so it means the same on any
+#: version of the page.
+NOT_LIVE = """() => {
+  const text = (id) => (document.getElementById(id) || {}).textContent || '';
+  return text('link') !== 'connected'
+    && !text('control').includes('you have control')
+    && !/released|ENGAGED/.test(text('estop-state'))
+    && document.querySelector('kbd.held') === null
+    && !/[0-9]/.test(text('cmd_vel'));
+}"""
+#: Installs a watcher in the page: ``window.__notLiveAt`` is the wall-clock time (ms) at
+#: which NOT_LIVE first held after this call (checked every 5 ms), else null.
+WATCH_NOT_LIVE = """() => {
+  window.__notLiveAt = null;
+  clearInterval(window.__notLiveWatch);
+  const notLive = %s;
+  window.__notLiveWatch = setInterval(() => {
+    if (window.__notLiveAt === null && notLive()) {
+      window.__notLiveAt = performance.timeOrigin + performance.now();
+    }
+  }, 5);
+}""" % NOT_LIVE
+
+
+def not_live_after(page, fault_s: float, timeout_s: float = 3.0) -> float | None:
+    """Seconds from ``fault_s`` (wall clock) to the page showing itself not live, or None
+    if it did not within ``timeout_s``. Call ``page.evaluate(WATCH_NOT_LIVE)`` first."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        at = page.evaluate('() => window.__notLiveAt')
+        if at is not None:
+            return at / 1000 - fault_s
+        time.sleep(0.02)
+    return None
+
+
+class StallProxy:
+    """A TCP relay from a free local port to ``target_port``; ``stall()`` stops carrying
+    bytes both ways (they wait, as in a network that stalls), ``resume()`` delivers them
+    in order. Runs its own event loop on a thread."""
+
+    def __init__(self, target_port: int, host: str = '127.0.0.1') -> None:
+        self.target = (host, target_port)
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            self.port = probe.getsockname()[1]
+        self.loop = asyncio.new_event_loop()
+        self._flowing: asyncio.Event | None = None
+        self._server: asyncio.AbstractServer | None = None
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(host, ready), daemon=True)
+        self._thread.start()
+        ready.wait(5.0)
+
+    def _run(self, host: str, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._server = self.loop.run_until_complete(
+            asyncio.start_server(self._relay, host, self.port))
+        ready.set()
+        self.loop.run_forever()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer),
+                                 return_exceptions=True)
+        except asyncio.CancelledError:  # closing: the connection simply ends
+            pass
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                await self._flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    def stall(self) -> None:
+        self.loop.call_soon_threadsafe(self._flowing.clear)
+
+    def resume(self) -> None:
+        self.loop.call_soon_threadsafe(self._flowing.set)
+
+    async def _shutdown(self) -> None:
+        self._flowing.set()
+        self._server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(5.0)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5.0)
+        self.loop.close()
+
+
+def text_is(element_id: str, value: str) -> str:
+    """A page predicate: the element's text is exactly ``value``."""
+    return f"() => document.getElementById('{element_id}').textContent === {value!r}"
+
+
+def ready_to_drive(page) -> None:
+    """This page has control, the policy is stopped, the e-stop released, manual mode."""
+    page.click('#stop-policy')
+    try:
+        page.wait_for_function(text_is('control', 'you have control'), timeout=2_000)
+    except Exception:  # another console has it: take it, on purpose
+        page.click('#take')
+        page.wait_for_function(text_is('control', 'you have control'))
+    if page.text_content('#estop-state') != 'e-stop released':
+        page.click('#release')
+        page.wait_for_function(text_is('estop-state', 'e-stop released'), timeout=10_000)
+    page.click('[data-mode=manual]')
+    page.wait_for_function(
+        "() => document.querySelector('[data-mode=manual]').classList.contains('active')")
+    page.locator('body').click(position={'x': 5, 'y': 5})  # focus off the buttons

@@ -13,14 +13,26 @@ runs in headless Chromium (Debian's chromium under Playwright). Figures:
 - **e-stop**: the click in the page to the first zero on ``/cmd_vel`` while a held key
   drives the robot, p50 / p95 / max over ``--trials``. Baseline in the same run:
   ``control/estop`` published straight onto DDS by a probe, the same way;
-- **JPEG encoding** of one 1280x720 frame to the 640-wide stream, in process.
+- **JPEG encoding** of one 1280x720 frame to the 640-wide stream, in process;
+- **faults**: the time from a fault to the page showing itself not live (link pill, control,
+  e-stop, keys and telemetry all unknown; the page's own test, ``web_harness.NOT_LIVE``),
+  p50 / p95 / max over ``--fault-trials``, for the console stopped (SIGSTOP), the link
+  stalled (a TCP proxy that stops carrying bytes) and the console killed (SIGKILL; it
+  respawns and the page reconnects before the next trial). In the stop and stall trials
+  W is held when the fault starts and released during it (1.5 s); the drive commands on
+  ``teleop/cmd_vel`` after the fault ends are counted (queued key messages replayed; the
+  stop falls between two key repeats), and so are those of stops at a random moment,
+  where a process stopped inside a publish call delivers that one command on resume.
 
-    python tests/benchmarks/bench_web.py [--trials 40] [--seconds 15]
+    python tests/benchmarks/bench_web.py [--trials 40] [--seconds 15] [--fault-trials 20]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -31,7 +43,22 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tests'))
 
 from bench_graph import cpu_seconds, percentiles  # noqa: E402
-from web_harness import CHROMIUM, Listener, browser, moving, still  # noqa: E402
+from web_harness import (  # noqa: E402
+    CHROMIUM,
+    WATCH_NOT_LIVE,
+    Listener,
+    StallProxy,
+    browser,
+    moving,
+    not_live_after,
+    ready_to_drive,
+    still,
+    text_is,
+)
+
+#: How long each stop or stall lasts, and when in it the held key is released.
+FAULT_S = 1.5
+RELEASE_S = 0.7
 
 
 def page_stats(page) -> dict:
@@ -90,6 +117,82 @@ def estop_trials(page, listener, estop_pub, trials: int, direct: bool) -> list[f
     return delays
 
 
+def stall_trial(page, listener, start, end, aligned: bool) -> tuple[float | None, int, float]:
+    """W held, then the fault (``start()``) for FAULT_S with W released in it, then
+    ``end()``: (seconds to not live, drive commands after the end, largest |cmd_vel| after
+    the end)."""
+    from mobile_vla import topics
+
+    teleop = topics.TELEOP_CMD_VEL
+    ready_to_drive(page)
+    pressed = time.time()
+    page.keyboard.down('w')
+    last = listener.wait_for(moving, pressed, 3.0, teleop)
+    if aligned and last is not None:  # between two repeats of the key (every 0.1 s)
+        last = listener.wait_for(moving, last[0] + 1e-6, 1.0, teleop) or last
+        time.sleep(max(0.0, last[0] + 0.05 - time.time()))
+    elif not aligned:
+        time.sleep(random.uniform(0.0, 0.1))
+    page.evaluate(WATCH_NOT_LIVE)
+    began = time.time()
+    start()
+    try:
+        delay = not_live_after(page, began, timeout_s=RELEASE_S)
+        time.sleep(max(0.0, RELEASE_S - (time.time() - began)))
+        page.keyboard.up('w')
+        time.sleep(max(0.0, FAULT_S - (time.time() - began)))
+    finally:
+        end()
+    ended = time.time()
+    time.sleep(1.0)
+    after = [v for _, v in listener.since(ended, teleop) if moving(v)]
+    wheels = max((max(abs(x) for x in v) for _, v in listener.since(ended)), default=0.0)
+    page.wait_for_function(text_is('link', 'connected'), timeout=10_000)
+    return delay, len(after), wheels
+
+
+def fault_figures(graph, listener, chromium, trials: int) -> dict:
+    """See the module docstring: stale times, and drive commands after a stop or stall."""
+    def open_page(url: str):
+        page = chromium.new_page(viewport={'width': 1360, 'height': 900})
+        page.goto(f'{url}#token={graph.token}')
+        page.wait_for_function('() => window.consoleStats.frames >= 5', timeout=60_000)
+        return page
+
+    results: dict[str, dict] = {}
+    page = open_page(graph.url)
+    for name, aligned in (('console stopped (SIGSTOP)', True),
+                          ('console stopped at a random moment', False)):
+        rows = []
+        for _ in range(trials):
+            pid = graph.processes['web_console'].pid
+            rows.append(stall_trial(page, listener, lambda p=pid: os.kill(p, signal.SIGSTOP),
+                                    lambda p=pid: os.kill(p, signal.SIGCONT), aligned))
+        results[name] = rows
+    page.close()
+    proxy = StallProxy(graph.port)
+    try:
+        page = open_page(f'http://localhost:{proxy.port}/')
+        results['network stalled (proxy)'] = [
+            stall_trial(page, listener, proxy.stall, proxy.resume, True) for _ in range(trials)]
+        page.close()
+    finally:
+        proxy.close()
+    page = open_page(graph.url)
+    killed = []
+    for _ in range(max(3, trials // 4)):
+        page.wait_for_function(text_is('link', 'connected'), timeout=60_000)
+        page.evaluate(WATCH_NOT_LIVE)
+        began = time.time()
+        graph.processes['web_console'].send_signal(signal.SIGKILL)
+        killed.append((not_live_after(page, began), 0, 0.0))
+        page.wait_for_function(text_is('link', 'connected'), timeout=60_000)
+        time.sleep(1.0)
+    results['console killed (SIGKILL), then respawned'] = killed
+    page.close()
+    return results
+
+
 def jpeg_figures(runs: int = 200) -> dict:
     import numpy as np
 
@@ -110,6 +213,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--trials', type=int, default=40)
     parser.add_argument('--seconds', type=float, default=15.0)
+    parser.add_argument('--fault-trials', type=int, default=20)
     args = parser.parse_args()
     if CHROMIUM is None:
         print('chromium is not installed (make setup installs it)')
@@ -125,7 +229,7 @@ def main() -> int:
     out = Path(tempfile.mkdtemp(prefix='bench_web_'))
     graph = LiveGraph(out, port=0, token_file=str(out / 'token'), mode='manual')
     graph.start()
-    listener = Listener(graph.domain_id, (topics.CMD_VEL,))
+    listener = Listener(graph.domain_id, (topics.CMD_VEL, topics.TELEOP_CMD_VEL))
     camera_delays: list[float] = []
     listener.node.create_subscription(
         Image, topics.CAMERA_IMAGE.name,
@@ -156,6 +260,8 @@ def main() -> int:
             page.click('#estop')
             web = estop_trials(page, listener, estop_pub, args.trials, direct=False)
             direct = estop_trials(page, listener, estop_pub, args.trials, direct=True)
+            faults = fault_figures(graph, listener, chromium, args.fault_trials) \
+                if args.fault_trials else {}
             chromium.close()
     finally:
         listener.close()
@@ -186,6 +292,18 @@ def main() -> int:
               f"p95 {web_p['p95'] / direct_p['p95']:.1f}x")
     print(f"\nJPEG, 1280x720 -> 640x360, once per frame: median {jpeg['p50']:.2f} ms, "
           f"p95 {jpeg['p95']:.2f} ms")
+    print(f'\n## Faults: the page shows itself not live (ms), and drive commands after a '
+          f'{FAULT_S:g} s stop or stall with W released in it\n')
+    print('| fault | trials | not live p50 | p95 | max | never | trials with drive commands '
+          'after it | largest abs(cmd_vel) after it |')
+    print('|---|---|---|---|---|---|---|---|')
+    for name, rows in faults.items():
+        delays = [d * 1000 for d, _, _ in rows if d is not None]
+        f = percentiles(delays)
+        print(f"| {name} | {len(rows)} | {f.get('p50', '-')} | {f.get('p95', '-')} | "
+              f"{f.get('max', '-')} | {sum(d is None for d, _, _ in rows)} | "
+              f"{sum(n > 0 for _, n, _ in rows)} ({sum(n for _, n, _ in rows)} commands) | "
+              f"{max((w for _, _, w in rows), default=0.0):.3f} |")
     return 0
 
 

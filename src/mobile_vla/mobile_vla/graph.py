@@ -21,6 +21,10 @@ class NodeSpec:
     config: str  # parameter file in config/
     subscribes: tuple[topics.Topic, ...]
     publishes: tuple[topics.Topic, ...]
+    #: Started again when it ends (launch's respawn, after launch_plan.RESPAWN_DELAY_S).
+    #: Only nodes that pick up safely from nothing: the camera, the console (no control,
+    #: no key held). Not the inference (it would act again on the latched vla/command),
+    #: the arbiter (its e-stop latch and limits) or the recorder (an episode it lost).
     respawn: bool = False
 
 
@@ -49,13 +53,13 @@ WEB = NodeSpec(
     (topics.CAMERA_IMAGE, topics.CMD_VEL, topics.ROBOT_ACTION, topics.CONTROL_STATE,
      topics.VLA_STATUS, topics.DIAGNOSTICS),
     (topics.VLA_COMMAND, topics.CONTROL_MODE, topics.CONTROL_ESTOP, topics.TELEOP_CMD_VEL,
-     topics.RECORDER_CONTROL, topics.DIAGNOSTICS))
+     topics.RECORDER_CONTROL, topics.DIAGNOSTICS), respawn=True)
 #: The live simulator: the robot's camera and base, in real time (``mobile-vla sim live``).
 SIM_ROBOT = NodeSpec(
     'sim_robot', 'mobile_vla_sim', 'sim_robot', 'sim.yaml',
     (topics.CMD_VEL,),
     (topics.CAMERA_IMAGE, topics.CAMERA_IMAGE_POLICY, topics.CAMERA_INFO, topics.ODOM,
-     topics.DIAGNOSTICS))
+     topics.DIAGNOSTICS), respawn=True)  # it stands in for the camera (and the base)
 
 #: What ``ros2 launch launch/mobile_vla.launch.py`` starts (the teleop and the web console
 #: only on request).

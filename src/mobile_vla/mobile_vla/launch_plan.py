@@ -56,6 +56,9 @@ DEFAULTS = {name: default for name, default, _ in ARGUMENTS}
 #: episode to be written.
 SIGTERM_TIMEOUT_S = {RECORDER.name: 35.0}
 DEFAULT_SIGTERM_TIMEOUT_S = 5.0
+#: Seconds before a node that ended is started again, for the nodes that respawn
+#: (``NodeSpec.respawn``): launch on the robot and ``mobile-vla sim live`` alike.
+RESPAWN_DELAY_S = 2.0
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,12 @@ still"); the event of the others is ``start_action`` when that command moves the
 robot and ``stop_action`` when it does not. The episode ends one period after its
 last frame, when that frame's action is known.
 
+An episode's instruction is the one it demonstrates: the one given with
+``start <scenario> <instruction>``; else an instruction that arrives on ``vla/command``
+while it records (the policy is then demonstrating it; the newest wins); else the
+scenario's own. An instruction heard before the episode started is never used: it may
+be a policy command left over from before a person took the keys.
+
 Episodes stop at ``max_frames`` on their own. Finished episodes are returned to
 the caller, which writes them (the node does so in a worker thread). Time comes
 in as an argument (seconds); nothing here reads a clock.
@@ -105,6 +111,8 @@ class _Recording:
     scenario: str
     instruction: str
     start: float
+    #: The instruction came with the start command: vla/command does not replace it.
+    instruction_given: bool = False
     images: list[np.ndarray] = field(default_factory=list)
     actions: list[np.ndarray] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
@@ -125,7 +133,6 @@ class EpisodeRecorder:
         self._free_bytes = free_bytes
         self._frame: tuple[np.ndarray, str, float] | None = None
         self._command = np.zeros(3)
-        self._instruction = ''
         self._rec: _Recording | None = None
         self.episodes_finished = 0
         self.episodes_dropped = 0
@@ -158,8 +165,16 @@ class EpisodeRecorder:
         return None
 
     def on_instruction(self, text: str) -> None:
+        """An instruction on vla/command: while an episode records without one of its own,
+        it is what the policy demonstrates, so it becomes the episode's ('stop' and ''
+        halt the policy and are not instructions). Before an episode it is ignored."""
+        rec = self._rec
+        if rec is None or rec.instruction_given:
+            return
         # A lone surrogate cannot go into the file's UTF-8 attribute: it becomes U+FFFD.
-        self._instruction = str(text).strip().encode('utf-8', 'replace').decode('utf-8')
+        text = str(text).strip().encode('utf-8', 'replace').decode('utf-8')
+        if text and text.lower() != 'stop':
+            rec.instruction = text
 
     def on_command(self, action: Any, now: float) -> Episode | None:
         """A velocity command (the arbiter's cmd_vel); returns an episode that just filled up."""
@@ -258,10 +273,9 @@ class EpisodeRecorder:
                 return self._error(
                     f'cannot start: {free_mb:.0f} MB free in {self.config.output_dir}, '
                     f'need {self.config.min_free_mb:.0f} MB; free space or change output_dir')
-        instruction = args[1] if len(args) > 1 else (
-            self._instruction if self._instruction and self._instruction.lower() != 'stop'
-            else scenario.instruction())
-        self._rec = _Recording(scenario.name, instruction, now,
+        given = len(args) > 1
+        instruction = args[1] if given else scenario.instruction()
+        self._rec = _Recording(scenario.name, instruction, now, instruction_given=given,
                                next_fixed=now + 1.0 / self.config.fixed_rate_hz)
         first = self._command if self.config.mode == 'fixed_rate' else np.zeros(3)
         self._record('episode_start', first, now)

@@ -168,27 +168,40 @@ def test_discard_and_min_frames_drop_episodes():
     assert rig.rec.episodes_dropped == 2
 
 
-def test_instruction_comes_from_the_command_then_vla_command_then_the_scenario():
+def test_instruction_comes_from_the_command_then_vla_command_during_it_then_the_scenario():
     rig = Rig()
     rig.control('start 1box_vert_left pass it on the left please')
+    rig.rec.on_instruction('go around the box on the right to the cup')  # given: it stays
     rig.command(W, 0.1)
     assert rig.control('stop').episode.instruction == 'pass it on the left please'
-    rig.rec.on_instruction('go left around the box to the cup')
+    # The policy is told during the episode: it demonstrates that (the newest wins).
     rig.control('start 1box_vert_left')
+    rig.rec.on_instruction('go to the cup')
     rig.command(W, 0.1)
+    rig.rec.on_instruction('go left around the box to the cup')
+    rig.rec.on_instruction('stop')  # halts the policy; not an instruction
     assert rig.control('stop').episode.instruction == 'go left around the box to the cup'
-    rig.rec.on_instruction('stop')
     rig.control('start 2box_hori_right')
     rig.command(W, 0.1)
     assert rig.control('stop').episode.instruction == \
         'go around the boxes on the right to the cup'
 
 
+def test_a_policy_instruction_from_before_the_episode_is_never_its_instruction():
+    """A person takes the keys after the policy ran: the episode is theirs, of its scenario."""
+    rig = Rig()
+    rig.rec.on_instruction('go around the box on the right to the cup')
+    rig.control('start 1box_vert_left')
+    rig.command(W, 0.1)
+    episode = rig.control('stop').episode
+    assert episode.instruction == 'go around the box on the left to the cup'
+
+
 def test_an_instruction_with_a_lone_surrogate_is_still_written(tmp_path):
     """It would fail the file's UTF-8 attribute and lose the episode: it is replaced."""
     rig = Rig()
-    rig.rec.on_instruction('go left \ud800 around the box')
     rig.control('start 1box_vert_left')
+    rig.rec.on_instruction('go left \ud800 around the box')
     rig.command(W, 0.1)
     episode = rig.control('stop').episode
     assert episode.instruction == 'go left ? around the box'

@@ -26,7 +26,8 @@ A = (0.0, 1.15, 0.0)
 
 @pytest.fixture
 def driving_bag(tmp_path):
-    """8 s of 30 fps camera, 20 Hz cmd_vel with key presses, an instruction, start and stop."""
+    """8 s of 30 fps camera, 20 Hz cmd_vel with key presses, start, an instruction while
+    recording, and stop."""
     rng = np.random.default_rng(4)
     frames = {}
     path = tmp_path / 'drive'
@@ -35,8 +36,8 @@ def driving_bag(tmp_path):
             t = T0 + n * S // 30
             frames[t] = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
             bag.write_image('/camera/image', frames[t], t, encoding='rgb8')
-        bag.write_string('/vla/command', 'swing left around the box to the cup', T0 + S // 10)
         bag.write_string('/recorder/control', 'start 1box_vert_left', T0 + S // 2)
+        bag.write_string('/vla/command', 'swing left around the box to the cup', T0 + S * 6 // 10)
         for n in range(8 * 20):
             t = T0 + n * S // 20 + 1_000_000  # 1 ms after the frame grid
             phase = (n // 6) % 4  # 0.3 s each: W, stop, A, stop
@@ -54,12 +55,13 @@ def test_episode_from_a_replayed_bag_is_bit_exact(driving_bag, tmp_path):
                    on_episode=lambda ep: written.append(store.write(ep)))
     ex.run_bag(path)
     # 18 frames come before the stop at 7 s: the episode ended on its own.
-    assert log[1:] == ["recording 1box_vert_left: 'swing left around the box to the cup'",
+    assert log[1:] == ["recording 1box_vert_left: 'go around the box on the left to the cup'",
                        '[error] stop: no episode is being recorded']
     [episode_path] = written
     assert validate_episode(episode_path) == []
     ep = read_episode(episode_path)
     assert ep.num_frames == 18 and ep.scenario == '1box_vert_left'
+    assert ep.instruction == 'swing left around the box to the cup'  # told while recording
     assert ep.event_types == ['episode_start'] + ['start_action', 'stop_action'] * 8 + [
         'start_action']
     np.testing.assert_allclose(ep.actions[1::2][:9], [A, W] * 4 + [A])  # starts in an A phase

@@ -212,7 +212,8 @@ def _live(args: argparse.Namespace) -> int:
 
     graph = LiveGraph(Path(args.out), checkpoint=args.checkpoint, scenario=parse(
         args.scenario).name, seed=args.seed, fps=args.fps, host=args.host, port=args.port,
-        token_file=args.token_file, mode=args.mode)
+        token_file=args.token_file, mode=args.mode,
+        report=lambda text: print(f'{text}; see {Path(args.out)}/logs', flush=True))
     print(f'starting the graph (ROS_DOMAIN_ID={graph.domain_id}, logs in {graph.out}/logs) ...',
           flush=True)
     # SIGTERM ends the run as Ctrl-C does: every node publishes its zero first.
@@ -223,14 +224,10 @@ def _live(args: argparse.Namespace) -> int:
               f'  room {graph.scenario} (seed {graph.seed}); type an instruction such as '
               '"go around the box on the left to the cup".\n'
               f'  token file: {graph.token_file}; episodes: {graph.episodes}\n'
-              '  Ctrl-C stops every node (each sends zero first).', flush=True)
+              '  Ctrl-C stops every node (each sends zero first). A node that ends is '
+              'restarted if it respawns on the robot, and reported otherwise.', flush=True)
         deadline = time.monotonic() + args.duration if args.duration else None
         while deadline is None or time.monotonic() < deadline:
-            for name, process in graph.processes.items():
-                if process.poll() is not None:
-                    print(f'{name} ended (code {process.returncode}); see '
-                          f'{graph.out}/logs/{name}.log', flush=True)
-                    return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
         print('stopping ...', flush=True)

@@ -11,6 +11,13 @@ real DDS, as ``ros2 launch ... web:=true`` would on the robot:
 Every node gets ``config/<node>.yaml`` then ``config/sim.yaml``, as in simulation
 elsewhere. The policy steps at the simulator's training frame rate (4 Hz), while the
 camera runs at ``fps`` for the people watching.
+
+Once the graph is up, a node that ends is handled as launch handles it on the robot:
+one that respawns there (``NodeSpec.respawn``: the console, and ``sim_robot`` for the
+camera) is started again after ``RESPAWN_DELAY_S``; another is reported and the rest
+runs on. One node's end never ends the graph. Each end and restart is reported
+(``report``, printed by ``mobile-vla sim live``); the console shows it too (a page
+reconnects to a restarted console and says so; a silent node is announced).
 """
 
 from __future__ import annotations
@@ -22,11 +29,11 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mobile_vla.graph import ARBITER, INFERENCE, RECORDER, SIM_ROBOT, WEB, NodeSpec
-from mobile_vla.launch_plan import node_params
-from mobile_vla.processes import ros_env, start_node, stop_all
+from mobile_vla.launch_plan import RESPAWN_DELAY_S, node_params
+from mobile_vla.processes import Supervisor, ros_env, start_node, stop_all
 from mobile_vla_sim.session import SIM_PROFILE, SimConfig
 
 #: How long the graph may take to show a frame in the console after start.
@@ -54,7 +61,14 @@ class LiveGraph:
     watch_needs_token: bool = True
     mode: str = 'vla'
     domain_id: int | None = None
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    #: Where ends and restarts of nodes are told (``mobile-vla sim live`` prints them).
+    report: Callable[[str], None] = field(default=lambda text: None, repr=False)
+    respawn_delay_s: float = RESPAWN_DELAY_S
+    #: What happened to the nodes, as reported, in order.
+    events: list[str] = field(default_factory=list, init=False)
+    _supervisor: Supervisor | None = field(default=None, init=False, repr=False)
+    _processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False,
+                                                    repr=False)
 
     def __post_init__(self) -> None:
         self.out = Path(self.out).resolve()
@@ -90,16 +104,42 @@ class LiveGraph:
                 'episodes_dir': str(self.episodes), 'watch_needs_token': self.watch_needs_token}),
         }
 
+    @property
+    def processes(self) -> dict[str, subprocess.Popen]:
+        """Each node's process now (a restarted node's newest)."""
+        if self._supervisor is not None:
+            return self._supervisor.processes
+        return dict(self._processes)
+
     def start(self) -> None:
-        """Start every node; returns once the console answers (raises if it never does)."""
+        """Start every node; returns once the console answers (raises if it never does).
+        From then on, nodes that end are restarted or reported (see the module docstring)."""
         logs = self.out / 'logs'
         logs.mkdir(parents=True, exist_ok=True)
         logs.chmod(0o700)  # the console's log holds the URL with its token
         env = ros_env(self.domain_id)
-        for spec, params in self.node_params().items():
-            with open(logs / f'{spec.name}.log', 'wb') as log:
-                self.processes[spec.name] = start_node(spec, params, logs, env, stdout=log)
+        starters = {spec: self._starter(spec, params, logs, env)
+                    for spec, params in self.node_params().items()}
+        for spec, start in starters.items():
+            self._processes[spec.name] = start()
         self.wait_ready()
+        self._supervisor = Supervisor(self.respawn_delay_s, self._report)
+        for spec, start in starters.items():
+            self._supervisor.add(spec.name, self._processes[spec.name],
+                                 start if spec.respawn else None)
+        self._supervisor.start()
+
+    @staticmethod
+    def _starter(spec: NodeSpec, params: dict[str, Any], logs: Path,
+                 env: dict[str, str]) -> Callable[[], subprocess.Popen]:
+        def start() -> subprocess.Popen:
+            with open(logs / f'{spec.name}.log', 'ab') as log:  # a restart adds to it
+                return start_node(spec, params, logs, env, stdout=log)
+        return start
+
+    def _report(self, text: str) -> None:
+        self.events.append(text)
+        self.report(text)
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         """Until the console serves a camera frame: the room renders, DDS delivers, the
@@ -122,4 +162,7 @@ class LiveGraph:
                            f'see {self.out / "logs"}')
 
     def stop(self) -> None:
+        """Stop restarting, then stop every node (each sends its zero first)."""
+        if self._supervisor is not None:
+            self._supervisor.stop()
         stop_all(list(self.processes.values()))

@@ -19,10 +19,25 @@ Rules, in the order they are applied to a control message:
    over on purpose (``take_control``). A takeover is announced to every page, and the
    previous holder's drive is stopped. Engaging the e-stop is never refused to a client
    with the token; releasing it needs control.
+6. Lateness (a key on ``drive``): a drive message must say when it was sent, and one that
+   arrives later than ``drive_timeout_s`` (see Stalls below) is refused (409) and stops
+   the robot.
 
 Driving follows the teleop's rules: the page sends the held key and repeats it every
 0.1 s; a key not repeated within ``drive_timeout_s``, a release, a lost focus, a
-closed connection or a change of controller sends zero at once.
+closed connection or a change of controller sends zero at once. A key that lapsed, or
+was stopped by an e-stop or a takeover, drives again only once released.
+
+Stalls: a drive message queued while the link or the console stalled must not drive
+when it finally arrives. The browser's clock and this one are different machines, so
+each message carries the sender's own monotonic time (``sent_ms``); per connection,
+``ClockOffset`` keeps the smallest (arrival - sent) of the recent past, and a drive
+message that arrives more than ``drive_timeout_s`` later than that is dropped: zero goes
+out and the key must be released first. Constant network delay and the clocks' offset
+cancel out; only the delay a stall adds counts.
+
+Health: ``/diagnostics`` come once a second from every node; a node silent for
+``node_silent_s`` is announced (an event) and shown, and so is its return.
 """
 
 from __future__ import annotations
@@ -43,6 +58,15 @@ ZERO = (0.0, 0.0, 0.0)
 MODES = ('manual', 'vla', 'hybrid')
 RECORD_ACTIONS = {'start': 'start', 'keep': 'stop', 'discard': 'discard'}
 CONTROL_TYPES = ('instruction', 'mode', 'estop', 'drive', 'throttle', 'record', 'take_control')
+#: Characters of the name a page gives itself (shown to every page: "alice (10.0.0.7)").
+MAX_NAME_CHARS = 40
+#: How far back (in the sender's own clock) a connection's fastest message is remembered:
+#: long against a stall, short against clock drift and a sender whose clock paused.
+OFFSET_WINDOW_S = 30.0
+#: Arrival offsets kept per connection at most (only rising ones are kept: a few in practice).
+MAX_OFFSETS = 4096
+#: A gap this long between two health checks means this console itself did not run.
+SELF_STALL_S = 1.0
 #: Failed token attempts an address may make at once, and how fast it earns one back.
 AUTH_FAILURE_BURST = 10
 AUTH_FAILURE_RATE = 0.2
@@ -93,6 +117,47 @@ class TokenBucket:
         return False
 
 
+class ClockOffset:
+    """How late a connection's messages arrive, measured against its own fastest ones.
+
+    ``lateness(sent, arrival)`` takes the sender's monotonic time of a message and this
+    side's time of its arrival (seconds; two clocks with any offset). The smallest
+    ``arrival - sent`` over the last ``window_s`` of the sender's clock is the link's
+    delay with nothing queued; what a message adds to it is how long it waited in a
+    stalled link or console. The window is kept in the sender's time, so messages
+    queued during a stall are judged against the ones before it, a drifting clock is
+    forgotten after ``window_s``, and a sender whose clock paused (a sleeping laptop)
+    reads as late for at most ``window_s``, never as early.
+    """
+
+    def __init__(self, window_s: float = OFFSET_WINDOW_S) -> None:
+        self.window_s = window_s
+        self._newest: float | None = None
+        #: (sent, offset) with rising offsets: the front is the window's smallest.
+        self._rising: deque[tuple[float, float]] = deque()
+
+    def lateness(self, sent: float, arrival: float) -> float:
+        offset = arrival - sent
+        self._newest = sent if self._newest is None else max(self._newest, sent)
+        while self._rising and self._rising[0][0] < self._newest - self.window_s:
+            self._rising.popleft()
+        while self._rising and self._rising[-1][1] >= offset:
+            self._rising.pop()
+        if len(self._rising) >= MAX_OFFSETS:
+            self._rising.popleft()
+        self._rising.append((sent, offset))
+        return offset - self._rising[0][1]
+
+
+def client_name(value: Any) -> str | None:
+    """The name a page gives itself, tidied (printable, one line, at most
+    ``MAX_NAME_CHARS``), or None when it gives none that can be shown."""
+    if not isinstance(value, str):
+        return None
+    words = (''.join(c for c in word if c.isprintable()) for word in value.split())
+    return ' '.join(word for word in words if word)[:MAX_NAME_CHARS].strip() or None
+
+
 @dataclass
 class Client:
     """One connected page (``kind='page'``, a WebSocket) or API caller (``'api'``)."""
@@ -101,10 +166,18 @@ class Client:
     address: str
     kind: str
     bucket: TokenBucket
+    name: str | None = None
     stats: dict[str, float] = field(default_factory=dict)
+    offset: ClockOffset = field(default_factory=ClockOffset)
+
+    @property
+    def label(self) -> str:
+        """Who this is, for people: the page's name (or its id) and its address."""
+        return self.id if self.kind == 'api' else f'{self.name or self.id} ({self.address})'
 
     def describe(self) -> dict[str, Any]:
-        return {'id': self.id, 'address': self.address, 'kind': self.kind}
+        return {'id': self.id, 'address': self.address, 'kind': self.kind,
+                'name': self.name, 'label': self.label}
 
 
 def _number(message: dict[str, Any], key: str) -> float | None:
@@ -126,6 +199,26 @@ def _no_constant(name: str) -> None:
 
 def _finite(values: tuple[float, ...]) -> tuple[float | None, ...]:
     return tuple(float(v) if math.isfinite(v) else None for v in values)
+
+
+def _instruction_problem(text: Any, limit: int) -> str | None:
+    """Why ``text`` cannot be an instruction, or None."""
+    if not isinstance(text, str):
+        return 'needs "text", a string'
+    if len(text) > limit:
+        return f'of {len(text)} characters; the most is {limit} (max_instruction_chars)'
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        return 'is not valid Unicode text'
+    if '\x00' in text:
+        return 'contains a NUL character'
+    return None
+
+
+def node_of(status_name: str) -> str:
+    """The node a diagnostic status belongs to: 'vla_inference: policy' -> 'vla_inference'."""
+    return status_name.split(':', 1)[0].strip() or status_name
 
 
 class ConsoleApi:
@@ -152,16 +245,23 @@ class ConsoleApi:
         self.recent: deque[str] = deque(maxlen=config.recent_instructions)
         self.events: list[dict[str, Any]] = []
         self.counts = {'accepted': 0, 'refused_auth': 0, 'refused_rate': 0,
-                       'refused_control': 0, 'refused_input': 0}
-        # What the graph says (telemetry).
+                       'refused_control': 0, 'refused_input': 0, 'refused_late': 0}
+        # What the graph says (telemetry), each with the time it came.
         self.cmd_vel: tuple[float, float, float] = ZERO
+        self._cmd_vel_t: float | None = None
         self.robot_action: tuple[float, float, float] = ZERO
+        self._robot_action_t: float | None = None
         self.control_state: dict[str, Any] | None = None
         self._control_state_t = 0.0
         self.vla_status: dict[str, Any] | None = None
+        self._vla_status_t: float | None = None
         self.diagnostics: dict[str, dict[str, Any]] = {}
+        #: Node -> when its /diagnostics last came; the silent ones.
+        self._node_seen: dict[str, float] = {}
+        self.silent: set[str] = set()
+        self._last_check: float | None = None
         self.episodes: list[dict[str, Any]] = []
-        self.history: deque[tuple[float, tuple[float, ...], tuple[float, ...]]] = deque()
+        self.history: deque[tuple[float, Any, Any]] = deque()
 
     # ------------------------------------------------------------------ auth
     def token_ok(self, given: Any) -> bool:
@@ -203,7 +303,9 @@ class ConsoleApi:
         return self.authenticate(address, token, now)
 
     # --------------------------------------------------------------- clients
-    def open_client(self, client_id: str, address: str, kind: str, now: float) -> Reply:
+    def open_client(self, client_id: str, address: str, kind: str, now: float,
+                    name: Any = None) -> Reply:
+        """A page (or API caller) arrives; ``name`` is what the page calls itself."""
         if client_id in self.clients:
             return Reply(200, {'ok': True, 'client': self.clients[client_id].describe()})
         if kind == 'api' and len(self.clients) >= MAX_TRACKED:  # forget idle API callers
@@ -215,17 +317,18 @@ class ConsoleApi:
             return _error(503, f'{pages} consoles are open, the most this robot serves '
                                '(max_clients); close one')
         self.clients[client_id] = Client(client_id, address, kind, TokenBucket(
-            self.config.control_rate, self.config.control_burst, now))
+            self.config.control_rate, self.config.control_burst, now), client_name(name))
         return Reply(200, {'ok': True, 'client': self.clients[client_id].describe()})
 
     def close_client(self, client_id: str, now: float) -> list[Publish]:
         """A page went away: if it held control, control is free and driving stops."""
-        self.clients.pop(client_id, None)
+        client = self.clients.pop(client_id, None)
         self._needs_release.discard(client_id)
         if self.controller != client_id:
             return []
         self.controller = None
-        self._event('control', f'{client_id} left; nobody has control', now)
+        who = client.label if client is not None else client_id
+        self._event('control', f'{who} left; nobody has control', now, left=client_id)
         return self.stop_drive()
 
     # --------------------------------------------------------------- control
@@ -252,6 +355,7 @@ class ConsoleApi:
             if not opened.ok:
                 return opened
         client = self.clients[client_id]
+        lateness = self._lateness(client, message, now)
         kind_of = message['type']
         engaging = kind_of == 'estop' and message.get('engaged') is True
         # Stopping is never refused for speed: the e-stop skips the bucket.
@@ -270,13 +374,39 @@ class ConsoleApi:
             holder = self._holder(now)
             if holder is not None and holder != client_id:
                 self.counts['refused_control'] += 1
-                who = self.clients[holder].describe()
-                return _error(409, f"{who['id']} ({who['address']}) has control; take control "
+                return _error(409, f'{self.clients[holder].label} has control; take control '
                                    'to take over (they will see it)')
             if holder is None:
                 self._take(client, now)
             self._controller_last = now
+        if kind_of == 'drive' and checked is not None:
+            late = self._late_drive(client, lateness)
+            if late is not None:
+                return late
         return self._accept(handler(checked, now))
+
+    def _lateness(self, client: Client, message: dict[str, Any], now: float) -> float | None:
+        """How late this message arrived (see ``ClockOffset``), when it says when it was
+        sent (``sent_ms``, the sender's monotonic clock in milliseconds)."""
+        sent_ms = _number(message, 'sent_ms')
+        return None if sent_ms is None else client.offset.lateness(sent_ms / 1000.0, now)
+
+    def _late_drive(self, client: Client, lateness: float | None) -> Reply | None:
+        """None when a key may drive; a drive message that does not say when it was sent,
+        or that waited in a stalled link or console, is refused, and the robot stops."""
+        if lateness is None:
+            self.counts['refused_input'] += 1
+            return _error(400, 'a drive message needs "sent_ms", the sender\'s monotonic clock '
+                               'in milliseconds (the page sends performance.now()), so that '
+                               'one held up by a stall is not replayed')
+        if lateness <= self.config.drive_timeout_s + EPS:
+            return None
+        self.counts['refused_late'] += 1
+        self._needs_release.add(client.id)
+        return Reply(409, {'ok': False, 'late_s': round(lateness, 3), 'error': (
+            f'your key arrived {lateness:.1f} s late (the link or the console stalled), so it '
+            'was dropped and the robot stopped; release the key and press it again')},
+            self.stop_drive())
 
     def _accept(self, reply: Reply) -> Reply:
         if reply.ok:
@@ -302,18 +432,8 @@ class ConsoleApi:
         """The message's fields as typed values, or a 400 reply saying what is wrong."""
         if kind == 'instruction':
             text = m.get('text')
-            if not isinstance(text, str):
-                return _error(400, 'instruction needs "text", a string')
-            if len(text) > self.config.max_instruction_chars:
-                return _error(400, f'instruction of {len(text)} characters; the most is '
-                                   f'{self.config.max_instruction_chars}')
-            try:
-                text.encode('utf-8')
-            except UnicodeEncodeError:
-                return _error(400, 'instruction is not valid Unicode text')
-            if '\x00' in text:
-                return _error(400, 'instruction contains a NUL character')
-            return text
+            problem = _instruction_problem(text, self.config.max_instruction_chars)
+            return _error(400, f'instruction {problem}') if problem else text
         if kind == 'mode':
             if not isinstance(m.get('mode'), str) or m['mode'] not in MODES:
                 return _error(400, f'mode must be one of {", ".join(MODES)}')
@@ -345,7 +465,7 @@ class ConsoleApi:
             if not isinstance(action, str) or action not in RECORD_ACTIONS:
                 return _error(400, f'record action must be one of {", ".join(RECORD_ACTIONS)}')
             if action != 'start':
-                return (action, None)
+                return (action, None, None)
             scenario = m.get('scenario')
             if isinstance(scenario, int) and not isinstance(scenario, bool) \
                     and 1 <= scenario <= len(SCENARIOS):
@@ -353,7 +473,14 @@ class ConsoleApi:
             if not isinstance(scenario, str) or scenario not in SCENARIOS:
                 return _error(400, 'record start needs "scenario": 1-8 or one of '
                                    f'{", ".join(SCENARIOS)}')
-            return (action, scenario)
+            text = m.get('instruction')
+            if text is None:
+                return (action, scenario, None)
+            problem = _instruction_problem(text, self.config.max_instruction_chars)
+            if problem:
+                return _error(400, f'record "instruction" {problem}')
+            # The recorder reads 'start <scenario> [instruction]' as words: one line.
+            return (action, scenario, ' '.join(text.split()) or None)
         return None  # take_control
 
     def _holder(self, now: float) -> str | None:
@@ -365,7 +492,7 @@ class ConsoleApi:
         if client is None or (client.kind == 'api' and
                               now - self._controller_last > self.config.control_idle_s):
             self.controller = None
-            self._event('control', f'{holder} was idle; nobody has control', now)
+            self._event('control', f'{holder} was idle; nobody has control', now, left=holder)
             return None
         return holder
 
@@ -377,10 +504,11 @@ class ConsoleApi:
                 if self.drive_key is not None:
                     self._needs_release.add(previous)
                 publish = self.stop_drive()
-                self._event('control', f'{client.id} ({client.address}) took control from '
-                                       f'{previous}', now, taken_from=previous)
+                before = self.clients[previous].label if previous in self.clients else previous
+                self._event('control', f'{client.label} took control from {before}', now,
+                            by=client.id, taken_from=previous)
             else:
-                self._event('control', f'{client.id} ({client.address}) has control', now)
+                self._event('control', f'{client.label} has control', now, by=client.id)
             self.controller = client.id
         self._controller_last = now
         return Reply(200, {'ok': True, 'controller': client.id}, publish)
@@ -422,9 +550,9 @@ class ConsoleApi:
             publish = [(topics.TELEOP_CMD_VEL, self.drive_command)]
         return Reply(200, {'ok': True, 'throttle': percent}, publish)
 
-    def _do_record(self, checked: tuple[str, str | None], now: float) -> Reply:
-        action, scenario = checked
-        command = RECORD_ACTIONS[action] + (f' {scenario}' if scenario else '')
+    def _do_record(self, checked: tuple[str, str | None, str | None], now: float) -> Reply:
+        action, scenario, instruction = checked
+        command = ' '.join(filter(None, (RECORD_ACTIONS[action], scenario, instruction)))
         return Reply(200, {'ok': True, 'command': command}, [(topics.RECORDER_CONTROL, command)])
 
     def _do_drive(self, key: str | None, now: float) -> Reply:
@@ -457,10 +585,13 @@ class ConsoleApi:
         return [(topics.TELEOP_CMD_VEL, ZERO)]
 
     def tick(self, now: float) -> list[Publish]:
-        """Call at least at ``drive_rate_hz``: repeats the held key, or stops it."""
+        """Call at least at ``drive_rate_hz``: repeats the held key, or stops it (a key that
+        lapsed drives again only once released)."""
         if self.drive_key is None:
             return []
         if now >= self._drive_until - EPS:
+            if self.controller is not None:
+                self._needs_release.add(self.controller)
             return self.stop_drive()
         if now >= self._next_drive - EPS:
             period = 1.0 / self.config.drive_rate_hz
@@ -473,6 +604,7 @@ class ConsoleApi:
         client = self.clients.get(client_id)
         if client is None:
             return _error(400, 'stats come from an open console (the WebSocket)')
+        self._lateness(client, message, now)  # a sample of the link's delay too
         if not client.bucket.take(now):
             self.counts['refused_rate'] += 1
             return _error(429, 'too many messages; slow down')
@@ -487,11 +619,15 @@ class ConsoleApi:
         return events
 
     # -------------------------------------------------------------- telemetry
-    def on_cmd_vel(self, action: tuple[float, float, float]) -> None:
-        self.cmd_vel = _finite(action)
+    def on_cmd_vel(self, action: tuple[float, float, float], now: float) -> None:
+        self.cmd_vel, self._cmd_vel_t = _finite(action), now
 
-    def on_robot_action(self, action: tuple[float, float, float]) -> None:
-        self.robot_action = _finite(action)
+    def on_robot_action(self, action: tuple[float, float, float], now: float) -> None:
+        self.robot_action, self._robot_action_t = _finite(action), now
+
+    def _fresh(self, value: Any, t: float | None, now: float) -> Any:
+        """``value`` while it is younger than ``state_stale_s``, else None (unknown)."""
+        return None if t is None or now - t > self.config.state_stale_s else value
 
     def on_control_state(self, text: str, now: float) -> None:
         self.control_state = _json_object(text)
@@ -506,20 +642,48 @@ class ConsoleApi:
             return None
         return self.control_state
 
-    def on_vla_status(self, text: str) -> None:
-        self.vla_status = _json_object(text)
+    def on_vla_status(self, text: str, now: float) -> None:
+        self.vla_status, self._vla_status_t = _json_object(text), now
 
     def on_diagnostic(self, name: str, level: int, message: str, values: dict[str, str],
                       now: float) -> None:
         if name not in self.diagnostics and len(self.diagnostics) >= MAX_TRACKED:
             oldest = min(self.diagnostics, key=lambda n: self.diagnostics[n]['t'])
             del self.diagnostics[oldest]
+        node = node_of(name)
         self.diagnostics[name] = {'level': DIAGNOSTIC_LEVELS.get(level, str(level)),
-                                  'message': message, 'values': values, 't': now}
+                                  'message': message, 'values': values, 't': now, 'node': node}
+        if node not in self._node_seen and len(self._node_seen) >= MAX_TRACKED:
+            oldest = min(self._node_seen, key=self._node_seen.get)
+            del self._node_seen[oldest]
+            self.silent.discard(oldest)
+        if node in self.silent:
+            self.silent.discard(node)
+            self._event('node', f'{node} is back after {now - self._node_seen[node]:.0f} s of '
+                                'silence (restarted, or it ran again)', now, node=node)
+        self._node_seen[node] = now
+
+    def check_nodes(self, now: float) -> None:
+        """Call at the telemetry rate: a node silent for ``node_silent_s`` is announced.
+        A gap in these calls is this console's own stall (its process stopped): every
+        node then gets a fresh ``node_silent_s`` before it counts as silent."""
+        if self._last_check is not None and now - self._last_check > SELF_STALL_S:
+            gap = now - self._last_check
+            self._event('console', f'this console did not run for {gap:.1f} s (its process '
+                                   'was stopped or starved); what it shows was stale meanwhile',
+                        now)
+            self._node_seen = {node: t + gap for node, t in self._node_seen.items()}
+        self._last_check = now
+        for node, seen in self._node_seen.items():
+            if node not in self.silent and now - seen > self.config.node_silent_s:
+                self.silent.add(node)
+                self._event('node', f'{node} is silent: no /diagnostics for {now - seen:.0f} s '
+                                    '(stopped, hung or gone)', now, node=node)
 
     def sample(self, now: float) -> None:
-        """One point of the velocity plot (at the telemetry rate)."""
-        self.history.append((now, self.cmd_vel, self.robot_action))
+        """One point of the velocity plot (at the telemetry rate); unknown values are None."""
+        self.history.append((now, self._fresh(self.cmd_vel, self._cmd_vel_t, now),
+                             self._fresh(self.robot_action, self._robot_action_t, now)))
         while self.history and self.history[0][0] < now - self.config.plot_window_s:
             self.history.popleft()
 
@@ -539,7 +703,8 @@ class ConsoleApi:
             'type': 'state', 't': now,
             'controller': self.clients[holder].describe() if holder else None,
             'throttle': self.throttle, 'drive_key': self.drive_key,
-            'cmd_vel': self.cmd_vel, 'robot_action': self.robot_action,
+            'cmd_vel': self._fresh(self.cmd_vel, self._cmd_vel_t, now),
+            'robot_action': self._fresh(self.robot_action, self._robot_action_t, now),
             'mode': arbiter.get('mode'),
             'estop': self.estop_engaged(now),
             'estop_release_requested': bool(estop.get('release_requested'))
@@ -547,8 +712,12 @@ class ConsoleApi:
             'control_state_age_s': None if self.control_state is None
             else round(now - self._control_state_t, 3),
             'control_state': self.control_state, 'vla_status': self.vla_status,
+            'vla_status_age_s': None if self._vla_status_t is None
+            else round(now - self._vla_status_t, 3),
             'diagnostics': {name: {**s, 'age_s': round(now - s['t'], 3)}
                             for name, s in self.diagnostics.items()},
+            'silent_nodes': {node: round(now - self._node_seen[node], 1)
+                             for node in sorted(self.silent)},
             'recorder': self.recorder,
             'recent_instructions': list(self.recent),
             'episodes': self.episodes,
@@ -557,7 +726,7 @@ class ConsoleApi:
         }
 
     def plot_history(self) -> list[list[Any]]:
-        return [[t, list(c), list(a)] for t, c, a in self.history]
+        return [[t, c and list(c), a and list(a)] for t, c, a in self.history]
 
 
 def _json_object(text: str) -> dict[str, Any]:

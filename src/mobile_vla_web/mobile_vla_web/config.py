@@ -14,7 +14,6 @@ from mobile_vla.config import documented as _doc
 MIN_PORT = 1024
 
 
-
 @dataclass(frozen=True)
 class WebConfig:
     """Parameters of the web console node."""
@@ -33,7 +32,10 @@ class WebConfig:
     jpeg_quality: int = _doc('JPEG quality of the camera stream, 30-95', 75)
     drive_rate_hz: float = _doc('teleop/cmd_vel rate while a key is held in the page', 10.0)
     drive_timeout_s: float = _doc('a held key that the page stops repeating (it repeats every '
-                                  '0.1 s) is released after this: zero goes out', 0.3)
+                                  '0.1 s) is released after this: zero goes out, and it drives '
+                                  'again only once released; a drive message that arrives '
+                                  'later than this (against the fastest of its connection) is '
+                                  'dropped', 0.3)
     key_speed: float = _doc('command magnitude of a key at 100 % throttle', ACTION_LIMIT)
     throttle_percent: int = _doc('throttle of a new controller, 10-100 %', 50)
     control_rate: float = _doc('control messages a second a client may send (token bucket)',
@@ -44,9 +46,17 @@ class WebConfig:
     max_clients: int = _doc('WebSocket clients at once; more are refused', 16)
     control_idle_s: float = _doc('control held by an API client (REST) is released after '
                                  'this long without a control action', 30.0)
-    telemetry_rate_hz: float = _doc('state messages a second to each page', 10.0)
-    state_stale_s: float = _doc('control/state older than this: the page shows mode and '
-                                'e-stop as unknown, not their last values', 2.0)
+    telemetry_rate_hz: float = _doc('state messages a second to each page; they are also '
+                                    "the page's heartbeat (see page_stale_s)", 10.0)
+    page_stale_s: float = _doc('the page shows itself not live (control, e-stop, telemetry '
+                               'and camera greyed, a held key released) when no state message '
+                               'came for this long, and greys the camera when no frame came '
+                               'for this long (or three stream_fps periods, if longer); '
+                               'telemetry_rate_hz x page_stale_s must be at least 2', 0.5)
+    state_stale_s: float = _doc('control/state, cmd_vel or robot/action older than this: the '
+                                'page shows them as unknown, not their last values', 2.0)
+    node_silent_s: float = _doc('a node whose /diagnostics (once a second) stop for this long '
+                                'is shown as silent (stopped, hung or gone), loudly', 3.0)
     plot_window_s: float = _doc('seconds of velocity history a new page gets', 10.0)
     recent_instructions: int = _doc('instructions the page offers again', 10)
     episodes_dir: str = _doc("the recorder's output_dir: episodes listed with their "
@@ -69,10 +79,15 @@ class WebConfig:
         for name, low, high in (('stream_fps', 0.5, 60.0), ('drive_rate_hz', 1.0, 100.0),
                                 ('drive_timeout_s', 0.05, 2.0), ('control_rate', 0.1, 1000.0),
                                 ('control_idle_s', 1.0, 3600.0), ('state_stale_s', 0.1, 60.0),
+                                ('page_stale_s', 0.2, 5.0), ('node_silent_s', 1.5, 60.0),
                                 ('telemetry_rate_hz', 0.5, 60.0), ('plot_window_s', 1.0, 120.0)):
             value = getattr(self, name)
             if not (math.isfinite(value) and low <= value <= high):
                 raise ConfigError(f'{name} must be in [{low}, {high}], got {value}')
+        if self.telemetry_rate_hz * self.page_stale_s < 2.0 - 1e-9:
+            raise ConfigError('telemetry_rate_hz x page_stale_s must be at least 2: the state '
+                              "stream is the page's heartbeat, and a page must not go stale "
+                              'between two state messages')
         if self.drive_timeout_s * self.drive_rate_hz < 1.0:
             raise ConfigError('drive_timeout_s must cover at least one drive_rate_hz period')
         for name, low, high in (('control_burst', 1, 1000), ('max_message_bytes', 256, 65536),

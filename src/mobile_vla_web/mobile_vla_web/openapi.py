@@ -34,11 +34,14 @@ _BODIES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
     'estop': ('Engage (never refused to a token holder) or release (needs control) the '
               'e-stop (control/estop). Its state comes from control/state.', {
                   'engaged': {'type': 'boolean'}}, ['engaged']),
-    'record': ('Start (scenario 1-8 or its name), keep or discard an episode '
+    'record': ('Start (scenario 1-8 or its name, and the instruction the episode '
+               "demonstrates; default: the scenario's own), keep or discard an episode "
                '(recorder/control).', {
                    'action': {'type': 'string', 'enum': list(RECORD_ACTIONS)},
                    'scenario': {'oneOf': [{'type': 'integer', 'minimum': 1, 'maximum': 8},
-                                          {'type': 'string', 'enum': list(SCENARIOS)}]}},
+                                          {'type': 'string', 'enum': list(SCENARIOS)}]},
+                   'instruction': {'type': 'string',
+                                   'maxLength': WebConfig.max_instruction_chars}},
                ['action']),
     'throttle': ('Set the throttle of keyboard driving (10-100 %), or step it.', {
         'percent': {'type': 'integer', 'minimum': 10, 'maximum': 100},
@@ -85,18 +88,23 @@ def openapi() -> dict[str, Any]:
             'responses': {**_responses('image/jpeg', ('401', '429')),
                           '503': {'description': 'no frame yet'}}}},
         '/api/ws': {'get': {
-            'summary': 'WebSocket of the page. Send {"type": "hello", "token": ...} first. '
+            'summary': 'WebSocket of the page. Send {"type": "hello", "token": ..., "name": '
+                       'optional, how other consoles see you} first. '
                        'The server sends JSON text ({"type": "hello" | "state" | "event" | '
                        '"reply" | "refused"}) and binary camera frames: a 16-byte header '
                        '(int64 capture stamp ns, uint32 sequence, uint16 width, uint16 '
                        'height, little-endian) then the JPEG. The client sends the control '
                        'messages of the POST routes with their "type", plus {"type": '
-                       f'"drive", "key": one of "{"".join(KEY_BINDINGS)}", " " or null (stop)}} '
-                       '(repeat every 0.1 s while held; driving exists only here, so that a '
-                       'dropped connection stops the robot) and {"type": "stats", "fps", '
-                       '"latency_ms_p50", "latency_ms_p95", "frames"}. A message over '
-                       'max_message_bytes closes the socket (1009); a refused hello closes '
-                       'it with 4401 (token), 4429 (too many wrong tokens) or 4503 (full).',
+                       f'"drive", "key": one of "{"".join(KEY_BINDINGS)}", " " or null (stop), '
+                       '"sent_ms": the sender\'s monotonic clock in ms} (repeat every 0.1 s '
+                       'while held; driving exists only here, so that a dropped connection '
+                       'stops the robot; a key that arrives later than drive_timeout_s, '
+                       'against the fastest of the connection, is dropped with a 409) and '
+                       '{"type": "stats", "fps", "latency_ms_p50", "latency_ms_p95", '
+                       '"frames"}. Every message may carry "sent_ms". A message over '
+                       'max_message_bytes gets a 413 reply; one over 256 KiB closes the '
+                       'socket (1009). A refused hello closes it with 4401 (token), 4429 '
+                       '(too many wrong tokens) or 4503 (full).',
             'responses': {'101': {'description': 'switching protocols'}}}},
     }
     for kind, path in POST_TYPES.items():

@@ -32,6 +32,10 @@ STATIC = Path(__file__).resolve().parent / 'static'
 HELLO_TIMEOUT_S = 5.0
 #: Events kept for a page that is slow to read them.
 EVENT_QUEUE = 100
+#: WebSocket messages up to this size are read, so that one over max_message_bytes gets
+#: its JSON error (413) and the page keeps its connection and its control; a larger one
+#: (nothing a page sends comes near) closes the socket with 1009.
+WS_READ_LIMIT = 256 * 1024
 LOOPBACK_NAMES = {'localhost', '127.0.0.1', '::1', '[::1]'}
 SECURITY_HEADERS = {
     'Cache-Control': 'no-store',
@@ -49,7 +53,7 @@ class Backend(Protocol):
     def watch(self, address: str, token: str | None) -> Reply | None: ...
     def control(self, client_id: str, address: str, token: str | None, raw: Any,
                 kind: str) -> Reply: ...
-    def open_page(self, client_id: str, address: str) -> Reply: ...
+    def open_page(self, client_id: str, address: str, name: Any) -> Reply: ...
     def close_page(self, client_id: str) -> None: ...
     def state(self) -> dict[str, Any]: ...
     def hello(self) -> dict[str, Any]: ...
@@ -264,7 +268,8 @@ class ConsoleServer:
         origin = request.headers.get('Origin')
         if origin and urlsplit(origin).netloc != request.host:
             return self._json(Reply(403, {'ok': False, 'error': 'cross-site WebSocket refused'}))
-        ws = web.WebSocketResponse(max_msg_size=self.max_body, heartbeat=10.0)
+        ws = web.WebSocketResponse(max_msg_size=max(WS_READ_LIMIT, self.max_body),
+                                   heartbeat=10.0)
         await ws.prepare(request)
         address = self._address(request)
         client_id = f'console-{next(self._ids)}'
@@ -273,19 +278,20 @@ class ConsoleServer:
         except asyncio.TimeoutError:
             await ws.close(code=4401, message=b'say hello with the token first')
             return ws
-        token = None
+        token = name = None
         if hello.type == WSMsgType.TEXT:
             try:
                 data = json.loads(hello.data)
-                token = data.get('token') if isinstance(data, dict) else None
             except (ValueError, RecursionError):
-                token = None
+                data = None
+            if isinstance(data, dict):
+                token, name = data.get('token'), data.get('name')
         elif hello.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
                             WSMsgType.ERROR):
             return ws  # gone before saying hello
         refused = self.backend.watch(address, token)
         if refused is None:
-            refused = self.backend.open_page(client_id, address)
+            refused = self.backend.open_page(client_id, address, name)
             if refused.ok:
                 refused = None
         if refused is not None:

@@ -11,6 +11,7 @@ thread and calls in through the ``Backend`` methods below, under one lock.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -20,7 +21,7 @@ from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
 from mobile_vla.msgs import ImageConversionError, colour_image, stamp_to_ns, twist_to_action
 from mobile_vla.node_runtime import KindThrottle
 from mobile_vla.streams import StreamMonitor
-from mobile_vla_web.api import ConsoleApi, Publish, Reply
+from mobile_vla_web.api import ZERO, ConsoleApi, Publish, Reply
 from mobile_vla_web.config import WebConfig
 from mobile_vla_web.episodes import EpisodeList
 from mobile_vla_web.frames import FrameGate, JpegFrame, encode_jpeg
@@ -50,6 +51,8 @@ class WebWiring:
         if token is None:
             token, made = load_or_create(config.token_file)
         self.api = ConsoleApi(config, token)
+        #: This run of the console: a page that reconnects to another one says so.
+        self.instance = secrets.token_hex(4)
         self._lock = threading.Lock()
         self._warn = throttled_warnings(bus, 2.0)
         self._errors = KindThrottle(lambda text: bus.log('error', text),
@@ -65,7 +68,7 @@ class WebWiring:
         subscribe_to(bus, topics.ROBOT_ACTION, lambda m: self._update(
             self.api.on_robot_action, twist_to_action(m)))
         subscribe_to(bus, topics.CONTROL_STATE, lambda m: self._update(
-            lambda text: self.api.on_control_state(text, self.now()), str(m.data)))
+            self.api.on_control_state, str(m.data)))
         subscribe_to(bus, topics.VLA_STATUS, lambda m: self._update(
             self.api.on_vla_status, str(m.data)))
         subscribe_to(bus, topics.DIAGNOSTICS, self._on_diagnostics)
@@ -108,15 +111,16 @@ class WebWiring:
         # Decided and published under one lock: a repeat of the drive timer can never
         # land after the zero a release, a takeover or a closed page sent.
         with self._lock:
-            reply = self.api.control(client_id, address, token, raw, self.now(), kind)
+            now = self.now()
+            reply = self.api.control(client_id, address, token, raw, now, kind)
             events = self.api.drain_events()
-            self._publish(reply.publish)
+            self._publish(reply.publish, now)
         self._announce(events)
         return reply
 
-    def open_page(self, client_id: str, address: str) -> Reply:
+    def open_page(self, client_id: str, address: str, name: Any = None) -> Reply:
         with self._lock:
-            return self.api.open_client(client_id, address, 'page', self.now())
+            return self.api.open_client(client_id, address, 'page', self.now(), name)
 
     def close_page(self, client_id: str) -> None:
         with self._lock:
@@ -132,8 +136,11 @@ class WebWiring:
         with self._lock:
             state = self.api.state(self.now())
             return {**state, 'type': 'hello', 'history': self.api.plot_history(),
+                    'instance': self.instance,
                     'config': {'plot_window_s': self.config.plot_window_s,
-                               'max_instruction_chars': self.config.max_instruction_chars}}
+                               'max_instruction_chars': self.config.max_instruction_chars,
+                               'page_stale_s': self.config.page_stale_s,
+                               'stream_fps': self.config.stream_fps}}
 
     def latest_frame(self) -> JpegFrame | None:
         return self._latest
@@ -147,10 +154,18 @@ class WebWiring:
             self.bus.log(level, text)
 
     # ------------------------------------------------------------ internals
-    def _publish(self, publish: list[Publish]) -> None:
+    def _publish(self, publish: list[Publish], decided: float | None = None) -> None:
+        """Publish what the console decided at ``decided``. A drive command whose decision
+        is older than drive_timeout_s when it goes out (this process was stopped or
+        starved between the two) goes out as zero: it would drive on a stale decision."""
         msgs = self.bus.msgs
         for topic, value in publish:
             if topic is topics.TELEOP_CMD_VEL:
+                if decided is not None and value != ZERO and \
+                        self.now() - decided > self.config.drive_timeout_s:
+                    self._warn(f'a drive command decided {self.now() - decided:.1f} s ago '
+                               '(this process stalled) went out as zero')
+                    value = ZERO
                 msg = msgs.twist(value)
             elif topic is topics.CONTROL_ESTOP:
                 msg = msgs.boolean(bool(value))
@@ -164,9 +179,10 @@ class WebWiring:
             if self.server is not None:
                 self.server.push_event(event)
 
-    def _update(self, apply: Callable[[Any], None], value: Any) -> None:
+    def _update(self, apply: Callable[[Any, float], None], value: Any) -> None:
+        now = self.now()
         with self._lock:
-            apply(value)
+            apply(value, now)
 
     def _on_diagnostics(self, msg: Any) -> None:
         now = self.now()
@@ -208,12 +224,14 @@ class WebWiring:
 
     def _tick(self) -> None:
         with self._lock:
-            self._publish(self.api.tick(self.now()))
+            now = self.now()
+            self._publish(self.api.tick(now), now)
 
     def _telemetry(self) -> None:
         now = self.now()
         with self._lock:
             self.api.sample(now)
+            self.api.check_nodes(now)
             state = self.api.state(now)
             events = self.api.drain_events()
         self._announce(events)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from mobile_vla import topics
 from mobile_vla.keymap import KEY_BINDINGS
-from mobile_vla_web.api import CONTROL_TYPES, ConsoleApi
+from mobile_vla_web.api import CONTROL_TYPES, ClockOffset, ConsoleApi, client_name
 from mobile_vla_web.config import WebConfig
 
 TOKEN = 'k' * 20 + 'secret-token-1234'
@@ -35,6 +35,10 @@ def make(**changes) -> ConsoleApi:
 
 
 def send(api, message, now=0.0, client='console-1', token=TOKEN, kind='page', address=ADDR):
+    """As a page sends it: a drive message says when it was sent (here by a page clock
+    that reads as this one, so nothing is late unless a test says so)."""
+    if isinstance(message, dict) and message.get('type') == 'drive':
+        message = {'sent_ms': now * 1000, **message}
     raw = message if isinstance(message, (str, bytes)) else json.dumps(message)
     return api.control(client, address, token, raw, now, kind)
 
@@ -271,13 +275,14 @@ def test_instructions_go_out_as_typed_and_the_recent_ones_are_kept():
 def test_the_state_shows_what_the_graph_says():
     api = make()
     api.on_control_state(json.dumps({'mode': 'vla', 'estop': {'latched': True}}), 12.0)
-    api.on_vla_status(json.dumps({'state': 'running', 'step': 1, 'steps': 2}))
+    api.on_vla_status(json.dumps({'state': 'running', 'step': 1, 'steps': 2}), 12.0)
     api.on_diagnostic('episode_recorder: recorder', 0, 'idle', {'recording': 'False'}, 1.0)
-    api.on_cmd_vel((0.5, 0.0, 0.1))
+    api.on_cmd_vel((0.5, 0.0, 0.1), 12.0)
     api.sample(1.0)
     api.sample(12.0)
     state = api.state(12.5)
     assert state['mode'] == 'vla' and state['estop'] is True
+    assert state['cmd_vel'] == (0.5, 0.0, 0.1) and state['robot_action'] is None  # never came
     assert state['vla_status']['step'] == 1
     assert state['recorder'] == {'message': 'idle', 'recording': 'False'}
     assert state['diagnostics']['episode_recorder: recorder']['age_s'] == 11.5
@@ -289,7 +294,8 @@ def test_the_state_shows_what_the_graph_says():
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(max_size=300), st.binary(max_size=300),
                  st.dictionaries(st.sampled_from(['type', 'text', 'mode', 'engaged', 'key',
-                                                  'percent', 'delta', 'action', 'scenario']),
+                                                  'percent', 'delta', 'action', 'scenario',
+                                                  'instruction', 'sent_ms']),
                                  st.one_of(st.sampled_from(CONTROL_TYPES), st.text(max_size=8),
                                            st.integers(), st.floats(), st.booleans(),
                                            st.none()), max_size=4)),
@@ -347,7 +353,7 @@ def test_a_quiet_arbiter_makes_the_estop_unknown_not_released():
 
 def test_non_finite_telemetry_never_makes_invalid_json():
     api = make()
-    api.on_cmd_vel((float('nan'), 0.0, float('inf')))
+    api.on_cmd_vel((float('nan'), 0.0, float('inf')), 0.0)
     api.on_control_state('{"mode": NaN, "estop": {"latched": Infinity}}', 0.0)
     api.sample(0.0)
     state = api.state(0.0)
@@ -389,3 +395,173 @@ def test_what_is_remembered_about_strangers_stays_bounded():
     assert len(api._auth_failures) <= 2 * 256
     assert len(api.diagnostics) <= 256
     assert len(api.clients) <= 2 * 256
+
+
+# ------------------------------------------------------------------ stalls and clocks
+PAGE_CLOCK_MS = 987_654.321  # the page's performance.now() when this side reads 0.0
+
+
+def drive_sent(key, sent, arrives, api, client='console-1'):
+    """A drive message the page sent at ``sent`` (this side's seconds) that arrives at
+    ``arrives``: the page stamps it with its own clock, which reads something else."""
+    return send(api, {'type': 'drive', 'key': key, 'sent_ms': PAGE_CLOCK_MS + sent * 1000},
+                now=arrives, client=client)
+
+
+def test_the_clock_offset_cancels_a_constant_delay_and_measures_what_a_stall_adds():
+    offset = ClockOffset(window_s=30.0)
+    # Another machine's clock (+5000 s) and a 40 ms link, with a little jitter.
+    for i in range(20):
+        sent = 5000.0 + 0.1 * i
+        assert offset.lateness(sent, 0.1 * i + 0.04 + 0.005 * (i % 3)) <= 0.01 + 1e-9
+    # The link stalls for 3 s: what was sent meanwhile arrives 3 s late, and the one sent
+    # after it on time.
+    assert offset.lateness(5002.0, 2.0 + 3.04) == pytest.approx(3.0)
+    assert offset.lateness(5005.0, 5.0 + 0.04) == pytest.approx(0.0)
+
+
+def test_the_clock_offset_forgets_drift_and_a_paused_sender_clock_after_its_window():
+    offset = ClockOffset(window_s=30.0)
+    for i in range(100):
+        offset.lateness(float(i), i * 1.001)  # the other clock is 1000 ppm slow
+    assert offset.lateness(100.0, 100.1) < 0.035  # 30 s of drift at most, never 0.1
+    paused = ClockOffset(window_s=30.0)
+    for i in range(10):
+        paused.lateness(float(i), float(i))
+    # The sender's clock stood still for 5 s (a laptop asleep): late, never early ...
+    assert paused.lateness(10.0, 15.0) == pytest.approx(5.0)
+    # ... until its window has passed; then its messages are on time again.
+    for i in range(11, 45):
+        late = paused.lateness(float(i), i + 5.0)
+    assert late == pytest.approx(0.0)
+
+
+def test_drive_messages_queued_in_a_stall_are_dropped_not_replayed():
+    api = make()  # drive_timeout_s 0.3
+    for i in range(5):  # W held, repeated every 0.1 s, each 20 ms on the way
+        reply = drive_sent('w', 0.1 * i, 0.1 * i + 0.02, api)
+        assert reply.ok
+    assert api.drive_key == 'w'
+    # The console (or the link) stalls from 0.45 s to 3.45 s; the page went on sending
+    # until it noticed, and released W: all of it arrives at once.
+    assert api.tick(3.45) == [(topics.TELEOP_CMD_VEL, ZERO)]  # the watchdog, first
+    replayed = [drive_sent('w', t, 3.45, api) for t in (0.5, 0.6, 0.7)]
+    assert all(r.status == 409 and 'late' in r.body['error'] for r in replayed)
+    assert not [p for r in replayed for t, p in r.publish if p != ZERO]
+    assert api.counts['refused_late'] == 3
+    assert drive_sent(None, 0.8, 3.46, api).ok  # the release is never dropped
+    assert api.tick(3.5) == [] and api.drive_key is None
+    # A new press after the stall drives.
+    fresh = drive_sent('w', 4.0, 4.02, api)
+    assert fresh.ok and published(fresh, topics.TELEOP_CMD_VEL) == [(0.575, 0.0, 0.0)]
+
+
+def test_when_the_watchdog_wins_the_race_the_replayed_key_is_dropped_too():
+    """On resume the repeat may be read before the drive timer runs: it is late all the
+    same, so the held key does not run on for another timeout."""
+    api = make()
+    drive_sent('w', 0.0, 0.02, api)
+    late = drive_sent('w', 0.1, 3.0, api)
+    assert late.status == 409 and published(late, topics.TELEOP_CMD_VEL) == [ZERO]
+    assert api.drive_key is None and api.tick(3.1) == []
+
+
+def test_a_key_that_lapsed_drives_again_only_once_released():
+    api = make()
+    assert drive_sent('w', 0.0, 0.0, api).ok
+    assert api.tick(0.31) == [(topics.TELEOP_CMD_VEL, ZERO)]  # not repeated: lapsed
+    again = drive_sent('w', 0.5, 0.5, api)  # the page's repeats come back on time
+    assert again.status == 409 and 'release the key' in again.body['error']
+    assert drive_sent(None, 0.6, 0.6, api).ok
+    assert drive_sent('w', 0.7, 0.7, api).ok
+
+
+def test_a_drive_message_must_say_when_it_was_sent():
+    reply = send(make(), json.dumps({'type': 'drive', 'key': 'w'}))
+    assert reply.status == 400 and 'sent_ms' in reply.body['error']
+    # A release needs no stamp: stopping is never refused.
+    assert send(make(), json.dumps({'type': 'drive', 'key': None})).ok
+
+
+def test_pages_are_told_apart_by_the_name_they_give():
+    api = make()
+    api.open_client('console-1', '10.0.0.7', 'page', 0.0, name='alice laptop')
+    api.open_client('console-2', '10.0.0.9', 'page', 0.0, name='console 3f2a')
+    send(api, VALID['take_control'], now=0.1, client='console-1', address='10.0.0.7')
+    refused = send(api, VALID['mode'], now=0.2, client='console-2', address='10.0.0.9')
+    assert 'alice laptop (10.0.0.7) has control' in refused.body['error']
+    send(api, VALID['take_control'], now=0.3, client='console-2', address='10.0.0.9')
+    taken = api.drain_events()[-1]
+    assert taken['text'] == 'console 3f2a (10.0.0.9) took control from alice laptop (10.0.0.7)'
+    assert taken['by'] == 'console-2' and taken['taken_from'] == 'console-1'
+    assert api.state(0.4)['controller']['label'] == 'console 3f2a (10.0.0.9)'
+
+
+@pytest.mark.parametrize('given, shown', [
+    ('bob', 'bob'), ('  bob\n the\tbuilder ', 'bob the builder'), ('x' * 100, 'x' * 40),
+    ('<b>bob</b>', '<b>bob</b>'),  # text, shown as text by the page
+    ('\x00\x1b[31m', '[31m'), ('', None), ('\n\t', None), (42, None), (None, None)])
+def test_a_page_name_is_tidied_and_a_bad_one_is_no_name(given, shown):
+    assert client_name(given) == shown
+    api = make()
+    api.open_client('console-5', ADDR, 'page', 0.0, name=given)
+    assert api.clients['console-5'].label == f'{shown or "console-5"} ({ADDR})'
+
+
+def test_record_start_carries_the_instruction_typed_for_the_episode():
+    api = make()
+    reply = send(api, {'type': 'record', 'action': 'start', 'scenario': 1,
+                       'instruction': '  pass the box\non its left  '})
+    assert published(reply, topics.RECORDER_CONTROL) == [
+        'start 1box_vert_left pass the box on its left']
+    assert published(send(api, {'type': 'record', 'action': 'start', 'scenario': 2,
+                                'instruction': ''}, now=1.0), topics.RECORDER_CONTROL) == [
+        'start 1box_vert_right']
+    too_long = send(api, {'type': 'record', 'action': 'start', 'scenario': 1,
+                          'instruction': 'x' * 501}, now=2.0)
+    assert too_long.status == 400 and 'max_instruction_chars' in too_long.body['error']
+
+
+def test_a_node_gone_silent_is_announced_and_so_is_its_return():
+    api = make(node_silent_s=3.0)
+    for t in (0.0, 1.0, 2.0):
+        api.on_diagnostic('vla_inference: policy', 0, 'running', {}, t)
+        api.on_diagnostic('control_arbiter: arbiter', 0, 'ok', {}, t)
+        api.check_nodes(t)
+    api.on_diagnostic('control_arbiter: arbiter', 0, 'ok', {}, 3.0)
+    for t in (3.0, 4.0, 5.0, 5.5):
+        api.on_diagnostic('control_arbiter: arbiter', 0, 'ok', {}, t)
+        api.check_nodes(t)
+    events = api.drain_events()
+    assert [e['text'] for e in events] == [
+        'vla_inference is silent: no /diagnostics for 4 s (stopped, hung or gone)']
+    assert api.state(5.5)['silent_nodes'] == {'vla_inference': 3.5}
+    api.on_diagnostic('vla_inference: policy', 0, 'running', {}, 9.0)
+    assert api.drain_events()[0]['text'].startswith('vla_inference is back after 7 s')
+    assert api.state(9.0)['silent_nodes'] == {}
+
+
+def test_a_stall_of_the_console_itself_is_not_blamed_on_the_nodes():
+    api = make(node_silent_s=3.0)
+    for t in (0.0, 0.1, 0.2):
+        api.on_diagnostic('vla_inference: policy', 0, 'running', {}, t)
+        api.check_nodes(t)
+    api.check_nodes(4.2)  # this process was stopped for 4 s; the node's news waits in DDS
+    events = api.drain_events()
+    assert len(events) == 1 and events[0]['kind'] == 'console'
+    assert 'did not run for 4.0 s' in events[0]['text']
+    api.on_diagnostic('vla_inference: policy', 0, 'running', {}, 4.25)
+    api.check_nodes(4.3)
+    assert api.drain_events() == [] and api.state(4.3)['silent_nodes'] == {}
+
+
+def test_telemetry_that_stopped_coming_is_unknown_not_its_last_value():
+    api = make(state_stale_s=2.0)
+    api.on_cmd_vel((0.57, 0.0, 0.0), 0.0)
+    api.on_robot_action((0.3, 0.0, 0.0), 0.0)
+    api.sample(1.0)
+    assert api.state(1.0)['cmd_vel'] == (0.57, 0.0, 0.0)
+    api.sample(2.5)
+    state = api.state(2.5)
+    assert state['cmd_vel'] is None and state['robot_action'] is None
+    assert api.plot_history()[-1] == [2.5, None, None]

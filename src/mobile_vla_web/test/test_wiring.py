@@ -46,8 +46,13 @@ def velocities(log):
     return [(m.t_ns / NS, twist_to_action(m.msg)) for m in log.on(topics.TELEOP_CMD_VEL.name)]
 
 
+def drive(key, sent):
+    """A drive message as the page sends it: stamped by the page's own clock (ms)."""
+    return {'type': 'drive', 'key': key, 'sent_ms': 55_000.0 + sent * 1000}
+
+
 def test_a_held_key_drives_at_the_rate_and_lapses_when_the_page_stops_repeating():
-    held = [(0.1 * i, {'type': 'drive', 'key': 'w'}) for i in range(1, 11)]  # 0.1-1.0 s
+    held = [(0.1 * i, drive('w', 0.1 * i)) for i in range(1, 11)]  # 0.1-1.0 s
     _wiring, log, replies = run(held, 2.0)
     assert all(reply.ok for _, reply in replies)
     out = velocities(log)
@@ -95,3 +100,45 @@ def test_its_health_goes_to_diagnostics():
     assert status.name == 'web_console: console'
     assert float(values['camera.rate_hz']) == 30.0
     assert float(values['stream.rate_hz']) == 15.0
+
+
+def test_keys_queued_in_a_stall_are_not_replayed_and_a_held_one_needs_a_new_press():
+    """The link stalls from 0.55 s to 3.55 s with W held: the page's repeats and its
+    release wait in the link and arrive at once. Nothing drives after the stall, and W,
+    still held, drives again only after a release and a new press."""
+    calls = [(0.1 * i, drive('w', 0.1 * i)) for i in range(1, 6)]             # 0.1-0.5 s
+    calls += [(3.55, drive('w', t)) for t in (0.6, 0.7, 0.8)]                  # queued
+    calls += [(3.6 + 0.1 * i, drive('w', 3.6 + 0.1 * i)) for i in range(5)]   # still held
+    calls += [(4.1, drive(None, 4.1)), (4.3, drive('w', 4.3))]                 # a new press
+    _wiring, log, replies = run(calls, 5.0)
+    out = velocities(log)
+    assert (0.8, (0.0, 0.0, 0.0)) in out  # the watchdog: 0.3 s after the last repeat
+    assert all(v == (0.0, 0.0, 0.0) for t, v in out if 0.8 <= t < 4.3)
+    refused = [(t, r.status) for t, r in replies if not r.ok]
+    assert [s for t, s in refused if t == 3.55] == [409, 409, 409]      # late: dropped
+    assert all(s == 409 for t, s in refused if 3.6 <= t < 4.1)          # release first
+    assert [v for t, v in out if t >= 4.3][0] == (0.575, 0.0, 0.0)  # the new press drives
+    assert out[0][0] == 0.1 and [t for t, v in out if t >= 4.3][0] == 4.3
+
+
+def test_a_drive_decided_before_a_stall_of_this_process_goes_out_as_zero():
+    """The process stops between deciding and publishing (SIGSTOP, a starved CPU): the
+    command it decided 3 s ago must not drive now."""
+    log = MessageLog()
+    executor = ReplayExecutor(sink=log)
+    wiring = WebWiring(ReplayBus(executor, {'episodes_dir': '/nonexistent'}, msgs=MSGS),
+                       token=TOKEN)
+    replies = []
+
+    def call(msg, t_ns):
+        readings = iter([t_ns / NS, t_ns / NS + 3.0])  # decided, then about to publish
+        wiring.now = lambda: next(readings, t_ns / NS + 3.0)
+        replies.append(wiring.control('console-1', '127.0.0.1', TOKEN, msg.data, 'page'))
+
+    executor.subscribe(CALL, call)
+    executor.run([BagMessage(CALL, 'std_msgs/msg/String', NS // 10,
+                             MSGS.string(json.dumps(drive('w', 0.1))))],
+                 start_ns=0, end_ns=NS // 10)
+    assert replies[0].ok and replies[0].publish == [(topics.TELEOP_CMD_VEL, (0.575, 0.0, 0.0))]
+    out = velocities(log)
+    assert out and all(v == (0.0, 0.0, 0.0) for _, v in out)
