@@ -142,14 +142,32 @@ def ms(delay):
 
 
 def test_a_qos_warning_on_diagnostics_shows_loudly_as_text(live, open_console):
+    """A real peer that can never match (a best-effort e-stop button): the arbiter's
+    '<node>: qos' warning names it on the page. Then a status with HTML in it: text."""
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+    from rclpy import qos as rclpy_qos
+
+    from mobile_vla.ros_bus import message_class
 
     graph, listener = live
     page = open_console()
+    button = listener.node.create_publisher(message_class(topics.CONTROL_ESTOP.msgtype),
+                                            topics.CONTROL_ESTOP.name,
+                                            rclpy_qos.qos_profile_sensor_data)
+    try:
+        page.wait_for_function(
+            """() => { const text = document.getElementById('alerts').textContent;
+                return text.includes('WARN control_arbiter: qos')
+                    && text.includes('/control/estop subscription <- /web_test_listener')
+                    && text.includes('RELIABILITY: offers best_effort, needs reliable'); }""",
+            timeout=15_000)
+    finally:
+        listener.node.destroy_publisher(button)
+
     key = '/control/estop subscription <- /some_node'
     value = ('RELIABILITY: offers best_effort, needs reliable '
              '<img src=x onerror="window.__pwned=1">')
-    status = DiagnosticStatus(level=DiagnosticStatus.WARN, name='control_arbiter: qos',
+    status = DiagnosticStatus(level=DiagnosticStatus.WARN, name='intruder: qos',
                               message='QoS-incompatible peers', hardware_id='mobile_vla',
                               values=[KeyValue(key=key, value=value)])
     diagnostics = listener.publisher(topics.DIAGNOSTICS)
@@ -165,7 +183,7 @@ def test_a_qos_warning_on_diagnostics_shows_loudly_as_text(live, open_console):
     assert page.evaluate('() => document.querySelector("#alerts img") === null '
                          '&& window.__pwned === undefined')
     alerts = page.text_content('#alerts')
-    assert 'WARN control_arbiter: qos: QoS-incompatible peers' in alerts
+    assert 'WARN intruder: qos: QoS-incompatible peers' in alerts
 
 
 def test_an_over_long_message_gets_its_error_and_keeps_the_connection_and_control(
@@ -412,22 +430,22 @@ def test_a_killed_console_is_shown_at_once_its_estop_fails_loudly_and_it_restart
 def test_a_node_that_dies_is_reported_on_the_page_and_the_graph_runs_on(live, open_console):
     graph, listener = live
     page = open_console()
-    inference = graph.processes['vla_inference']
-    inference.send_signal(signal.SIGKILL)
+    recorder = graph.processes['episode_recorder']  # a node that does not respawn
+    recorder.send_signal(signal.SIGKILL)
     page.wait_for_function(
-        "() => /vla_inference: SILENT/.test(document.getElementById('alerts').textContent)",
+        "() => /episode_recorder: SILENT/.test(document.getElementById('alerts').textContent)",
         timeout=15_000)
     page.wait_for_function(
-        "() => document.getElementById('events').textContent.includes('vla_inference is "
+        "() => document.getElementById('events').textContent.includes('episode_recorder is "
         "silent')")
-    assert any(e.startswith('vla_inference ended') and 'not restarted' in e
+    assert any(e.startswith('episode_recorder ended') and 'not restarted' in e
                for e in graph.events), graph.events
     # The rest of the graph runs on: the camera streams, the arbiter drives.
     frames = page.evaluate('() => window.consoleStats.frames')
     time.sleep(1.0)
     assert page.evaluate('() => window.consoleStats.frames') > frames
     assert all(p.poll() is None for name, p in graph.processes.items()
-               if name != 'vla_inference')
+               if name != 'episode_recorder')
     ready_to_drive(page)
     pressed = time.time()
     page.keyboard.down('d')

@@ -82,10 +82,10 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 # ------------------------------------------------------------ one configuration
-def diagnostics_values(messages: list, name_prefix: str) -> dict[str, str]:
+def diagnostics_values(messages: list, name: str) -> dict[str, str]:
     for _, msg in reversed(messages):
         for status in msg.status:
-            if status.name.startswith(name_prefix):
+            if status.name == name:
                 return {kv.key: kv.value for kv in status.values}
     return {}
 
@@ -200,9 +200,9 @@ def measure_stream(probe, nodes: dict, diagnostics: list, seconds: float) -> dic
                                              / wall, 1),
                         'rss_mb': round(rss_mb(n.process.pid), 1)}
                  for name, n in nodes.items()}
-    camera = diagnostics_values(diagnostics, 'camera_publisher')
-    inference = diagnostics_values(diagnostics, 'vla_inference')
-    recorder = diagnostics_values(diagnostics, 'episode_recorder')
+    camera = diagnostics_values(diagnostics, 'camera_publisher: camera')
+    inference = diagnostics_values(diagnostics, 'vla_inference: policy')
+    recorder = diagnostics_values(diagnostics, 'episode_recorder: recorder')
     consumers = {
         f'probe process, camera/image (720p), {name}': f'{_stamp_rate(received):.1f} Hz'
         for name, received in images.items()}
@@ -301,7 +301,7 @@ def soak(probe, nodes: dict, diagnostics: list, seconds: float) -> dict:
             for name, node in nodes.items():
                 samples[name].append(rss_mb(node.process.pid))
     probe.spin_for(5.0)  # the last write and a diagnostics tick
-    recorder = diagnostics_values(diagnostics, 'episode_recorder')
+    recorder = diagnostics_values(diagnostics, 'episode_recorder: recorder')
     return {
         'seconds': seconds, 'episodes_asked': episodes, 'saved': recorder.get('saved'),
         'recorder_frames': _rate(recorder),

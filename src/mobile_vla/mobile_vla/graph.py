@@ -23,8 +23,10 @@ class NodeSpec:
     publishes: tuple[topics.Topic, ...]
     #: Started again when it ends (launch's respawn, after launch_plan.RESPAWN_DELAY_S).
     #: Only nodes that pick up safely from nothing: the camera, the console (no control,
-    #: no key held). Not the inference (it would act again on the latched vla/command),
-    #: the arbiter (its e-stop latch and limits) or the recorder (an episode it lost).
+    #: no key held), the inference (it waits for a new instruction: a latched one is not
+    #: resumed, and vla/status says so). Not the arbiter (an e-stop engaged by a publisher
+    #: that has exited would be lost, and live limits set with ros2 param) or the recorder
+    #: (the person recording should know an episode was lost).
     respawn: bool = False
 
 
@@ -35,14 +37,14 @@ CAMERA = NodeSpec(
 INFERENCE = NodeSpec(
     'vla_inference', 'mobile_vla_inference', 'vla_inference', 'inference.yaml',
     (topics.CAMERA_IMAGE_POLICY, topics.VLA_COMMAND, topics.ODOM),
-    (topics.ROBOT_ACTION, topics.VLA_STATUS, topics.DIAGNOSTICS))
+    (topics.ROBOT_ACTION, topics.VLA_STATUS, topics.DIAGNOSTICS), respawn=True)
 ARBITER = NodeSpec(
     'control_arbiter', 'mobile_vla_control', 'control_arbiter', 'control.yaml',
     (topics.TELEOP_CMD_VEL, topics.ROBOT_ACTION, topics.CONTROL_MODE, topics.CONTROL_ESTOP),
     (topics.CMD_VEL, topics.CONTROL_STATE, topics.DIAGNOSTICS))
 RECORDER = NodeSpec(
     'episode_recorder', 'mobile_vla_recorder', 'episode_recorder', 'recorder.yaml',
-    (topics.CAMERA_IMAGE, topics.CMD_VEL, topics.VLA_COMMAND, topics.RECORDER_CONTROL),
+    (topics.CAMERA_IMAGE, topics.CMD_VEL, topics.VLA_STATUS, topics.RECORDER_CONTROL),
     (topics.DIAGNOSTICS,))
 TELEOP = NodeSpec(
     'wasd_teleop', 'mobile_vla_control', 'wasd_teleop', 'control.yaml',

@@ -139,7 +139,7 @@ VLA_COMMAND = Topic(
 )
 VLA_STATUS = Topic(
     'vla/status', 'std_msgs/msg/String',
-    'the instruction plan as JSON: instruction, state (idle, running, done, failed, '
+    'the instruction plan as JSON: instruction, its number, state (idle, running, done, failed, '
     'refused, stopped), step i of n, its text, the reason',
     LATCHED, (LATCHED,),
 )

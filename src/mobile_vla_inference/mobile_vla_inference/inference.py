@@ -154,6 +154,7 @@ class VlaInference:
             'reason': 'no instruction since this node started (one sent before it is not '
                       'resumed: send it again)'}
         self._last_action = ZERO
+        self.instructions = 0
         self.steps = 0
         self.zero_reasons: dict[str, int] = {}
         self.last_reason: str | None = None
@@ -198,6 +199,7 @@ class VlaInference:
         ``max_instruction_chars`` or one that is not valid text stops the robot (zero),
         and the reason is returned."""
         text = str(text).strip()
+        self.instructions += 1
         self._last_action = ZERO
         self.plan = None
         # The newest frame is due again: the new instruction acts on it at once.
@@ -237,10 +239,11 @@ class VlaInference:
             self.plan.on_odometry(pose, now)
 
     def status(self) -> dict[str, Any]:
-        """The plan's progress, as vla/status publishes it."""
-        if self.plan is not None:
-            return self.plan.status
-        return dict(self._plan_status)
+        """The plan's progress, as vla/status publishes it; ``number`` counts the
+        instructions this node has received, so a listener tells a new one (the same
+        words sent again included) from progress on the one before."""
+        status = self.plan.status if self.plan is not None else dict(self._plan_status)
+        return {**status, 'number': self.instructions}
 
     def _zero(self, reason: str) -> InferenceOutput:
         kind = reason.split(':')[0].split('(')[0].strip()

@@ -19,8 +19,8 @@ robot and ``stop_action`` when it does not. The episode ends one period after it
 last frame, when that frame's action is known.
 
 An episode's instruction is the one it demonstrates: the one given with
-``start <scenario> <instruction>``; else an instruction that arrives on ``vla/command``
-while it records (the policy is then demonstrating it; the newest wins); else the
+``start <scenario> <instruction>``; else an instruction the policy takes on while it
+records (``vla/status``: the policy is then demonstrating it; the newest wins); else the
 scenario's own. An instruction heard before the episode started is never used: it may
 be a policy command left over from before a person took the keys.
 
@@ -111,7 +111,7 @@ class _Recording:
     scenario: str
     instruction: str
     start: float
-    #: The instruction came with the start command: vla/command does not replace it.
+    #: The instruction came with the start command: the policy's does not replace it.
     instruction_given: bool = False
     images: list[np.ndarray] = field(default_factory=list)
     actions: list[np.ndarray] = field(default_factory=list)
@@ -165,7 +165,7 @@ class EpisodeRecorder:
         return None
 
     def on_instruction(self, text: str) -> None:
-        """An instruction on vla/command: while an episode records without one of its own,
+        """An instruction the policy took on: while an episode records without one of its own,
         it is what the policy demonstrates, so it becomes the episode's ('stop' and ''
         halt the policy and are not instructions). Before an episode it is ignored."""
         rec = self._rec

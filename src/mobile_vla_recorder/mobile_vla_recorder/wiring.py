@@ -9,6 +9,7 @@ rclpy), so 30 fps camera input is never dropped while a file is written.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Callable
 
@@ -29,7 +30,13 @@ def tick_rate_hz(fixed_rate_hz: float) -> float:
 
 
 class RecorderWiring:
-    """episode_recorder: camera/image, cmd_vel, vla/command, recorder/control in; episodes out."""
+    """episode_recorder: camera/image, cmd_vel, vla/status, recorder/control in; episodes out.
+
+    The policy's instruction comes from ``vla/status``, as the inference took it on (a
+    new ``number`` whose plan runs), not from ``vla/command``: a refused instruction is
+    not one the policy demonstrates, and ``vla_inference`` stays the only subscriber of
+    ``vla/command``, so ``ros2 topic pub --once`` (which waits for one matching
+    subscription) always reaches it."""
 
     def __init__(self, bus: Bus, on_episode: Callable[[Episode], None] | None = None) -> None:
         self.bus = bus
@@ -54,7 +61,8 @@ class RecorderWiring:
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
         subscribe_to(bus, topics.CAMERA_IMAGE, self._on_image)
         subscribe_to(bus, topics.CMD_VEL, self._on_cmd)
-        subscribe_to(bus, topics.VLA_COMMAND, self._on_instruction)
+        self._instruction_number: Any = None
+        subscribe_to(bus, topics.VLA_STATUS, self._on_status)
         subscribe_to(bus, topics.RECORDER_CONTROL, self._on_control)
         if self.config.mode == 'fixed_rate':
             bus.timer(tick_rate_hz(self.config.fixed_rate_hz), self._tick, 'episode_recorder')
@@ -103,8 +111,20 @@ class RecorderWiring:
     def _on_cmd(self, msg: Any) -> None:
         self._finished(self.recorder.on_command(twist_to_action(msg), self._now()))
 
-    def _on_instruction(self, msg: Any) -> None:
-        self.recorder.on_instruction(msg.data)
+    def _on_status(self, msg: Any) -> None:
+        """A new instruction the policy runs is what it demonstrates (the recorder takes
+        it only while an episode records without one of its own)."""
+        try:
+            status = json.loads(msg.data)
+            number, state = status.get('number'), status.get('state')
+        except (ValueError, AttributeError):
+            self._warn('vla/status: not a JSON object; ignored')
+            return
+        if number == self._instruction_number:
+            return  # progress of the instruction already seen
+        self._instruction_number = number
+        if state == 'running':
+            self.recorder.on_instruction(str(status.get('instruction', '')))
 
     def _on_control(self, msg: Any) -> None:
         result = self.recorder.on_control(msg.data, self._now())

@@ -1,6 +1,7 @@
 """Recording from a replayed bag, and a recorder killed at random moments."""
 
 import hashlib
+import json
 import random
 import signal
 import subprocess
@@ -37,7 +38,12 @@ def driving_bag(tmp_path):
             frames[t] = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
             bag.write_image('/camera/image', frames[t], t, encoding='rgb8')
         bag.write_string('/recorder/control', 'start 1box_vert_left', T0 + S // 2)
-        bag.write_string('/vla/command', 'swing left around the box to the cup', T0 + S * 6 // 10)
+        bag.write_string('/vla/status', json.dumps(
+            {'instruction': 'swing left around the box to the cup', 'state': 'running',
+             'number': 3}), T0 + S * 6 // 10)
+        bag.write_string('/vla/status', json.dumps(  # progress of it: the same number
+            {'instruction': 'swing left around the box to the cup', 'state': 'done',
+             'number': 3}), T0 + S * 65 // 100)
         for n in range(8 * 20):
             t = T0 + n * S // 20 + 1_000_000  # 1 ms after the frame grid
             phase = (n // 6) % 4  # 0.3 s each: W, stop, A, stop

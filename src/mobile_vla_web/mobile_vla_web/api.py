@@ -71,6 +71,9 @@ SELF_STALL_S = 1.0
 AUTH_FAILURE_BURST = 10
 AUTH_FAILURE_RATE = 0.2
 DIAGNOSTIC_LEVELS = {0: 'OK', 1: 'WARN', 2: 'ERROR', 3: 'STALE'}
+#: The recorder's own status on /diagnostics (its wiring names it; the node has others,
+#: such as '<node>: qos').
+RECORDER_STATUS = 'episode_recorder: recorder'
 STATS_KEYS = ('fps', 'latency_ms_p50', 'latency_ms_p95', 'frames')
 #: Addresses, API callers and diagnostic names kept at most (older ones are forgotten).
 MAX_TRACKED = 256
@@ -689,10 +692,8 @@ class ConsoleApi:
 
     @property
     def recorder(self) -> dict[str, Any]:
-        for name, status in self.diagnostics.items():
-            if name.startswith('episode_recorder'):
-                return {'message': status['message'], **status['values']}
-        return {}
+        status = self.diagnostics.get(RECORDER_STATUS)
+        return {'message': status['message'], **status['values']} if status else {}
 
     def state(self, now: float) -> dict[str, Any]:
         """What every page shows, JSON-ready."""
