@@ -398,6 +398,34 @@ def test_a_network_stall_greys_the_page_and_its_queued_keys_are_dropped(live, op
         proxy.close()
 
 
+def test_a_frozen_arbiter_or_inference_is_never_shown_as_acting(live, open_console):
+    """The console took the e-stop, but only the arbiter's control/state says it is
+    engaged; a silent inference's last plan is not shown as running now."""
+    graph, _listener = live
+    page = open_console()
+    ready_to_drive(page)
+    with stopped(graph.processes['control_arbiter']):
+        page.keyboard.press('Escape')
+        page.wait_for_function(
+            text_is('estop-state', 'E-STOP SENT: not confirmed by the arbiter'), timeout=1_500)
+        assert page.text_content('#estop-state') != 'E-STOP ENGAGED'
+        page.wait_for_function(
+            "() => /E-STOP SENT BUT NOT CONFIRMED/.test("
+            "document.getElementById('alarm-text').textContent)", timeout=3_000)
+        assert page.is_visible('#alarm')
+    # The arbiter runs again, takes it, and says so: only now is it engaged on the page.
+    page.wait_for_function(text_is('estop-state', 'E-STOP ENGAGED'), timeout=5_000)
+    page.wait_for_function("() => document.getElementById('alarm').hidden", timeout=3_000)
+
+    with stopped(graph.processes['vla_inference']):
+        page.wait_for_function(
+            "() => document.getElementById('plan-body').textContent.startsWith("
+            "'unknown: vla_inference is silent')", timeout=10_000)
+    page.wait_for_function(
+        "() => !document.getElementById('plan-body').textContent.startsWith('unknown')",
+        timeout=10_000)
+
+
 def test_a_killed_console_is_shown_at_once_its_estop_fails_loudly_and_it_restarts(
         live, open_console):
     graph, _listener = live

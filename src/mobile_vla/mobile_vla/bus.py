@@ -75,7 +75,8 @@ class Bus(Protocol):
         ...
 
     def subscribe(self, name: str, msgtype: str, qos: topics.QosIntent,
-                  handler: Handler) -> None: ...
+                  handler: Handler) -> Callable[[], None]:
+        """Subscribe; returns what ends the subscription."""
 
     def timer(self, rate_hz: float, callback: Callable[[], None], name: str) -> None: ...
 
@@ -106,14 +107,23 @@ def publisher_of(bus: Bus, topic: topics.Topic) -> Callable[[Any], None]:
 
 
 def subscribe_to(bus: Bus, topic: topics.Topic, handler: Handler,
-                 depth: int | None = None) -> None:
+                 depth: int | None = None) -> Callable[[], None]:
     """Subscribe to one of the graph's topics with its type and QoS: every subscription
     the topic defines (a latched input also gets its late-joiner twin), the live one
-    ``depth`` deep when given."""
+    ``depth`` deep when given. Returns what ends the late-joiner twins: a node calls it
+    once its start-up is over, so a default-profile publisher that comes later is never
+    told of a subscription it cannot match."""
     subscriptions = topic.subscriptions if depth is None else \
         topic.subscriptions_with_depth(depth)
-    for qos in subscriptions:
-        bus.subscribe(topic.name, topic.msgtype, qos, handler)
+    ends = [(qos.late_joiner, bus.subscribe(topic.name, topic.msgtype, qos, handler))
+            for qos in subscriptions]
+    twins = [end for late_joiner, end in ends if late_joiner]
+
+    def end_twins() -> None:
+        for end in twins:
+            end()
+
+    return end_twins
 
 
 class InlineWorker:
@@ -177,14 +187,14 @@ class ReplayBus:
         return lambda msg: self.executor.publish(path, msg, msgtype=msgtype)
 
     def subscribe(self, name: str, msgtype: str, qos: topics.QosIntent,
-                  handler: Handler) -> None:
+                  handler: Handler) -> Callable[[], None]:
         """A late-joiner twin is skipped: a replay has no late joiners, and each message
         arrives once."""
         path = self._path(name)
         self.subscriptions[path] = msgtype
-        if qos.late_joiner:
-            return
-        self.executor.subscribe(path, lambda msg, _t_ns: handler(msg))
+        if not qos.late_joiner:
+            self.executor.subscribe(path, lambda msg, _t_ns: handler(msg))
+        return lambda: None  # a replay's subscriptions last as long as it does
 
     def timer(self, rate_hz: float, callback: Callable[[], None], name: str) -> None:
         if not (math.isfinite(rate_hz) and rate_hz > 0):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Iterable, Literal, Mapping, NamedTuple
+from typing import Any, Iterable, Literal, Mapping, NamedTuple, Sequence
 
 from mobile_vla.config import ConfigError
 
@@ -162,7 +162,7 @@ OVERRIDE_POLICIES: dict[str, tuple[str, ...] | None] = {
     'reliability': ('reliable', 'best_effort', 'system_default'),
     'durability': ('volatile', 'transient_local', 'system_default'),
     'history': ('keep_last', 'keep_all', 'system_default'),
-    'depth': None,  # an integer, 0 or more
+    'depth': None,  # a whole number, 1 or more
 }
 
 
@@ -181,9 +181,9 @@ def check_override(name: str, value: Any) -> None:
                           f'{", ".join(OVERRIDE_POLICIES)}')
     allowed = OVERRIDE_POLICIES[policy]
     if allowed is None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f'{name}: depth must be a whole number >= 0, got {value!r}')
-    elif value not in allowed:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f'{name}: depth must be a whole number >= 1, got {value!r}')
+    elif not isinstance(value, str) or value.lower() not in allowed:  # rclpy takes any case
         raise ConfigError(f'{name}: unknown {policy} {value!r}; use one of '
                           f'{", ".join(allowed)}')
 
@@ -230,15 +230,17 @@ class Mismatch(NamedTuple):
                 'parameters')
 
 
-def peer_mismatches(topic: str, side: str, mine: Any,
+def peer_mismatches(topic: str, side: str, mine: Sequence[Any],
                     peers: Iterable[tuple[str, str, Any]]) -> list[Mismatch]:
-    """The peers of one endpoint that can never match it. ``mine``: this endpoint's
-    policies; ``peers``: (node, gid, policies) of the other side's endpoints."""
+    """The peers that match none of this node's endpoints of one side on one topic.
+    ``mine``: those endpoints' policies, the live one first (its reasons are the ones
+    said); ``peers``: (node, gid, policies) of the other side's endpoints."""
     found = []
     for peer, peer_id, theirs in peers:
-        why = mismatches(theirs, mine) if side == SUBSCRIPTION else mismatches(mine, theirs)
-        if why:
-            found.append(Mismatch(topic, side, peer, peer_id, why))
+        why = [mismatches(theirs, m) if side == SUBSCRIPTION else mismatches(m, theirs)
+               for m in mine]
+        if all(why):
+            found.append(Mismatch(topic, side, peer, peer_id, why[0]))
     return found
 
 

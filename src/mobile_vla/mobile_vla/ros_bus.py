@@ -144,10 +144,13 @@ class RosBus:
         self._claimed: set[str] = set()
         # (topic, side, entity) of every endpoint, watched for incompatible peers.
         self._endpoints: list[tuple[str, str, Any]] = []
+        self._publishers_made: dict[tuple[str, str, topics.QosIntent], Any] = {}
         self._peers = qos.QosPeers()
-        self._qos_status = self.node.create_publisher(
-            message_class(topics.DIAGNOSTICS.msgtype), topics.DIAGNOSTICS.name,
-            topics.DIAGNOSTICS.publisher_qos.profile(rclpy_qos))
+        # Info lines wait until the node is configured: one that stops at start-up (a bad
+        # QoS override found once the wiring is made) says one line, not its plans first.
+        self._held: list[str] | None = []
+        self._qos_status = self.publisher(topics.DIAGNOSTICS.name, topics.DIAGNOSTICS.msgtype,
+                                          topics.DIAGNOSTICS.publisher_qos)
         self.node.create_timer(QOS_CHECK_PERIOD_S, self._guarded(
             lambda _=None: self._report_qos(), 'QoS check'))
 
@@ -195,17 +198,22 @@ class RosBus:
 
     def publisher(self, name: str, msgtype: str,
                   intent: topics.QosIntent) -> Callable[[Any], None]:
-        path = self._overridable(name, qos.PUBLISHER, intent)
-        pub = self.node.create_publisher(
-            message_class(msgtype), name, intent.profile(rclpy_qos),
-            event_callbacks=PublisherEventCallbacks(incompatible_qos=self._incompatible),
-            qos_overriding_options=QoSOverridingOptions(OVERRIDABLE))
-        self._publishers.append(pub)
-        self._endpoints.append((path, qos.PUBLISHER, pub))
-        return pub.publish
+        """One publisher per topic, type and QoS in a node (the node's own /diagnostics
+        and the QoS status share one): its override parameters name it once."""
+        key = (name, msgtype, intent)
+        if key not in self._publishers_made:
+            path = self._overridable(name, qos.PUBLISHER, intent)
+            pub = self.node.create_publisher(
+                message_class(msgtype), name, intent.profile(rclpy_qos),
+                event_callbacks=PublisherEventCallbacks(incompatible_qos=self._incompatible),
+                qos_overriding_options=QoSOverridingOptions(OVERRIDABLE))
+            self._publishers.append(pub)
+            self._endpoints.append((path, qos.PUBLISHER, pub))
+            self._publishers_made[key] = pub
+        return self._publishers_made[key].publish
 
     def subscribe(self, name: str, msgtype: str, intent: topics.QosIntent,
-                  handler: Handler) -> None:
+                  handler: Handler) -> Callable[[], None]:
         path = self._overridable(name, qos.SUBSCRIPTION, intent)
         sub = self.node.create_subscription(
             message_class(msgtype), name, self._guarded(handler, f'{name} callback'),
@@ -213,7 +221,15 @@ class RosBus:
             event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._incompatible),
             qos_overriding_options=QoSOverridingOptions(OVERRIDABLE,
                                                         entity_id=intent.entity_id))
-        self._endpoints.append((path, qos.SUBSCRIPTION, sub))
+        endpoint = (path, qos.SUBSCRIPTION, sub)
+        self._endpoints.append(endpoint)
+
+        def end() -> None:
+            if endpoint in self._endpoints:
+                self._endpoints.remove(endpoint)
+                self.node.destroy_subscription(sub)
+
+        return end
 
     def _overridable(self, name: str, side: str, intent: topics.QosIntent) -> str:
         """The endpoint's absolute topic; its override parameters are claimed, and any
@@ -226,8 +242,12 @@ class RosBus:
         return path
 
     def check_overrides_claimed(self) -> None:
-        """Every QoS override given fits an endpoint the wiring made, or a ConfigError."""
+        """Every QoS override given fits an endpoint the wiring made, or a ConfigError;
+        then the node is configured, and the info lines held until now are said."""
         qos.check_overrides_claimed(self._overrides, self._claimed)
+        held, self._held = self._held or [], None
+        for text in held:
+            self._logger.info(text)
 
     def _incompatible(self, _event: Any) -> None:
         """rclpy's incompatible-QoS event: look at the peers now, not at the next check
@@ -235,9 +255,14 @@ class RosBus:
         self._guarded(lambda: self._watch_qos(named_only=True), 'QoS event')()
 
     def _watch_qos(self, named_only: bool = False) -> None:
+        """Peers that match none of the node's endpoints on their topic (a default-profile
+        publisher matches the live subscription, not its latched twin: that is fine)."""
         found = []
-        for path, side, entity in self._endpoints:
-            mine = qos.resolved(_policy_names(entity.qos_profile), side)
+        endpoints: dict[tuple[str, str], list[qos.Policies]] = {}
+        for path, side, entity in self._endpoints:  # the live subscription first
+            endpoints.setdefault((path, side), []).append(
+                qos.resolved(_policy_names(entity.qos_profile), side))
+        for (path, side), mine in endpoints.items():
             infos = (self.node.get_publishers_info_by_topic(path) if side == qos.SUBSCRIPTION
                      else self.node.get_subscriptions_info_by_topic(path))
             theirs = qos.PUBLISHER if side == qos.SUBSCRIPTION else qos.SUBSCRIPTION
@@ -253,7 +278,7 @@ class RosBus:
     def _report_qos(self) -> None:
         self._watch_qos()
         level, message, values = self._peers.diagnostics()
-        self._qos_status.publish(self.msgs.diagnostics(
+        self._qos_status(self.msgs.diagnostics(
             self.now_ns(), f'{self.node.get_name()}: qos', level, message, values))
 
     def timer(self, rate_hz: float, callback: Callable[[], None], name: str) -> None:
@@ -285,6 +310,8 @@ class RosBus:
             self._logger.warning(text)
         elif level == 'debug':
             self._logger.debug(text)
+        elif self._held is not None:
+            self._held.append(text)
         else:
             self._logger.info(text)
 

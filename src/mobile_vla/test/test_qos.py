@@ -43,6 +43,7 @@ def test_override_names_follow_rcl():
     ('qos_overrides./cmd_vel.publisher.durability', 'forever', 'unknown durability'),
     ('qos_overrides./cmd_vel.publisher.history', 'keep_some', 'unknown history'),
     ('qos_overrides./cmd_vel.publisher.depth', -1, 'whole number'),
+    ('qos_overrides./cmd_vel.publisher.depth', 0, 'whole number'),  # rclpy: system default
     ('qos_overrides./cmd_vel.publisher.depth', '5', 'whole number'),
     ('qos_overrides./cmd_vel.publisher.depth', True, 'whole number'),
     ('qos_overrides./cmd_vel.publisher.relability', 'reliable', 'unknown QoS policy'),
@@ -55,8 +56,9 @@ def test_a_bad_override_is_refused_in_one_line_naming_the_parameter(name, value,
 
 def test_good_overrides_pass():
     for policy, value in (('reliability', 'best_effort'), ('durability', 'transient_local'),
-                          ('history', 'keep_all'), ('depth', 0), ('reliability',
-                                                                  'system_default')):
+                          ('history', 'keep_all'), ('depth', 1), ('reliability',
+                                                                  'system_default'),
+                          ('reliability', 'BEST_EFFORT')):  # rclpy takes any case
         qos.check_override(f'qos_overrides./x.subscription.{policy}', value)
 
 
@@ -71,7 +73,7 @@ def test_an_override_for_an_endpoint_the_node_lacks_is_named():
 def test_each_incompatible_peer_is_said_once_and_shows_while_it_is_there():
     peers = qos.QosPeers()
     assert peers.diagnostics() == ('OK', 'every peer matches', {})
-    found = qos.peer_mismatches('/control/estop', qos.SUBSCRIPTION, RELIABLE, [
+    found = qos.peer_mismatches('/control/estop', qos.SUBSCRIPTION, [RELIABLE], [
         ('/button', 'g1', BEST_EFFORT), ('/console', 'g2', LATCHED)])
     assert [m.peer for m in found] == ['/button']
     new = peers.update(found)
@@ -86,7 +88,17 @@ def test_each_incompatible_peer_is_said_once_and_shows_while_it_is_there():
 
 
 def test_a_publisher_side_mismatch_names_the_subscription():
-    found = qos.peer_mismatches('/cmd_vel', qos.PUBLISHER, RELIABLE,
+    found = qos.peer_mismatches('/cmd_vel', qos.PUBLISHER, [RELIABLE],
                                 [('/base', 'g3', LATCHED)])
     assert found[0].key() == '/cmd_vel publisher -> /base'
     assert 'DURABILITY' in found[0].text() and 'subscription of /base' in found[0].text()
+
+
+def test_a_peer_that_matches_one_endpoint_of_the_topic_is_no_mismatch():
+    """A default-profile publisher matches the live e-stop subscription, not its latched
+    twin: it is heard, so it is not reported. A best-effort one matches neither."""
+    live_and_twin = [RELIABLE, LATCHED]
+    peers = [('/jazzy_pub', 'g1', RELIABLE), ('/button', 'g2', BEST_EFFORT)]
+    found = qos.peer_mismatches('/control/estop', qos.SUBSCRIPTION, live_and_twin, peers)
+    assert [(m.peer, m.why) for m in found] == [
+        ('/button', ('RELIABILITY: offers best_effort, needs reliable',))]  # the live one's

@@ -374,7 +374,9 @@ class ControlArbiter:
         return self._sources[source].config.role in ROLES_IN_MODE[self.mode]
 
     def on_mode(self, text: str, now: float) -> bool:
-        """Switch mode (manual / vla / hybrid); unknown strings leave it unchanged."""
+        """Switch mode (manual / vla / hybrid); True when it changed. Unknown strings leave
+        it unchanged; the mode it already is (a latched publisher's message arriving on
+        both of the arbiter's subscriptions) changes nothing."""
         if not self._observe_clock(now):
             return False
         mode = str(text).strip().lower()
@@ -384,8 +386,8 @@ class ControlArbiter:
             self._warn(f'unknown mode {shown} ignored; use one of {", ".join(MODES)} '
                        f'(mode stays {self.mode})')
             return False
-        self.mode = mode
-        return True
+        changed, self.mode = mode != self.mode, mode
+        return changed
 
     def on_estop(self, engaged: bool, now: float) -> str | None:
         """True latches the e-stop; False asks to release it (see the module docstring).

@@ -50,9 +50,12 @@ class ArbiterWiring:
         # Mode and e-stop: volatile, so a default-profile publisher is heard, and a
         # late-joiner twin that gets the latched value of a publisher that was there
         # first. A latched publisher's message then arrives twice: the same mode, the
-        # same e-stop request.
-        subscribe_to(bus, topics.CONTROL_MODE, self._on_mode)
-        subscribe_to(bus, topics.CONTROL_ESTOP, self._on_estop)
+        # same e-stop request. The twins end once the start-up is over (latched_wait_s,
+        # and nothing latched still due): a default-profile publisher that comes later is
+        # never told of a subscription it cannot match.
+        self._started_ns: int | None = None
+        self._end_twins: list = [subscribe_to(bus, topics.CONTROL_MODE, self._on_mode),
+                                 subscribe_to(bus, topics.CONTROL_ESTOP, self._on_estop)]
         bus.timer(self.config.rate_hz, self.tick, 'control_arbiter')
         bus.timer(1.0, self._publish_diagnostics, 'control_arbiter/diagnostics')
         sources = ', '.join(f'{s.name}<-{s.topic} ({s.role}, prio {s.priority}, '
@@ -100,6 +103,14 @@ class ArbiterWiring:
         if not self._estop_heard:  # a latched e-stop may still be on its way
             self.arbiter.estop_pending = self.bus.latched_publishers(
                 topics.CONTROL_ESTOP.name) > 0
+        now_ns = self.bus.now_ns()
+        if self._started_ns is None:
+            self._started_ns = now_ns
+        if self._end_twins and not self.arbiter.estop_pending and \
+                now_ns - self._started_ns >= self.config.latched_wait_s * NS:
+            for end in self._end_twins:
+                end()
+            self._end_twins = []
         out = self.arbiter.tick(self._now())
         self.publish_command(out.action)
         self._publish_state()

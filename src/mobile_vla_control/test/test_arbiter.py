@@ -170,6 +170,12 @@ def test_modes_and_transitions(name):
         assert (out[t].source, out[t].reason) == (source, reason), f'{name} at {t}'
 
 
+def test_a_mode_says_whether_it_changed():
+    arb, _ = arbiter(initial_mode='manual')
+    assert arb.on_mode('vla', 0.0) and arb.mode == 'vla'
+    assert not arb.on_mode('vla', 0.01)  # the same again (the latched twin's copy)
+
+
 def test_unknown_mode_is_warned_and_counted():
     arb, warnings = arbiter(initial_mode='hybrid')
     assert not arb.on_mode('turbo', 0.0)

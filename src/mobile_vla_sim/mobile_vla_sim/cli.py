@@ -216,8 +216,11 @@ def _live(args: argparse.Namespace) -> int:
         report=lambda text: print(f'{text}; see {Path(args.out)}/logs', flush=True))
     print(f'starting the graph (ROS_DOMAIN_ID={graph.domain_id}, logs in {graph.out}/logs) ...',
           flush=True)
-    # SIGTERM ends the run as Ctrl-C does: every node publishes its zero first.
+    # SIGTERM ends the run as Ctrl-C does: every node publishes its zero first. SIGINT is
+    # set too: a process started from a background shell inherits it ignored, and would
+    # then go on supervising (restarting) the nodes a group SIGINT just ended.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         graph.start()
         print(f'\nMobile VLA console: {graph.url}#token={graph.token}\n'

@@ -74,6 +74,8 @@ DIAGNOSTIC_LEVELS = {0: 'OK', 1: 'WARN', 2: 'ERROR', 3: 'STALE'}
 #: The recorder's own status on /diagnostics (its wiring names it; the node has others,
 #: such as '<node>: qos').
 RECORDER_STATUS = 'episode_recorder: recorder'
+#: The node whose vla/status the plan panel shows (silent: the plan's state is unknown).
+INFERENCE_NODE = 'vla_inference'
 STATS_KEYS = ('fps', 'latency_ms_p50', 'latency_ms_p95', 'frames')
 #: Addresses, API callers and diagnostic names kept at most (older ones are forgotten).
 MAX_TRACKED = 256
@@ -536,15 +538,17 @@ class ConsoleApi:
         return Reply(200, {'ok': True}, [(topics.CONTROL_ESTOP, engaged), *publish])
 
     def estop_engaged(self, now: float) -> bool | None:
-        """The arbiter's word (None when it has not spoken lately), or True while an
-        e-stop this console sent has not been reported yet."""
-        if self._estop_sent:
-            return True
+        """The arbiter's word on its e-stop (None when it has not spoken lately). An e-stop
+        this console sent is not in it until the arbiter says so (``estop_sent``)."""
         state = self._fresh_control_state(now)
         if state is None:
             return None
         estop = state.get('estop')
         return bool(estop.get('latched')) if isinstance(estop, dict) else None
+
+    def may_not_drive(self, now: float) -> bool:
+        """The e-stop is engaged, or this console sent one the arbiter has not confirmed."""
+        return bool(self._estop_sent or self.estop_engaged(now))
 
     def _do_throttle(self, percent: int, now: float) -> Reply:
         self.throttle = percent
@@ -563,7 +567,7 @@ class ConsoleApi:
         if key is None:
             self._needs_release.discard(client)
             return Reply(200, {'ok': True}, self.stop_drive())
-        if self.estop_engaged(now):
+        if self.may_not_drive(now):
             return _error(409, 'the e-stop is engaged: release the key and the e-stop first')
         if client in self._needs_release:
             return _error(409, 'release the key first: driving stopped (e-stop or a change '
@@ -707,12 +711,15 @@ class ConsoleApi:
             'cmd_vel': self._fresh(self.cmd_vel, self._cmd_vel_t, now),
             'robot_action': self._fresh(self.robot_action, self._robot_action_t, now),
             'mode': arbiter.get('mode'),
-            'estop': self.estop_engaged(now),
+            'estop': self.estop_engaged(now),  # the arbiter's word only
+            'estop_sent': self._estop_sent,  # sent by this console, not yet confirmed
             'estop_release_requested': bool(estop.get('release_requested'))
             if isinstance(estop, dict) else False,
             'control_state_age_s': None if self.control_state is None
             else round(now - self._control_state_t, 3),
             'control_state': self.control_state, 'vla_status': self.vla_status,
+            # vla/status goes out on change only: its age says nothing, the node's silence does
+            'vla_status_stale': INFERENCE_NODE in self.silent,
             'vla_status_age_s': None if self._vla_status_t is None
             else round(now - self._vla_status_t, 3),
             'diagnostics': {name: {**s, 'age_s': round(now - s['t'], 3)}

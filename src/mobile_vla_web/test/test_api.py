@@ -318,6 +318,29 @@ def test_engaging_the_estop_is_never_refused_for_speed():
     assert engage.ok and published(engage, topics.CONTROL_ESTOP) == [True]
 
 
+def test_an_estop_sent_is_not_shown_engaged_until_the_arbiter_says_so():
+    """The page must never show the e-stop engaged on the console's own word: a dead
+    arbiter never took it."""
+    api = make()
+    api.on_control_state(json.dumps({'estop': {'latched': False}}), 0.0)
+    assert send(api, VALID['estop'], now=0.1).ok
+    state = api.state(0.2)
+    assert state['estop'] is False and state['estop_sent'] is True
+    api.on_control_state(json.dumps({'estop': {'latched': True}}), 0.3)
+    state = api.state(0.4)
+    assert state['estop'] is True and state['estop_sent'] is False
+
+
+def test_the_plan_is_unknown_while_the_inference_is_silent():
+    api = make()
+    api.on_vla_status(json.dumps({'state': 'running', 'instruction': 'go'}), 0.0)
+    api.on_diagnostic('vla_inference: policy', 0, 'ok', {}, 0.0)
+    for step in range(1, 36):  # the console runs on (0.1 s a check); the node is silent
+        t = step / 10
+        api.check_nodes(t)
+        assert api.state(t)['vla_status_stale'] is (t > api.config.node_silent_s), t
+
+
 def test_no_key_drives_while_the_estop_is_engaged_or_on_its_way():
     api = make()
     assert send(api, VALID['drive'], now=0.0).ok

@@ -12,6 +12,8 @@ const KEYS = 'wasdqezcrt';
 const MODE_KEYS = { m: 'manual', v: 'vla', h: 'hybrid' };   // the original control node's keys
 const REPEAT_MS = 100;          // a held key is repeated this often (the server stops it after 0.3 s)
 const CHECK_MS = 100;           // how often the page checks that it is live
+// The arbiter's control/state must show an e-stop this long after the console took it.
+const ARBITER_CONFIRM_MS = 1000;
 const ESTOP_ANSWER_MS = 1000;   // an e-stop the console has not answered by then goes over REST too
 const REST_TIMEOUT_MS = 1500;   // how long the REST e-stop may take
 const FPS_WINDOW_MS = 2000;     // the frame rate shown is over this window (it counts down to 0)
@@ -363,7 +365,7 @@ function render(s) {
   renderAlerts(s.diagnostics || {}, s.silent_nodes || {});
   renderDiagnostics(s.diagnostics || {}, s.silent_nodes || {});
   renderRecorder(s.recorder, s.episodes || []);
-  renderPlan(s.vla_status);
+  renderPlan(s.vla_status, s.vla_status_stale || !stats.live);
   const recent = $('recent');
   recent.replaceChildren(...(s.recent_instructions || []).map((t) => { const o = document.createElement('option'); o.value = t; return o; }));
   drawPlot(s.t);
@@ -374,10 +376,13 @@ function render(s) {
   control.className = 'pill' + (mine ? ' mine' : '');
   $('take').hidden = !s.controller || mine;
   const estop = $('estop-state');
-  estop.textContent = s.estop === null || s.estop === undefined ? 'e-stop: unknown (no control/state)' : (s.estop ? 'E-STOP ENGAGED' : 'e-stop released');
+  // s.estop is the arbiter's word only; an e-stop this console sent waits for it.
+  const unconfirmed = s.estop !== true && s.estop_sent;
+  estop.textContent = unconfirmed ? 'E-STOP SENT: not confirmed by the arbiter'
+    : s.estop === null || s.estop === undefined ? 'e-stop: unknown (no control/state)' : (s.estop ? 'E-STOP ENGAGED' : 'e-stop released');
   estop.title = s.estop_release_requested ? 'release requested: the arbiter releases once every input (keys and policy) is zero; stop the policy first' : '';
   $('release').textContent = s.estop_release_requested ? 'Release requested: waiting for every input to be zero (stop the policy)' : 'Release e-stop';
-  estop.className = 'estop-state ' + (s.estop ? 'engaged' : s.estop === false ? 'released' : '');
+  estop.className = 'estop-state ' + (s.estop || unconfirmed ? 'engaged' : s.estop === false ? 'released' : '');
   if (s.estop === true) clearAlarm('estop');   // the arbiter has it: the alarm is over
   document.querySelectorAll('[data-mode]').forEach((b) => b.classList.toggle('active', b.dataset.mode === s.mode));
   $('throttle').textContent = `throttle ${s.throttle} %`;
@@ -389,13 +394,16 @@ function render(s) {
   $('control_state').textContent = cs && fresh ? `${cs.mode} · source ${cs.active_source || 'none'}${cs.reason && cs.reason !== 'source' ? ' · zero: ' + cs.reason : ''}` : '– (no control/state lately)';
 }
 
-function renderPlan(status) {
+function renderPlan(status, stale) {
   const body = $('plan-body');
+  body.classList.toggle('stale-text', Boolean(stale));
   if (!status) { body.textContent = 'no instruction yet (vla/status)'; return; }
   const steps = status.plan || [];
   const parts = [];
   const head = document.createElement('div');
-  head.textContent = `${status.state}${status.step ? ` · step ${status.step} of ${status.steps}` : ''}${status.reason ? ' · ' + status.reason : ''}`;
+  const said = `${status.state}${status.step ? ` · step ${status.step} of ${status.steps}` : ''}${status.reason ? ' · ' + status.reason : ''}`;
+  // A silent inference (or a console not live) leaves its last word: never shown as now.
+  head.textContent = stale ? `unknown: vla_inference is silent or the console not live (last said: ${said})` : said;
   parts.push(head);
   const instr = document.createElement('div');
   instr.className = 'muted';
@@ -570,7 +578,14 @@ function estop() {
 function onEstopReply(m) {
   if (!estopPending || m.id !== estopPending.id) return;
   estopPending = null;
-  if (!m.ok) alarm(`E-STOP REFUSED by the console: ${m.error}`, 'estop');
+  if (!m.ok) { alarm(`E-STOP REFUSED by the console: ${m.error}`, 'estop'); return; }
+  // The console published it; only the arbiter's control/state says it took it.
+  setTimeout(() => {
+    if (!(stats.live && lastState && lastState.estop === true)) {
+      alarm('E-STOP SENT BUT NOT CONFIRMED: the arbiter has not reported it engaged within '
+        + `${ARBITER_CONFIRM_MS / 1000} s (is control_arbiter running?). Use the robot's own e-stop.`, 'estop');
+    }
+  }, ARBITER_CONFIRM_MS);
 }
 function estopByRest(why) {
   alarm(`E-STOP NOT CONFIRMED: ${why}. Trying the REST API… If the robot moves, use its own e-stop.`, 'estop');
