@@ -147,7 +147,7 @@ def run_configuration(args: argparse.Namespace) -> dict:
             out['soak'] = soak(probe, nodes, diagnostics, args.soak)
         else:
             out['latency'] = latency_trials(probe, nodes['camera_publisher'], cmd, args.trials,
-                                            args.pause)
+                                            args.pause, command)
     finally:
         for node in nodes.values():
             if node.process.poll() is None:
@@ -235,9 +235,12 @@ def _first_after(messages: list, count: int, test=lambda _m: True) -> float | No
     return next((t for t, m in messages[count:] if test(m)), None)
 
 
-def latency_trials(probe, camera, cmd: list, trials: int, pause_s: float) -> dict:
+def latency_trials(probe, camera, cmd: list, trials: int, pause_s: float,
+                   command) -> dict:
     """Pause the camera until cmd_vel is zero (``pause_s``, beyond max_frame_age_s),
-    resume it, time the first non-zero cmd_vel. Slow trials (over 100 ms) are listed
+    resume it, time the first non-zero cmd_vel. The instruction is given again in each
+    pause: on synthetic frames the policy never arrives, and its plan would fail after
+    navigate_timeout_s (60 s), leaving nothing to time. Slow trials (over 100 ms) are listed
     with the time to each hop, as the probe saw it: the first frame of the camera's
     policy stream, the first non-zero robot/action, the first non-zero cmd_vel."""
     from mobile_vla import topics
@@ -255,6 +258,7 @@ def latency_trials(probe, camera, cmd: list, trials: int, pause_s: float) -> dic
             os.kill(pid, signal.SIGCONT)
             failed += 1
             continue
+        command.publish(_string(INSTRUCTION))
         probe.spin_for(max(0.0, pause_s - (time.monotonic() - stopped)))
         count, n_frames, n_actions = len(cmd), len(frames), len(actions)
         os.kill(pid, signal.SIGCONT)
