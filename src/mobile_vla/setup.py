@@ -26,6 +26,7 @@ setup(
         *[share_files(folder) for folder in SHARED],
     ],
     install_requires=['setuptools'],
+    python_requires='>=3.10',
     zip_safe=True,
     maintainer='Mobile VLA maintainers',
     maintainer_email='mobile-vla@example.com',

@@ -11,6 +11,7 @@ setup(
         ('share/' + package_name, ['package.xml']),
     ],
     install_requires=['setuptools'],
+    python_requires='>=3.10',
     zip_safe=True,
     maintainer='Mobile VLA maintainers',
     maintainer_email='mobile-vla@example.com',

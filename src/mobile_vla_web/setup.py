@@ -13,6 +13,7 @@ setup(
         ('share/' + package_name, ['package.xml', 'README.md']),
     ],
     install_requires=['setuptools'],
+    python_requires='>=3.10',
     zip_safe=False,
     maintainer='Mobile VLA maintainers',
     maintainer_email='mobile-vla@example.com',
