@@ -21,31 +21,44 @@ now() { date +%s.%N; }
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 fail() { echo "smoke: FAILED: $*" >&2; echo "--- last lines of the launch log ($LOG):" >&2;
          tail -n 30 "$LOG" >&2; exit 1; }
-# The first /cmd_vel whose linear or angular part is not zero (or, with "zero", is zero).
-first_cmd_vel() {
-    timeout "$2" ros2 topic echo /cmd_vel geometry_msgs/msg/Twist --csv 2>/dev/null \
-        | awk -F, -v want="$1" '{ moving = 0; for (i = 1; i <= NF; i++) if ($i + 0 != 0) moving = 1 }
-              (want == "moving" && moving) || (want == "zero" && !moving) { print; exit 0 }'
+# /cmd_vel as Humble's `ros2 topic echo --csv` prints it, one line per message.
+CMD_VEL=/tmp/smoke_cmd_vel.csv
+# The first line after line $2 whose linear or angular part is not zero ("moving") or
+# is all zero ("zero"), waiting up to $3 seconds; prints it, or fails.
+wait_cmd_vel() {
+    local deadline line
+    deadline=$(awk -v t="$(now)" -v d="$3" 'BEGIN { printf "%.3f", t + d }')
+    while awk -v a="$(now)" -v b="$deadline" 'BEGIN { exit !(a < b) }'; do
+        line=$(awk -F, -v want="$1" -v from="$2" 'NR > from {
+                   moving = 0; for (i = 1; i <= NF; i++) if ($i + 0 != 0) moving = 1
+                   if ((want == "moving" && moving) || (want == "zero" && !moving)) { print; exit } }' \
+               "$CMD_VEL")
+        [ -n "$line" ] && { echo "$line"; return 0; }
+        sleep 0.05
+    done
+    return 1
 }
+lines() { wc -l <"$CMD_VEL"; }
 
 start=$(now)
 ros2 launch launch/mobile_vla.launch.py camera_source:=synthetic mode:=vla record:=false \
     device:="$DEVICE" >"$LOG" 2>&1 &
 launch=$!
-trap 'kill -INT "$launch" 2>/dev/null; wait "$launch" 2>/dev/null' EXIT
+PYTHONUNBUFFERED=1 ros2 topic echo /cmd_vel geometry_msgs/msg/Twist --csv >"$CMD_VEL" 2>/dev/null &
+echoer=$!
+trap 'kill -INT "$echoer" "$launch" 2>/dev/null; wait "$launch" 2>/dev/null' EXIT
 
 # Humble's `ros2 topic pub --once` waits for the inference node's subscription (-w 1).
 timeout 120 ros2 topic pub --once -w 1 /vla/command std_msgs/msg/String \
     "{data: '$INSTRUCTION'}" >/dev/null || fail 'vla_inference never subscribed to /vla/command in 120 s'
 sent=$(now)
-echo "smoke: graph up, instruction taken after $(seconds "$start" "$sent") s"
-moving=$(first_cmd_vel moving 60) || true
-[ -n "$moving" ] || fail "no non-zero /cmd_vel within 60 s of the instruction"
+echo "smoke: graph up, instruction taken $(seconds "$start" "$sent") s after the launch"
+moving=$(wait_cmd_vel moving 0 60) || fail 'no non-zero /cmd_vel within 60 s of the instruction'
 echo "smoke: first non-zero /cmd_vel $(seconds "$sent" "$(now)") s after the instruction: $moving"
 
+from=$(lines)
 ros2 topic pub --once -w 1 /vla/command std_msgs/msg/String "{data: 'stop'}" >/dev/null
 stopped=$(now)
-zero=$(first_cmd_vel zero 10) || true
-[ -n "$zero" ] || fail '/cmd_vel did not go to zero within 10 s of stop'
+wait_cmd_vel zero "$from" 10 >/dev/null || fail '/cmd_vel did not go to zero within 10 s of stop'
 echo "smoke: /cmd_vel zero $(seconds "$stopped" "$(now)") s after stop"
 echo 'smoke: ok'
