@@ -132,7 +132,6 @@ class RosBus:
         self.namespace = node.get_namespace()
         self.msgs = MessageFactory(lookup=message_class, alloc=array_buffer)
         self.workers: list[ThreadWorker] = []
-        self._publishers: list[Any] = []
         self._logger = node.get_logger()
         # QoS overrides given (YAML, -p, launch): every one checked now, each claimed by
         # an endpoint as the wiring makes it (check_overrides_claimed once it is made).
@@ -207,7 +206,6 @@ class RosBus:
                 message_class(msgtype), name, intent.profile(rclpy_qos),
                 event_callbacks=PublisherEventCallbacks(incompatible_qos=self._incompatible),
                 qos_overriding_options=QoSOverridingOptions(OVERRIDABLE))
-            self._publishers.append(pub)
             self._endpoints.append((path, qos.PUBLISHER, pub))
             self._publishers_made[key] = pub
         return self._publishers_made[key].publish
@@ -322,7 +320,7 @@ class RosBus:
 
     def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
         """Wait (bounded) until reliable subscribers acknowledged what was published."""
-        reliable = [pub for pub in self._publishers
+        reliable = [pub for pub in self._publishers_made.values()
                     if pub.qos_profile.reliability == rclpy_qos.ReliabilityPolicy.RELIABLE]
         if reliable and not hasattr(reliable[0], 'wait_for_all_acked'):
             time.sleep(min(timeout_s, 0.2))  # an rclpy without it: give the DDS writer a moment
