@@ -31,6 +31,7 @@ from web_harness import (
     browser,
     moving,
     not_live_after,
+    press_w,
     ready_to_drive,
     still,
     text_is,
@@ -86,7 +87,7 @@ def open_console(live, chromium):
         page.goto(f'{url or graph.url}#token={graph.token}' + (f'&name={name}' if name else ''))
         page.wait_for_function('() => window.consoleStats.frames >= 5', timeout=30_000)
         page.wait_for_function(
-            "() => document.getElementById('link').textContent === 'connected'")
+            text_is('link', 'connected'))
         return page
 
     yield open_page
@@ -292,9 +293,7 @@ def test_a_hung_console_greys_the_page_within_a_second_and_a_held_key_never_driv
     graph, listener = live
     page = open_console()
     ready_to_drive(page)
-    pressed = time.time()
-    page.keyboard.down('w')
-    assert listener.wait_for(moving, pressed, 3.0, TELEOP), 'w did not drive'
+    assert press_w(page, listener), 'w did not drive'
     time.sleep(0.5)
     page.evaluate(WATCH_NOT_LIVE)
     with stopped(graph.processes['web_console'], listener) as hung:
@@ -323,9 +322,7 @@ def test_a_hung_console_greys_the_page_within_a_second_and_a_held_key_never_driv
                          ".classList.contains('active')"), 'the mode click was sent late'
     # Released and pressed again, W drives.
     page.keyboard.up('w')
-    pressed = time.time()
-    page.keyboard.down('w')
-    assert listener.wait_for(moving, pressed, 3.0, TELEOP), 'a new press did not drive'
+    assert press_w(page, listener), 'a new press did not drive'
     page.keyboard.up('w')
 
 
@@ -333,9 +330,7 @@ def test_a_key_released_during_a_console_hang_is_not_replayed_after_it(live, ope
     graph, listener = live
     page = open_console()
     ready_to_drive(page)
-    pressed = time.time()
-    page.keyboard.down('w')
-    assert listener.wait_for(moving, pressed, 3.0, TELEOP), 'w did not drive'
+    assert press_w(page, listener), 'w did not drive'
     time.sleep(0.5)
     with stopped(graph.processes['web_console'], listener) as hung:
         time.sleep(1.0)
@@ -358,9 +353,7 @@ def test_a_key_released_during_a_console_hang_is_not_replayed_after_it(live, ope
     assert moving_after(listener, resumed + 0.1, topics.CMD_VEL) == []
     # Once the e-stop is released, the next press drives: nothing is left blocked.
     ready_to_drive(page)
-    pressed = time.time()
-    page.keyboard.down('w')
-    assert listener.wait_for(moving, pressed, 3.0, TELEOP), 'a new press did not drive'
+    assert press_w(page, listener), 'a new press did not drive'
     released = time.time()
     page.keyboard.up('w')
     assert listener.wait_for(still, released, 2.0, TELEOP)
@@ -372,9 +365,7 @@ def test_a_network_stall_greys_the_page_and_its_queued_keys_are_dropped(live, op
     try:
         page = open_console(f'http://localhost:{proxy.port}/')
         ready_to_drive(page)
-        pressed = time.time()
-        page.keyboard.down('w')
-        assert listener.wait_for(moving, pressed, 3.0, TELEOP), 'w did not drive'
+        assert press_w(page, listener), 'w did not drive'
         time.sleep(0.5)
         page.evaluate(WATCH_NOT_LIVE)
         stalled = time.time()

@@ -88,6 +88,15 @@ class Listener:
         self._thread.join(2.0)
 
 
+def press_w(page, listener: Listener, topic: topics.Topic = topics.TELEOP_CMD_VEL,
+            timeout_s: float = 3.0) -> tuple[float, Any] | None:
+    """Hold W on ``page``: the first moving velocity on ``topic`` after the press, or None
+    within ``timeout_s``."""
+    pressed = time.time()
+    page.keyboard.down('w')
+    return listener.wait_for(moving, pressed, timeout_s, topic)
+
+
 def moving(velocity) -> bool:
     return any(abs(v) > 1e-3 for v in velocity)
 

@@ -51,6 +51,7 @@ from web_harness import (  # noqa: E402
     browser,
     moving,
     not_live_after,
+    press_w,
     ready_to_drive,
     still,
     text_is,
@@ -87,16 +88,14 @@ def camera_figures(graph, pages, camera_delays, seconds: float) -> dict:
 def estop_trials(page, listener, estop_pub, trials: int, direct: bool) -> list[float]:
     from std_msgs.msg import Bool
 
+    from mobile_vla import topics
+
     delays = []
     for _ in range(trials):
         page.click('#release')
-        page.wait_for_function(
-            "() => document.getElementById('estop-state').textContent === 'e-stop released'",
-            timeout=10_000)
+        page.wait_for_function(text_is('estop-state', 'e-stop released'), timeout=10_000)
         page.locator('body').click(position={'x': 2, 'y': 2})
-        pressed = time.time()
-        page.keyboard.down('w')
-        if not listener.wait_for(moving, pressed, 3.0):
+        if not press_w(page, listener, topics.CMD_VEL):
             page.keyboard.up('w')
             continue
         time.sleep(0.2)
@@ -110,9 +109,7 @@ def estop_trials(page, listener, estop_pub, trials: int, direct: bool) -> list[f
         page.keyboard.up('w')
         if stopped:
             delays.append((stopped[0] - sent) * 1000)
-        page.wait_for_function(
-            "() => document.getElementById('estop-state').textContent === 'E-STOP ENGAGED'",
-            timeout=10_000)
+        page.wait_for_function(text_is('estop-state', 'E-STOP ENGAGED'), timeout=10_000)
         time.sleep(0.3)
     return delays
 
@@ -125,9 +122,7 @@ def stall_trial(page, listener, start, end, aligned: bool) -> tuple[float | None
 
     teleop = topics.TELEOP_CMD_VEL
     ready_to_drive(page)
-    pressed = time.time()
-    page.keyboard.down('w')
-    last = listener.wait_for(moving, pressed, 3.0, teleop)
+    last = press_w(page, listener, teleop)
     if aligned and last is not None:  # between two repeats of the key (every 0.1 s)
         last = listener.wait_for(moving, last[0] + 1e-6, 1.0, teleop) or last
         time.sleep(max(0.0, last[0] + 0.05 - time.time()))
