@@ -449,6 +449,11 @@ def test_a_killed_console_is_shown_at_once_its_estop_fails_loudly_and_it_restart
 def test_a_node_that_dies_is_reported_on_the_page_and_the_graph_runs_on(live, open_console):
     graph, listener = live
     page = open_console()
+    # The console tracks a node from its first /diagnostics: a console respawned by an
+    # earlier test must have heard from the recorder before the recorder dies.
+    page.wait_for_function(
+        "() => document.getElementById('diagnostics').textContent.includes('episode_recorder')",
+        timeout=15_000)
     recorder = graph.processes['episode_recorder']  # a node that does not respawn
     recorder.send_signal(signal.SIGKILL)
     page.wait_for_function(
