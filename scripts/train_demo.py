@@ -33,58 +33,80 @@ from mobile_vla.policy.tokenization import TOKENIZER_FILE
 CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
 
 
-def run(command: list[str], log: list[str]) -> None:
+def run(command: list[str], log: list[str], done: Path | None = None) -> None:
+    """Run a step; with ``--resume``, a step whose output ``done`` exists is not run again
+    (it is still listed: TRAINING.md gives every command that made the checkpoint)."""
     text = shlex.join(command)
-    print(f'== {text}', flush=True)
     log.append(text)
+    if done is not None and RESUME and done.exists():
+        print(f'== (done before) {text}', flush=True)
+        return
+    print(f'== {text}', flush=True)
     subprocess.run(command, check=True)
+
+
+RESUME = False
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--episodes', type=int, default=480)
+    parser.add_argument('--episodes', type=int, default=960)
     parser.add_argument('--seed', type=int, default=0, help='first layout seed of the data')
-    parser.add_argument('--eval-episodes', type=int, default=25,
+    parser.add_argument('--eval-episodes', type=int, default=20,
                         help='closed-loop episodes per scenario for the figures')
     parser.add_argument('--work', default='runs/demo/train')
     parser.add_argument('--checkpoint', default='models/demo')
-    parser.add_argument('--spread-episodes', type=int, default=200,
+    parser.add_argument('--spread-episodes', type=int, default=160,
                         help='more episodes from starts shifted up to 0.6 m')
     parser.add_argument('--heldout-layouts', type=int, default=2,
                         help='layouts per (scenario, held-out paraphrase)')
     parser.add_argument('--sequence-layouts', type=int, default=5,
                         help='layouts per (scenario, sequence)')
     parser.add_argument('--train-config', default='demo')
+    parser.add_argument('--shift-layouts', type=int, default=3,
+                        help='unseen layouts per (scenario, shift family) for the figures')
+    parser.add_argument('--workers', type=int, default=2,
+                        help='simulator processes for collection and evaluation')
+    parser.add_argument('--resume', action='store_true',
+                        help='keep --work and skip the steps whose outputs are there')
     args = parser.parse_args(argv)
 
+    global RESUME
+    RESUME = args.resume
     work, target = Path(args.work), Path(args.checkpoint)
-    if work.exists():
-        raise SystemExit(f'{work} exists; remove it or choose another --work')
+    if work.exists() and not args.resume:
+        raise SystemExit(f'{work} exists; remove it, choose another --work, or --resume')
+    workers = ['--workers', str(args.workers)]
     commands: list[str] = []
     t0 = time.perf_counter()
     data, spread = work / 'episodes', work / 'episodes_spread'
     run(['mobile-vla', 'sim', 'collect', '--episodes', str(args.episodes), '--seed',
-         str(args.seed), '--out', str(data)], commands)
+         str(args.seed), '--out', str(data), *workers], commands, done=data)
     if args.spread_episodes:
         run(['mobile-vla', 'sim', 'collect', '--episodes', str(args.spread_episodes), '--seed',
-             str(args.seed + 5000), '--start-spread', '0.6', '--out', str(spread)], commands)
+             str(args.seed + 5000), '--start-spread', '0.6', '--out', str(spread), *workers],
+            commands, done=spread)
     t_collect = time.perf_counter() - t0
     folders = [str(data)] + ([str(spread)] if args.spread_episodes else [])
     run(['mobile-vla', 'train', '--config', args.train_config, '--data', *folders,
-         '--run-name', 'demo', '--output-dir', str(work)], commands)
+         '--run-name', 'demo', '--output-dir', str(work)], commands,
+        done=work / 'demo' / 'summary.json')
     t_train = time.perf_counter() - t0 - t_collect
     best = work / 'demo' / 'checkpoints' / 'best'
-    run(['mobile-vla', 'sim', 'eval', '--checkpoint', str(best), '--episodes-per-scenario',
-         str(args.eval_episodes), '--out', str(work / 'eval')], commands)
-    run(['mobile-vla', 'sim', 'eval', '--checkpoint', str(best), '--instructions', 'heldout',
-         '--episodes-per-scenario', str(args.heldout_layouts), '--out',
-         str(work / 'eval_heldout')], commands)
-    run(['mobile-vla', 'sim', 'eval', '--checkpoint', str(best), '--instructions', 'heldout_b',
-         '--episodes-per-scenario', str(args.heldout_layouts), '--out',
-         str(work / 'eval_heldout_b')], commands)
-    run(['mobile-vla', 'sim', 'eval', '--checkpoint', str(best), '--instructions',
-         'config/language/sequences.yaml', '--episodes-per-scenario',
-         str(args.sequence_layouts), '--out', str(work / 'eval_sequences')], commands)
+    def evaluate(out: str, *options: str) -> None:
+        report = work / out / 'report.json'
+        run(['mobile-vla', 'sim', 'eval', '--checkpoint', str(best), *options, *workers,
+             '--out', str(work / out)], commands, done=report)
+
+    evaluate('eval', '--episodes-per-scenario', str(args.eval_episodes))
+    evaluate('eval_shifts', '--shift', 'all', '--episodes-per-scenario',
+             str(args.shift_layouts))
+    evaluate('eval_heldout', '--instructions', 'heldout', '--episodes-per-scenario',
+             str(args.heldout_layouts))
+    evaluate('eval_heldout_b', '--instructions', 'heldout_b', '--episodes-per-scenario',
+             str(args.heldout_layouts))
+    evaluate('eval_sequences', '--instructions', 'config/language/sequences.yaml',
+             '--episodes-per-scenario', str(args.sequence_layouts))
     t_eval = time.perf_counter() - t0 - t_collect - t_train
 
     summary = json.loads((work / 'demo' / 'summary.json').read_text())

@@ -61,9 +61,9 @@ def _collect_instruction(scenario: str, seed: int, index: int) -> str:
 
 def _collect(args: argparse.Namespace) -> int:
     from mobile_vla_recorder.store import EpisodeStore
-    from mobile_vla_sim.evaluate import run_episode
-    from mobile_vla_sim.expert import ExpertConfig
+    from mobile_vla_sim.evaluate import EpisodeJob, run_episodes
     from mobile_vla_sim.session import SIM_EPOCH_NS
+    from mobile_vla_sim.workers import check_workers
 
     sim = _sim_config(args.set)
     scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
@@ -71,33 +71,40 @@ def _collect(args: argparse.Namespace) -> int:
         raise ValueError('--episodes must be at least 1')
     if not 0 <= args.start_spread <= 1.0:
         raise ValueError('--start-spread must be in [0, 1] metres')
+    check_workers(args.workers)
     store = EpisodeStore(args.out)
-    written, failed = 0, []
-    t0 = time.perf_counter()
+    jobs = []
     for i in range(args.episodes):
         name = scenarios[i % len(scenarios)]
-        seed = args.seed + i // len(scenarios)
-        text = _collect_instruction(name, args.seed, i)
         shift = (0.0, 0.0)
         if args.start_spread > 0:  # where a motion step of a sequence may leave the robot
             rng = np.random.default_rng([args.seed, i, 0x5717])
             shift = tuple(float(v) for v in rng.uniform(
                 [-args.start_spread / 2, -args.start_spread], [args.start_spread / 2,
                                                                args.start_spread]))
-        result = run_episode(name, seed, text, driver='expert', sim=sim, start_shift=shift,
-                             start_ns=SIM_EPOCH_NS + (args.seed * 100_000 + i) * 60 * NS,
-                             expert=ExpertConfig(actions=args.actions))
-        good = (result.success and result.episode is not None
-                and result.episode.complete)
-        if not good:
-            failed.append(f'{name} seed {seed}: {result.outcome}, passed {result.passed_side}')
-            continue
-        store.write(result.episode)
+        jobs.append(EpisodeJob(
+            name, args.seed + i // len(scenarios), _collect_instruction(name, args.seed, i),
+            start_ns=SIM_EPOCH_NS + (args.seed * 100_000 + i) * 60 * NS, sim=sim,
+            driver='expert', start_shift=shift, expert_actions=args.actions,
+            episodes=str(store.folder)))
+    written, failed = 0, []
+    t0 = time.perf_counter()
+
+    def done(result) -> None:  # each worker writes its episodes (named by their start)
+        nonlocal written
+        if 'episode' not in result.outputs:
+            failed.append(f'{result.scenario} seed {result.seed}: {result.outcome}, '
+                          f'passed {result.passed_side}')
+            return
         written += 1
         if args.verbose:
-            print(f'{name} seed {seed}: {result.expert_keys.strip()} -> {text!r}')
+            print(f'{result.scenario} seed {result.seed}: {result.expert_keys.strip()} -> '
+                  f'{result.instruction!r}', flush=True)
+
+    run_episodes(None, jobs, args.workers, ordered=done)
     minutes = (time.perf_counter() - t0) / 60
-    print(f'{written} episodes in {Path(args.out).resolve()} ({written / minutes:.0f} per minute)')
+    print(f'{written} episodes in {Path(args.out).resolve()} ({written / minutes:.0f} per minute, '
+          f'{args.workers} worker{"s" if args.workers > 1 else ""})')
     if failed:
         print(f'{len(failed)} expert runs did not reach the cup on the instructed side and were '
               'not written:')
@@ -250,6 +257,11 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
         p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                        help='simulator parameter (SimConfig), e.g. width=1280')
 
+    def workers(p: argparse.ArgumentParser) -> None:
+        p.add_argument('--workers', type=int, default=1, metavar='N',
+                       help='episodes in N processes, each with its own world and policy '
+                            '(results per seed as with one; at most the CPUs here)')
+
     def policy(p: argparse.ArgumentParser) -> None:
         p.add_argument('--checkpoint', default='models/demo', help='checkpoint folder')
         p.add_argument('--engine', default='torch', choices=('torch', 'onnx'))
@@ -266,6 +278,7 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
                    help='shift each start up to M metres sideways (M/2 along x): data for '
                         'a policy that takes over after a motion step (0 = as drawn)')
     p.add_argument('--verbose', action='store_true')
+    workers(p)
     common(p)
     p.set_defaults(func=_collect)
 

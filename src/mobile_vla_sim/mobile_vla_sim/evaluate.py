@@ -22,7 +22,7 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -41,6 +41,7 @@ from mobile_vla_sim.session import (
     SimSession,
     write_summary,
 )
+from mobile_vla_sim.workers import Failure, run_jobs
 from mobile_vla_sim.world import sample_layout
 
 #: Evaluation seeds start here, away from the seeds ``sim collect`` uses by default.
@@ -50,6 +51,113 @@ EVAL_SEED = 100_000
 def instruction_for(scenario: str, seed: int) -> str:
     """The phrasing used for a seed (rotates through the documented set)."""
     return parse(scenario).instruction(seed)
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """Where a worker loads the policy from (each worker process loads its own)."""
+
+    checkpoint: str
+    engine: str = 'torch'
+    device: str = 'cpu'
+
+
+def load_policy(source: PolicySource | PolicyRunner | None) -> PolicyRunner | None:
+    """A worker's policy: loaded from a ``PolicySource``, or the runner given (one worker)."""
+    if source is None or isinstance(source, PolicyRunner):
+        return source
+    from mobile_vla.graph import INFERENCE
+    from mobile_vla_inference.inference import load_runner
+    from mobile_vla_sim.graph import node_config
+    from mobile_vla_sim.session import SIM_PROFILE
+
+    return load_runner(node_config(INFERENCE, SIM_PROFILE, overrides={
+        'checkpoint': source.checkpoint, 'engine': source.engine, 'device': source.device}))
+
+
+@dataclass(frozen=True)
+class EpisodeJob:
+    """One closed-loop episode, as a worker runs it (``run_job``)."""
+
+    scenario: str
+    seed: int
+    instruction: str | None = None
+    start_ns: int = SIM_EPOCH_NS
+    sim: SimConfig | None = None
+    ranges: tuple[tuple[str, tuple[float, float]], ...] = ()
+    shift: str = ''
+    driver: str = 'policy'
+    outputs: str | None = None  # a folder: every output of the run is written there
+    start_shift: tuple[float, float] = (0.0, 0.0)
+    expert_actions: str = 'discrete'
+    #: Expert data: a run that reached the cup on the instructed side with a complete
+    #: episode writes it to this episode folder (its name comes from the run's start
+    #: time, so any worker writes the same file) and returns without the images.
+    episodes: str | None = None
+
+
+def run_job(runner: PolicyRunner | None, job: EpisodeJob) -> RunResult:
+    from mobile_vla_sim.expert import ExpertConfig
+
+    options: dict[str, Any] = {}
+    if job.driver == 'expert':
+        options['expert'] = ExpertConfig(actions=job.expert_actions)
+    result = _run_job(runner, job, options)
+    if job.episodes and result.episode is not None:
+        if result.success and result.episode.complete:
+            result.outputs['episode'] = str(EpisodeStore(job.episodes).write(result.episode))
+        result.episode = None
+    return result
+
+
+def _run_job(runner: PolicyRunner | None, job: EpisodeJob, options: dict) -> RunResult:
+    return run_episode(job.scenario, job.seed, job.instruction, runner=runner,
+                       driver=job.driver, sim=job.sim, start_ns=job.start_ns,
+                       start_shift=job.start_shift, ranges=dict(job.ranges), shift=job.shift,
+                       outputs=RunOutputs(Path(job.outputs)) if job.outputs else None,
+                       **options)
+
+
+def failed_run(job: EpisodeJob, reason: str) -> RunResult:
+    """The result of a job that did not run to its end (its worker died, or it raised)."""
+    scenario = parse(job.scenario)
+    return RunResult(scenario=scenario.name, seed=job.seed,
+                     instruction=job.instruction or instruction_for(job.scenario, job.seed),
+                     instructed_side=scenario.side, driver=job.driver, mode='vla',
+                     outcome=f'failed: {reason}')
+
+
+def run_episodes(policy: PolicySource | PolicyRunner | None, jobs: list[EpisodeJob],
+                 workers: int = 1, progress: Callable[[RunResult], None] | None = None,
+                 ordered: Callable[[RunResult], None] | None = None) -> list[RunResult]:
+    """Every job on ``workers`` processes; results in job order, a job that did not
+    finish as a ``failed: <reason>`` run. More than one worker needs a ``PolicySource``.
+
+    ``progress`` sees each result as it comes; ``ordered`` sees them in job order as
+    soon as each one's turn comes, and then they are not kept (the list is empty):
+    expert data is written as it is made, never all held at once.
+    """
+    if workers > 1 and isinstance(policy, PolicyRunner):
+        raise ValueError('several workers load their own policy: give a PolicySource')
+    waiting: dict[int, RunResult] = {}
+    turn = 0
+
+    def report(index: int, value: Any) -> None:
+        nonlocal turn
+        result = value if isinstance(value, RunResult) else failed_run(value.job, value.reason)
+        if progress is not None:
+            progress(result)
+        if ordered is not None:
+            waiting[index] = result
+            while turn in waiting:
+                ordered(waiting.pop(turn))
+                turn += 1
+
+    results = run_jobs(jobs, run_job, workers=workers, setup=load_policy, setup_args=(policy,),
+                       progress=report, keep=ordered is None)
+    if ordered is not None:
+        return []
+    return [failed_run(r.job, r.reason) if isinstance(r, Failure) else r for r in results]
 
 
 @dataclass
@@ -72,13 +180,15 @@ def run_episode(scenario: str, seed: int, instruction: str | None = None, *,
                 sim: SimConfig | None = None, outputs: RunOutputs | None = None,
                 manual_window: tuple[float, float] | None = None,
                 start_ns: int = SIM_EPOCH_NS, start_shift: tuple[float, float] = (0.0, 0.0),
+                ranges: Mapping[str, tuple[float, float]] | None = None, shift: str = '',
                 **session_options) -> RunResult:
     """One closed-loop episode; with ``outputs`` it writes the episode, bag, MP4, PNG, JSON.
 
     ``start_shift`` moves the robot's start (x, y metres) within the room: data for a
-    policy that takes over after a motion step of an instruction sequence.
+    policy that takes over after a motion step of an instruction sequence. ``ranges``
+    draws those room factors from other ranges (a shift family named ``shift``).
     """
-    layout = sample_layout(scenario, seed)
+    layout = sample_layout(scenario, seed, ranges, shift)
     if start_shift != (0.0, 0.0):
         x, y, yaw = layout.robot
         layout = replace(layout, robot=(x + start_shift[0], y + start_shift[1], yaw))
@@ -186,6 +296,7 @@ class ScenarioStats:
             'on_instructed_side': _share(sum(r.on_instructed_side for r in self.runs), n),
             'collisions': _share(sum(r.collision for r in self.runs), n),
             'timeouts': _share(sum(r.outcome == 'timeout' for r in self.runs), n),
+            'failed': sum(r.outcome.startswith('failed') for r in self.runs),
             'path_length_m': _mean([r.path_length for r in ok]),
             'spl': _mean([r.spl for r in self.runs]),
             'time_s': _mean([r.reached_at_s for r in ok]),
@@ -201,62 +312,62 @@ def _mean(values) -> float:
     return round(float(np.mean(values)), 4) if values else 0.0
 
 
-def evaluate_policy(runner: PolicyRunner, episodes_per_scenario: int, *,
+def evaluate_policy(policy: PolicySource | PolicyRunner, episodes_per_scenario: int, *,
                     seed: int = EVAL_SEED, scenarios: tuple[str, ...] = SCENARIOS,
                     sim: SimConfig | None = None, out: Path | None = None,
-                    record_runs: bool = False,
+                    record_runs: bool = False, workers: int = 1,
+                    ranges: Mapping[str, tuple[float, float]] | None = None, shift: str = '',
                     progress: Callable[[RunResult], None] | None = None) -> dict:
     """Run every scenario on seeds ``seed .. seed + N - 1``; the report as a dict."""
     if episodes_per_scenario < 1:
         raise ValueError('episodes_per_scenario must be at least 1')
-    stats = {name: ScenarioStats(name) for name in scenarios}
-    results: list[RunResult] = []
+    jobs = []
     for k in range(episodes_per_scenario):
         for i, name in enumerate(scenarios):
             s = seed + k
-            outputs = None
+            folder = None
             if out is not None and record_runs:
-                outputs = RunOutputs(out / 'runs' / f'{name}_seed{s}')
-            start = SIM_EPOCH_NS + (k * len(scenarios) + i) * 60 * NS
-            result = run_episode(name, s, runner=runner, sim=sim, outputs=outputs,
-                                 start_ns=start)
-            stats[name].runs.append(result)
-            results.append(result)
-            if progress is not None:
-                progress(result)
-    rows = [stats[name].row() for name in scenarios]
-    everything = ScenarioStats('all', results).row()
-    report = {
+                folder = str(out / 'runs' / f'{name}_seed{s}')
+            jobs.append(EpisodeJob(
+                name, s, sim=sim, outputs=folder, ranges=tuple(sorted((ranges or {}).items())),
+                shift=shift, start_ns=SIM_EPOCH_NS + (k * len(scenarios) + i) * 60 * NS))
+    results = run_episodes(policy, jobs, workers, progress)
+    return policy_report(results, scenarios, episodes_per_scenario, seed, sim)
+
+
+def policy_report(results: list[RunResult], scenarios: tuple[str, ...],
+                  episodes_per_scenario: int, seed: int, sim: SimConfig | None) -> dict:
+    stats = {name: ScenarioStats(name) for name in scenarios}
+    for result in results:
+        stats[result.scenario].runs.append(result)
+    return {
         'checkpoint': '', 'episodes_per_scenario': episodes_per_scenario, 'first_seed': seed,
-        'sim': (sim or SimConfig()).__dict__, 'scenarios': rows, 'overall': everything,
+        'sim': (sim or SimConfig()).__dict__,
+        'scenarios': [stats[name].row() for name in scenarios],
+        'overall': ScenarioStats('all', results).row(),
         'language_test': language_test(results),
         'runs': [r.summary() for r in results],
     }
-    return report
 
 
-def evaluate_instructions(runner: PolicyRunner, pairs: list[InstructionPair],
+def evaluate_instructions(policy: PolicySource | PolicyRunner, pairs: list[InstructionPair],
                           episodes_per_pair: int, *, seed: int = EVAL_SEED,
-                          sim: SimConfig | None = None,
+                          sim: SimConfig | None = None, workers: int = 1,
                           progress: Callable[[RunResult], None] | None = None) -> dict:
     """Each (scenario, instruction) pair on seeds ``seed .. seed + N - 1`` (unseen
     layouts); rows per instruction as written (an entry for every scenario of a side is
     one row), with success, wrong side and, for sequences, steps done."""
     if episodes_per_pair < 1:
         raise ValueError('episodes per pair must be at least 1')
+    jobs = [EpisodeJob(pair.scenario, seed + k, pair.instruction, sim=sim,
+                       start_ns=SIM_EPOCH_NS + (i * episodes_per_pair + k) * 60 * NS)
+            for i, pair in enumerate(pairs) for k in range(episodes_per_pair)]
+    results = run_episodes(policy, jobs, workers, progress)
     groups: dict[str, ScenarioStats] = {}
-    results: list[RunResult] = []
-    for i, pair in enumerate(pairs):
-        stats = groups.setdefault(pair.source or pair.instruction,
-                                  ScenarioStats(pair.instruction))
-        for k in range(episodes_per_pair):
-            start = SIM_EPOCH_NS + (i * episodes_per_pair + k) * 60 * NS
-            result = run_episode(pair.scenario, seed + k, pair.instruction, runner=runner,
-                                 sim=sim, start_ns=start)
-            stats.runs.append(result)
-            results.append(result)
-            if progress is not None:
-                progress(result)
+    for n, result in enumerate(results):
+        pair = pairs[n // episodes_per_pair]
+        groups.setdefault(pair.source or pair.instruction,
+                          ScenarioStats(pair.instruction)).runs.append(result)
     rows = []
     for stats in groups.values():
         row = stats.row()

@@ -1,28 +1,35 @@
-"""The MuJoCo world: a floor, one or two boxes, a cup, and the omni-wheel robot.
+"""The MuJoCo world: a floor, one or two boxes, a cup, clutter, walls and the robot.
 
-World frame: the robot starts near the origin facing +x; +y is its left. A layout
-is drawn per (scenario, seed) from the ranges in ``RANGES``; the side of a scenario
-never changes the layout (only the instruction says which way to go), so the left
-and right variants of a seed are the same room, which is what the language test
-needs.
+World frame: the robot starts near the origin facing +x; +y is its left. A room is
+drawn per (scenario, seed) from the training ranges in ``FACTORS``; the side of a
+scenario never changes the room (only the instruction says which way to go), so the
+left and right variants of a seed are the same room, which is what the language test
+needs. Each factor draws from its own random stream, so a room whose one factor is
+drawn from another range (a shift family, ``mobile_vla_sim.shifts``) is otherwise the
+same room.
 
 The robot is a planar body (slide x, slide y, hinge yaw) driven by velocity
 actuators: ``SimWorld.step`` turns a body-frame command (linear_x, linear_y,
 angular_z, as on ``cmd_vel``) into joint velocity targets, and the actuators' force
 limit makes a collision a real contact that stops the robot. The forward camera has
 the horizontal field of view of the Jetson CSI camera (IMX219, 62.2 degrees) at any
-render size; frames get Gaussian sensor noise from the episode's own generator.
+render size, on a mount whose pitch, height and roll vary per room; frames get the
+room's sensor effects (blur, exposure, white balance, Gaussian noise) from the
+episode's own generator.
 
 Nothing here reads a clock: time is the physics time of the model.
 """
 
 from __future__ import annotations
 
+import colorsys
 import math
 import os
-from dataclasses import asdict, dataclass
-from typing import Any
+import zlib
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
 
+import cv2
 import numpy as np
 
 from mobile_vla.scenarios import Scenario, parse
@@ -32,35 +39,146 @@ import mujoco  # noqa: E402  (the GL backend is chosen at import)
 
 #: Horizontal field of view of the CSI camera (IMX219 module), degrees.
 CAMERA_HFOV_DEG = 62.2
-#: Camera mount on the robot: forward of the centre, height, downward pitch.
+#: Nominal camera mount on the robot: forward of the centre, height, downward pitch.
+#: Each room moves it by its ``camera_*`` factors (a mount is never set twice the same).
 CAMERA_MOUNT = {'x': 0.16, 'z': 0.28, 'pitch_deg': 10.0}
 ROBOT_RADIUS = 0.18
 ROBOT_HALF_HEIGHT = 0.08
 PHYSICS_DT = 0.005
+#: Free floor kept between the chassis at the start and the obstacle (room to reach
+#: the lane at the key map's speed), and between the obstacle and the cup, metres:
+#: boxes shrink along x when a near cup leaves less.
+OBSTACLE_FRONT, OBSTACLE_BACK = 0.70, 0.45
 
-#: Documented randomisation ranges (uniform unless noted). Lengths in metres.
-RANGES: dict[str, Any] = {
-    'robot_x': (-0.05, 0.05), 'robot_y': (-0.10, 0.10), 'robot_yaw_deg': (-3.0, 3.0),
-    'cup_x': (2.75, 3.05), 'cup_y': (-0.10, 0.10),
-    'cup_radius': (0.045, 0.06), 'cup_height': (0.10, 0.14),
-    'obstacle_x': (1.45, 1.65), 'obstacle_y': (-0.08, 0.08),
-    # box full sizes (along x, along y, height) per scenario layout
+#: Procedural textures of the floor, the boxes and the walls.
+TEXTURES = ('plain', 'checker', 'stripes', 'noise')
+#: What is behind the room: a gradient or plain sky, or walls with a texture.
+BACKGROUNDS = ('gradient', 'plain', 'walls')
+#: Cup colours (RGB); each room jitters its cup's by ``cup_jitter``.
+CUP_COLOURS: dict[str, tuple[float, float, float]] = {
+    'red': (0.85, 0.08, 0.08), 'orange': (0.95, 0.45, 0.05), 'yellow': (0.92, 0.82, 0.10),
+    'blue': (0.10, 0.25, 0.85), 'green': (0.10, 0.65, 0.20), 'purple': (0.55, 0.15, 0.70),
+}
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One randomised quantity of a room: its training range and what the world can build.
+
+    ``symmetric``: the value is ``+-uniform(low, high)`` with a random sign (a range
+    ``(0.0, 15.0)`` is -15..15; a shift ``(16, 22)`` is 16..22 either way).
+    """
+
+    low: float
+    high: float
+    doc: str
+    limits: tuple[float, float]
+    symmetric: bool = False
+
+
+#: Every randomised factor of a room, with its training range (``sim collect`` draws
+#: from these). Lengths in metres, angles in degrees, uniform unless ``symmetric``.
+FACTORS: dict[str, Factor] = {
+    # the robot's start
+    'robot_x': Factor(-0.10, 0.10, 'start x', (-1.0, 1.0)),
+    'robot_y': Factor(0.0, 0.20, 'start y, either side', (0.0, 1.0), True),
+    'robot_yaw_deg': Factor(0.0, 15.0, 'start heading, either way', (0.0, 40.0), True),
+    # the cup
+    'cup_distance': Factor(1.8, 4.5, 'cup ahead of the start (x)', (1.2, 6.0)),
+    'cup_y': Factor(0.0, 0.30, 'cup lateral offset, either side', (0.0, 1.0), True),
+    'cup_radius': Factor(0.040, 0.065, 'cup radius', (0.02, 0.15)),
+    'cup_height': Factor(0.09, 0.16, 'cup height', (0.04, 0.40)),
+    'cup_colour': Factor(0.0, 1.0, 'which of CUP_COLOURS (share of the list)', (0.0, 1.0)),
+    'cup_jitter': Factor(0.0, 0.12, 'per-channel change of the cup colour', (0.0, 0.5)),
+    # the obstacle
+    'obstacle_at': Factor(0.42, 0.60, 'obstacle centre as a share of the cup distance',
+                          (0.2, 0.8)),
+    'obstacle_y': Factor(0.0, 0.20, 'obstacle centre off the centre line, either side',
+                         (0.0, 0.6), True),
+    'box_scale': Factor(0.80, 1.25, 'scale of the layout\'s box sizes', (0.4, 2.0)),
+    'box_gap': Factor(0.0, 0.10, 'gap between two boxes', (0.0, 0.4)),
+    'box_hue': Factor(0.0, 1.0, 'box colour hue', (0.0, 1.0)),
+    'box_saturation': Factor(0.0, 0.85, 'box colour saturation (0 = grey/white/black)',
+                             (0.0, 1.0)),
+    'box_value': Factor(0.12, 0.98, 'box colour brightness (black to white)', (0.0, 1.0)),
+    'box_texture': Factor(0.0, 1.0, 'which of TEXTURES the boxes wear', (0.0, 1.0)),
+    # the floor
+    'floor_texture': Factor(0.0, 1.0, 'which of TEXTURES the floor has', (0.0, 1.0)),
+    'floor_hue': Factor(0.0, 1.0, 'floor hue', (0.0, 1.0)),
+    'floor_saturation': Factor(0.0, 0.45, 'floor saturation', (0.0, 1.0)),
+    'floor_value': Factor(0.15, 0.85, 'floor brightness', (0.0, 1.0)),
+    'floor_contrast': Factor(0.03, 0.20, 'brightness step of the floor pattern', (0.0, 0.5)),
+    # the light
+    'light_level': Factor(0.45, 1.50, 'light intensity (x the nominal diffuse 0.75, ambient '
+                          '0.3)', (0.05, 3.0)),
+    'light_ambient': Factor(0.15, 0.45, 'ambient share of the light', (0.0, 1.0)),
+    'light_azimuth_deg': Factor(0.0, 360.0, 'light direction around the room', (0.0, 360.0)),
+    'light_elevation_deg': Factor(35.0, 85.0, 'light elevation', (10.0, 90.0)),
+    'light_temperature_k': Factor(3000.0, 7500.0, 'colour temperature of the light',
+                                  (1500.0, 12000.0)),
+    # the camera mount
+    'camera_pitch_deg': Factor(0.0, 5.0, 'mount pitch change, either way', (0.0, 15.0), True),
+    'camera_height': Factor(0.0, 0.04, 'mount height change, either way', (0.0, 0.10), True),
+    'camera_roll_deg': Factor(0.0, 2.0, 'mount roll, either way', (0.0, 10.0), True),
+    # the sensor
+    'sensor_noise': Factor(0.0, 6.0, 'Gaussian noise, std in grey levels', (0.0, 40.0)),
+    'sensor_blur': Factor(0.0, 1.0, 'Gaussian blur sigma, pixels at 640 wide', (0.0, 6.0)),
+    'sensor_exposure': Factor(0.75, 1.30, 'exposure gain', (0.2, 3.0)),
+    'sensor_white_balance': Factor(0.0, 0.12, 'red/blue gain change, either way', (0.0, 0.5),
+                                   True),
+    # the background and clutter
+    'background': Factor(0.0, 1.0, 'which of BACKGROUNDS', (0.0, 1.0)),
+    'background_hue': Factor(0.0, 1.0, 'sky or wall hue', (0.0, 1.0)),
+    'background_value': Factor(0.35, 0.95, 'sky or wall brightness', (0.0, 1.0)),
+    'clutter': Factor(0.0, 3.99, 'objects off the path (whole number drawn)', (0.0, 12.0)),
+    'clutter_y': Factor(1.35, 2.6, 'clutter distance from the centre line, either side',
+                        (0.9, 4.0), True),
+}
+
+#: Box full sizes (along x, along y, height) per box arrangement, before ``box_scale``.
+BOX_SIZES: dict[str, tuple[tuple[float, float], ...]] = {
     '1box_vert': ((0.55, 0.75), (0.30, 0.40), (0.25, 0.45)),
     '1box_hori': ((0.30, 0.40), (0.55, 0.75), (0.25, 0.45)),
     '2box_vert': ((0.35, 0.45), (0.30, 0.40), (0.25, 0.45)),  # two, one behind the other
     '2box_hori': ((0.30, 0.40), (0.32, 0.42), (0.25, 0.45)),  # two, side by side
-    'box_gap': (0.0, 0.08),
-    'box_rgb': ((0.45, 0.80), (0.30, 0.55), (0.15, 0.35)),  # cardboard shades
-    'cup_rgb': ((0.75, 1.0), (0.0, 0.25), (0.0, 0.25)),  # red mugs; any jitter
-    'floor_grey': (0.30, 0.55),
-    'light_diffuse': (0.55, 0.95), 'light_ambient': (0.20, 0.40),
-    'light_dir_jitter': (-0.3, 0.3),
-    'camera_noise_std': (0.0, 4.0),  # uint8 levels, Gaussian, per pixel
 }
 
 
-def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
-    return float(rng.uniform(*bounds))
+class RangeError(ValueError):
+    """A range the world cannot draw from (the message names the factor)."""
+
+
+def check_ranges(ranges: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """``{factor: (low, high)}`` checked against ``FACTORS``: a known name, finite bounds
+    in order, within what the world can build. Raises ``RangeError`` naming the factor."""
+    checked = {}
+    for name, bounds in ranges.items():
+        if name not in FACTORS:
+            raise RangeError(f'unknown room factor {name!r}; known: {", ".join(FACTORS)}')
+        try:
+            low, high = (float(v) for v in bounds)
+        except (TypeError, ValueError):
+            raise RangeError(f'{name}: a range is two numbers (low, high), got {bounds!r}') \
+                from None
+        lo, hi = FACTORS[name].limits
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise RangeError(f'{name}: bounds must be finite, got ({low}, {high})')
+        if low > high:
+            raise RangeError(f'{name}: bounds are reversed ({low} > {high})')
+        if low < lo or high > hi:
+            raise RangeError(f'{name}: ({low}, {high}) is outside what the world can build '
+                             f'({lo}, {hi})')
+        checked[name] = (low, high)
+    return checked
+
+
+for _name, _factor in FACTORS.items():  # the training table itself must be buildable
+    check_ranges({_name: (_factor.low, _factor.high)})
+
+
+def _choice(options: tuple | list, share: float) -> Any:
+    """The option at ``share`` (0..1) of the list."""
+    return options[min(int(share * len(options)), len(options) - 1)]
 
 
 @dataclass(frozen=True)
@@ -71,8 +189,22 @@ class Box:
 
 
 @dataclass(frozen=True)
+class Clutter:
+    """An object off the path: seen, never an obstacle (it does not collide)."""
+
+    shape: str  # sphere | box | capsule
+    center: tuple[float, float]
+    size: float
+    rgb: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
 class Layout:
-    """One randomised room: everything the world needs to be built the same again."""
+    """One randomised room: everything the world needs to be built the same again.
+
+    ``factors`` holds every drawn factor value (``FACTORS``), the rest is derived
+    from them; ``shift`` names the shift family the room was drawn under ('' = none).
+    """
 
     scenario: str
     seed: int
@@ -82,15 +214,16 @@ class Layout:
     cup_height: float
     cup_rgb: tuple[float, float, float]
     boxes: tuple[Box, ...]
-    floor_grey: float
-    light_diffuse: float
-    light_ambient: float
-    light_dir: tuple[float, float, float]
-    camera_noise_std: float
+    factors: dict[str, float] = field(default_factory=dict)
+    clutter: tuple[Clutter, ...] = ()
+    shift: str = ''
 
     @property
     def parsed(self) -> Scenario:
         return parse(self.scenario)
+
+    def factor(self, name: str) -> float:
+        return float(self.factors.get(name, _nominal(name)))
 
     def obstacle_bounds(self) -> tuple[float, float, float, float]:
         """(x0, x1, y0, y1) of the union of the boxes."""
@@ -102,46 +235,158 @@ class Layout:
         return asdict(self)
 
 
+def _nominal(name: str) -> float:
+    """A factor's value in a room drawn without it: the middle of a plain range, 0 for a
+    symmetric one."""
+    f = FACTORS[name]
+    return 0.0 if f.symmetric else (f.low + f.high) / 2
+
+
 def layout_seed(scenario: Scenario, seed: int) -> int:
     """The layout depends on the box arrangement and the seed, never on the side."""
     return int(seed) * 4 + (scenario.boxes - 1) * 2 + (scenario.orientation == 'hori')
 
 
-def sample_layout(scenario: str, seed: int) -> Layout:
-    """The room of ``scenario`` for ``seed``, drawn from ``RANGES``."""
+class _Draw:
+    """Draws each factor from its own stream: one factor's range never moves another."""
+
+    def __init__(self, base: int, ranges: Mapping[str, tuple[float, float]]) -> None:
+        self.base, self.ranges, self.values = base, ranges, {}
+
+    def rng(self, name: str) -> np.random.Generator:
+        return np.random.default_rng([self.base, 0x5EED, zlib.crc32(name.encode())])
+
+    def __call__(self, name: str) -> float:
+        factor = FACTORS[name]
+        low, high = self.ranges.get(name, (factor.low, factor.high))
+        rng = self.rng(name)
+        value = float(rng.uniform(low, high))
+        if factor.symmetric and rng.random() < 0.5:
+            value = -value
+        self.values[name] = value
+        return value
+
+
+def _hsv(hue: float, saturation: float, value: float) -> tuple[float, float, float]:
+    return tuple(float(v) for v in colorsys.hsv_to_rgb(hue % 1.0, saturation, value))
+
+
+def sample_layout(scenario: str, seed: int,
+                  ranges: Mapping[str, tuple[float, float]] | None = None,
+                  shift: str = '') -> Layout:
+    """The room of ``scenario`` for ``seed``, drawn from ``FACTORS`` with ``ranges``
+    (checked by ``check_ranges``) in place of those factors' training ranges."""
     sc = parse(scenario)
-    rng = np.random.default_rng([layout_seed(sc, seed), 0x5EED])
-    u = lambda key: _uniform(rng, RANGES[key])  # noqa: E731
-    robot = (u('robot_x'), u('robot_y'), math.radians(u('robot_yaw_deg')))
-    cup = (u('cup_x'), u('cup_y'))
-    cx, cy = u('obstacle_x'), u('obstacle_y')
-    sx, sy, sz = (_uniform(rng, b) for b in RANGES[f'{sc.boxes}box_{sc.orientation}'])
-    boxes = []
+    draw = _Draw(layout_seed(sc, seed), check_ranges(ranges or {}))
+    robot = (draw('robot_x'), draw('robot_y'), math.radians(draw('robot_yaw_deg')))
+    cup_x = robot[0] + draw('cup_distance')
+    cup = (cup_x, draw('cup_y'))
+    cup_colour = _choice(list(CUP_COLOURS), draw('cup_colour'))
+    jitter = draw('cup_jitter')
+    cup_rgb = tuple(float(np.clip(c + j, 0.0, 1.0)) for c, j in zip(
+        CUP_COLOURS[cup_colour], draw.rng('cup_rgb').uniform(-jitter, jitter, 3), strict=True))
+    scale = draw('box_scale')
+    size_rng = draw.rng('box_sizes')
+    key = f'{sc.boxes}box_{sc.orientation}'
+    sizes = [tuple(float(size_rng.uniform(*b)) * (scale if k < 2 else 1.0)
+                   for k, b in enumerate(BOX_SIZES[key])) for _ in range(sc.boxes)]
+    gap = draw('box_gap') if sc.boxes == 2 else 0.0
+    # The obstacle sits between the start and the cup, with free floor on both sides:
+    # boxes shrink along x when a near cup leaves too little room.
+    start_x = robot[0] + ROBOT_RADIUS
+    room = cup_x - start_x - OBSTACLE_FRONT - OBSTACLE_BACK
+    length = (sum(s[0] for s in sizes) + gap) if sc.orientation == 'vert' and sc.boxes == 2 \
+        else max(s[0] for s in sizes)
+    if length > room:
+        shrink = max(room, 0.2) / length
+        sizes = [(s[0] * shrink, s[1], s[2]) for s in sizes]
+        gap *= shrink
+        length *= shrink
+    cx = robot[0] + draw('obstacle_at') * (cup_x - robot[0])
+    nearest = start_x + OBSTACLE_FRONT + length / 2
+    cx = float(np.clip(cx, nearest, max(cup_x - OBSTACLE_BACK - length / 2, nearest)))
+    cy = draw('obstacle_y')
     if sc.boxes == 1:
         centers = [(cx, cy)]
-        sizes = [(sx, sy, sz)]
-    else:
-        gap = u('box_gap')
-        sx2, sy2, sz2 = (_uniform(rng, b) for b in RANGES[f'2box_{sc.orientation}'])
-        if sc.orientation == 'vert':  # one behind the other along x
-            total = sx + gap + sx2
-            centers = [(cx - total / 2 + sx / 2, cy), (cx + total / 2 - sx2 / 2, cy)]
-        else:  # side by side along y
-            total = sy + gap + sy2
-            centers = [(cx, cy - total / 2 + sy / 2), (cx, cy + total / 2 - sy2 / 2)]
-        sizes = [(sx, sy, sz), (sx2, sy2, sz2)]
-    for center, size in zip(centers, sizes, strict=True):
-        rgb = tuple(_uniform(rng, b) for b in RANGES['box_rgb'])
-        boxes.append(Box(center, size, rgb))
-    cup_rgb = tuple(_uniform(rng, b) for b in RANGES['cup_rgb'])
-    jitter = [u('light_dir_jitter') for _ in range(2)]
+    elif sc.orientation == 'vert':  # one behind the other along x
+        total = sizes[0][0] + gap + sizes[1][0]
+        centers = [(cx - total / 2 + sizes[0][0] / 2, cy), (cx + total / 2 - sizes[1][0] / 2, cy)]
+    else:  # side by side along y
+        total = sizes[0][1] + gap + sizes[1][1]
+        centers = [(cx, cy - total / 2 + sizes[0][1] / 2), (cx, cy + total / 2 - sizes[1][1] / 2)]
+    box_rgb = _hsv(draw('box_hue'), draw('box_saturation'), draw('box_value'))
+    shade = draw.rng('box_shades').uniform(-0.04, 0.04, (sc.boxes, 3))
+    boxes = tuple(Box((float(c[0]), float(c[1])), tuple(float(v) for v in s),
+                      tuple(float(np.clip(v + d, 0, 1)) for v, d in zip(box_rgb, delta,
+                                                                          strict=True)))
+                  for c, s, delta in zip(centers, sizes, shade, strict=True))
+    for name in ('box_texture', 'floor_texture', 'floor_hue', 'floor_saturation', 'floor_value',
+                 'floor_contrast', 'light_level', 'light_ambient', 'light_azimuth_deg',
+                 'light_elevation_deg', 'light_temperature_k', 'camera_pitch_deg',
+                 'camera_height', 'camera_roll_deg', 'sensor_noise', 'sensor_blur',
+                 'sensor_exposure', 'sensor_white_balance', 'background', 'background_hue',
+                 'background_value', 'cup_radius', 'cup_height'):
+        draw(name)
+    clutter = _clutter(draw, cup_x)
     return Layout(
         scenario=sc.name, seed=int(seed), robot=robot, cup=cup,
-        cup_radius=u('cup_radius'), cup_height=u('cup_height'), cup_rgb=cup_rgb,
-        boxes=tuple(boxes), floor_grey=u('floor_grey'), light_diffuse=u('light_diffuse'),
-        light_ambient=u('light_ambient'), light_dir=(jitter[0], jitter[1], -1.0),
-        camera_noise_std=u('camera_noise_std'),
-    )
+        cup_radius=draw.values['cup_radius'], cup_height=draw.values['cup_height'],
+        cup_rgb=cup_rgb, boxes=boxes, factors=dict(draw.values), clutter=clutter, shift=shift)
+
+
+def _clutter(draw: _Draw, cup_x: float) -> tuple[Clutter, ...]:
+    count = int(abs(draw('clutter')))
+    span = draw('clutter_y')  # drawn once: the factor's value, recorded
+    rng = draw.rng('clutter_items')
+    low, high = draw.ranges.get('clutter_y', (FACTORS['clutter_y'].low,
+                                              FACTORS['clutter_y'].high))
+    items = []
+    for k in range(count):
+        y = float(rng.uniform(low, high)) * (1 if (k + (span > 0)) % 2 else -1)
+        items.append(Clutter(
+            shape=_choice(('sphere', 'box', 'capsule'), float(rng.random())),
+            center=(float(rng.uniform(0.3, cup_x + 1.0)), y),
+            size=float(rng.uniform(0.06, 0.18)),
+            rgb=_hsv(float(rng.random()), float(rng.uniform(0, 0.9)),
+                     float(rng.uniform(0.15, 0.95)))))
+    return tuple(items)
+
+
+def kelvin_rgb(kelvin: float) -> tuple[float, float, float]:
+    """Light colour of a colour temperature, normalised to its brightest channel
+    (an approximation of the black-body locus good to a few percent, 1500-12000 K)."""
+    t = kelvin / 100.0
+    r = 255.0 if t <= 66 else 329.7 * (t - 60) ** -0.1332
+    g = 99.47 * math.log(t) - 161.1 if t <= 66 else 288.1 * (t - 60) ** -0.0755
+    b = 255.0 if t >= 66 else (0.0 if t <= 19 else 138.5 * math.log(t - 10) - 305.0)
+    rgb = np.clip([r, g, b], 1.0, 255.0)
+    return tuple(float(v) for v in rgb / rgb.max())
+
+
+def texture_image(kind: str, rgb: tuple[float, float, float], contrast: float,
+                  rng: np.random.Generator, size: int = 128) -> np.ndarray:
+    """A procedural texture (size, size, 3) uint8: plain, checker, wood-like stripes, or
+    carpet-like noise, around colour ``rgb`` with brightness steps of ``contrast``."""
+    base = np.array(rgb, dtype=np.float32)
+    if kind == 'plain':
+        shade = np.zeros((size, size), np.float32)
+    elif kind == 'checker':
+        cells = int(rng.integers(2, 5))
+        idx = np.arange(size) * cells // size
+        shade = ((idx[:, None] + idx[None, :]) % 2).astype(np.float32) * 2 - 1
+    elif kind == 'stripes':  # wood-like: wavy bands with grain
+        y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size
+        freq = float(rng.uniform(4, 10))
+        wave = np.sin(2 * np.pi * (freq * y + 0.3 * np.sin(2 * np.pi * x * rng.uniform(1, 3))))
+        shade = wave + 0.3 * rng.normal(0, 1, (size, size)).astype(np.float32)
+    elif kind == 'noise':  # carpet-like: blurred noise at two scales
+        coarse = cv2.resize(rng.normal(0, 1, (size // 16, size // 16)).astype(np.float32),
+                            (size, size), interpolation=cv2.INTER_CUBIC)
+        shade = 0.6 * coarse + 0.6 * rng.normal(0, 1, (size, size)).astype(np.float32)
+    else:
+        raise ValueError(f'unknown texture {kind!r}; known: {TEXTURES}')
+    image = np.clip(base[None, None, :] + contrast * shade[..., None], 0.0, 1.0)
+    return (image * 255).astype(np.uint8)
 
 
 def vertical_fov_deg(width: int, height: int, hfov_deg: float = CAMERA_HFOV_DEG) -> float:
@@ -154,47 +399,92 @@ def _f(values) -> str:
     return ' '.join(f'{v:.6g}' for v in values)
 
 
-def build_mjcf(layout: Layout, width: int, height: int, top_extent: float = 4.4) -> str:
-    """The MJCF text of ``layout`` with a forward camera of ``width`` x ``height``."""
-    pitch = math.radians(CAMERA_MOUNT['pitch_deg'])
-    cam_axes = _f((0, -1, 0, math.sin(pitch), 0, math.cos(pitch)))
-    g = layout.floor_grey
+def camera_axes(pitch_deg: float, roll_deg: float) -> tuple[float, ...]:
+    """MuJoCo ``xyaxes`` of the forward camera: image right, image up, in the body frame."""
+    p, r = math.radians(pitch_deg), math.radians(roll_deg)
+    right = np.array([0.0, -1.0, 0.0])
+    up = np.array([math.sin(p), 0.0, math.cos(p)])
+    return (*(math.cos(r) * right + math.sin(r) * up),
+            *(-math.sin(r) * right + math.cos(r) * up))
+
+
+def floor_rgb(layout: Layout) -> tuple[float, float, float]:
+    return _hsv(layout.factor('floor_hue'), layout.factor('floor_saturation'),
+                layout.factor('floor_value'))
+
+
+def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None = None) -> str:
+    """The MJCF text of ``layout`` with a forward camera of ``width`` x ``height``.
+    Textures are declared flat here and painted by ``SimWorld`` (``paint_textures``)."""
+    pitch = CAMERA_MOUNT['pitch_deg'] + layout.factor('camera_pitch_deg')
+    cam_axes = _f(camera_axes(pitch, layout.factor('camera_roll_deg')))
+    cam_z = CAMERA_MOUNT['z'] + layout.factor('camera_height') - ROBOT_HALF_HEIGHT
+    level = layout.factor('light_level')
+    tint = np.array(kelvin_rgb(layout.factor('light_temperature_k')))
+    ambient = tint * level * 0.3 * layout.factor('light_ambient') / 0.3
+    diffuse = tint * level * 0.75 * (1.0 - layout.factor('light_ambient'))
+    az, el = (math.radians(layout.factor(k)) for k in ('light_azimuth_deg',
+                                                        'light_elevation_deg'))
+    light_dir = (-math.cos(el) * math.cos(az), -math.cos(el) * math.sin(az), -math.sin(el))
     boxes = '\n'.join(
-        f'    <geom name="box{i}" class="obstacle" type="box" '
-        f'pos="{_f((*b.center, b.size[2] / 2))}" size="{_f(np.array(b.size) / 2)}" '
-        f'rgba="{_f((*b.rgb, 1))}"/>'
+        f'    <geom name="box{i}" class="obstacle" type="box" material="box{i}" '
+        f'pos="{_f((*b.center, b.size[2] / 2))}" size="{_f(np.array(b.size) / 2)}"/>'
         for i, b in enumerate(layout.boxes))
+    box_assets = '\n'.join(
+        f'    <texture name="box{i}" type="cube" builtin="flat" width="64" height="64" '
+        f'rgb1="{_f(b.rgb)}"/>\n'
+        f'    <material name="box{i}" texture="box{i}" texuniform="true" texrepeat="3 3"/>'
+        for i, b in enumerate(layout.boxes))
+    clutter = '\n'.join(_clutter_geom(i, c) for i, c in enumerate(layout.clutter))
     x, y, yaw = layout.robot
+    walls = ''
+    background = _choice(BACKGROUNDS, layout.factor('background'))
+    sky = _hsv(layout.factor('background_hue'), 0.25, layout.factor('background_value'))
+    sky2 = tuple(0.55 * v for v in sky) if background == 'gradient' else sky
+    if background == 'walls':
+        far = layout.cup[0] + 2.5
+        walls = (f'    <geom name="wall_far" type="box" material="wall" contype="0" '
+                 f'conaffinity="0" pos="{far:.4g} 0 1" size="0.05 6 1"/>\n'
+                 '    <geom name="wall_left" type="box" material="wall" contype="0" '
+                 f'conaffinity="0" pos="{far / 2:.4g} 3.2 1" size="{far / 2 + 1:.4g} 0.05 1"/>\n'
+                 '    <geom name="wall_right" type="box" material="wall" contype="0" '
+                 f'conaffinity="0" pos="{far / 2:.4g} -3.2 1" size="{far / 2 + 1:.4g} 0.05 1"/>')
+    extent = top_extent if top_extent is not None else max(4.4, layout.cup[0] + 1.0)
+    top_x = (layout.robot[0] + layout.cup[0]) / 2
     return f"""<mujoco model="mobile_vla_{layout.scenario}">
   <option timestep="{PHYSICS_DT}" integrator="implicitfast"/>
   <visual>
     <quality shadowsize="0"/>
     <global offwidth="{max(width, 640)}" offheight="{max(height, 640)}"/>
-    <headlight ambient="{_f([layout.light_ambient] * 3)}" diffuse="0.2 0.2 0.2"
-               specular="0 0 0"/>
+    <headlight ambient="{_f(ambient)}" diffuse="0 0 0" specular="0 0 0"/>
   </visual>
   <asset>
-    <texture name="floor" type="2d" builtin="checker" width="128" height="128"
-             rgb1="{_f([g] * 3)}" rgb2="{_f([g + 0.08] * 3)}"/>
-    <material name="floor" texture="floor" texrepeat="24 24"/>
+    <texture name="floor" type="2d" builtin="flat" width="128" height="128"
+             rgb1="{_f(floor_rgb(layout))}"/>
+    <material name="floor" texture="floor" texrepeat="12 12"/>
+    <texture name="wall" type="2d" builtin="flat" width="128" height="128" rgb1="{_f(sky)}"/>
+    <material name="wall" texture="wall" texrepeat="6 1"/>
     <texture name="sky" type="skybox" builtin="gradient" width="64" height="64"
-             rgb1="0.78 0.80 0.82" rgb2="0.45 0.47 0.50"/>
+             rgb1="{_f(sky)}" rgb2="{_f(sky2)}"/>
+{box_assets}
   </asset>
   <default>
     <default class="obstacle"><geom contype="1" conaffinity="1"/></default>
   </default>
   <worldbody>
-    <light name="sun" directional="true" pos="0 0 5" dir="{_f(layout.light_dir)}"
-           diffuse="{_f([layout.light_diffuse] * 3)}" castshadow="false"/>
-    <geom name="floor" type="plane" size="8 8 0.1" material="floor" contype="0"
+    <light name="sun" directional="true" pos="0 0 5" dir="{_f(light_dir)}"
+           diffuse="{_f(diffuse)}" specular="0 0 0" castshadow="false"/>
+    <geom name="floor" type="plane" size="16 16 0.1" material="floor" contype="0"
           conaffinity="0"/>
 {boxes}
+{clutter}
+{walls}
     <geom name="cup" type="cylinder" contype="0" conaffinity="0"
           pos="{_f((*layout.cup, layout.cup_height / 2))}"
           size="{_f((layout.cup_radius, layout.cup_height / 2))}"
           rgba="{_f((*layout.cup_rgb, 1))}"/>
-    <camera name="top" pos="1.5 0 8" xyaxes="0 -1 0 1 0 0" projection="orthographic"
-            fovy="{top_extent}"/>
+    <camera name="top" pos="{top_x:.4g} 0 8" xyaxes="0 -1 0 1 0 0" projection="orthographic"
+            fovy="{extent:.4g}"/>
     <body name="robot" pos="{_f((x, y, ROBOT_HALF_HEIGHT + 0.01))}">
       <joint name="x" type="slide" axis="1 0 0" damping="0"/>
       <joint name="y" type="slide" axis="0 1 0" damping="0"/>
@@ -204,7 +494,7 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float = 4.4)
             rgba="0.15 0.15 0.17 1" contype="1" conaffinity="1"/>
       <geom name="mast" type="box" pos="{CAMERA_MOUNT['x'] - 0.04} 0 0.14"
             size="0.02 0.04 0.08" rgba="0.3 0.3 0.3 1" contype="0" conaffinity="0"/>
-      <camera name="front" pos="{CAMERA_MOUNT['x']} 0 {CAMERA_MOUNT['z'] - ROBOT_HALF_HEIGHT}"
+      <camera name="front" pos="{CAMERA_MOUNT['x']} 0 {cam_z:.4g}"
               xyaxes="{cam_axes}" fovy="{vertical_fov_deg(width, height):.6g}"/>
     </body>
   </worldbody>
@@ -217,6 +507,55 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float = 4.4)
 """
 
 
+def _clutter_geom(i: int, item: Clutter) -> str:
+    s = item.size
+    shape = {'sphere': f'type="sphere" size="{s:.4g}"',
+             'box': f'type="box" size="{s:.4g} {s * 0.8:.4g} {s:.4g}"',
+             'capsule': f'type="capsule" size="{s * 0.5:.4g} {s:.4g}" euler="90 0 0"'}
+    return (f'    <geom name="clutter{i}" {shape[item.shape]} contype="0" conaffinity="0" '
+            f'pos="{_f((*item.center, s))}" rgba="{_f((*item.rgb, 1))}"/>')
+
+
+def paint_textures(model: mujoco.MjModel, layout: Layout) -> None:
+    """Paint the procedural floor, box and wall textures into a compiled model (before
+    any renderer uploads them). Each is drawn from the room's own stream."""
+    base = layout_seed(layout.parsed, layout.seed)
+    contrast = layout.factor('floor_contrast')
+    paints = [('floor', _choice(TEXTURES, layout.factor('floor_texture')), floor_rgb(layout),
+               contrast)]
+    box_kind = _choice(TEXTURES, layout.factor('box_texture'))
+    paints += [(f'box{i}', box_kind, b.rgb, 0.08) for i, b in enumerate(layout.boxes)]
+    wall = _hsv(layout.factor('background_hue'), 0.25, layout.factor('background_value'))
+    paints.append(('wall', _choice(TEXTURES, (layout.factor('background') * 7) % 1.0), wall,
+                   0.06))
+    for name, kind, rgb, step in paints:
+        tex = model.texture(name)
+        h, w, n = int(tex.height[0]), int(tex.width[0]), int(tex.nchannel[0])
+        rng = np.random.default_rng([base, 0x7E47, zlib.crc32(name.encode())])
+        side = texture_image(kind, rgb, step, rng, w)
+        image = np.tile(side, (h // w, 1, 1)) if h != w else side  # a cube: six faces
+        adr = int(tex.adr[0])
+        if n == 3:
+            model.tex_data[adr:adr + h * w * 3] = image.reshape(-1)
+        else:
+            rgba = np.concatenate([image, np.full((*image.shape[:2], 1), 255, np.uint8)], -1)
+            model.tex_data[adr:adr + h * w * n] = rgba.reshape(-1)
+
+
+def apply_sensor(image: np.ndarray, layout: Layout, noise: np.random.Generator) -> np.ndarray:
+    """The room's sensor on a rendered RGB frame: blur, exposure, white balance, noise."""
+    blur = layout.factor('sensor_blur') * image.shape[1] / 640
+    out = image.astype(np.float32)
+    if blur > 0.05:
+        out = cv2.GaussianBlur(out, (0, 0), blur)
+    wb = layout.factor('sensor_white_balance')
+    out *= np.array([1 + wb, 1.0, 1 - wb], np.float32) * layout.factor('sensor_exposure')
+    std = layout.factor('sensor_noise')
+    if std > 0:
+        out += noise.normal(0.0, std, image.shape).astype(np.float32)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 class SimWorld:
     """The physics and the cameras of one layout."""
 
@@ -227,6 +566,7 @@ class SimWorld:
         self.layout = layout
         self.width, self.height = width, height
         self.model = mujoco.MjModel.from_xml_string(build_mjcf(layout, width, height))
+        paint_textures(self.model, layout)
         self.data = mujoco.MjData(self.model)
         # The robot body starts at the layout pose; the joints are offsets from it.
         self.data.qpos[:] = 0.0
@@ -296,12 +636,7 @@ class SimWorld:
         if self._renderer is None:
             self._renderer = mujoco.Renderer(self.model, self.height, self.width)
         self._renderer.update_scene(self.data, 'front')
-        image = self._renderer.render()
-        std = self.layout.camera_noise_std
-        if std > 0:
-            noise = self.noise.normal(0.0, std, image.shape).astype(np.float32)
-            image = np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-        return image
+        return apply_sensor(self._renderer.render(), self.layout, self.noise)
 
     def render_top(self) -> np.ndarray:
         """An orthographic top-down view of the room (RGB)."""

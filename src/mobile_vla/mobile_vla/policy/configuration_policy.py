@@ -13,7 +13,13 @@ from mobile_vla.config import ConfigError, from_params, merge, read_preset
 from mobile_vla.resources import config_dir
 
 BACKBONES = ('kosmos2', 'clip', 'kosmos2_clip')
-POOLINGS = ('mean', 'resampler')
+#: How the vision features reach the head: ``mean`` of the Kosmos-2 latents, a trained
+#: ``resampler`` over them, or the Kosmos-2 vision encoder's ``patches`` (every patch
+#: token in place, flattened: the head sees WHERE things are; for small encoders, as the
+#: fusion layer grows with patches x width).
+POOLINGS = ('mean', 'resampler', 'patches')
+#: The most patch-token values ``patches`` pooling may hand the fusion layer.
+MAX_PATCH_FEATURES = 16384
 TOKENIZERS = ('snapshot', 'words')
 #: CLIP's normalisation, which Kosmos-2's processor uses too.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -106,8 +112,8 @@ class PolicyConfig:
             raise ConfigError(f'backbone must be one of {BACKBONES}, got {self.backbone!r}')
         if self.pooling not in POOLINGS:
             raise ConfigError(f'pooling must be one of {POOLINGS}, got {self.pooling!r}')
-        if self.pooling == 'resampler' and 'kosmos2' not in self.backbone:
-            raise ConfigError('the resampler pools Kosmos-2 latents: use a kosmos2 backbone')
+        if self.pooling in ('resampler', 'patches') and 'kosmos2' not in self.backbone:
+            raise ConfigError(f'{self.pooling} pooling reads Kosmos-2: use a kosmos2 backbone')
         if self.tokenizer not in TOKENIZERS:
             raise ConfigError(f'tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}')
         if self.text_encoder and self.tokenizer != 'snapshot':

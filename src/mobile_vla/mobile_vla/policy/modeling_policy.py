@@ -39,7 +39,8 @@ from transformers import (
     Kosmos2Model,
 )
 
-from mobile_vla.policy.configuration_policy import PolicyConfig
+from mobile_vla.config import ConfigError
+from mobile_vla.policy.configuration_policy import MAX_PATCH_FEATURES, PolicyConfig
 from mobile_vla.policy.tokenization import load_tokenizer, special_ids
 from mobile_vla.resources import workspace_dir
 
@@ -138,10 +139,23 @@ class VisionStage(nn.Module):
             self.resampler = PerceiverResampler(dim, config.resampler_latents,
                                                 config.resampler_layers, config.resampler_heads)
 
+        self.patches = kosmos2 is not None and config.pooling == 'patches'
+        if self.patches and self._patch_dim() > MAX_PATCH_FEATURES:
+            raise ConfigError(f'patches pooling would give the head {self._patch_dim()} '
+                              'vision values '
+                              f'(more than {MAX_PATCH_FEATURES}): use it with a small vision '
+                              'encoder, or pooling: mean / resampler')
+
+    def _patch_dim(self) -> int:
+        vision = self.kosmos2.config.vision_config
+        return (vision.image_size // vision.patch_size) ** 2 * vision.hidden_size
+
     @property
     def dim(self) -> int:
         dim = 0
-        if self.kosmos2 is not None:
+        if self.kosmos2 is not None and self.patches:
+            dim += self._patch_dim()
+        elif self.kosmos2 is not None:
             dim += self.kosmos2.config.text_config.embed_dim
         if self.clip is not None:
             dim += self.clip.config.projection_dim
@@ -150,7 +164,11 @@ class VisionStage(nn.Module):
     def backbone_outputs(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
         """What the (possibly frozen) backbones give: Kosmos-2 latents, CLIP embedding."""
         parts = []
-        if self.kosmos2 is not None:
+        if self.patches:  # the encoder's patch tokens (not the class token), normalised
+            model = self.kosmos2.vision_model
+            tokens = model(pixel_values=pixel_values, return_dict=True)[0]
+            parts.append(model.model.post_layernorm(tokens)[:, 1:].flatten(1))
+        elif self.kosmos2 is not None:
             parts.append(self.kosmos2.get_image_features(pixel_values=pixel_values).pooler_output)
         if self.clip is not None:
             parts.append(self.clip.get_image_features(pixel_values=pixel_values).pooler_output)
@@ -159,7 +177,7 @@ class VisionStage(nn.Module):
     def pool(self, parts: list[torch.Tensor]) -> torch.Tensor:
         """The trainable part: resample (or mean-pool) the latents, then concatenate."""
         out = list(parts)
-        if self.kosmos2 is not None:
+        if self.kosmos2 is not None and not self.patches:
             latents = out[0]
             if self.resampler is not None:
                 latents = self.resampler(latents)

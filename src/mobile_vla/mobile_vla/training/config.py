@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from mobile_vla.augment import ImageAugment
 from mobile_vla.config import ConfigError, load_config, read_preset
 from mobile_vla.policy.configuration_policy import PolicyConfig
 from mobile_vla.resources import config_dir
@@ -35,6 +36,12 @@ class TrainConfig:
     # tokens (never the first) from the text pooling: unseen words and prefixes then
     # weigh less than the words that decide the side
     text_token_dropout: float = 0.0
+    # image augmentation of training copies (mobile_vla.augment.ImageAugment): each
+    # training episode (and its mirror) gets this many augmented copies beside itself;
+    # validation, evaluation and the robot never see augmented frames
+    augment_views: int = 0
+    augment: dict = field(default_factory=dict, metadata={
+        'schema': ImageAugment, 'doc': 'ImageAugment fields that differ from its defaults'})
     # model
     preset: str = 'kosmos2_clip_tiny'
     model: dict = field(default_factory=dict, metadata={
@@ -71,6 +78,12 @@ class TrainConfig:
         if not 0 <= self.text_token_dropout < 1:
             raise ConfigError(f'text_token_dropout must be in [0, 1), got '
                               f'{self.text_token_dropout}')
+        if not 0 <= self.augment_views <= 16:
+            raise ConfigError(f'augment_views must be in [0, 16], got {self.augment_views}')
+        try:
+            self.image_augment
+        except TypeError as exc:
+            raise ConfigError(f'augment: {exc}') from None
         if self.samples not in ('all', 'full'):
             raise ConfigError("samples must be 'all' or 'full'")
         for name in ('epochs', 'batch_size'):
@@ -78,6 +91,10 @@ class TrainConfig:
                 raise ConfigError(f'{name} must be >= 1')
         if self.lr <= 0 or self.grad_clip < 0 or self.warmup_steps < 0:
             raise ConfigError('lr must be > 0; grad_clip and warmup_steps >= 0')
+
+    @property
+    def image_augment(self) -> ImageAugment:
+        return ImageAugment(**self.augment)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

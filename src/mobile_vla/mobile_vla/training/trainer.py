@@ -13,6 +13,7 @@ import math
 import random
 import time
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from mobile_vla.actions import ActionSpace
-from mobile_vla.augment import mirror
+from mobile_vla.augment import ImageAugment, augment_frames, mirror
 from mobile_vla.config import ConfigError
 from mobile_vla.dataset import EpisodeWindowDataset
 from mobile_vla.episode import EpisodeError, episode_paths, read_episode
@@ -56,21 +57,33 @@ def seed_everything(seed: int) -> None:
 
 
 def episode_features(path: str | Path, cache: FeatureCache, space: ActionSpace,
-                     mirrored: bool = False, paraphrase: bool = False) -> EpisodeFeatures:
+                     mirrored: bool = False, paraphrase: bool = False,
+                     augment: tuple[ImageAugment, int] | None = None) -> EpisodeFeatures:
     """An episode as head inputs: cached vision features per frame; its instruction (or,
     with ``paraphrase``, the training phrasings of its scenario's side) goes through the
-    text cache separately (``instruction_tokens``)."""
+    text cache separately (``instruction_tokens``). ``augment`` = (config, seed) makes it
+    an augmented training copy (the same copy for the same seed: its features cache)."""
     ep = read_episode(path)
     if mirrored:
         ep = mirror(ep)
     size = cache.policy.config.image_size
     frames = np.stack([resize_frame(img, size, size) for img in ep.images])
+    suffix = '_mirror' if mirrored else ''
+    if augment is not None:
+        config, seed = augment
+        frames = augment_frames(frames, np.random.default_rng([seed, 0xA06]), config)
+        suffix += f'_aug{seed}'
     return EpisodeFeatures(
-        name=ep.name + ('_mirror' if mirrored else ''), scenario=ep.scenario,
+        name=ep.name + suffix, scenario=ep.scenario,
         instruction=ep.instruction, vision=cache.vision(frames).astype(np.float32),
         actions=space.normalize(ep.actions[:, :space.dim]).astype(np.float32),
         events=tuple(ep.event_types),
         instructions=phrasings_in(ep.scenario) if paraphrase else ())
+
+
+def _copy_seed(seed: int, path: str | Path, mirrored: bool, view: int) -> int:
+    """The seed of one augmented copy: the run's seed, the file's name, mirror, view."""
+    return zlib.crc32(f'{seed}:{Path(path).name}:{int(mirrored)}:{view}'.encode())
 
 
 def instruction_tokens(episodes: list[EpisodeFeatures],
@@ -170,13 +183,16 @@ class Trainer:
     def _datasets(self, split: dict):
         c, pc = self.config, self.policy.config
         if self.cache.enabled:
-            load = [(p, False) for p in split['train']]
+            load = [(p, False, None) for p in split['train']]
             if c.mirror:
-                load += [(p, True) for p in split['train']]
+                load += [(p, True, None) for p in split['train']]
+            augment = c.image_augment
+            load += [(p, mirrored, (augment, _copy_seed(c.seed, p, mirrored, view)))
+                     for view in range(1, c.augment_views + 1) for p, mirrored, _ in load]
             train = self._features(tqdm(load, desc='features (train)', unit='episode',
                                         disable=not self.accelerator.is_main_process),
                                    paraphrase=c.paraphrase)
-            val = self._features([(p, False) for p in split['val']])
+            val = self._features([(p, False, None) for p in split['val']])  # never augmented
             texts = instruction_tokens(train + val, self.cache)
             return (FeatureWindowDataset(train, pc.window, pc.fwd_pred_next_n, c.samples,
                                          texts=texts, token_dropout=c.text_token_dropout),
@@ -184,7 +200,8 @@ class Trainer:
         # Trainable encoders (fine-tuning or a resampler): pixels every step.
         print('encoders are trainable (fine-tuning or a resampler): no feature cache, every '
               'step encodes pixels' + (' (text_token_dropout needs the cache: not applied)'
-                                       if c.text_token_dropout else ''))
+                                       if c.text_token_dropout else '')
+              + (' (augment_views needs the cache: not applied)' if c.augment_views else ''))
         size = (pc.image_size, pc.image_size)
         common = dict(window=pc.window, chunk=pc.fwd_pred_next_n, image_size=size,
                       action_dim=pc.action_dim, action_limit=pc.action_limit)
@@ -199,10 +216,10 @@ class Trainer:
         is skipped with a warning, as the pixel dataset does: one bad file never stops
         training."""
         out = []
-        for path, mirrored in load:
+        for path, mirrored, augment in load:
             try:
                 out.append(episode_features(path, self.cache, self.space, mirrored,
-                                            paraphrase))
+                                            paraphrase, augment))
             except EpisodeError as exc:
                 warnings.warn(f'skipping episode {path}: {exc}', stacklevel=2)
         if not out:

@@ -1,0 +1,171 @@
+"""Simulated episodes in worker processes (``sim collect`` / ``sim eval --workers N``).
+
+Each worker is a process with its own MuJoCo worlds and its own policy: it builds its
+state once (``setup(*setup_args)``), then runs one job at a time as the parent hands
+them out, so a slow job never holds up the others. An episode depends only on its job
+(scenario, seed, instruction, start time), never on the worker or the order, and every
+worker, like a run with one worker, runs torch on one thread, so the results per seed
+are the same numbers as a sequential run; the parent returns them in job order.
+
+A worker that dies (killed, out of memory, a crash in native code) loses only the job
+it was running: that job comes back as a ``Failure`` naming the worker and its exit,
+and the remaining jobs go to the workers still alive. An exception in a job is that
+job's ``Failure`` and the worker goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Callable, Iterable
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A job that gave no result, and why."""
+
+    job: Any
+    reason: str
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def check_workers(workers: int) -> int:
+    """``workers`` if this machine can run them, else a ValueError naming ``--workers``."""
+    cpus = available_cpus()
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f'--workers must be at least 1, got {workers}')
+    if workers > cpus:
+        raise ValueError(f'--workers {workers} is more than this machine can run at once '
+                         f'({cpus} CPUs here); use --workers {cpus} or fewer')
+    return workers
+
+
+def single_threaded() -> None:
+    """One torch thread per process: the numbers are the same in every worker layout."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _worker(conn: Connection, setup: Callable, setup_args: tuple, run: Callable) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when work stops
+    single_threaded()
+    state = setup(*setup_args)
+    conn.send(('ready', None))
+    while True:
+        message = conn.recv()
+        if message is None:
+            return
+        index, job = message
+        try:
+            conn.send(('ok', (index, run(state, job))))
+        except Exception as exc:  # noqa: BLE001 - the job's failure, reported with its job
+            last = traceback.extract_tb(exc.__traceback__)[-1:]
+            where = f' ({last[0].filename}:{last[0].lineno})' if last else ''
+            conn.send(('error', (index, f'{type(exc).__name__}: {exc}{where}')))
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f'killed by {signal.Signals(-code).name}'
+        except ValueError:
+            return f'killed by signal {-code}'
+    return f'exit code {code}'
+
+
+def run_jobs(jobs: list, run: Callable[[Any, Any], Any], *, workers: int = 1,
+             setup: Callable[..., Any] = lambda: None, setup_args: Iterable = (),
+             progress: Callable[[int, Any], None] | None = None, keep: bool = True) -> list:
+    """``run(state, job)`` for every job, ``state = setup(*setup_args)`` once per worker;
+    the results (or ``Failure``) in job order. ``workers=1`` runs here, in this process.
+    ``progress(index, result)`` sees each as it comes; with ``keep=False`` only it does
+    (the list holds None: large results are not all held at once).
+
+    ``run`` and ``setup`` must be module-level functions (workers are spawned).
+    """
+    check_workers(workers)
+    results: list = [None] * len(jobs)
+
+    def finish(index: int, value: Any) -> None:
+        if keep:
+            results[index] = value
+        if progress is not None:
+            progress(index, value)
+
+    if workers == 1 or len(jobs) <= 1:
+        single_threaded()
+        state = setup(*setup_args)
+        for i, job in enumerate(jobs):
+            try:
+                value = run(state, job)
+            except Exception as exc:  # noqa: BLE001 - as a worker reports it
+                value = Failure(job, f'{type(exc).__name__}: {exc}')
+            finish(i, value)
+        return results
+    context = multiprocessing.get_context('spawn')
+    # The software renderer (llvmpipe) would start a thread per CPU in every worker:
+    # one each, as many workers as CPUs. Set before the workers start (they inherit it).
+    os.environ.setdefault('LP_NUM_THREADS', '1')
+    pending = list(range(len(jobs)))[::-1]  # pop() from the end: the first job first
+    busy: dict[Connection, int | None] = {}
+    procs: dict[Connection, Any] = {}
+    for _ in range(min(workers, len(jobs))):
+        parent, child = context.Pipe()
+        proc = context.Process(target=_worker, args=(child, setup, tuple(setup_args), run),
+                               daemon=True)
+        proc.start()
+        child.close()
+        busy[parent], procs[parent] = None, proc
+
+    def hand_out(conn: Connection) -> None:
+        if pending:
+            index = pending.pop()
+            busy[conn] = index
+            conn.send((index, jobs[index]))
+        else:
+            busy[conn] = None
+            conn.send(None)
+
+    try:
+        while procs:
+            sentinels = {procs[c].sentinel: c for c in procs}
+            for ready in wait([*procs, *sentinels]):
+                conn = sentinels.get(ready, ready)
+                if conn not in procs:
+                    continue
+                try:
+                    kind, payload = conn.recv()
+                except (EOFError, OSError):  # the worker is gone
+                    proc = procs.pop(conn)
+                    proc.join(timeout=5)
+                    index = busy.pop(conn)
+                    if index is not None:
+                        finish(index, Failure(jobs[index], f'worker pid {proc.pid} died '
+                                              f'({_exit_reason(proc.exitcode)}) during this run'))
+                    continue
+                if kind == 'ok':
+                    finish(*payload)
+                elif kind == 'error':
+                    index, reason = payload
+                    finish(index, Failure(jobs[index], reason))
+                hand_out(conn)
+                if busy[conn] is None:  # no more work: this worker ends
+                    procs.pop(conn).join(timeout=30)
+                    busy.pop(conn)
+    finally:
+        for proc in procs.values():
+            proc.kill()
+    for index in pending:  # every worker died before these began
+        finish(index, Failure(jobs[index], 'not run: every worker died'))
+    return results
