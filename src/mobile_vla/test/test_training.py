@@ -171,3 +171,65 @@ def test_a_run_that_stopped_before_its_first_checkpoint_can_be_run_again(tmp_pat
     assert (kept / 'metrics.csv').read_text() == 'step,epoch\n'
     with pytest.raises(ConfigError, match='exists; pick another run_name or resume'):
         Trainer(cfg)  # a run with checkpoints is never started over
+
+
+def test_augmented_copies_train_and_validation_and_inference_never_see_augmentation(
+        tmp_path, data, monkeypatch):
+    """Each training episode gets its augmented copies; validation features are the clean
+    frames' features; a policy step (the robot, the simulator's evaluation) never calls
+    the augmentation, so a trained checkpoint sees exactly the camera's pixels."""
+    import mobile_vla.augment as augment_module
+    import mobile_vla.training.trainer as trainer_module
+    from mobile_vla.policy.runner import runner_from_checkpoint
+
+    calls = []
+    real = augment_module.augment_frames
+
+    def counted(frames, rng, config):
+        calls.append(len(frames))
+        return real(frames, rng, config)
+
+    monkeypatch.setattr(trainer_module, 'augment_frames', counted)
+    cfg = load_train_config('tiny', [f'output_dir={tmp_path / "runs"}',
+                                     f'cache_dir={tmp_path / "cache"}', 'augment.hue=0.2'],
+                            data=[str(data)], epochs=1, run_name='aug', augment_views=2)
+    assert cfg.image_augment.hue == 0.2
+    trainer = Trainer(cfg)
+    split = trainer._split()
+    train, val = trainer._datasets(split)
+    copies = 2 * len(split['train']) * (2 if cfg.mirror else 1)  # of each and its mirror
+    assert len(calls) == copies  # and none of validation
+    assert sum('_aug' in e.name for e in train.episodes) == copies
+    clean = {e.name: e for e in train.episodes if '_aug' not in e.name}
+    for e in train.episodes:  # a copy differs from its episode, same actions
+        if '_aug' in e.name:
+            twin = clean[e.name.split('_aug')[0]]
+            assert not np.allclose(e.vision, twin.vision)
+            np.testing.assert_array_equal(e.actions, twin.actions)
+    assert all('_aug' not in e.name for e in val.episodes)
+    again = trainer._features([(p, False, None) for p in split['val']])
+    for a, b in zip(val.episodes, again, strict=True):
+        np.testing.assert_array_equal(a.vision, b.vision)
+    trainer.fit()
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError('augmentation outside training')
+
+    monkeypatch.setattr(augment_module, 'augment_frames', refuse)
+    monkeypatch.setattr(trainer_module, 'augment_frames', refuse)
+    best = tmp_path / 'runs' / 'aug' / 'checkpoints' / 'best'
+    runner = runner_from_checkpoint(str(best))
+    runner.set_instruction('go around the box on the left to the cup')
+    assert runner.step(np.zeros((720, 1280, 3), np.uint8)).action.shape == (3,)
+    report = evaluate(best, [str(p) for p in split['val']], cache_dir=str(tmp_path / 'cache'))
+    assert report['episodes'] == len(split['val'])
+
+
+@pytest.mark.parametrize('override, words', [
+    ('augment.hue=0.9', 'augment.hue must be in'),
+    ('augment.blurr=1', 'blurr'),
+    ('augment_views=40', 'augment_views must be in'),
+])
+def test_bad_augmentation_settings_are_refused_naming_the_field(override, words):
+    with pytest.raises(ConfigError, match=words):
+        load_train_config('tiny', [override])

@@ -8,6 +8,8 @@
     mobile-vla sim eval --checkpoint models/demo --episodes-per-scenario 10 --out runs/eval
     mobile-vla sim eval --instructions heldout --episodes-per-scenario 2   # paraphrases
     mobile-vla sim eval --instructions config/language/sequences.yaml      # sequences
+    mobile-vla sim eval --shift all --episodes-per-scenario 3 --workers 2  # robustness
+    mobile-vla sim collect --episodes 960 --workers 2    # both CPUs: one world each
 
 Simulator parameters (``SimConfig``) change with ``--set key=value``, for example
 ``--set width=1280 --set height=720``. Everything runs in simulation time.
@@ -35,22 +37,31 @@ def _sim_config(pairs: list[str]):
     return load_config(SimConfig, overrides=pairs or ())
 
 
-def _runner(args: argparse.Namespace):
-    from mobile_vla.graph import INFERENCE
+def _checkpoint(args: argparse.Namespace) -> str:
     from mobile_vla.policy.checkpoint import CONFIG_FILE
     from mobile_vla.policy.modeling_policy import resolve_model_path
-    from mobile_vla_inference.inference import load_runner
-    from mobile_vla_sim.graph import node_config
-    from mobile_vla_sim.session import SIM_PROFILE
 
     checkpoint = resolve_model_path(args.checkpoint)
     if not (checkpoint / CONFIG_FILE).is_file():
         raise FileNotFoundError(f'{args.checkpoint}: no checkpoint there (config.json + '
                                 'model.safetensors); train one with `make train-demo` or '
                                 '`mobile-vla train`')
-    config = node_config(INFERENCE, SIM_PROFILE, overrides={
-        'checkpoint': str(checkpoint), 'engine': args.engine, 'device': args.device})
-    return config, load_runner(config)
+    return str(checkpoint)
+
+
+def _policy(args: argparse.Namespace):
+    """Where each worker loads the policy from (checked here, before any work)."""
+    from mobile_vla_sim.evaluate import PolicySource
+    from mobile_vla_sim.workers import check_workers
+
+    check_workers(getattr(args, 'workers', 1))
+    return PolicySource(_checkpoint(args), args.engine, args.device)
+
+
+def _runner(args: argparse.Namespace):
+    from mobile_vla_sim.evaluate import load_policy
+
+    return load_policy(_policy(args))
 
 
 def _collect_instruction(scenario: str, seed: int, index: int) -> str:
@@ -129,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
     name = parse(args.scenario).name
     runner = None
     if args.driver == 'policy':
-        _, runner = _runner(args)
+        runner = _runner(args)
     window = None
     if args.mode == 'hybrid' and args.manual_for > 0:
         window = (args.manual_at, args.manual_for)
@@ -155,10 +166,10 @@ def _eval_instructions(args: argparse.Namespace, sim, out: Path | None) -> int:
     if args.scenario:
         wanted = {parse(s).name for s in args.scenario}
         pairs = [p for p in pairs if p.scenario in wanted]
-    _, runner = _runner(args)
+    policy = _policy(args)
     t0 = time.perf_counter()
-    report = evaluate_instructions(runner, pairs, args.episodes_per_scenario, seed=args.seed,
-                                   sim=sim, progress=_progress(args))
+    report = evaluate_instructions(policy, pairs, args.episodes_per_scenario, seed=args.seed,
+                                   sim=sim, workers=args.workers, progress=_progress(args))
     report['checkpoint'], report['instructions_file'] = args.checkpoint, args.instructions
     report['wall_s'] = round(time.perf_counter() - t0, 2)
     print(instruction_table(report))
@@ -183,16 +194,20 @@ def _eval(args: argparse.Namespace) -> int:
     from mobile_vla_sim.evaluate import evaluate_policy, table, write_report
 
     sim = _sim_config(args.set)
+    if args.instructions and args.shift:
+        raise ValueError('--shift and --instructions are separate evaluations: give one')
     if args.instructions:
         out = writable_folder(args.out) if args.out else None
         return _eval_instructions(args, sim, out)
+    if args.shift:
+        return _eval_shifts(args, sim)
     scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
     out = writable_folder(args.out) if args.out else None  # before the evaluation
-    _, runner = _runner(args)
+    policy = _policy(args)
     t0 = time.perf_counter()
-    report = evaluate_policy(runner, args.episodes_per_scenario, seed=args.seed,
+    report = evaluate_policy(policy, args.episodes_per_scenario, seed=args.seed,
                              scenarios=scenarios, sim=sim, out=out, record_runs=args.record,
-                             progress=_progress(args))
+                             workers=args.workers, progress=_progress(args))
     report['checkpoint'] = args.checkpoint
     elapsed = time.perf_counter() - t0
     steps = sum(r['policy_steps'] for r in report['runs'])
@@ -205,6 +220,32 @@ def _eval(args: argparse.Namespace) -> int:
         if args.record:
             print(f'per-episode outputs (episode .h5, bag, camera.mp4, top_down.png, '
                   f'summary.json): {out / "runs"}')
+    return 0
+
+
+def _eval_shifts(args: argparse.Namespace, sim) -> int:
+    from mobile_vla_sim.robustness import evaluate_shifts, shift_table, write_shift_report
+    from mobile_vla_sim.shifts import resolve
+
+    families = resolve(args.shift)  # an unknown name lists the known ones, before any work
+    if args.record:
+        raise ValueError('--record writes closed-loop runs of the trained rooms; not with '
+                         '--shift')
+    scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
+    out = writable_folder(args.out) if args.out else None
+    policy = _policy(args)
+    t0 = time.perf_counter()
+    report = evaluate_shifts(policy, families, args.episodes_per_scenario, seed=args.seed,
+                             scenarios=scenarios, sim=sim, workers=args.workers,
+                             progress=_progress(args))
+    report['checkpoint'] = args.checkpoint
+    report['wall_s'] = round(time.perf_counter() - t0, 2)
+    print(shift_table(report))
+    print(f'{len(report["runs"])} episodes in {report["wall_s"]:.1f} s '
+          f'({args.workers} worker{"s" if args.workers > 1 else ""})')
+    if out is not None:
+        paths = write_shift_report(report, out)
+        print(f"report: {paths['report']}  table: {paths['table']}  plot: {paths['plot']}")
     return 0
 
 
@@ -247,7 +288,7 @@ def _live(args: argparse.Namespace) -> int:
 
 
 def add_sim_command(sub: argparse._SubParsersAction) -> None:
-    from mobile_vla_sim.evaluate import EVAL_SEED
+    from mobile_vla_sim import EVAL_SEED
 
     sim = sub.add_parser('sim', help='MuJoCo simulator: expert data, closed-loop run and eval',
                          description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -329,6 +370,11 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--out', default=None, help='report.json, table.md, eval.png')
     p.add_argument('--record', action='store_true',
                    help='also write every run (episode, bag, video, top-down, summary)')
+    p.add_argument('--shift', action='append', metavar='FAMILY',
+                   help='robustness: the scenarios with one room factor beyond training '
+                        '(mobile_vla_sim/shifts.py), against the unshifted rooms of the '
+                        'same seeds; "all" = every family; may repeat')
     p.add_argument('--verbose', action='store_true')
+    workers(p)
     common(p)
     p.set_defaults(func=_eval)

@@ -33,6 +33,7 @@ from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla.scenarios import SCENARIOS, parse
 from mobile_vla_inference.sequence import wrap_angle
 from mobile_vla_recorder.store import EpisodeStore
+from mobile_vla_sim import EVAL_SEED
 from mobile_vla_sim.session import (
     NS,
     SIM_EPOCH_NS,
@@ -44,8 +45,6 @@ from mobile_vla_sim.session import (
 from mobile_vla_sim.workers import Failure, run_jobs
 from mobile_vla_sim.world import sample_layout
 
-#: Evaluation seeds start here, away from the seeds ``sim collect`` uses by default.
-EVAL_SEED = 100_000
 
 
 def instruction_for(scenario: str, seed: int) -> str:

@@ -33,36 +33,38 @@ def _family(name: str, doc: str, factor: str, low: float, high: float) -> ShiftF
 
 #: The held-out shift families, one factor each (training range in ``world.FACTORS``).
 FAMILIES: dict[str, ShiftFamily] = {f.name: f for f in (
-    _family('light_dim', 'light at 20-38 % of nominal (training 45-150 %)',
-            'light_level', 0.20, 0.38),
-    _family('light_bright', 'light at 170-230 % of nominal (training 45-150 %)',
-            'light_level', 1.70, 2.30),
-    _family('light_warm', 'tungsten-warm light, 2000-2700 K (training 3000-7500 K)',
+    _family('light_dim', 'dimmer light than any training room', 'light_level', 0.20, 0.38),
+    _family('light_bright', 'brighter light than any training room', 'light_level', 1.70, 2.30),
+    _family('light_warm', 'warmer (tungsten) light than any training room',
             'light_temperature_k', 2000.0, 2700.0),
-    _family('floor_dark', 'a near-black floor, brightness 0.03-0.11 (training 0.15-0.85)',
-            'floor_value', 0.03, 0.11),
-    _family('floor_bright', 'a near-white floor, brightness 0.90-1.0 (training 0.15-0.85)',
-            'floor_value', 0.90, 1.00),
-    _family('obstacle_saturated', 'boxes in fully saturated colours, saturation 0.9-1.0 '
-            '(training 0-0.85)', 'box_saturation', 0.90, 1.00),
-    _family('cup_near', 'the cup 1.40-1.75 m ahead (training 1.8-4.5 m)',
-            'cup_distance', 1.40, 1.75),
-    _family('cup_far', 'the cup 4.6-5.3 m ahead (training 1.8-4.5 m)',
-            'cup_distance', 4.60, 5.30),
-    _family('obstacle_offset', 'the obstacle 0.22-0.35 m off the centre line (training '
-            'up to 0.20 m)', 'obstacle_y', 0.22, 0.35),
-    _family('start_yaw', 'the robot starts turned 16-22 degrees (training up to 15)',
-            'robot_yaw_deg', 16.0, 22.0),
-    _family('camera_pitch', 'the camera pitched 5.5-8 degrees off its mount (training up '
-            'to 5)', 'camera_pitch_deg', 5.5, 8.0),
-    _family('camera_height', 'the camera 5-7 cm off its mount height (training up to 4 cm)',
-            'camera_height', 0.05, 0.07),
-    _family('sensor_noise', 'sensor noise std 8-14 grey levels (training 0-6)',
-            'sensor_noise', 8.0, 14.0),
-    _family('sensor_blur', 'defocus blur sigma 1.5-2.5 px at 640 wide (training 0-1)',
-            'sensor_blur', 1.5, 2.5),
-    _family('clutter', '5-8 objects off the path (training 0-3)', 'clutter', 5.0, 8.99),
+    _family('floor_dark', 'a near-black floor', 'floor_value', 0.03, 0.11),
+    _family('floor_bright', 'a near-white floor', 'floor_value', 0.90, 1.00),
+    _family('obstacle_saturated', 'boxes in fully saturated colours',
+            'box_saturation', 0.90, 1.00),
+    _family('cup_near', 'the cup nearer than in any training room', 'cup_distance', 1.40, 1.75),
+    _family('cup_far', 'the cup farther than in any training room', 'cup_distance', 4.60, 5.30),
+    _family('obstacle_offset', 'the obstacle farther off the centre line',
+            'obstacle_y', 0.22, 0.35),
+    _family('start_yaw', 'the robot starts turned farther', 'robot_yaw_deg', 16.0, 22.0),
+    _family('camera_pitch', 'the camera pitched farther off its mount',
+            'camera_pitch_deg', 5.5, 8.0),
+    _family('camera_height', 'the camera mounted higher or lower', 'camera_height', 0.05, 0.07),
+    _family('sensor_noise', 'a noisier sensor', 'sensor_noise', 8.0, 14.0),
+    _family('sensor_blur', 'a defocused, blurrier lens', 'sensor_blur', 1.5, 2.5),
+    _family('clutter', 'more objects off the path', 'clutter', 5.0, 8.99),
 )}
+
+
+def families_table() -> str:
+    """The README's table of shift families (``python -m mobile_vla_sim.shifts``)."""
+    lines = ['| family | factor | range | training range | what |', '|---|---|---|---|---|']
+    for family in FAMILIES.values():
+        for factor, (low, high) in family.ranges.items():
+            train = FACTORS[factor]
+            either = ', either way' if train.symmetric else ''
+            lines.append(f'| `{family.name}` | `{factor}` | {low:g} to {high:g}{either} | '
+                         f'{train.low:g} to {train.high:g}{either} | {family.doc} |')
+    return '\n'.join(lines) + '\n'
 
 
 def resolve(names: list[str] | tuple[str, ...]) -> list[ShiftFamily]:
@@ -91,3 +93,7 @@ def beyond_training(family: ShiftFamily) -> bool:
 
 for _family_ in FAMILIES.values():  # a family the world cannot build fails at import
     check_ranges(_family_.ranges)
+
+
+if __name__ == '__main__':  # the README's table of families
+    print(families_table(), end='')

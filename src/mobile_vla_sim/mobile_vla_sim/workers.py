@@ -10,7 +10,8 @@ are the same numbers as a sequential run; the parent returns them in job order.
 A worker that dies (killed, out of memory, a crash in native code) loses only the job
 it was running: that job comes back as a ``Failure`` naming the worker and its exit,
 and the remaining jobs go to the workers still alive. An exception in a job is that
-job's ``Failure`` and the worker goes on.
+job's ``Failure`` and the worker goes on; an exception while a worker sets up (a
+checkpoint that does not load) is raised here, as a run with one worker raises it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -57,10 +59,22 @@ def single_threaded() -> None:
     torch.set_num_threads(1)
 
 
+def no_state() -> None:
+    """The default ``setup``: jobs that need no state."""
+    return None
+
+
 def _worker(conn: Connection, setup: Callable, setup_args: tuple, run: Callable) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when work stops
     single_threaded()
-    state = setup(*setup_args)
+    try:
+        state = setup(*setup_args)
+    except Exception as exc:  # noqa: BLE001 - the parent raises it as its own
+        try:
+            conn.send(('setup', exc))
+        except Exception:  # noqa: BLE001 - an exception that does not pickle
+            conn.send(('setup', RuntimeError(f'{type(exc).__name__}: {exc}')))
+        return
     conn.send(('ready', None))
     while True:
         message = conn.recv()
@@ -85,12 +99,14 @@ def _exit_reason(code: int | None) -> str:
 
 
 def run_jobs(jobs: list, run: Callable[[Any, Any], Any], *, workers: int = 1,
-             setup: Callable[..., Any] = lambda: None, setup_args: Iterable = (),
-             progress: Callable[[int, Any], None] | None = None, keep: bool = True) -> list:
+             setup: Callable[..., Any] = no_state, setup_args: Iterable = (),
+             progress: Callable[[int, Any], None] | None = None, keep: bool = True,
+             job_timeout_s: float = 600.0) -> list:
     """``run(state, job)`` for every job, ``state = setup(*setup_args)`` once per worker;
     the results (or ``Failure``) in job order. ``workers=1`` runs here, in this process.
     ``progress(index, result)`` sees each as it comes; with ``keep=False`` only it does
-    (the list holds None: large results are not all held at once).
+    (the list holds None: large results are not all held at once). A worker whose job
+    runs longer than ``job_timeout_s`` (wall clock) is killed and the job reported failed.
 
     ``run`` and ``setup`` must be module-level functions (workers are spawned).
     """
@@ -119,6 +135,7 @@ def run_jobs(jobs: list, run: Callable[[Any, Any], Any], *, workers: int = 1,
     os.environ.setdefault('LP_NUM_THREADS', '1')
     pending = list(range(len(jobs)))[::-1]  # pop() from the end: the first job first
     busy: dict[Connection, int | None] = {}
+    started: dict[Connection, float] = {}
     procs: dict[Connection, Any] = {}
     for _ in range(min(workers, len(jobs))):
         parent, child = context.Pipe()
@@ -131,7 +148,7 @@ def run_jobs(jobs: list, run: Callable[[Any, Any], Any], *, workers: int = 1,
     def hand_out(conn: Connection) -> None:
         if pending:
             index = pending.pop()
-            busy[conn] = index
+            busy[conn], started[conn] = index, time.monotonic()
             conn.send((index, jobs[index]))
         else:
             busy[conn] = None
@@ -140,7 +157,18 @@ def run_jobs(jobs: list, run: Callable[[Any, Any], Any], *, workers: int = 1,
     try:
         while procs:
             sentinels = {procs[c].sentinel: c for c in procs}
-            for ready in wait([*procs, *sentinels]):
+            now = time.monotonic()
+            for conn in list(procs):  # a hung worker (native code that never returns)
+                if busy.get(conn) is not None and now - started[conn] > job_timeout_s:
+                    procs[conn].kill()
+                    procs[conn].join(timeout=5)
+                    index = busy.pop(conn)
+                    finish(index, Failure(jobs[index], f'worker pid {procs.pop(conn).pid} was '
+                                          f'killed: this run took more than {job_timeout_s:g} s'))
+            if not procs:
+                break
+            sentinels = {procs[c].sentinel: c for c in procs}
+            for ready in wait([*procs, *sentinels], timeout=min(job_timeout_s, 5.0)):
                 conn = sentinels.get(ready, ready)
                 if conn not in procs:
                     continue
@@ -154,6 +182,8 @@ def run_jobs(jobs: list, run: Callable[[Any, Any], Any], *, workers: int = 1,
                         finish(index, Failure(jobs[index], f'worker pid {proc.pid} died '
                                               f'({_exit_reason(proc.exitcode)}) during this run'))
                     continue
+                if kind == 'setup':  # a worker cannot start (a bad checkpoint): say why
+                    raise payload
                 if kind == 'ok':
                     finish(*payload)
                 elif kind == 'error':

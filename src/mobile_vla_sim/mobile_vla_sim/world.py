@@ -95,7 +95,7 @@ FACTORS: dict[str, Factor] = {
                           (0.2, 0.8)),
     'obstacle_y': Factor(0.0, 0.20, 'obstacle centre off the centre line, either side',
                          (0.0, 0.6), True),
-    'box_scale': Factor(0.80, 1.25, 'scale of the layout\'s box sizes', (0.4, 2.0)),
+    'box_scale': Factor(0.80, 1.25, "scale of the layout's box sizes", (0.4, 2.0)),
     'box_gap': Factor(0.0, 0.10, 'gap between two boxes', (0.0, 0.4)),
     'box_hue': Factor(0.0, 1.0, 'box colour hue', (0.0, 1.0)),
     'box_saturation': Factor(0.0, 0.85, 'box colour saturation (0 = grey/white/black)',
@@ -174,6 +174,22 @@ def check_ranges(ranges: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
 
 for _name, _factor in FACTORS.items():  # the training table itself must be buildable
     check_ranges({_name: (_factor.low, _factor.high)})
+
+
+def ranges_table() -> str:
+    """The README's table of room factors and their training ranges (``python -m
+    mobile_vla_sim.world`` prints it)."""
+    lines = ['| factor | training range | what | the world builds |', '|---|---|---|---|']
+    for name, f in FACTORS.items():
+        span = f'+-({f.low:g} to {f.high:g})' if f.symmetric and f.low else (
+            f'+-{f.high:g}' if f.symmetric else f'{f.low:g} to {f.high:g}')
+        lines.append(f'| `{name}` | {span} | {f.doc} | {f.limits[0]:g} to {f.limits[1]:g} |')
+    lines += ['', f'Textures: {", ".join(TEXTURES)}. Backgrounds: {", ".join(BACKGROUNDS)}. '
+                  f'Cup colours: {", ".join(CUP_COLOURS)}. Box sizes before `box_scale` (x, y, '
+                  'z, metres): ' + '; '.join(
+                      f'`{k}` ' + ', '.join(f'{a:g}-{b:g}' for a, b in v)
+                      for k, v in BOX_SIZES.items()) + '.']
+    return '\n'.join(lines) + '\n'
 
 
 def _choice(options: tuple | list, share: float) -> Any:
@@ -290,7 +306,7 @@ def sample_layout(scenario: str, seed: int,
     key = f'{sc.boxes}box_{sc.orientation}'
     sizes = [tuple(float(size_rng.uniform(*b)) * (scale if k < 2 else 1.0)
                    for k, b in enumerate(BOX_SIZES[key])) for _ in range(sc.boxes)]
-    gap = draw('box_gap') if sc.boxes == 2 else 0.0
+    gap = draw('box_gap') if sc.boxes == 2 else (draw('box_gap'), 0.0)[1]  # recorded
     # The obstacle sits between the start and the cup, with free floor on both sides:
     # boxes shrink along x when a near cup leaves too little room.
     start_x = robot[0] + ROBOT_RADIUS
@@ -421,8 +437,11 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None
     cam_z = CAMERA_MOUNT['z'] + layout.factor('camera_height') - ROBOT_HALF_HEIGHT
     level = layout.factor('light_level')
     tint = np.array(kelvin_rgb(layout.factor('light_temperature_k')))
-    ambient = tint * level * 0.3 * layout.factor('light_ambient') / 0.3
+    # Ambient, a sun from the room's direction, and a fill from the camera's side (the
+    # light a room's walls and ceiling give back), all at the room's level and colour.
+    ambient = tint * level * layout.factor('light_ambient')
     diffuse = tint * level * 0.75 * (1.0 - layout.factor('light_ambient'))
+    fill = tint * level * 0.35
     az, el = (math.radians(layout.factor(k)) for k in ('light_azimuth_deg',
                                                         'light_elevation_deg'))
     light_dir = (-math.cos(el) * math.cos(az), -math.cos(el) * math.sin(az), -math.sin(el))
@@ -456,7 +475,7 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None
   <visual>
     <quality shadowsize="0"/>
     <global offwidth="{max(width, 640)}" offheight="{max(height, 640)}"/>
-    <headlight ambient="{_f(ambient)}" diffuse="0 0 0" specular="0 0 0"/>
+    <headlight ambient="{_f(ambient)}" diffuse="{_f(fill)}" specular="0 0 0"/>
   </visual>
   <asset>
     <texture name="floor" type="2d" builtin="flat" width="128" height="128"
@@ -662,3 +681,7 @@ class SimWorld:
             if renderer is not None:
                 renderer.close()
         self._renderer = self._top = None
+
+
+if __name__ == '__main__':  # the README's ranges table
+    print(ranges_table(), end='')

@@ -81,7 +81,7 @@ class TrainConfig:
         if not 0 <= self.augment_views <= 16:
             raise ConfigError(f'augment_views must be in [0, 16], got {self.augment_views}')
         try:
-            self.image_augment
+            ImageAugment(**self.augment)  # its own checks, named augment.<field>
         except TypeError as exc:
             raise ConfigError(f'augment: {exc}') from None
         if self.samples not in ('all', 'full'):

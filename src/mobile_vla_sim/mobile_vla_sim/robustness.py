@@ -1,0 +1,124 @@
+"""The robustness benchmark: the scenarios under each shift family, against the
+unshifted rooms of the same seeds (``sim eval --shift NAME|all``).
+
+For every family and every (scenario, seed) the room is drawn as usual except for the
+family's factor (``mobile_vla_sim.shifts``): the unshifted run of that seed is the
+same room with that factor in its training range. The report gives per family the
+success rate, its drop in points against the unshifted runs of the same seeds, wrong
+side, collisions, time-outs, failed runs (a worker that died) and SPL; a bar plot shows
+success per family beside the unshifted rate.
+
+Families of one's own work the same way: ``ShiftFamily(name, doc, {factor: (low,
+high)})`` with any factors of ``world.FACTORS``, passed to ``evaluate_shifts``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from mobile_vla.policy.runner import PolicyRunner
+from mobile_vla.scenarios import SCENARIOS
+from mobile_vla_sim.evaluate import (
+    EVAL_SEED,
+    EpisodeJob,
+    PolicySource,
+    ScenarioStats,
+    _write,
+    run_episodes,
+)
+from mobile_vla_sim.session import NS, SIM_EPOCH_NS, RunResult, SimConfig
+from mobile_vla_sim.shifts import ShiftFamily
+from mobile_vla_sim.world import check_ranges
+
+#: The name of the rooms drawn from the training ranges in the report.
+UNSHIFTED = 'unshifted'
+
+
+def evaluate_shifts(policy: PolicySource | PolicyRunner, families: list[ShiftFamily],
+                    episodes_per_scenario: int, *, seed: int = EVAL_SEED,
+                    scenarios: tuple[str, ...] = SCENARIOS, sim: SimConfig | None = None,
+                    workers: int = 1,
+                    progress: Callable[[RunResult], None] | None = None) -> dict:
+    """Every scenario on seeds ``seed .. seed + N - 1``, unshifted and under each family."""
+    if episodes_per_scenario < 1:
+        raise ValueError('episodes per scenario must be at least 1')
+    if not families:
+        raise ValueError('no shift family to run')
+    for family in families:  # a family of one's own is checked before any run
+        check_ranges(family.ranges)
+    groups = [(UNSHIFTED, {})] + [(f.name, dict(f.ranges)) for f in families]
+    jobs = []
+    for name, ranges in groups:
+        for k in range(episodes_per_scenario):
+            for scenario in scenarios:
+                jobs.append(EpisodeJob(
+                    scenario, seed + k, sim=sim, ranges=tuple(sorted(ranges.items())),
+                    shift='' if name == UNSHIFTED else name,
+                    start_ns=SIM_EPOCH_NS + (len(jobs)) * 60 * NS))
+    results = run_episodes(policy, jobs, workers, progress)
+    per = len(scenarios) * episodes_per_scenario
+    by_group = {name: results[g * per:(g + 1) * per] for g, (name, _) in enumerate(groups)}
+    base = ScenarioStats(UNSHIFTED, by_group[UNSHIFTED]).row()
+    docs = {f.name: f.doc for f in families}
+    rows = []
+    for name, _ in groups:
+        row = ScenarioStats(name, by_group[name]).row()
+        row['family'] = row.pop('scenario')
+        row['doc'] = docs.get(name, 'rooms drawn from the training ranges')
+        row['drop_points'] = round((base['success'] - row['success']) * 100, 1)
+        rows.append(row)
+    return {
+        'checkpoint': '', 'episodes_per_scenario': episodes_per_scenario, 'first_seed': seed,
+        'scenarios': list(scenarios), 'sim': (sim or SimConfig()).__dict__,
+        'families': {f.name: {'doc': f.doc, 'ranges': {k: list(v) for k, v in f.ranges.items()}}
+                     for f in families},
+        'rows': rows,
+        'worst': min(rows[1:], key=lambda r: r['success'])['family'],
+        'runs': [r.summary() for r in results],
+    }
+
+
+def shift_table(report: dict) -> str:
+    """The robustness report as a Markdown table (one row per family)."""
+    lines = ['| family | what moved | runs | success | drop (points) | wrong side | collisions '
+             '| timeouts | failed | SPL |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    for row in report['rows']:
+        lines.append(
+            f"| {row['family']} | {row['doc']} | {row['episodes']} | {row['success']:.0%} | "
+            f"{row['drop_points']:+.1f} | {row['wrong_side']} | {row['collisions']:.0%} | "
+            f"{row['timeouts']:.0%} | {row['failed']} | {row['spl']:.2f} |")
+    shifted = report['rows'][1:]
+    runs = sum(r['episodes'] for r in shifted)
+    success = sum(r['success'] * r['episodes'] for r in shifted) / max(runs, 1)
+    lines += ['', f"All shifted rooms: {success:.1%} of {runs} runs; worst family "
+                  f"{report['worst']}; unshifted {report['rows'][0]['success']:.1%} on the "
+                  f"same seeds ({report['first_seed']} and up, "
+                  f"{report['episodes_per_scenario']} per scenario)."]
+    return '\n'.join(lines)
+
+
+def write_shift_report(report: dict, out: Path) -> dict[str, Path]:
+    """report.json, table.md and eval.png (success per family beside the unshifted)."""
+    rows = report['rows']
+    x = np.arange(len(rows))
+
+    def draw(ax) -> None:
+        colours = ['tab:grey'] + ['tab:blue'] * (len(rows) - 1)
+        ax.bar(x - 0.2, [r['success'] for r in rows], width=0.4, color=colours,
+               label='success')
+        ax.bar(x + 0.2, [r['spl'] for r in rows], width=0.4, color='tab:green', alpha=0.6,
+               label='SPL')
+        ax.axhline(rows[0]['success'], color='tab:grey', linestyle='--', linewidth=1,
+                   label=f"unshifted {rows[0]['success']:.0%}")
+        ax.axhline(0.9, color='tab:red', linestyle=':', linewidth=1, label='90 %')
+        ax.set_xticks(x, [r['family'] for r in rows], rotation=35, ha='right')
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"{report.get('checkpoint') or 'policy'}: success under each shift "
+                     f"({report['episodes_per_scenario']} rooms per scenario)")
+        ax.legend(loc='lower left', fontsize=8)
+
+    return _write(report, out, shift_table(report), (11, 4.6), draw)
