@@ -46,7 +46,6 @@ from mobile_vla_sim.workers import Failure, run_jobs
 from mobile_vla_sim.world import sample_layout
 
 
-
 def instruction_for(scenario: str, seed: int) -> str:
     """The phrasing used for a seed (rotates through the documented set)."""
     return parse(scenario).instruction(seed)
