@@ -28,6 +28,9 @@ DEMO_CHECKPOINT ?= models/demo
 DEMO_OUT ?= runs/demo
 DEMO_EPISODES ?= 960
 DEMO_EVAL_EPISODES ?= 20
+# Simulator processes for the demo's robustness table (every shift family, one room per
+# scenario side): the CPUs here, at most 2.
+DEMO_WORKERS ?= $(shell n=$$(nproc); [ $$n -ge 2 ] && echo 2 || echo 1)
 
 help:
 	@echo 'make test   - set up .venv, lint, colcon build + test, then the integration tests'
@@ -111,7 +114,7 @@ bench: build
 # Then the language: the held-out paraphrases (never trained on) in one room of each
 # side, and the instruction sequences in one scenario, on unseen layouts.
 demo: build
-	@rm -rf $(DEMO_OUT)/closed_loop $(DEMO_OUT)/heldout $(DEMO_OUT)/sequences
+	@rm -rf $(DEMO_OUT)/closed_loop $(DEMO_OUT)/heldout $(DEMO_OUT)/sequences $(DEMO_OUT)/shifts
 	set +u && source install/setup.bash && set -u && \
 		mobile-vla sim eval --checkpoint $(DEMO_CHECKPOINT) --episodes-per-scenario 1 \
 			--record --out $(DEMO_OUT)/closed_loop && \
@@ -120,7 +123,10 @@ demo: build
 			--out $(DEMO_OUT)/heldout && \
 		mobile-vla sim eval --checkpoint $(DEMO_CHECKPOINT) \
 			--instructions config/language/sequences.yaml --scenario 1box_vert_right \
-			--episodes-per-scenario 1 --out $(DEMO_OUT)/sequences
+			--episodes-per-scenario 1 --out $(DEMO_OUT)/sequences && \
+		mobile-vla sim eval --checkpoint $(DEMO_CHECKPOINT) --shift all \
+			--scenario 1box_vert_left --scenario 2box_hori_right --episodes-per-scenario 1 \
+			--workers $(DEMO_WORKERS) --out $(DEMO_OUT)/shifts
 
 # The room in real time as camera and base, the real nodes as processes over DDS, and the
 # web console; it prints the URL with the token. DEMO_WEB_ARGS: e.g. --port 8081.

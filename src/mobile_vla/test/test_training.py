@@ -180,7 +180,7 @@ def test_augmented_copies_train_and_validation_and_inference_never_see_augmentat
     the augmentation, so a trained checkpoint sees exactly the camera's pixels."""
     import mobile_vla.augment as augment_module
     import mobile_vla.training.trainer as trainer_module
-    from mobile_vla.policy.runner import runner_from_checkpoint
+    from mobile_vla.policy.runner import untrained_runner
 
     calls = []
     real = augment_module.augment_frames
@@ -207,22 +207,31 @@ def test_augmented_copies_train_and_validation_and_inference_never_see_augmentat
             assert not np.allclose(e.vision, twin.vision)
             np.testing.assert_array_equal(e.actions, twin.actions)
     assert all('_aug' not in e.name for e in val.episodes)
-    again = trainer._features([(p, False, None) for p in split['val']])
-    for a, b in zip(val.episodes, again, strict=True):
+    clean_val = trainer._features([(p, False, None) for p in split['val']])
+    for a, b in zip(val.episodes, clean_val, strict=True):
         np.testing.assert_array_equal(a.vision, b.vision)
-    trainer.fit()
 
     def refuse(*_args, **_kwargs):
         raise AssertionError('augmentation outside training')
 
     monkeypatch.setattr(augment_module, 'augment_frames', refuse)
     monkeypatch.setattr(trainer_module, 'augment_frames', refuse)
-    best = tmp_path / 'runs' / 'aug' / 'checkpoints' / 'best'
-    runner = runner_from_checkpoint(str(best))
+    runner = untrained_runner(cfg.preset)  # the robot's and the simulator's policy step
     runner.set_instruction('go around the box on the left to the cup')
     assert runner.step(np.zeros((720, 1280, 3), np.uint8)).action.shape == (3,)
-    report = evaluate(best, [str(p) for p in split['val']], cache_dir=str(tmp_path / 'cache'))
-    assert report['episodes'] == len(split['val'])
+    val_again = trainer._features([(p, False, None) for p in split['val']])
+    assert [e.name for e in val_again] == [e.name for e in val.episodes]
+
+
+def test_only_the_trainer_calls_the_image_augmentation():
+    """No inference, evaluation, simulator or node module can reach ``augment_frames``."""
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2]
+    users = sorted(str(p.relative_to(src)) for p in src.glob('*/*/**/*.py')
+                   if 'augment_frames' in p.read_text() and '/test/' not in str(p))
+    assert users == ['mobile_vla/mobile_vla/augment.py',
+                     'mobile_vla/mobile_vla/training/trainer.py'], users
 
 
 @pytest.mark.parametrize('override, words', [

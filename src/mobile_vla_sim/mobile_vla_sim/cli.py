@@ -9,6 +9,7 @@
     mobile-vla sim eval --instructions heldout --episodes-per-scenario 2   # paraphrases
     mobile-vla sim eval --instructions config/language/sequences.yaml      # sequences
     mobile-vla sim eval --shift all --episodes-per-scenario 3 --workers 2  # robustness
+    mobile-vla sim eval --arrival 1.8 --arrival 4.5 --workers 2   # does it stop at the cup?
     mobile-vla sim collect --episodes 960 --workers 2    # both CPUs: one world each
 
 Simulator parameters (``SimConfig``) change with ``--set key=value``, for example
@@ -194,13 +195,16 @@ def _eval(args: argparse.Namespace) -> int:
     from mobile_vla_sim.evaluate import evaluate_policy, table, write_report
 
     sim = _sim_config(args.set)
-    if args.instructions and args.shift:
-        raise ValueError('--shift and --instructions are separate evaluations: give one')
+    if sum(bool(x) for x in (args.instructions, args.shift, args.arrival)) > 1:
+        raise ValueError('--instructions, --shift and --arrival are separate evaluations: '
+                         'give one')
     if args.instructions:
         out = writable_folder(args.out) if args.out else None
         return _eval_instructions(args, sim, out)
     if args.shift:
         return _eval_shifts(args, sim)
+    if args.arrival:
+        return _eval_arrival(args, sim)
     scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
     out = writable_folder(args.out) if args.out else None  # before the evaluation
     policy = _policy(args)
@@ -246,6 +250,27 @@ def _eval_shifts(args: argparse.Namespace, sim) -> int:
     if out is not None:
         paths = write_shift_report(report, out)
         print(f"report: {paths['report']}  table: {paths['table']}  plot: {paths['plot']}")
+    return 0
+
+
+def _eval_arrival(args: argparse.Namespace, sim) -> int:
+    import json as json_module
+
+    from mobile_vla_sim.robustness import arrival_table, evaluate_arrival
+
+    scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
+    out = writable_folder(args.out) if args.out else None
+    report = evaluate_arrival(_policy(args), args.arrival, args.episodes_per_scenario,
+                              seed=args.seed, scenarios=scenarios, sim=sim,
+                              workers=args.workers, progress=_progress(args))
+    report['checkpoint'] = args.checkpoint
+    text = arrival_table(report)
+    print(text)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / 'report.json').write_text(json_module.dumps(report, indent=2) + '\n')
+        (out / 'table.md').write_text(text + '\n')
+        print(f'report: {out / "report.json"}  table: {out / "table.md"}')
     return 0
 
 
@@ -374,6 +399,10 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
                    help='robustness: the scenarios with one room factor beyond training '
                         '(mobile_vla_sim/shifts.py), against the unshifted rooms of the '
                         'same seeds; "all" = every family; may repeat')
+    p.add_argument('--arrival', action='append', type=float, metavar='METRES',
+                   help='arrival: the cup this far ahead; each run goes on until the plan '
+                        'says it arrived, and the report says where the robot stopped; '
+                        'may repeat (e.g. --arrival 1.8 --arrival 4.5)')
     p.add_argument('--verbose', action='store_true')
     workers(p)
     common(p)

@@ -92,12 +92,13 @@ class EpisodeJob:
     #: episode writes it to this episode folder (its name comes from the run's start
     #: time, so any worker writes the same file) and returns without the images.
     episodes: str | None = None
+    until: str = 'reached'  # or 'plan_done': the run goes on until the plan is done
 
 
 def run_job(runner: PolicyRunner | None, job: EpisodeJob) -> RunResult:
     from mobile_vla_sim.expert import ExpertConfig
 
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {'until': job.until}
     if job.driver == 'expert':
         options['expert'] = ExpertConfig(actions=job.expert_actions)
     result = _run_job(runner, job, options)

@@ -60,6 +60,8 @@ ODOM = '/sim/odom'
 ODOM_TYPE = 'nav_msgs/msg/Odometry'
 DRIVERS = ('expert', 'policy')
 MODES = ('manual', 'vla', 'hybrid')
+#: When a policy run ends: at the cup, or when its plan is done (arrival measured).
+UNTIL = ('reached', 'plan_done')
 
 
 #: The largest render side. MuJoCo's offscreen buffer follows the render size, and a
@@ -175,6 +177,10 @@ class SimSession:
     manual mode (data collection); the run ends when the recorder's episode is full.
     ``driver='policy'``: ``runner`` drives through ``robot/action`` in ``mode``
     (vla, or hybrid with the expert as scripted manual input in ``manual_window``).
+    ``until='plan_done'``: a policy run that reaches the cup goes on until the plan
+    says it is done (its navigation step arrived: the policy held still), stopped,
+    failed or timed out, so that where the robot STOPS is measured, not only that it
+    passed within ``success_radius``.
     """
 
     def __init__(self, layout: Layout, instruction: str, *, driver: str = 'policy',
@@ -183,7 +189,11 @@ class SimSession:
                  expert: ExpertConfig | None = None, record: bool = True,
                  manual_window: tuple[float, float] | None = None,
                  start_ns: int = SIM_EPOCH_NS, sink: OutputSink | None = None,
-                 video: Path | None = None, profile: str | Path | None = SIM_PROFILE) -> None:
+                 video: Path | None = None, profile: str | Path | None = SIM_PROFILE,
+                 until: str = 'reached') -> None:
+        if until not in UNTIL:
+            raise ValueError(f'until must be one of {UNTIL}, got {until!r}')
+        self.until = until
         if driver not in DRIVERS:
             raise ValueError(f'driver must be one of {DRIVERS}, got {driver!r}')
         if mode not in MODES:
@@ -285,7 +295,7 @@ class SimSession:
                 self.world.cup_distance() < self.sim.success_radius:
             self.result.reached_at_s = round(now, 4)
             self.result.reached = True
-            if self.driver == 'policy':
+            if self.driver == 'policy' and self.until == 'reached':
                 self._end('reached')
         elif now >= self.sim.time_limit_s:
             self._end('timeout' if not self.result.reached else 'reached')
@@ -353,8 +363,8 @@ class SimSession:
             steps.append({'kind': status.get('kind'), 'text': status.get('text'),
                           'start_pose': pose, 'started_s': now, 'end_pose': None,
                           'ended_s': None, 'state': 'running'})
-        if state in ('failed', 'refused') or (state in ('done', 'stopped') and not any(
-                s['kind'] == 'navigate' for s in steps)):
+        if state in ('failed', 'refused') or (state in ('done', 'stopped') and (
+                self.until == 'plan_done' or not any(s['kind'] == 'navigate' for s in steps))):
             self._end(f'plan_{state}')
 
     def _on_episode(self, episode: Episode) -> None:

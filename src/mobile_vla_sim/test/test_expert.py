@@ -52,3 +52,17 @@ def test_passed_side_and_shortest_path():
     straight = float(np.hypot(*(np.array(lay.cup) - lay.robot[:2])))
     short = shortest_path_length(lay, 'left', 0.45)
     assert straight - 0.45 < short < straight + 1.0
+
+
+@pytest.mark.parametrize('distance', [1.8, 4.5])
+def test_expert_stops_at_the_cup_at_either_end_of_the_trained_distances(distance):
+    """Data shows arrival at near and far cups alike: the expert reaches the cup within
+    the episode and stops there (the space bar), whatever the distance."""
+    for name, seed in (('2box_vert_left', 501), ('1box_hori_right', 502)):
+        layout = sample_layout(name, seed, {'cup_distance': (distance, distance)})
+        with SimSession(layout, parse(name).instruction(), driver='expert',
+                        sim=SMALL) as session:
+            r = session.run()
+        assert r.success and not r.collision and r.episode.complete, (name, r.outcome)
+        assert layout.cup[0] - layout.robot[0] == pytest.approx(distance)
+        assert r.reached_at_s < 18 / SMALL.frame_rate_hz
