@@ -5,8 +5,9 @@
 3. The original-size head (4864-d input -> fusion 2048 -> LSTM 4 x 512 -> MLP) per
    step, PyTorch and ONNX Runtime side by side, against the original's claimed
    0.36 ms (which was measured for a 3.3 MB head on precomputed features).
-4. The MiniLM instruction encoder (kosmos2_clip_minilm_tiny, the demo preset): the
-   control step against the word-tokenizer preset in the same run, a new instruction
+4. The MiniLM instruction encoder (kosmos2_clip_minilm_tiny, and the demo preset
+   kosmos2_clip_minilm_patches_tiny whose head reads the patch tokens): the control
+   step against the word-tokenizer preset in the same run, a new instruction
    (tokenise + MiniLM + pooling) and a repeated one (cached), with both engines.
 5. With --full: full-size Kosmos-2 + CLIP ViT-L/14 + head per control step on this
    CPU and its peak memory (random weights of the real architectures: no pretrained
@@ -79,7 +80,8 @@ def bench_instruction_encoder(steps: int, runs: int, folder: Path) -> None:
     print(f'\n4. instruction encoder: control step on 720p ({steps} steps) and instructions')
     rng = np.random.default_rng(0)
     texts = [f'go around the box on the left to the cup number {k}' for k in range(runs)]
-    for preset in ('kosmos2_clip_tiny', 'kosmos2_clip_minilm_tiny'):
+    for preset in ('kosmos2_clip_tiny', 'kosmos2_clip_minilm_tiny',
+                   'kosmos2_clip_minilm_patches_tiny'):
         torch.manual_seed(0)
         policy = build_policy(load_preset(preset)).eval()
         export_onnx(policy, folder / preset)

@@ -6,8 +6,13 @@
   episodes, against the render alone in the same run (the baseline share).
 - Episodes per minute of ``sim collect`` (expert, recorder, 18-frame episodes
   written with the recorder's compression).
+- Workers: the same ``sim eval`` episodes on one worker process and on N (each its
+  own world and policy), episodes per minute of each and their ratio, timed in the same
+  run, with the per-seed results compared (they must be equal). ``--rounds`` repeats
+  the pair for a median.
 
     python tests/benchmarks/bench_sim.py [--checkpoint models/demo] [--episodes 16]
+    python tests/benchmarks/bench_sim.py --workers 2 --episodes 48 [--rounds 3]
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from mobile_vla.policy.runner import runner_from_checkpoint, untrained_runner
 from mobile_vla.resources import workspace_dir
 from mobile_vla.scenarios import SCENARIOS
 from mobile_vla_recorder.store import EpisodeStore
-from mobile_vla_sim.evaluate import EVAL_SEED, instruction_for
+from mobile_vla_sim import EVAL_SEED
+from mobile_vla_sim.evaluate import EpisodeJob, PolicySource, instruction_for, run_episodes
 from mobile_vla_sim.session import SimConfig, SimSession
 from mobile_vla_sim.world import sample_layout
 
@@ -76,11 +82,39 @@ def collect(episodes: int, sim: SimConfig) -> None:
           f'({minutes * 60 / episodes:.2f} s per 18-frame episode, written)')
 
 
+def workers(checkpoint: str, episodes: int, count: int, rounds: int) -> None:
+    """Throughput of ``sim eval`` on one worker and on ``count``, paired, per round."""
+    jobs = [EpisodeJob(SCENARIOS[k % len(SCENARIOS)], EVAL_SEED + k // len(SCENARIOS))
+            for k in range(episodes)]
+    source = PolicySource(checkpoint)
+    rates: dict[int, list[float]] = {1: [], count: []}
+    for _ in range(rounds):
+        summaries = {}
+        for n in (1, count):  # each timing includes the workers' start (loading the policy)
+            t0 = time.perf_counter()
+            results = run_episodes(source, jobs, n)
+            rates[n].append(episodes / ((time.perf_counter() - t0) / 60))
+            summaries[n] = [r.summary() for r in results]
+        assert summaries[1] == summaries[count], 'results differ between worker layouts'
+    one, many = np.median(rates[1]), np.median(rates[count])
+    print(f'sim eval, {episodes} episodes x {rounds} rounds: 1 worker {one:.1f} episodes/min, '
+          f'{count} workers {many:.1f} episodes/min (median); throughput ratio '
+          f'{many / one:.2f}x (per round: '
+          + ', '.join(f'{b / a:.2f}x' for a, b in zip(rates[1], rates[count], strict=True))
+          + '); per-seed results identical')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--checkpoint', default=str(workspace_dir() / 'models' / 'demo'))
     parser.add_argument('--episodes', type=int, default=16)
+    parser.add_argument('--workers', type=int, default=0,
+                        help='compare sim eval on 1 and on this many worker processes')
+    parser.add_argument('--rounds', type=int, default=1)
     args = parser.parse_args()
+    if args.workers:
+        workers(args.checkpoint, args.episodes, args.workers, args.rounds)
+        return
     if (Path(args.checkpoint) / 'config.json').is_file():
         runner = runner_from_checkpoint(args.checkpoint)
         print(f'policy: {args.checkpoint}')

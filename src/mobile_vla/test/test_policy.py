@@ -23,7 +23,7 @@ from mobile_vla.policy.preprocess import ImagePreprocessor, resize_frame
 from mobile_vla.policy.runner import PolicyRunner, runner_from_checkpoint
 
 TINY = ['kosmos2_clip_tiny', 'kosmos2_tiny', 'clip_tiny', 'kosmos2_resampler_tiny',
-        'kosmos2_clip_minilm_tiny']
+        'kosmos2_clip_minilm_tiny', 'kosmos2_clip_minilm_patches_tiny']
 LEFT = 'go around the box on the left to the cup'
 RIGHT = 'go around the box on the right to the cup'
 
@@ -357,3 +357,35 @@ def test_checkpoints_are_readable_by_everyone_and_a_killed_save_leaves_nothing(p
     assert not left.exists()
     assert sorted(p.name for p in folder.iterdir()) == [
         'config.json', 'model.safetensors', 'tokenizer.json']
+
+
+def test_the_patch_token_preset_exports_to_onnx_and_drives_the_same(tmp_path):
+    """The demo preset reads the Kosmos-2 patch tokens in place: its vision stage exports
+    and gives the same features and chunks with both engines."""
+    torch.manual_seed(0)
+    policy = build_policy(load_preset('kosmos2_clip_minilm_patches_tiny')).eval()
+    assert policy.vision.dim == 7 * 7 * 64 + 32  # every patch token, and the CLIP embedding
+    export_onnx(policy, tmp_path / 'onnx')
+    onnx, torch_engine = OnnxEngine(tmp_path / 'onnx', 'cpu'), TorchEngine(policy)
+    pixels = np.random.default_rng(2).standard_normal((2, 3, 224, 224)).astype(np.float32)
+    np.testing.assert_allclose(onnx.encode_image(pixels), torch_engine.encode_image(pixels),
+                               atol=1e-4)
+    runners = [PolicyRunner(e, policy.config, policy.tokenizer) for e in (onnx, torch_engine)]
+    for r in runners:
+        r.set_instruction(LEFT)
+    for f in frames(3, (720, 1280), seed=5):
+        a, b = (r.step(f) for r in runners)
+        np.testing.assert_allclose(a.chunk, b.chunk, atol=1e-4)
+
+
+def test_patch_pooling_needs_a_small_kosmos2_encoder():
+    with pytest.raises(ConfigError, match='patches pooling reads Kosmos-2'):
+        load_preset('clip_tiny', pooling='patches')
+    with pytest.raises(ConfigError, match='patches pooling would give the head'):
+        build_policy(load_preset('kosmos2_clip_minilm_patches_tiny', kosmos2_arch={
+            'latent_query_num': 16, 'text_config': {'embed_dim': 64, 'layers': 1,
+                                                    'ffn_dim': 64, 'attention_heads': 4,
+                                                    'vocab_size': 8},
+            'vision_config': {'hidden_size': 512, 'intermediate_size': 64,
+                              'num_hidden_layers': 1, 'num_attention_heads': 4,
+                              'image_size': 224, 'patch_size': 32}}))
