@@ -156,7 +156,6 @@ def run_jobs(jobs: list, run: Callable[[Any, Any], Any], *, workers: int = 1,
 
     try:
         while procs:
-            sentinels = {procs[c].sentinel: c for c in procs}
             now = time.monotonic()
             for conn in list(procs):  # a hung worker (native code that never returns)
                 if busy.get(conn) is not None and now - started[conn] > job_timeout_s:
@@ -167,7 +166,8 @@ def run_jobs(jobs: list, run: Callable[[Any, Any], Any], *, workers: int = 1,
                                           f'killed: this run took more than {job_timeout_s:g} s'))
             if not procs:
                 break
-            sentinels = {procs[c].sentinel: c for c in procs}
+            # Process.sentinel is Python 3.3+ (vermin mistakes it for a 3.15 name)
+            sentinels = {procs[c].sentinel: c for c in procs}  # novermin
             for ready in wait([*procs, *sentinels], timeout=min(job_timeout_s, 5.0)):
                 conn = sentinels.get(ready, ready)
                 if conn not in procs:
