@@ -379,7 +379,7 @@ def test_the_patch_token_preset_exports_to_onnx_and_drives_the_same(tmp_path):
 
 
 def test_patch_pooling_needs_a_small_kosmos2_encoder():
-    with pytest.raises(ConfigError, match='patches pooling reads Kosmos-2'):
+    with pytest.raises(ConfigError, match='patches pooling reads the Kosmos-2 vision encoder'):
         load_preset('clip_tiny', pooling='patches')
     with pytest.raises(ConfigError, match='patches pooling would give the head'):
         build_policy(load_preset('kosmos2_clip_minilm_patches_tiny', kosmos2_arch={
