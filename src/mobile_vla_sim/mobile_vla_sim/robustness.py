@@ -55,17 +55,10 @@ def evaluate_shifts(policy: PolicySource | PolicyRunner, families: list[ShiftFam
     for family in families:  # a family of one's own is checked before any run
         check_ranges(family.ranges)
     groups = [(UNSHIFTED, {})] + [(f.name, dict(f.ranges)) for f in families]
-    jobs = []
-    for name, ranges in groups:
-        for k in range(episodes_per_scenario):
-            for scenario in scenarios:
-                jobs.append(EpisodeJob(
-                    scenario, seed + k, sim=sim, ranges=tuple(sorted(ranges.items())),
-                    shift='' if name == UNSHIFTED else name,
-                    start_ns=SIM_EPOCH_NS + (len(jobs)) * 60 * NS))
-    results = run_episodes(policy, jobs, workers, progress)
-    per = len(scenarios) * episodes_per_scenario
-    by_group = {name: results[g * per:(g + 1) * per] for g, (name, _) in enumerate(groups)}
+    grouped, results = _run_groups(policy, [(r, '' if n == UNSHIFTED else n) for n, r in groups],
+                                   episodes_per_scenario, seed, scenarios, sim, workers,
+                                   progress)
+    by_group = {name: runs for (name, _), runs in zip(groups, grouped, strict=True)}
     base = ScenarioStats(UNSHIFTED, by_group[UNSHIFTED]).row()
     docs = {f.name: f.doc for f in families}
     rows = []
@@ -86,6 +79,26 @@ def evaluate_shifts(policy: PolicySource | PolicyRunner, families: list[ShiftFam
     }
 
 
+def _run_groups(policy: PolicySource | PolicyRunner,
+                groups: list[tuple[dict[str, tuple[float, float]], str]],
+                episodes_per_scenario: int, seed: int, scenarios: tuple[str, ...],
+                sim: SimConfig | None, workers: int,
+                progress: Callable[[RunResult], None] | None,
+                until: str = 'reached') -> tuple[list[list[RunResult]], list[RunResult]]:
+    """Every scenario on seeds ``seed .. seed + N - 1`` in each group of rooms (ranges,
+    shift name), on the workers; the runs per group, and all of them in order."""
+    jobs = [EpisodeJob(scenario, seed + k, sim=sim, ranges=tuple(sorted(ranges.items())),
+                       shift=shift, until=until,
+                       start_ns=SIM_EPOCH_NS + (g * episodes_per_scenario * len(scenarios)
+                                                + k * len(scenarios) + i) * 60 * NS)
+            for g, (ranges, shift) in enumerate(groups)
+            for k in range(episodes_per_scenario)
+            for i, scenario in enumerate(scenarios)]
+    results = run_episodes(policy, jobs, workers, progress)
+    per = len(scenarios) * episodes_per_scenario
+    return [results[g * per:(g + 1) * per] for g in range(len(groups))], results
+
+
 def evaluate_arrival(policy: PolicySource | PolicyRunner, distances: list[float],
                      episodes_per_scenario: int, *, seed: int = EVAL_SEED,
                      scenarios: tuple[str, ...] = SCENARIOS, sim: SimConfig | None = None,
@@ -96,17 +109,11 @@ def evaluate_arrival(policy: PolicySource | PolicyRunner, distances: list[float]
         raise ValueError('episodes per scenario must be at least 1')
     checked = [check_ranges({'cup_distance': (d, d)})['cup_distance'][0] for d in distances]
     sim = sim or SimConfig()
-    jobs = [EpisodeJob(scenario, seed + k, sim=sim, ranges=(('cup_distance', (d, d)),),
-                       shift=f'cup at {d:g} m', until='plan_done',
-                       start_ns=SIM_EPOCH_NS + (n * len(scenarios) + i) * 60 * NS)
-            for n, (d, k) in enumerate((d, k) for d in checked
-                                       for k in range(episodes_per_scenario))
-            for i, scenario in enumerate(scenarios)]
-    results = run_episodes(policy, jobs, workers, progress)
-    per = len(scenarios) * episodes_per_scenario
+    grouped, results = _run_groups(
+        policy, [({'cup_distance': (d, d)}, f'cup at {d:g} m') for d in checked],
+        episodes_per_scenario, seed, scenarios, sim, workers, progress, until='plan_done')
     rows = []
-    for g, distance in enumerate(checked):
-        runs = results[g * per:(g + 1) * per]
+    for distance, runs in zip(checked, grouped, strict=True):
         gaps = [_stop_gap(r) for r in runs]
         arrived = [r.outcome == 'plan_done' and r.plan_state == 'done' for r in runs]
         stopped = [a and gap < sim.success_radius and r.success
