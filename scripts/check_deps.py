@@ -88,12 +88,14 @@ def describe(target_name: str) -> str:
 
 
 def pip_command(set_path: Path, target_name: str, index_url: str, report: Path,
-                scratch: Path) -> list[str]:
+                scratch: Path, no_deps: bool = False) -> list[str]:
     command = [sys.executable, '-m', 'pip', 'install', '--isolated',
                '--disable-pip-version-check', '--no-input', '--progress-bar', 'off',
                '--dry-run', '--ignore-installed', '--only-binary=:all:',
                '--retries', '1', '--timeout', '30', '--index-url', index_url,
                '--report', str(report), '-r', str(set_path)]
+    if no_deps:  # a set of packages that only ship files, installed the same way
+        command.append('--no-deps')
     if target_name == HOST:
         command += [f'--no-binary={name}' for name in SOURCE_ONLY]
     else:
@@ -133,11 +135,11 @@ def _short(target_name: str) -> str:
     return 'this machine' if target_name == HOST else target_name
 
 
-def check(set_path: Path, target_name: str, index_url: str) -> Outcome:
+def check(set_path: Path, target_name: str, index_url: str, no_deps: bool = False) -> Outcome:
     with tempfile.TemporaryDirectory(prefix='check_deps_') as tmp:
         report_path = Path(tmp) / 'report.json'
         command = pip_command(set_path, target_name, index_url, report_path,
-                              Path(tmp) / 'target')
+                              Path(tmp) / 'target', no_deps)
         try:
             run = subprocess.run(command, capture_output=True, text=True, timeout=900)
         except subprocess.TimeoutExpired:
@@ -176,13 +178,19 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         sets = [s for s in sets if s.name in args.sets]
     pairs = [(s, t) for s in sets for t in s.targets if not args.targets or t in args.targets]
+    if not pairs:  # nothing resolved is not a pass
+        targets = ', '.join(args.targets or ())
+        named = '; '.join(f'{s.name}: {" ".join(s.targets)}' for s in sets)
+        print(f'no set here targets {targets} (targets by set: {named})', file=sys.stderr)
+        return 1
     print(f'resolving {len(pairs)} (set, target) pairs against {args.index_url} '
           f'(pip --dry-run, binary builds only)')
     for target_name in dict.fromkeys(t for _s, t in pairs):
         print(f'  {target_name:<12}  {describe(target_name)}')
     sys.stdout.flush()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        outcomes = list(pool.map(lambda p: check(p[0].path, p[1], args.index_url), pairs))
+        outcomes = list(pool.map(
+            lambda p: check(p[0].path, p[1], args.index_url, p[0].no_deps), pairs))
     width = max(len(s.name) for s, _t in pairs) if pairs else 0
     for (requirement_set, target_name), outcome in zip(pairs, outcomes, strict=True):
         mark = {'ok': 'ok', 'failed': 'FAILED', 'not checked': 'NOT CHECKED'}[outcome.status]

@@ -5,7 +5,8 @@ Standard library only: the Jetson image runs this module before anything is inst
 A set file holds pins (``name==version``, optional extras and environment markers),
 ``-r other.txt`` includes, comments, and one ``# targets:`` line naming where the set
 must install (scripts/check_deps.py resolves it there). A file without a targets line
-is only ever included by others.
+is only ever included by others. A ``# no-deps`` line marks a set of packages that only
+ship files: it is installed, and resolved, with ``pip install --no-deps``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class RequirementSet:
     path: Path
     targets: tuple[str, ...]
     pins: list[Pin] = field(default_factory=list)
+    no_deps: bool = False
 
     @property
     def name(self) -> str:
@@ -68,10 +70,12 @@ def read_set(path: Path) -> RequirementSet:
     """Read ``path`` and every file it includes; a name pinned twice is an error."""
     path = Path(path)
     targets: tuple[str, ...] = ()
+    no_deps = False
     for _number, line in _own_lines(path):
         if line.startswith('#') and line[1:].strip().startswith('targets:'):
             targets = tuple(line.split('targets:', 1)[1].split())
-    result = RequirementSet(path=path, targets=targets)
+        no_deps = no_deps or line.startswith('#') and line[1:].strip() == 'no-deps'
+    result = RequirementSet(path=path, targets=targets, no_deps=no_deps)
     _collect(path, result.pins, {}, set(), stack=())
     return result
 

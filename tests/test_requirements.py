@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import fnmatch
 import hashlib
 import io
 import re
@@ -151,9 +152,61 @@ def test_the_humble_images_install_no_ros_wheel():
             assert not re.search(r'\sros-|\srclpy', line), f'{dockerfile.name}: {line}'
 
 
-def _pip_install_lines(dockerfile: Path) -> list[str]:
-    text = dockerfile.read_text().replace('\\\n', ' ')
-    return [part for line in text.splitlines() if line.startswith('RUN')
+def test_no_pin_lives_outside_the_sets():
+    """The Makefile and the Dockerfiles install sets (-r) and take torch's version from
+    constraints.txt; a version written into an install line would be a second copy that
+    make check-deps never resolves. Versions read from the base image or a build
+    argument are not pins."""
+    for path in (ROOT / 'Makefile', *DOCKERFILES):
+        for line in _pip_install_lines(path):
+            assert not re.search(r'==\d', line), \
+                f'{path.name}: a pin outside requirements/: {line}'
+
+
+def test_constraints_agree_with_the_sets():
+    pins = {pin.key: pin.line for s in all_sets() for pin in s.pins}
+    for line in (ROOT / 'constraints.txt').read_text().splitlines():
+        if line.strip() and not line.startswith('#'):
+            name = re.split(r'[=<>!~ ;\[]', line.strip(), maxsplit=1)[0]
+            assert pins.get(normalise(name)) == line.strip(), \
+                f'constraints.txt {line!r} differs from the sets ({pins.get(normalise(name))!r})'
+
+
+def test_the_files_only_set_installs_and_resolves_without_dependencies(tmp_path):
+    files = sets_by_name()['files']
+    assert files.no_deps and files.targets
+    assert not read_set(REQUIREMENTS / 'robot.txt').no_deps
+    command = check_deps.pip_command(REQUIREMENTS / 'files.txt', '3.10/aarch64', 'x',
+                                     tmp_path / 'r.json', tmp_path, files.no_deps)
+    assert '--no-deps' in command
+    for path in (ROOT / 'Makefile', *DOCKERFILES):
+        [line] = [x for x in _pip_install_lines(path) if 'requirements/files.txt' in x]
+        assert '--no-deps' in line, f'{path.name}: {line}'
+
+
+def test_the_docker_context_leaves_out_what_git_ignores():
+    """Both Dockerfiles COPY the checkout: a used one holds GBs in .venv and runs/."""
+    ignored = {line.strip().removeprefix('**/').rstrip('/')
+               for line in (ROOT / '.dockerignore').read_text().splitlines()
+               if line.strip() and not line.startswith('#')}
+    for line in (ROOT / '.gitignore').read_text().splitlines():
+        if line.strip() and not line.startswith('#'):
+            assert line.strip().rstrip('/') in ignored, f'.dockerignore lacks {line!r}'
+    assert '.git' in ignored
+    # What the images build and the smoke test drives stays in the context.
+    for kept in ('src/mobile_vla/setup.py', 'models/demo/model.safetensors', 'config/robot.yaml',
+                 'launch/mobile_vla.launch.py', 'docker/smoke.sh', 'requirements/robot.txt',
+                 'scripts/platform_requirements.py', 'constraints.txt'):
+        for pattern in ignored:
+            assert not (fnmatch.fnmatch(kept, pattern) or fnmatch.fnmatch(kept, pattern + '/*')
+                        or kept.startswith(pattern + '/')), f'{pattern} leaves out {kept}'
+
+
+def _pip_install_lines(path: Path) -> list[str]:
+    """The pip install commands of a Dockerfile or the Makefile (comments left out)."""
+    text = path.read_text().replace('\\\n', ' ')
+    return [part for line in text.splitlines()
+            if not line.strip().startswith(('#', '@#'))
             for part in line.split('&&') if 'pip install' in part]
 
 
@@ -162,7 +215,8 @@ def test_the_jetson_image_keeps_the_platform_builds():
     assert 'platform_requirements.py plan requirements/web.txt' in text
     installs = _pip_install_lines(ROOT / 'docker' / 'Dockerfile.jetson')
     for line in installs:
-        if '-r' in line.split():
+        # A set with dependencies goes through the plan; a files-only set has none.
+        if '-r' in line.split() and '--no-deps' not in line.split():
             assert '-r /tmp/jetson-requirements.txt -c /tmp/jetson-constraints.txt' in line
     assert 'platform_requirements.py verify' in text
     assert 'platform_requirements.py builds' in text
@@ -310,6 +364,15 @@ def test_check_refuses_an_unknown_target(registry, capsys):
     (sets / 'robot.txt').write_text('# targets: 3.9/riscv\neverywhere==1.0\n')
     assert check_deps.main(['--requirements', str(sets), '--index-url', index]) == 1
     assert 'unknown target 3.9/riscv' in capsys.readouterr().err
+
+
+def test_a_target_no_set_serves_is_refused_never_a_pass(registry, capsys):
+    index, sets = registry
+    (sets / 'robot.txt').write_text('# targets: 3.10/aarch64\neverywhere==1.0\n')
+    assert check_deps.main(['--requirements', str(sets), '--index-url', index,
+                            '--target', '3.10/x86_64']) == 1
+    assert 'no set here targets 3.10/x86_64 (targets by set: robot: 3.10/aarch64)' in \
+        capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------ Python 3.10
