@@ -218,9 +218,11 @@ def _cell(why: tuple[str, ...], refused: str) -> str:
 def _input_cell(topic: Topic, client: qos.ClientProfile) -> str:
     live = qos.mismatches(client.policies, topic.subscription_qos)
     cell = _cell(live, topic.refused)
-    if not live and any(not qos.mismatches(client.policies, s)
-                        for s in topic.subscriptions if s.late_joiner):
+    twins = [s for s in topic.subscriptions if s.late_joiner]
+    if not live and any(not qos.mismatches(client.policies, s) for s in twins):
         cell += ', latched'
+    elif not live and twins:
+        cell += ', start-up warning'
     return cell
 
 
@@ -259,6 +261,13 @@ def compatibility_table() -> str:
     legend += [f'- `pub: {c.key}`: {c.who}.' for c in pubs]
     legend += [f'- `sub: {c.key}`: {c.who}.' for c in subs]
     notes = [f'- {", ".join(names)}: {why}.' for why, names in refused.items()]
+    warned = [f'`{t.name}`' for t in ALL_TOPICS
+              if any(s.late_joiner for s in t.subscriptions)]
+    notes += ['', f'`yes, start-up warning` ({", ".join(warned)}): heard on the volatile '
+              "subscription; while the arbiter's transient-local twin exists (its start-up, "
+              '`latched_wait_s`), the publisher\'s own middleware warns once that the twin '
+              'cannot match it (an incompatible pair by design: the twin is for latched '
+              'values).']
     return '\n'.join(lines + legend + ['', 'Refused on purpose:'] + notes) + '\n'
 
 
