@@ -222,6 +222,31 @@ def test_the_jetson_image_keeps_the_platform_builds():
     assert 'platform_requirements.py builds' in text
 
 
+def _smoke(tmp_path: Path, csv: str, call: str) -> subprocess.CompletedProcess:
+    """Runs a helper of docker/smoke.sh (sourced: main does not run) on a /cmd_vel log."""
+    log = tmp_path / 'cmd_vel.csv'
+    log.write_text(csv)
+    return subprocess.run(['bash', '-c', f'. docker/smoke.sh && {call}'], cwd=ROOT,
+                          env={'PATH': '/usr/bin:/bin', 'SMOKE_CMD_VEL': str(log)},
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_the_smoke_test_reads_cmd_vel_as_ros2_topic_echo_csv_prints_it(tmp_path):
+    """The one part of the image smoke test that runs without Docker: finding the first
+    moving and the first zero /cmd_vel in `ros2 topic echo --csv` output."""
+    zero = '0.0,0.0,0.0,0.0,0.0,-0.0\n'
+    csv = zero * 2 + '0.57,0.0,0.0,0.0,0.0,0.0\n' + '1e-05,0.0,0.0,0.0,0.0,0.0\n' + zero
+    moving = _smoke(tmp_path, csv, 'wait_cmd_vel moving 0 1')
+    assert moving.returncode == 0 and moving.stdout == '0.57,0.0,0.0,0.0,0.0,0.0\n', moving
+    later = _smoke(tmp_path, csv, 'wait_cmd_vel moving 3 1')
+    assert later.stdout.startswith('1e-05'), later  # a tiny command still moves
+    stopped = _smoke(tmp_path, csv, 'wait_cmd_vel zero 3 1')
+    assert stopped.returncode == 0 and stopped.stdout == zero, stopped
+    never = _smoke(tmp_path, csv, 'wait_cmd_vel moving 4 0.3')
+    assert never.returncode == 1 and never.stdout == '', never
+    assert _smoke(tmp_path, csv, 'lines').stdout.strip() == '5'
+
+
 BASE = """\
 torch==2.2.0
 torchvision==0.17.0

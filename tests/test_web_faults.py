@@ -417,6 +417,49 @@ def test_a_frozen_arbiter_or_inference_is_never_shown_as_acting(live, open_conso
         timeout=10_000)
 
 
+#: Installs a watcher: ``window.__cameraStaleAt`` is the wall-clock time (ms) at which the
+#: camera box was first marked stale after this call (checked every 5 ms), else null.
+WATCH_CAMERA_STALE = """() => {
+  window.__cameraStaleAt = null;
+  clearInterval(window.__cameraWatch);
+  const box = document.getElementById('camera-box');
+  window.__cameraWatch = setInterval(() => {
+    if (window.__cameraStaleAt === null && box.classList.contains('stale')) {
+      window.__cameraStaleAt = performance.timeOrigin + performance.now();
+    }
+  }, 5);
+}"""
+
+
+def test_a_camera_that_stops_is_shown_stale_while_the_rest_stays_live(live, open_console):
+    """No frame for a while (the camera's process stopped; the console and the arbiter
+    run on): the camera alone is marked not live within a second, its frame rate counts
+    down to 0, and it is live again when frames come back."""
+    graph, _listener = live
+    page = open_console()
+    page.wait_for_function(
+        "() => !document.getElementById('camera-box').classList.contains('stale')")
+    page.evaluate(WATCH_CAMERA_STALE)
+    with stopped(graph.processes['sim_robot']) as since:  # the live graph's camera
+        page.wait_for_function('() => window.__cameraStaleAt !== null', timeout=5_000)
+        delay = page.evaluate('() => window.__cameraStaleAt') / 1000 - since
+        print(f'camera stopped to the page marking it stale: {ms(delay)}')
+        assert delay < STALE_BOUND_S, delay
+        assert page.text_content('#camera-info').startswith('NOT LIVE: last frame')
+        page.wait_for_function(
+            "() => document.getElementById('camera-info').textContent.endsWith('· 0.0 fps')",
+            timeout=5_000)
+        # Only the camera: the link, control and the e-stop state are still live.
+        assert page.text_content('#link') == 'connected'
+        assert not page.evaluate("() => document.body.classList.contains('stale')")
+    page.wait_for_function(
+        "() => !document.getElementById('camera-box').classList.contains('stale')",
+        timeout=10_000)
+    page.wait_for_function(
+        "() => !document.getElementById('camera-info').textContent.startsWith('NOT LIVE')",
+        timeout=5_000)
+
+
 def test_a_killed_console_is_shown_at_once_its_estop_fails_loudly_and_it_restarts(
         live, open_console):
     graph, _listener = live
