@@ -265,7 +265,7 @@ def compatibility_table() -> str:
               if any(s.late_joiner for s in t.subscriptions)]
     notes += ['', f'`yes, start-up warning` ({", ".join(warned)}): heard on the volatile '
               "subscription; while the arbiter's transient-local twin exists (its start-up, "
-              '`latched_wait_s`), the publisher\'s own middleware warns once that the twin '
+              "`latched_wait_s`), the publisher's own middleware warns once that the twin "
               'cannot match it (an incompatible pair by design: the twin is for latched '
               'values).']
     return '\n'.join(lines + legend + ['', 'Refused on purpose:'] + notes) + '\n'

@@ -21,8 +21,16 @@ from typing import Any, Callable
 import torch
 from safetensors.torch import load_file, save_file
 
-from mobile_vla.config import ConfigError
 from mobile_vla.episode import remove_dead_temp_files, temp_path
+from mobile_vla.policy.checkpoint_files import (  # noqa: F401 (read_checkpoint_config: API)
+    CONFIG_FILE,
+    FORMAT,
+    WEIGHTS_FILE,
+    CheckpointError,
+    check_checkpoint,
+    read_checkpoint_config,
+    unreadable_weights,
+)
 from mobile_vla.policy.configuration_policy import PolicyConfig
 from mobile_vla.policy.modeling_policy import (
     ModelFilesError,
@@ -31,14 +39,6 @@ from mobile_vla.policy.modeling_policy import (
     resolve_text_encoder,
 )
 from mobile_vla.policy.tokenization import TOKENIZER_FILE, TokenizerFileError
-
-FORMAT = 'mobile_vla.policy/1'
-CONFIG_FILE = 'config.json'
-WEIGHTS_FILE = 'model.safetensors'
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that does not match its model; the text lists what differs."""
 
 
 def _written(path: Path, write: Callable[[Path], None]) -> None:
@@ -126,30 +126,6 @@ def checkpoint_fingerprint(folder: str | Path) -> str:
     return digest.hexdigest()
 
 
-def read_checkpoint_config(folder: str | Path) -> tuple[PolicyConfig, dict[str, Any]]:
-    folder = Path(folder)
-    path = folder / CONFIG_FILE
-    if not path.is_file():
-        raise CheckpointError(f'{folder} is not a checkpoint folder (no {CONFIG_FILE}); '
-                              'pass the folder that training wrote')
-    try:
-        meta = json.loads(path.read_text(encoding='utf-8'))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        reason = f'{type(exc).__name__}: {str(exc)[:200]}'
-        raise CheckpointError(f'{path} is not valid JSON ({reason}); copy the checkpoint '
-                              'again or retrain') from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f'{path} holds a {type(meta).__name__}, not the JSON object '
-                              'training writes; copy the checkpoint again')
-    if meta.get('format') != FORMAT:
-        raise CheckpointError(f'{path}: format {meta.get("format")!r}, expected {FORMAT!r}')
-    try:
-        return PolicyConfig.from_dict(meta['policy']), meta
-    except (ConfigError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CheckpointError(f'{path}: the policy config does not fit this code: {exc}') \
-            from None
-
-
 def _mismatch_report(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str:
     missing = sorted(set(expected) - set(found))
     unexpected = sorted(set(found) - set(expected))
@@ -208,17 +184,13 @@ def check_text_encoder(config: PolicyConfig, meta: dict[str, Any], folder: Path)
 def load_checkpoint(folder: str | Path, device: str = 'cpu') -> VlaPolicy:
     """Rebuild the policy from ``config.json`` and load its weights strictly."""
     folder = Path(folder)
-    config, meta = read_checkpoint_config(folder)
+    config, meta = check_checkpoint(folder)
     check_text_encoder(config, meta, folder)
     weights = folder / WEIGHTS_FILE
-    if not weights.is_file():
-        raise CheckpointError(f'{folder} has no {WEIGHTS_FILE}')
     try:
         state = load_file(str(weights))
-    except Exception as exc:  # safetensors' own error type: a damaged or truncated file
-        raise CheckpointError(f'{weights} cannot be read ({exc}): truncated or damaged, as '
-                              'an interrupted copy leaves it; copy the checkpoint again') \
-            from None
+    except Exception as exc:  # safetensors' own error type: changed since the check
+        raise unreadable_weights(weights, exc) from None
     try:
         policy = build_policy(config, tokenizer_folder=folder)
     except (TokenizerFileError, ModelFilesError):

@@ -18,6 +18,7 @@ import numpy as np
 
 from mobile_vla.actions import ACTION_NAMES
 from mobile_vla.config import positive_int
+from mobile_vla.policy.checkpoint_files import check_checkpoint
 
 # torch, transformers and OpenCV load only when a policy command runs, so every other
 # `mobile-vla` command starts in a fraction of a second.
@@ -69,10 +70,13 @@ def _frames(args):
 
 
 def _infer(args: argparse.Namespace) -> int:
-    from mobile_vla.policy.runner import runner_from_checkpoint
-
     if sum(bool(x) for x in (args.image, args.video, args.bag)) != 1:
         raise ValueError('give exactly one of --image, --video or --bag')
+    if Path(args.checkpoint).is_dir():  # a damaged folder is named before torch loads
+        check_checkpoint(args.checkpoint)
+
+    from mobile_vla.policy.runner import runner_from_checkpoint
+
     runner = runner_from_checkpoint(args.checkpoint, args.engine, args.device)
     if args.instruction:
         runner.set_instruction(args.instruction)
