@@ -95,12 +95,14 @@ test-packages: build
 	$(COLCON) test-result --verbose
 
 # Isolated tests (tests/conftest.py) on TEST_WORKERS processes, then the live graph's tests
-# one at a time.
+# one at a time; both run whatever the first gives, and either failing fails the target.
 test-integration: build
-	set +u && source install/setup.bash && set -u && \
-		$(BIN)/python -m pytest -q -p no:cacheprovider -m isolated \
-			-n $(TEST_WORKERS) --dist loadgroup tests && \
-		$(BIN)/python -m pytest -q -p no:cacheprovider -m 'not isolated' tests
+	set +u && source install/setup.bash && set -u && status=0 && \
+		{ $(BIN)/python -m pytest -q -p no:cacheprovider -m isolated \
+			-n $(TEST_WORKERS) --dist loadgroup tests || status=$$?; } && \
+		{ $(BIN)/python -m pytest -q -p no:cacheprovider -m 'not isolated' tests \
+			|| status=$$?; } && \
+		exit $$status
 
 test: lint test-packages test-integration
 

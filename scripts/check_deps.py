@@ -179,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         sets = [s for s in sets if s.name in args.sets]
     pairs = [(s, t) for s in sets for t in s.targets if not args.targets or t in args.targets]
     if not pairs:  # nothing resolved is not a pass
-        targets = ', '.join(args.targets or ())
-        named = '; '.join(f'{s.name}: {" ".join(s.targets)}' for s in sets)
-        print(f'no set here targets {targets} (targets by set: {named})', file=sys.stderr)
+        named = '; '.join(f'{s.name}: {" ".join(s.targets)}' for s in sets) or 'none'
+        asked = f'targets {", ".join(args.targets)}' if args.targets else 'has a target'
+        print(f'no set here {asked} (targets by set: {named}); a set without a '
+              '"# targets:" line is only included by others', file=sys.stderr)
         return 1
     print(f'resolving {len(pairs)} (set, target) pairs against {args.index_url} '
           f'(pip --dry-run, binary builds only)')
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         outcomes = list(pool.map(
             lambda p: check(p[0].path, p[1], args.index_url, p[0].no_deps), pairs))
-    width = max(len(s.name) for s, _t in pairs) if pairs else 0
+    width = max(len(s.name) for s, _t in pairs)
     for (requirement_set, target_name), outcome in zip(pairs, outcomes, strict=True):
         mark = {'ok': 'ok', 'failed': 'FAILED', 'not checked': 'NOT CHECKED'}[outcome.status]
         print(f'{requirement_set.name:<{width}}  {target_name:<12}  {mark}: {outcome.detail}')

@@ -70,14 +70,16 @@ def read_set(path: Path) -> RequirementSet:
     """Read ``path`` and every file it includes; a name pinned twice is an error."""
     path = Path(path)
     targets: tuple[str, ...] = ()
-    no_deps = False
     for _number, line in _own_lines(path):
         if line.startswith('#') and line[1:].strip().startswith('targets:'):
             targets = tuple(line.split('targets:', 1)[1].split())
-        no_deps = no_deps or line.startswith('#') and line[1:].strip() == 'no-deps'
-    result = RequirementSet(path=path, targets=targets, no_deps=no_deps)
+    result = RequirementSet(path=path, targets=targets, no_deps=_no_deps(path))
     _collect(path, result.pins, {}, set(), stack=())
     return result
+
+
+def _no_deps(path: Path) -> bool:
+    return any(line == '# no-deps' for _number, line in _own_lines(path))
 
 
 def _collect(path: Path, pins: list[Pin], seen: dict[str, Pin], visited: set,
@@ -95,8 +97,13 @@ def _collect(path: Path, pins: list[Pin], seen: dict[str, Pin], visited: set,
         if not line or line.startswith('#'):
             continue
         if line.startswith(('-r ', '--requirement ')):
-            _collect(path.parent / line.split(None, 1)[1], pins, seen, visited,
-                     stack + (path,))
+            included = path.parent / line.split(None, 1)[1]
+            if included.is_file() and _no_deps(included):
+                raise RequirementError(
+                    f'{path.name}:{number} includes {included.name}, a no-deps set: it would '
+                    'be installed with its dependencies there; install it on its own with '
+                    '--no-deps')
+            _collect(included, pins, seen, visited, stack + (path,))
             continue
         if line.startswith('-'):
             raise RequirementError(f'{path.name}:{number}: options other than -r do not '

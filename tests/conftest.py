@@ -17,8 +17,9 @@ def humble_bag() -> Path:
     return FIXTURES / 'real_bags' / 'humble_nav_cmd_vel'
 
 
-# Tests that hold no wall-clock bound and share nothing with another test (no DDS domain,
-# port, browser or fixed file): `make test` runs these on every core (pytest-xdist, -m
+# Tests that share nothing with another test (no DDS domain, port, browser or fixed file)
+# and whose time bounds, where they have any, are generous (a CLI run within 120 s, a
+# fuzz example within 5 s): `make test` runs these on every core (pytest-xdist, -m
 # isolated), then the rest one at a time (-m 'not isolated'), where a live graph's timing
 # is measured without a neighbour competing for the CPU.
 ISOLATED = {'test_fuzz.py', 'test_graph_replay.py', 'test_hostile_input.py',

@@ -184,6 +184,13 @@ def test_the_files_only_set_installs_and_resolves_without_dependencies(tmp_path)
         assert '--no-deps' in line, f'{path.name}: {line}'
 
 
+def test_a_no_deps_set_is_never_included_by_another(tmp_path):
+    (tmp_path / 'files.txt').write_text('# no-deps\n# targets: host\nweights==1.0\n')
+    (tmp_path / 'robot.txt').write_text('# targets: host\n-r files.txt\n')
+    with pytest.raises(RequirementError, match=r'robot.txt:2 includes files.txt, a no-deps'):
+        read_set(tmp_path / 'robot.txt')
+
+
 def test_the_docker_context_leaves_out_what_git_ignores():
     """Both Dockerfiles COPY the checkout: a used one holds GBs in .venv and runs/."""
     ignored = {line.strip().removeprefix('**/').rstrip('/')
@@ -236,11 +243,11 @@ def test_the_smoke_test_reads_cmd_vel_as_ros2_topic_echo_csv_prints_it(tmp_path)
     moving and the first zero /cmd_vel in `ros2 topic echo --csv` output."""
     zero = '0.0,0.0,0.0,0.0,0.0,-0.0\n'
     csv = zero * 2 + '0.57,0.0,0.0,0.0,0.0,0.0\n' + '1e-05,0.0,0.0,0.0,0.0,0.0\n' + zero
-    moving = _smoke(tmp_path, csv, 'wait_cmd_vel moving 0 1')
+    moving = _smoke(tmp_path, csv, 'wait_cmd_vel moving 0 10')
     assert moving.returncode == 0 and moving.stdout == '0.57,0.0,0.0,0.0,0.0,0.0\n', moving
-    later = _smoke(tmp_path, csv, 'wait_cmd_vel moving 3 1')
+    later = _smoke(tmp_path, csv, 'wait_cmd_vel moving 3 10')
     assert later.stdout.startswith('1e-05'), later  # a tiny command still moves
-    stopped = _smoke(tmp_path, csv, 'wait_cmd_vel zero 3 1')
+    stopped = _smoke(tmp_path, csv, 'wait_cmd_vel zero 3 10')
     assert stopped.returncode == 0 and stopped.stdout == zero, stopped
     never = _smoke(tmp_path, csv, 'wait_cmd_vel moving 4 0.3')
     assert never.returncode == 1 and never.stdout == '', never
@@ -398,6 +405,9 @@ def test_a_target_no_set_serves_is_refused_never_a_pass(registry, capsys):
                             '--target', '3.10/x86_64']) == 1
     assert 'no set here targets 3.10/x86_64 (targets by set: robot: 3.10/aarch64)' in \
         capsys.readouterr().err
+    (sets / 'robot.txt').write_text('everywhere==1.0\n')  # included by others only
+    assert check_deps.main(['--requirements', str(sets), '--index-url', index]) == 1
+    assert 'no set here has a target (targets by set: none)' in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------ Python 3.10

@@ -444,7 +444,7 @@ def test_a_camera_that_stops_is_shown_stale_while_the_rest_stays_live(live, open
         page.wait_for_function('() => window.__cameraStaleAt !== null', timeout=5_000)
         delay = page.evaluate('() => window.__cameraStaleAt') / 1000 - since
         print(f'camera stopped to the page marking it stale: {ms(delay)}')
-        assert delay < STALE_BOUND_S, delay
+        assert 0 <= delay < STALE_BOUND_S, delay  # marked by this stop, not before it
         assert page.text_content('#camera-info').startswith('NOT LIVE: last frame')
         page.wait_for_function(
             "() => document.getElementById('camera-info').textContent.endsWith('· 0.0 fps')",
