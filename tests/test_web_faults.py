@@ -29,12 +29,13 @@ from web_harness import (
     Listener,
     StallProxy,
     browser,
+    held_after,
     moving,
-    not_live_after,
     press_w,
     ready_to_drive,
     still,
     text_is,
+    watch,
 )
 
 from mobile_vla import topics
@@ -297,7 +298,7 @@ def test_a_hung_console_greys_the_page_within_a_second_and_a_held_key_never_driv
     time.sleep(0.5)
     page.evaluate(WATCH_NOT_LIVE)
     with stopped(graph.processes['web_console'], listener) as hung:
-        delay = not_live_after(page, hung)
+        delay = held_after(page, hung)
         time.sleep(max(0.0, 2.6 - (time.time() - hung)))
         # The camera is greyed and its frame rate has counted down to 0.
         camera = page.evaluate("""() => ({info: document.getElementById('camera-info')
@@ -370,7 +371,7 @@ def test_a_network_stall_greys_the_page_and_its_queued_keys_are_dropped(live, op
         page.evaluate(WATCH_NOT_LIVE)
         stalled = time.time()
         proxy.stall()
-        delay = not_live_after(page, stalled)
+        delay = held_after(page, stalled)
         time.sleep(max(0.0, 1.0 - (time.time() - stalled)))
         page.keyboard.up('w')
         time.sleep(2.0)
@@ -417,18 +418,8 @@ def test_a_frozen_arbiter_or_inference_is_never_shown_as_acting(live, open_conso
         timeout=10_000)
 
 
-#: Installs a watcher: ``window.__cameraStaleAt`` is the wall-clock time (ms) at which the
-#: camera box was first marked stale after this call (checked every 5 ms), else null.
-WATCH_CAMERA_STALE = """() => {
-  window.__cameraStaleAt = null;
-  clearInterval(window.__cameraWatch);
-  const box = document.getElementById('camera-box');
-  window.__cameraWatch = setInterval(() => {
-    if (window.__cameraStaleAt === null && box.classList.contains('stale')) {
-      window.__cameraStaleAt = performance.timeOrigin + performance.now();
-    }
-  }, 5);
-}"""
+#: The camera box is marked stale (no frame for the page's camera bound).
+CAMERA_STALE = "() => document.getElementById('camera-box').classList.contains('stale')"
 
 
 def test_a_camera_that_stops_is_shown_stale_while_the_rest_stays_live(live, open_console):
@@ -437,14 +428,12 @@ def test_a_camera_that_stops_is_shown_stale_while_the_rest_stays_live(live, open
     down to 0, and it is live again when frames come back."""
     graph, _listener = live
     page = open_console()
-    page.wait_for_function(
-        "() => !document.getElementById('camera-box').classList.contains('stale')")
-    page.evaluate(WATCH_CAMERA_STALE)
+    page.wait_for_function(f'() => !({CAMERA_STALE})()')
+    page.evaluate(watch(CAMERA_STALE))
     with stopped(graph.processes['sim_robot']) as since:  # the live graph's camera
-        page.wait_for_function('() => window.__cameraStaleAt !== null', timeout=5_000)
-        delay = page.evaluate('() => window.__cameraStaleAt') / 1000 - since
+        delay = held_after(page, since, timeout_s=5.0)
         print(f'camera stopped to the page marking it stale: {ms(delay)}')
-        assert 0 <= delay < STALE_BOUND_S, delay  # marked by this stop, not before it
+        assert delay is not None and 0 <= delay < STALE_BOUND_S, delay  # by this stop
         assert page.text_content('#camera-info').startswith('NOT LIVE: last frame')
         page.wait_for_function(
             "() => document.getElementById('camera-info').textContent.endsWith('· 0.0 fps')",
@@ -452,9 +441,7 @@ def test_a_camera_that_stops_is_shown_stale_while_the_rest_stays_live(live, open
         # Only the camera: the link, control and the e-stop state are still live.
         assert page.text_content('#link') == 'connected'
         assert not page.evaluate("() => document.body.classList.contains('stale')")
-    page.wait_for_function(
-        "() => !document.getElementById('camera-box').classList.contains('stale')",
-        timeout=10_000)
+    page.wait_for_function(f'() => !({CAMERA_STALE})()', timeout=10_000)
     page.wait_for_function(
         "() => !document.getElementById('camera-info').textContent.startsWith('NOT LIVE')",
         timeout=5_000)
@@ -469,7 +456,7 @@ def test_a_killed_console_is_shown_at_once_its_estop_fails_loudly_and_it_restart
     page.evaluate(WATCH_NOT_LIVE)
     killed = time.time()
     process.send_signal(signal.SIGKILL)
-    delay = not_live_after(page, killed)
+    delay = held_after(page, killed)
     print(f'SIGKILL of the console to the page not live: {ms(delay)}')
     assert delay is not None and delay < STALE_BOUND_S, delay
     assert 'disconnected' in page.text_content('#link')

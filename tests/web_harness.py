@@ -128,26 +128,31 @@ NOT_LIVE = """() => {
     && document.querySelector('kbd.held') === null
     && !/[0-9]/.test(text('cmd_vel'));
 }"""
-#: Installs a watcher in the page: ``window.__notLiveAt`` is the wall-clock time (ms) at
-#: which NOT_LIVE first held after this call (checked every 5 ms), else null.
-WATCH_NOT_LIVE = """() => {
-  window.__notLiveAt = null;
-  clearInterval(window.__notLiveWatch);
-  const notLive = %s;
-  window.__notLiveWatch = setInterval(() => {
-    if (window.__notLiveAt === null && notLive()) {
-      window.__notLiveAt = performance.timeOrigin + performance.now();
+def watch(predicate: str) -> str:
+    """JS that installs a watcher in the page: ``window.__heldAt`` is the wall-clock time
+    (ms) at which ``predicate`` (a JS function) first held after the call (checked every
+    5 ms), else null. Read it with ``held_after``."""
+    return """() => {
+  window.__heldAt = null;
+  clearInterval(window.__heldWatch);
+  const held = %s;
+  window.__heldWatch = setInterval(() => {
+    if (window.__heldAt === null && held()) {
+      window.__heldAt = performance.timeOrigin + performance.now();
     }
   }, 5);
-}""" % NOT_LIVE
+}""" % predicate
 
 
-def not_live_after(page, fault_s: float, timeout_s: float = 3.0) -> float | None:
-    """Seconds from ``fault_s`` (wall clock) to the page showing itself not live, or None
-    if it did not within ``timeout_s``. Call ``page.evaluate(WATCH_NOT_LIVE)`` first."""
+WATCH_NOT_LIVE = watch(NOT_LIVE)
+
+
+def held_after(page, fault_s: float, timeout_s: float = 3.0) -> float | None:
+    """Seconds from ``fault_s`` (wall clock) to the watched predicate holding, or None if
+    it did not within ``timeout_s``. Call ``page.evaluate(watch(...))`` first."""
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
-        at = page.evaluate('() => window.__notLiveAt')
+        at = page.evaluate('() => window.__heldAt')
         if at is not None:
             return at / 1000 - fault_s
         time.sleep(0.02)

@@ -49,8 +49,8 @@ from web_harness import (  # noqa: E402
     Listener,
     StallProxy,
     browser,
+    held_after,
     moving,
-    not_live_after,
     press_w,
     ready_to_drive,
     still,
@@ -132,7 +132,7 @@ def stall_trial(page, listener, start, end, aligned: bool) -> tuple[float | None
     began = time.time()
     start()
     try:
-        delay = not_live_after(page, began, timeout_s=RELEASE_S)
+        delay = held_after(page, began, timeout_s=RELEASE_S)
         time.sleep(max(0.0, RELEASE_S - (time.time() - began)))
         page.keyboard.up('w')
         time.sleep(max(0.0, FAULT_S - (time.time() - began)))
@@ -180,7 +180,7 @@ def fault_figures(graph, listener, chromium, trials: int) -> dict:
         page.evaluate(WATCH_NOT_LIVE)
         began = time.time()
         graph.processes['web_console'].send_signal(signal.SIGKILL)
-        killed.append((not_live_after(page, began), 0, 0.0))
+        killed.append((held_after(page, began), 0, 0.0))
         page.wait_for_function(text_is('link', 'connected'), timeout=60_000)
         time.sleep(1.0)
     results['console killed (SIGKILL), then respawned'] = killed

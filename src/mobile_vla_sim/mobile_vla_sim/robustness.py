@@ -55,9 +55,8 @@ def evaluate_shifts(policy: PolicySource | PolicyRunner, families: list[ShiftFam
     for family in families:  # a family of one's own is checked before any run
         check_ranges(family.ranges)
     groups = [(UNSHIFTED, {})] + [(f.name, dict(f.ranges)) for f in families]
-    grouped, results = _run_groups(policy, [(r, '' if n == UNSHIFTED else n) for n, r in groups],
-                                   episodes_per_scenario, seed, scenarios, sim, workers,
-                                   progress)
+    grouped = _run_groups(policy, [(r, '' if n == UNSHIFTED else n) for n, r in groups],
+                          episodes_per_scenario, seed, scenarios, sim, workers, progress)
     by_group = {name: runs for (name, _), runs in zip(groups, grouped, strict=True)}
     base = ScenarioStats(UNSHIFTED, by_group[UNSHIFTED]).row()
     docs = {f.name: f.doc for f in families}
@@ -75,7 +74,7 @@ def evaluate_shifts(policy: PolicySource | PolicyRunner, families: list[ShiftFam
                      for f in families},
         'rows': rows,
         'worst': min(rows[1:], key=lambda r: r['success'])['family'],
-        'runs': [r.summary() for r in results],
+        'runs': [r.summary() for runs in grouped for r in runs],
     }
 
 
@@ -84,19 +83,17 @@ def _run_groups(policy: PolicySource | PolicyRunner,
                 episodes_per_scenario: int, seed: int, scenarios: tuple[str, ...],
                 sim: SimConfig | None, workers: int,
                 progress: Callable[[RunResult], None] | None,
-                until: str = 'reached') -> tuple[list[list[RunResult]], list[RunResult]]:
+                until: str = 'reached') -> list[list[RunResult]]:
     """Every scenario on seeds ``seed .. seed + N - 1`` in each group of rooms (ranges,
-    shift name), on the workers; the runs per group, and all of them in order."""
+    shift name), on the workers: the runs of each group, in job order."""
+    cells = [(ranges, shift, k, scenario) for ranges, shift in groups
+             for k in range(episodes_per_scenario) for scenario in scenarios]
     jobs = [EpisodeJob(scenario, seed + k, sim=sim, ranges=tuple(sorted(ranges.items())),
-                       shift=shift, until=until,
-                       start_ns=SIM_EPOCH_NS + (g * episodes_per_scenario * len(scenarios)
-                                                + k * len(scenarios) + i) * 60 * NS)
-            for g, (ranges, shift) in enumerate(groups)
-            for k in range(episodes_per_scenario)
-            for i, scenario in enumerate(scenarios)]
+                       shift=shift, until=until, start_ns=SIM_EPOCH_NS + n * 60 * NS)
+            for n, (ranges, shift, k, scenario) in enumerate(cells)]
     results = run_episodes(policy, jobs, workers, progress)
     per = len(scenarios) * episodes_per_scenario
-    return [results[g * per:(g + 1) * per] for g in range(len(groups))], results
+    return [results[g * per:(g + 1) * per] for g in range(len(groups))]
 
 
 def evaluate_arrival(policy: PolicySource | PolicyRunner, distances: list[float],
@@ -109,7 +106,7 @@ def evaluate_arrival(policy: PolicySource | PolicyRunner, distances: list[float]
         raise ValueError('episodes per scenario must be at least 1')
     checked = [check_ranges({'cup_distance': (d, d)})['cup_distance'][0] for d in distances]
     sim = sim or SimConfig()
-    grouped, results = _run_groups(
+    grouped = _run_groups(
         policy, [({'cup_distance': (d, d)}, f'cup at {d:g} m') for d in checked],
         episodes_per_scenario, seed, scenarios, sim, workers, progress, until='plan_done')
     rows = []
@@ -128,7 +125,7 @@ def evaluate_arrival(policy: PolicySource | PolicyRunner, distances: list[float]
         })
     return {'checkpoint': '', 'episodes_per_scenario': episodes_per_scenario,
             'first_seed': seed, 'success_radius': sim.success_radius, 'rows': rows,
-            'runs': [r.summary() for r in results]}
+            'runs': [r.summary() for runs in grouped for r in runs]}
 
 
 def _stop_gap(result: RunResult) -> float:

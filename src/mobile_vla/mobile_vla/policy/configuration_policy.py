@@ -112,11 +112,10 @@ class PolicyConfig:
             raise ConfigError(f'backbone must be one of {BACKBONES}, got {self.backbone!r}')
         if self.pooling not in POOLINGS:
             raise ConfigError(f'pooling must be one of {POOLINGS}, got {self.pooling!r}')
-        if self.pooling == 'resampler' and 'kosmos2' not in self.backbone:
-            raise ConfigError('the resampler pools Kosmos-2 latents: use a kosmos2 backbone')
-        if self.pooling == 'patches' and 'kosmos2' not in self.backbone:
-            raise ConfigError('patches pooling reads the Kosmos-2 vision encoder: use a kosmos2 '
-                              'backbone')
+        reads_kosmos2 = {'resampler': 'the resampler pools Kosmos-2 latents',
+                         'patches': 'patches pooling reads the Kosmos-2 vision encoder'}
+        if self.pooling in reads_kosmos2 and 'kosmos2' not in self.backbone:
+            raise ConfigError(f'{reads_kosmos2[self.pooling]}: use a kosmos2 backbone')
         if self.tokenizer not in TOKENIZERS:
             raise ConfigError(f'tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}')
         if self.text_encoder and self.tokenizer != 'snapshot':
