@@ -50,6 +50,13 @@ def run(command: list[str], log: list[str], done: Path | None = None) -> None:
 
 RESUME = False
 
+#: How TRAINING.md names the expert's driving (``sim collect --actions --gaze``).
+EXPERT_WORDS = {
+    ('discrete', 'ahead'): 'discrete key-map actions, the camera at the start heading',
+    ('continuous', 'ahead'): 'continuous actions, the camera at the start heading',
+    ('continuous', 'cup'): 'continuous actions, the base turning to keep the cup in view',
+}
+
 
 def _phase(work: Path, name: str, seconds: float) -> float:
     """The wall time of a phase, kept in ``<work>/times.json``: a resumed run reports the
@@ -78,8 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--sequence-layouts', type=int, default=5,
                         help='layouts per (scenario, sequence)')
     parser.add_argument('--train-config', default='demo')
-    parser.add_argument('--shift-layouts', type=int, default=3,
+    parser.add_argument('--shift-layouts', type=int, default=2,
                         help='unseen layouts per (scenario, shift family) for the figures')
+    parser.add_argument('--actions', choices=('discrete', 'continuous'), default='discrete',
+                        help="the expert's actions (sim collect --actions)")
+    parser.add_argument('--gaze', choices=('ahead', 'cup'), default='ahead',
+                        help="where the expert's camera looks (sim collect --gaze; cup needs "
+                             '--actions continuous)')
     parser.add_argument('--workers', type=int, default=2,
                         help='simulator processes for collection and evaluation')
     parser.add_argument('--resume', action='store_true',
@@ -92,14 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     if work.exists() and not args.resume:
         raise SystemExit(f'{work} exists; remove it, choose another --work, or --resume')
     workers = ['--workers', str(args.workers)]
+    expert = ['--actions', args.actions, '--gaze', args.gaze]
     commands: list[str] = []
     t0 = time.perf_counter()
     data, spread = work / 'episodes', work / 'episodes_spread'
     run(['mobile-vla', 'sim', 'collect', '--episodes', str(args.episodes), '--seed',
-         str(args.seed), '--out', str(data), *workers], commands, done=data)
+         str(args.seed), *expert, '--out', str(data), *workers], commands, done=data)
     if args.spread_episodes:
         run(['mobile-vla', 'sim', 'collect', '--episodes', str(args.spread_episodes), '--seed',
-             str(args.seed + 5000), '--start-spread', '0.6', '--out', str(spread), *workers],
+             str(args.seed + 5000), '--start-spread', '0.6', *expert, '--out', str(spread),
+             *workers],
             commands, done=spread)
     t_collect = _phase(work, 'collect', time.perf_counter() - t0)
     folders = [str(data)] + ([str(spread)] if args.spread_episodes else [])
@@ -195,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         '',
         f'- Data: {args.episodes} expert episodes, layout seeds {args.seed} and up, and '
         f'{args.spread_episodes} from starts shifted up to 0.6 m (`mobile-vla sim collect`, '
-        'discrete key-map actions, each with a training phrasing of its side), in rooms '
+        f'{EXPERT_WORDS[args.actions, args.gaze]}, each with a training phrasing of its '
+        'side), in rooms '
         'drawn from the training ranges of `mobile_vla_sim/world.py` (`FACTORS`: light, '
         'floor, boxes, cup 1.8-4.5 m, start, camera mount, sensor, background, clutter); '
         f'train preset `config/train/{args.train_config}.yaml` (its seed, split, mirror, '

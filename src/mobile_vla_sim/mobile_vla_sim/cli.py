@@ -74,6 +74,7 @@ def _collect_instruction(scenario: str, seed: int, index: int) -> str:
 def _collect(args: argparse.Namespace) -> int:
     from mobile_vla_recorder.store import EpisodeStore
     from mobile_vla_sim.evaluate import EpisodeJob, run_episodes
+    from mobile_vla_sim.expert import ExpertConfig
     from mobile_vla_sim.session import SIM_EPOCH_NS
     from mobile_vla_sim.workers import check_workers
 
@@ -84,6 +85,7 @@ def _collect(args: argparse.Namespace) -> int:
     if not 0 <= args.start_spread <= 1.0:
         raise ValueError('--start-spread must be in [0, 1] metres')
     check_workers(args.workers)
+    ExpertConfig(actions=args.actions, gaze=args.gaze)  # a pair it cannot drive, named now
     store = EpisodeStore(args.out)
     jobs = []
     for i in range(args.episodes):
@@ -98,6 +100,7 @@ def _collect(args: argparse.Namespace) -> int:
             name, args.seed + i // len(scenarios), _collect_instruction(name, args.seed, i),
             start_ns=SIM_EPOCH_NS + (args.seed * 100_000 + i) * 60 * NS, sim=sim,
             driver='expert', start_shift=shift, expert_actions=args.actions,
+            expert_gaze=args.gaze,
             episodes=str(store.folder)))
     written, failed = 0, []
     t0 = time.perf_counter()
@@ -340,6 +343,10 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--scenario', action='append', help='only these (default: all eight)')
     p.add_argument('--actions', choices=('discrete', 'continuous'), default='discrete',
                    help='key-map actions (magnitude 1.15) or continuous directions')
+    p.add_argument('--gaze', choices=('ahead', 'cup'), default='ahead',
+                   help='ahead: the camera keeps the start heading (never turns); cup: the '
+                        'base turns to keep the cup in view while it drives the same route '
+                        '(with --actions continuous)')
     p.add_argument('--start-spread', type=float, default=0.0, metavar='M',
                    help='shift each start up to M metres sideways (M/2 along x): data for '
                         'a policy that takes over after a motion step (0 = as drawn)')

@@ -88,6 +88,7 @@ class EpisodeJob:
     outputs: str | None = None  # a folder: every output of the run is written there
     start_shift: tuple[float, float] = (0.0, 0.0)
     expert_actions: str = 'discrete'
+    expert_gaze: str = 'ahead'  # ExpertConfig.gaze: where the expert's camera looks
     #: Expert data: a run that reached the cup on the instructed side with a complete
     #: episode writes it to this episode folder (its name comes from the run's start
     #: time, so any worker writes the same file) and returns without the images.
@@ -100,7 +101,8 @@ def run_job(runner: PolicyRunner | None, job: EpisodeJob) -> RunResult:
 
     options: dict[str, Any] = {'until': job.until}
     if job.driver == 'expert':
-        options['expert'] = ExpertConfig(actions=job.expert_actions)
+        options['expert'] = ExpertConfig(actions=job.expert_actions,
+                                         gaze=job.expert_gaze)
     result = _run_job(runner, job, options)
     if job.episodes and result.episode is not None:
         if result.success and result.episode.complete:

@@ -13,10 +13,21 @@ Each decision follows the route:
   A key whose next ``decision_period`` of travel would bring the chassis within
   ``safety`` of a box is replaced by the nearest safe one (a, d, ...);
 - ``actions: continuous`` follows the route with a look-ahead point (pure
-  pursuit) at ``speed``.
+  pursuit), the larger body axis at ``speed`` (as fast as the keys).
 
-Within ``stop_radius`` of the cup it stops (the key map's space bar). The expert
-never turns (omni wheels), so angular_z is always 0.
+Within ``stop_radius`` of the cup it stops (the key map's space bar).
+
+Where the camera looks is ``gaze``:
+
+- ``ahead``: the base never turns (omni wheels translate in any direction), as the
+  original operator drove, so angular_z is always 0. The camera keeps the start
+  heading; along the lane and on the way back the cup is out of its 62-degree view;
+- ``cup``: the base turns toward the cup while it translates along the same route,
+  so the camera keeps the cup in view and every frame shows how far it still is.
+  It turns and translates at once (``gaze_gain`` of the heading error per decision),
+  so it needs continuous actions: a key turns or translates, never both, and the
+  cup would swing out of view between turn keys. Within ``gaze_radius`` of the cup
+  the heading holds (the bearing swings as the robot closes in).
 """
 
 from __future__ import annotations
@@ -35,12 +46,13 @@ KEYS: dict[str, tuple[int, int]] = {
     's': (-1, 0), 'c': (-1, -1), 'd': (0, -1), 'e': (1, -1),
 }
 ACTIONS = ('discrete', 'continuous')
+GAZES = ('ahead', 'cup')
 
 
 @dataclass(frozen=True)
 class ExpertConfig:
     actions: str = 'discrete'
-    speed: float = ACTION_LIMIT  # per axis for keys, along the direction when continuous
+    speed: float = ACTION_LIMIT  # per axis: keys, and the larger axis of a continuous action
     clearance: float = 0.25  # chassis to box along the lane, metres
     corner_margin: float = 0.10  # extra room before and after the obstacle, metres
     lookahead: float = 0.45  # pure-pursuit look-ahead along the route, metres
@@ -48,10 +60,20 @@ class ExpertConfig:
     safety: float = 0.04  # a key may not bring the chassis closer than this to a box
     lane_tolerance: float = 0.08  # discrete: how close to a line counts as on it, metres
     decision_period: float = 0.4  # seconds a decision is held (the frame period)
+    gaze: str = 'ahead'  # where the camera looks: 'ahead' (never turns) or 'cup'
+    gaze_gain: float = 0.6  # share of the heading error turned per decision
+    gaze_radius: float = 0.6  # the heading holds this close to the cup, metres
 
     def __post_init__(self) -> None:
         if self.actions not in ACTIONS:
             raise ValueError(f'actions must be one of {ACTIONS}, got {self.actions!r}')
+        if self.gaze not in GAZES:
+            raise ValueError(f'gaze must be one of {GAZES}, got {self.gaze!r}')
+        if self.gaze == 'cup' and self.actions != 'continuous':
+            raise ValueError("gaze 'cup' turns while it translates: it needs continuous "
+                             "actions (a key turns or translates, not both)")
+        if not 0.0 < self.gaze_gain <= 1.0:
+            raise ValueError(f'gaze_gain must be in (0, 1], got {self.gaze_gain}')
 
 
 def _segment_rect_distance(p: np.ndarray, q: np.ndarray, rect: tuple) -> float:
@@ -97,6 +119,10 @@ def route(layout: Layout, side: str, clearance: float, corner_margin: float,
     entry = (x0 - ROBOT_RADIUS - corner_margin, lane)
     exit_ = (x1 + ROBOT_RADIUS + corner_margin, lane)
     return np.array([start, entry, exit_, layout.cup], dtype=np.float64)
+
+
+def _axes(yaw: float) -> tuple[float, float]:
+    return math.cos(yaw), math.sin(yaw)
 
 
 class ScriptedExpert:
@@ -145,19 +171,34 @@ class ScriptedExpert:
             return None
         return delta / norm
 
+    def heading_error(self, pose: np.ndarray) -> float:
+        """Radians to turn (positive to the left) to face the cup; 0 without a gaze, or
+        within ``gaze_radius`` of the cup."""
+        delta = np.array(self.layout.cup) - np.asarray(pose[:2], dtype=np.float64)
+        if self.config.gaze != 'cup' or float(np.linalg.norm(delta)) < self.config.gaze_radius:
+            return 0.0
+        error = math.atan2(delta[1], delta[0]) - float(pose[2])
+        return math.atan2(math.sin(error), math.cos(error))
+
     def act(self, pose: np.ndarray) -> np.ndarray:
         """The body-frame action (linear_x, linear_y, angular_z) for ``pose`` (x, y, yaw)."""
         direction = self.wanted_direction(pose)
         if direction is None:
             self.last_key = ' '
             return np.zeros(3)
-        yaw = float(pose[2])
-        c, s = math.cos(yaw), math.sin(yaw)
-        body = np.array([c * direction[0] + s * direction[1],
-                         -s * direction[0] + c * direction[1]])
+        error = self.heading_error(pose)
+        period = self.config.decision_period
         if self.config.actions == 'continuous':
+            turn = float(np.clip(self.config.gaze_gain * error / period,
+                                 -ACTION_LIMIT, ACTION_LIMIT))
+            # the heading halfway through the decision: the route, not a curve off it
+            c, s = _axes(float(pose[2]) + turn * period / 2)
+            body = np.array([c * direction[0] + s * direction[1],
+                             -s * direction[0] + c * direction[1]])
             self.last_key = '~'
-            return np.array([*(body * self.config.speed), 0.0])
+            # as fast as the keys: the larger axis at the action limit
+            return np.array([*(body / np.abs(body).max() * self.config.speed), turn])
+        c, s = _axes(float(pose[2]))
         position = np.asarray(pose[:2], dtype=np.float64)
         wanted = self._leg_direction(position)
         body = np.array([c * wanted[0] + s * wanted[1], -s * wanted[0] + c * wanted[1]])

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from mobile_vla.scenarios import SCENARIOS, parse
-from mobile_vla_sim.expert import ExpertConfig, passed_side, shortest_path_length
+from mobile_vla_sim.expert import ExpertConfig, ScriptedExpert, passed_side, shortest_path_length
 from mobile_vla_sim.session import SimConfig, SimSession
-from mobile_vla_sim.world import sample_layout
+from mobile_vla_sim.world import CAMERA_HFOV_DEG, SimWorld, sample_layout
 
 SEEDS = range(500, 508)  # a fixed set, away from the data and evaluation seeds
 SMALL = SimConfig(width=64, height=36)  # the expert does not look at the camera
@@ -38,8 +38,48 @@ def test_continuous_expert_also_reaches_the_cup():
     for name in ('1box_vert_left', '2box_hori_right'):
         r = drive(name, 501, actions='continuous')
         assert r.success and r.on_instructed_side
-        speeds = np.linalg.norm(r.episode.actions[:, :2], axis=1)
-        assert np.all((speeds < 1e-6) | (np.abs(speeds - 1.15) < 0.02))
+        # as fast as the keys: the larger axis at the limit, or still
+        fastest = np.abs(r.episode.actions[:, :2]).max(axis=1)
+        assert np.all((fastest < 1e-6) | (np.abs(fastest - 1.15) < 0.02))
+        assert np.all(r.episode.actions[:, 2] == 0)
+
+
+@pytest.mark.parametrize('name', SCENARIOS)
+def test_a_cup_gaze_reaches_the_cup_with_the_cup_in_view(name):
+    """gaze='cup' drives the same route on the instructed side, turning so that the cup
+    stays inside the camera's view from the second decision until the stop."""
+    config = ExpertConfig(actions='continuous', gaze='cup', decision_period=0.25)
+    half_view = CAMERA_HFOV_DEG / 2
+    for seed in SEEDS[:4]:
+        r = drive(name, seed, actions='continuous', gaze='cup')
+        assert r.success and not r.collision and r.on_instructed_side, (seed, r.outcome)
+        assert np.any(r.episode.actions[:, 2] != 0)
+        layout = sample_layout(name, seed)
+        world = SimWorld(layout, 16, 16)
+        expert = ScriptedExpert(layout, parse(name).side, config)
+        off = []
+        try:
+            for step in range(18):
+                pose = world.pose()
+                action = expert.act(pose)
+                if step >= 2 and world.cup_distance() > config.gaze_radius:
+                    dx, dy = np.array(layout.cup) - pose[:2]
+                    error = np.arctan2(dy, dx) - pose[2]
+                    off.append(abs(np.degrees(np.arctan2(np.sin(error), np.cos(error)))))
+                world.set_command(action)
+                world.step(config.decision_period)
+        finally:
+            world.close()
+        assert max(off) < half_view, (seed, np.round(off, 1))
+
+
+def test_gaze_is_checked():
+    with pytest.raises(ValueError, match='gaze must be one of'):
+        ExpertConfig(gaze='around')
+    with pytest.raises(ValueError, match='gaze_gain'):
+        ExpertConfig(gaze_gain=0.0)
+    with pytest.raises(ValueError, match='needs continuous actions'):
+        ExpertConfig(gaze='cup')
 
 
 def test_passed_side_and_shortest_path():

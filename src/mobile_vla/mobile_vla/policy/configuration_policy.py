@@ -24,6 +24,13 @@ TOKENIZERS = ('snapshot', 'words')
 #: CLIP's normalisation, which Kosmos-2's processor uses too.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+#: ``auto_exposure``: the brightness and contrast every frame is given (share of full
+#: scale), the largest grey-world white-balance gain of a channel, and the smallest
+#: contrast that is stretched (a blank frame is not turned into amplified noise).
+EXPOSURE_MEAN = 0.45
+EXPOSURE_STD = 0.22
+WHITE_BALANCE_GAIN = 4.0
+EXPOSURE_MIN_STD = 0.02
 
 
 
@@ -95,6 +102,12 @@ class PolicyConfig:
     image_size: int = 224
     image_mean: tuple[float, ...] = CLIP_MEAN
     image_std: tuple[float, ...] = CLIP_STD
+    #: Before the encoders, each frame is white-balanced (grey world) and given one
+    #: brightness and contrast (``EXPOSURE_MEAN`` / ``EXPOSURE_STD``), as a camera's
+    #: auto exposure and auto white balance would: the light's level, colour and the
+    #: sensor's exposure change little of what the encoders see. Saved in the checkpoint,
+    #: so training, the ONNX engine and the robot prepare frames alike.
+    auto_exposure: bool = False
     tokenizer: str = 'snapshot'
     max_text_len: int = 32
     #: The instruction encoder: '' = the backbone's own text model (Kosmos-2 text, or CLIP

@@ -40,7 +40,14 @@ from transformers import (
 )
 
 from mobile_vla.config import ConfigError
-from mobile_vla.policy.configuration_policy import MAX_PATCH_FEATURES, PolicyConfig
+from mobile_vla.policy.configuration_policy import (
+    EXPOSURE_MEAN,
+    EXPOSURE_MIN_STD,
+    EXPOSURE_STD,
+    MAX_PATCH_FEATURES,
+    WHITE_BALANCE_GAIN,
+    PolicyConfig,
+)
 from mobile_vla.policy.tokenization import load_tokenizer, special_ids
 from mobile_vla.resources import workspace_dir
 
@@ -97,6 +104,19 @@ def _backbone(model_cls, config_cls, path: str, arch: dict, repo: str, what: str
                 '(see models/README.md), or choose a *_tiny preset to run without them')
         return model_cls.from_pretrained(str(folder), local_files_only=True)
     return model_cls(config_cls(**arch))
+
+
+def auto_exposure(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) pixels in [0, 1] -> the same frames white-balanced (grey world: each
+    channel scaled to the frame's grey mean) and exposed to one brightness and contrast
+    (``PolicyConfig.auto_exposure``). ``ImagePreprocessor`` does the same in numpy."""
+    channel = x.mean(dim=(2, 3), keepdim=True)
+    grey = channel.mean(dim=1, keepdim=True)
+    gain = (grey / channel.clamp_min(1e-6)).clamp(1 / WHITE_BALANCE_GAIN, WHITE_BALANCE_GAIN)
+    x = x * gain
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    std = x.std(dim=(1, 2, 3), keepdim=True, unbiased=False).clamp_min(EXPOSURE_MIN_STD)
+    return (x - mean) * (EXPOSURE_STD / std) + EXPOSURE_MEAN
 
 
 class PerceiverResampler(nn.Module):
@@ -343,6 +363,8 @@ class VlaPolicy(nn.Module):
         if x.shape[-2:] != (size, size):
             x = F.interpolate(x, size=(size, size), mode='bilinear', antialias=True,
                               align_corners=False)
+        if self.config.auto_exposure:
+            x = auto_exposure(x)
         return (x - self.image_mean) / self.image_std
 
     def features(self, images: torch.Tensor, texts: list[str]) -> torch.Tensor:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from mobile_vla.policy.configuration_policy import PolicyConfig
+from mobile_vla.policy.configuration_policy import (
+    EXPOSURE_MEAN,
+    EXPOSURE_MIN_STD,
+    EXPOSURE_STD,
+    WHITE_BALANCE_GAIN,
+    PolicyConfig,
+)
 
 
 def resize_frame(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -30,7 +36,9 @@ class ImagePreprocessor:
 
     def __init__(self, config: PolicyConfig) -> None:
         self.size = config.image_size
-        std = np.array(config.image_std, np.float32)
+        self.auto_exposure = config.auto_exposure
+        self.mean = np.array(config.image_mean, np.float32)
+        self.std = std = np.array(config.image_std, np.float32)
         # (x / 255 - mean) / std as one multiply-add per pixel.
         self.scale = (1.0 / (255.0 * std)).astype(np.float32)
         self.offset = (-np.array(config.image_mean, np.float32) / std).astype(np.float32)
@@ -44,8 +52,24 @@ class ImagePreprocessor:
         # The whole frame is squashed to a square, not centre-cropped: a crop would cut
         # off the sides, and the side is what the instruction is about.
         small = resize_frame(np.ascontiguousarray(image), self.size, self.size)
+        if self.auto_exposure:
+            return self._exposed(small, channel_order)
         # (1, 3, S, S) float32; a BGR frame (bgr8 camera) is swapped after the resize.
         blob = cv2.dnn.blobFromImage(small, swapRB=channel_order == 'bgr')
         blob *= self.scale[:, None, None]
         blob += self.offset[:, None, None]
         return blob
+
+    def _exposed(self, small: np.ndarray, channel_order: str) -> np.ndarray:
+        """``modeling_policy.auto_exposure`` then the encoders' normalisation, in numpy."""
+        x = small.astype(np.float32) * np.float32(1 / 255)
+        if channel_order == 'bgr':
+            x = x[:, :, ::-1]
+        channel = x.mean(axis=(0, 1), dtype=np.float64)
+        gain = np.clip(channel.mean() / np.maximum(channel, 1e-6), 1 / WHITE_BALANCE_GAIN,
+                       WHITE_BALANCE_GAIN).astype(np.float32)
+        x = x * gain
+        mean, std = float(x.mean(dtype=np.float64)), float(x.std(dtype=np.float64))
+        x = (x - mean) * np.float32(EXPOSURE_STD / max(std, EXPOSURE_MIN_STD)) + EXPOSURE_MEAN
+        x = (x - self.mean) / self.std
+        return np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)

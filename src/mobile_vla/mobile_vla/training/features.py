@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,20 +26,29 @@ from mobile_vla.policy.modeling_policy import VlaPolicy
 BATCH = 32
 
 
+#: PolicyConfig fields that only shape the trained head: every other field is part of
+#: the cache key, so a new field invalidates cached features until it is listed here.
+HEAD_FIELDS = frozenset({
+    'preset', 'freeze_backbones', 'resampler_latents', 'resampler_layers', 'resampler_heads',
+    'fusion_dim', 'lstm_hidden', 'lstm_layers', 'mlp_hidden', 'dropout', 'window',
+    'fwd_pred_next_n', 'action_dim', 'action_limit', 'huber_delta', 'text_queries', 'text_dim',
+})
+
+
 def fingerprint(policy: VlaPolicy) -> str:
     """What the cached features depend on: the encoders' config and weights."""
-    c = policy.config
+    config = asdict(policy.config)
     digest = hashlib.sha256(json.dumps({
-        'cache_format': 3,
-        'backbone': c.backbone, 'kosmos2_path': c.kosmos2_path, 'clip_path': c.clip_path,
-        'kosmos2_arch': c.kosmos2_arch, 'clip_arch': c.clip_arch, 'pooling': c.pooling,
-        'image_size': c.image_size, 'image_mean': list(c.image_mean),
-        'image_std': list(c.image_std), 'tokenizer': c.tokenizer,
-        'max_text_len': c.max_text_len, 'text_encoder': c.text_encoder,
+        'cache_format': 4,
+        **{name: value for name, value in config.items() if name not in HEAD_FIELDS},
     }, sort_keys=True).encode())
     tokenizer = policy.tokenizer
-    if tokenizer is not None:  # the vocabulary decides the text features too
-        digest.update(tokenizer.backend_tokenizer.to_str().encode())
+    if tokenizer is not None:  # the vocabulary decides the text features too; the
+        # padding and truncation a call leaves set on the tokenizer do not
+        state = json.loads(tokenizer.backend_tokenizer.to_str())
+        state.pop('padding', None)
+        state.pop('truncation', None)
+        digest.update(json.dumps(state, sort_keys=True).encode())
     for stage in (policy.vision, policy.text):
         for key, tensor in sorted(stage.state_dict().items()):
             if key.startswith('pool.'):  # the text pooling trains: the cache holds tokens
