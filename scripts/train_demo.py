@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--sequence-layouts', type=int, default=5,
                         help='layouts per (scenario, sequence)')
     parser.add_argument('--train-config', default='demo')
-    parser.add_argument('--shift-layouts', type=int, default=2,
+    parser.add_argument('--shift-layouts', type=int, default=3,
                         help='unseen layouts per (scenario, shift family) for the figures')
     parser.add_argument('--actions', choices=('discrete', 'continuous'), default='discrete',
                         help="the expert's actions (sim collect --actions)")
