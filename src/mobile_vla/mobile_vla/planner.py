@@ -14,11 +14,20 @@ Each part is then:
 - a **navigation step**: anything that names where to go (the cup, a box, an
   obstacle, a goal), run by the policy until it arrives.
 
+Requests are read as the action they ask for: "can you ...?", "could you please
+...", "would you (mind) ...", "I'd like you to ...", "please ..." and a leading
+"hey robot," are the words of a person asking, not the instruction. A question
+about the room ("where is the cup?", "can you see the cup?") is not an action and is
+refused with that reason. A negation that only states what the robot keeps anyway
+("don't hit the box", "without touching it") is accepted; one that would change where
+to go ("don't go left") is refused with the way to say it instead.
+
 Nothing is guessed. A part that is neither, a motion without an amount ("go
 left"), an amount beyond ``PlannerLimits``, a navigation step that says both sides
-("go around the box on the left and on the right"), non-English or emoji-only
-text, or more than ``max_steps`` steps refuses the whole plan with the reason, and
-the robot gets zero. Plain Python: no clock, no ROS.
+("go around the box on the left and on the right"), a target it cannot tell ("that
+object"), non-English or emoji-only text, or more than ``max_steps`` steps refuses
+the whole plan with the reason, and the robot gets zero. Plain Python: no clock, no
+ROS.
 """
 
 from __future__ import annotations
@@ -96,15 +105,75 @@ _AMOUNT = re.compile(r'\d\s*(?:m|cm|mm|ft|meters?|metres?|centimet(?:er|re)s?|fe
                      r'degrees?|deg|°|rad|radians?|s|sec|secs|seconds?|minutes?)\b')
 #: What a navigation step must not say: the policy only goes to the cup, so a negation,
 #: "away", a question or another task would be driven to the cup anyway.
-_NOT_NAVIGATION = re.compile(
-    r"\b(?:not|don'?t|never|no|away|ignore|avoid\s+the\s+(?:cup|mug)|push|pick|grab|lift|"
-    r"crash|hit|kick|throw|carry|bring|fetch|score)\b|n't\b|\?|^(?:where|what|which|who|why|how|is|are|can|"
-    r"could|would|should|does|did)\b")
+_NEGATION = re.compile(r"\b(?:not|don'?t|never|no)\b|n't\b")
+_QUESTION = re.compile(r'\?|^(?:where|what|which|who|why|how|is|are|can|could|would|should|'
+                       r'does|did)\b')
+_ELSEWHERE = re.compile(r'\b(?:away|ignore|avoid\s+the\s+(?:cup|mug))\b')
+_OTHER_TASK = re.compile(r'\b(?:push|pick|grab|lift|crash|hit|kick|throw|carry|bring|fetch|'
+                         r'score)\b')
+#: A negation that only states what the robot keeps anyway (it never drives into a box):
+#: "don't hit the box", "without touching it", "careful not to bump into anything".
+_CONSTRAINT = re.compile(
+    r"(?:\b(?:do\s+not|don'?t|never|without|not\s+to)\s+|\bavoid(?:ing)?\s+(?=(?:hitting|"
+    r"touching|bumping|crashing|colliding|the\s+box|the\s+obstacle)))"
+    r'(?:(?:hit(?:ting)?|touch(?:ing)?|bump(?:ing)?|crash(?:ing)?|collid(?:e|ing)|'
+    r'knock(?:ing)?|run(?:ning)?|scrap(?:e|ing)|brush(?:ing)?)\s+)?'
+    r'(?:(?:into|against|with|over|on)\s+)?(?:(?:the|any|a|an)\s+)?'
+    r'(?:box(?:es)?|obstacles?|it|them|anything|something|things?|walls?)\b')
+#: A target named by pointing ("move to that object"): nothing the robot can tell.
+_POINTING = re.compile(r'\b(?:that|this|those|these)\s+(?:object|thing|one|item|spot|place)s?'
+                       r'\b|\bto\s+(?:it|there)\s*$')
 #: "on your left" says where the obstacle is, so the robot passes on the other side;
 #: every other side word names the side to pass on ("on the left", "keep to the left").
 _SIDE_YOURS = re.compile(r'\b(?:on|to)\s+your\s+(?P<side>left|right)\b')
 _SIDE_ANY = re.compile(r'\b(?P<side>left|right)\b')
 OTHER = {'left': 'right', 'right': 'left'}
+
+#: Who is spoken to, before the request: "hey robot,", "ok,", "robot,".
+_ADDRESS = re.compile(r'^(?:(?:hey|hi|hello|ok(?:ay)?|alright|so)\b[,!\s]*)*(?:robot\b[,!\s]*)?')
+#: The words of asking, around the action asked for.
+_REQUEST = re.compile(
+    r"^(?:please|kindly|just|(?:can|could|would|will)\s+you(?:\s+(?:please|kindly|now|just))*"
+    r"(?:\s+mind)?|(?:would|do)\s+you\s+mind|i(?:'d|\s+would)\s+(?:like|love)\s+(?:for\s+)?"
+    r"(?:you\s+)?to|i\s+(?:want|need)\s+you\s+to)\b[,\s]*")
+_REQUEST_END = re.compile(r'(?:[,\s]+(?:please|for\s+me|thanks|thank\s+you))*[\s?!.]*$')
+#: A question about the room or the robot, not an action: refused with that reason.
+_STATE_QUESTION = re.compile(r'^(?:where|what|which|who|whose|why|how|is|are|am|was|were|'
+                             r'do|does|did|has|have|had)\b(?!\s+not\b)')
+_STATE_VERBS = re.compile(r'^(?:see|tell|say|know|show|describe|hear|explain|spot|notice|'
+                          r'count|recogni[sz]e)\b')
+#: "would you mind going ...": the action's verb.
+_GERUNDS = {'going': 'go', 'moving': 'move', 'driving': 'drive', 'turning': 'turn',
+            'rotating': 'rotate', 'spinning': 'spin', 'waiting': 'wait', 'stopping': 'stop',
+            'backing': 'back', 'passing': 'pass', 'heading': 'head', 'getting': 'get',
+            'reaching': 'reach', 'navigating': 'navigate', 'stepping': 'step',
+            'keeping': 'keep', 'taking': 'take', 'strafing': 'strafe', 'pausing': 'pause'}
+
+
+def _asked(text: str) -> str:
+    """The action a request asks for ("can you go to the cup?" -> "go to the cup");
+    PlanError for a question about the room."""
+    lower = text.lower()
+    rest = _ADDRESS.sub('', lower, count=1)
+    asked = False
+    while True:
+        stripped = _REQUEST.sub('', rest, count=1)
+        if stripped == rest:
+            break
+        rest, asked = stripped, True
+    if _STATE_QUESTION.match(rest) or (asked and _STATE_VERBS.match(rest)):
+        raise PlanError(f'{text!r} is a question about the room; the robot answers no '
+                        'questions (vla/status says what it is doing): to make it move, say '
+                        'where to go ("go around the box on the left to the cup")')
+    end = _REQUEST_END.search(rest)
+    if asked or '?' in rest[end.start():]:
+        rest = rest[:end.start()]
+    first, _, tail = rest.partition(' ')
+    if asked and first in _GERUNDS:
+        rest = f'{_GERUNDS[first]} {tail}'.strip()
+    if rest == lower:
+        return text  # nothing was asked around it: the words as written
+    return rest
 
 
 class PlanError(ValueError):
@@ -280,21 +349,39 @@ def _is_english(part: str) -> bool:
     return bool(words) and known * 2 >= len(words)
 
 
+def _check_navigation(raw: str, part: str) -> None:
+    """PlanError when a navigation part asks for what the policy cannot do; ``part`` is
+    lower case, without the negations that only state a constraint."""
+    if _NEGATION.search(part):
+        raise PlanError(f'{raw!r}: a negation would change where to go, and the policy is '
+                        'told where to go, not where not to: say where to go and the side '
+                        'to take ("go around the box on the right to the cup"), or "stop"; '
+                        '"don\'t hit the box" and the like are kept anyway')
+    if _QUESTION.search(part):
+        raise PlanError(f'{raw!r} is a question; say what to do ("go around the box on the '
+                        'left to the cup")')
+    if _ELSEWHERE.search(part) or _OTHER_TASK.search(part):
+        raise PlanError(f'{raw!r}: the policy can only drive around the obstacle to the '
+                        'cup; "away", another place or another task is not something it '
+                        'can do')
+
+
 def _step(raw: str, limits: PlannerLimits) -> Step:
     """One part as a step; PlanError when it is none the robot can execute."""
+    raw = _asked(raw)
     part = raw.lower()
     step = _motion(part, limits)
     if step is not None:
         return step
+    if _POINTING.search(part):
+        raise PlanError(f'{raw!r} points at something the robot cannot tell; name where to '
+                        'go: the policy knows the cup ("go to the cup")')
     words = set(re.findall(r"[a-z']+", part))
     if words & GOAL_WORDS:
         if not _is_english(part):
             raise PlanError(f'{raw!r} is not English the policy knows; say where to go in '
                             'English ("go around the box on the left to the cup")')
-        if _NOT_NAVIGATION.search(part):
-            raise PlanError(f'{raw!r}: the policy can only drive around the obstacle to the '
-                            'cup; a negation, "away", a question or another task is not '
-                            'something it can do')
+        _check_navigation(raw, _CONSTRAINT.sub(' ', part))
         if _AMOUNT.search(part):
             raise PlanError(f'{raw!r} mixes a distance, angle or time into where to go; say '
                             'the motion as its own step ("move left 0.5 m, then go around '
@@ -350,7 +437,7 @@ def plan(instruction: str, limits: PlannerLimits | None = None) -> Plan:
     if not re.search(r'[A-Za-z]', text):
         raise PlanError('the instruction has no English words; say where to go (for example '
                         '"go around the box on the left to the cup")')
-    parts = [p for p in _SPLIT.split(_LEAD.sub('', text)) if p.strip(' ,.!')]
+    parts = [p for p in _SPLIT.split(_LEAD.sub('', _asked(text))) if p.strip(' ,.!')]
     steps: list[Step] = []
     for i, part in enumerate(parts):
         try:

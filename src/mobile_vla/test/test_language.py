@@ -3,6 +3,7 @@
 import math
 
 import pytest
+import yaml
 
 from mobile_vla.config import ConfigError
 from mobile_vla.language import (
@@ -13,6 +14,7 @@ from mobile_vla.language import (
     training_phrasings,
 )
 from mobile_vla.planner import MOVE, NAVIGATE, STOP, TURN, WAIT, PlanError, plan
+from mobile_vla.resources import workspace_dir
 from mobile_vla.scenarios import INSTRUCTIONS, SCENARIOS
 
 
@@ -118,9 +120,13 @@ def test_a_sequence_is_split_into_motion_and_navigation_steps():
     (', then '.join(['wait 1 s'] * 9), 'at most 8'),
     # Navigation is driving around the obstacle to the cup, and nothing else:
     ('stay away from the cup', 'can only drive'),
-    ('do not go to the cup', 'can only drive'),
-    ("don't pass the box on the left; go to the cup", 'can only drive'),
-    ('where is the cup?', 'can only drive'),
+    ('do not go to the cup', 'a negation would change where to go'),
+    ("don't pass the box on the left; go to the cup", 'a negation would change where to go'),
+    ('where is the cup?', 'a question about the room'),
+    ('could you tell me what is ahead?', 'a question about the room'),
+    ('go to the cup, then what?', 'a question about the room'),
+    ('drive to this thing', 'points at something'),
+    ('should I go to the cup?', 'is a question'),
     ('pick up the cup', 'can only drive'),
     ('push the box', 'can only drive'),
     ('go around the box on the left', 'does not say where to go'),
@@ -151,6 +157,50 @@ def test_natural_phrasings_of_motions_and_stops():
     # "next to" is not a sequence word.
     assert [s.kind for s in plan('stop next to the cup').steps] == [NAVIGATE]
     assert [s.kind for s in plan('go to the cup next to the box').steps] == [NAVIGATE]
+
+
+def test_requests_are_the_actions_they_ask_for():
+    """The words of asking are not the instruction; the action they ask for is."""
+    def described(text):
+        return [s.describe() if s.kind != NAVIGATE else ('navigate', s.side)
+                for s in plan(text).steps]
+
+    assert described('could you please turn left 30 degrees?') == ['turn left 30 degrees']
+    assert described('ok robot, can you just wait 3 seconds') == ['wait 3 s']
+    assert described('would you mind moving back 20 cm, thanks') == ['move back 0.2 m']
+    assert described('I want you to go to the cup on the left of the box, please') == [
+        ('navigate', 'left')]
+    assert described('move left 0.2 m, then could you go to the cup?') == [
+        'move left 0.2 m', ('navigate', None)]
+    # a request keeps its words for the policy, without the asking
+    assert plan('can you go around the box on the right to the cup?').steps[0].text == \
+        'go around the box on the right to the cup'
+    # what the robot keeps anyway may be said; where it goes may not be negated
+    assert described('pass the box on the right without touching it to reach the cup') == [
+        ('navigate', 'right')]
+    assert described('avoid hitting the obstacle and go left of it to the cup') == [
+        ('navigate', 'left')]
+    with pytest.raises(PlanError, match='a negation would change where to go'):
+        plan("reach the cup, just don't go right")
+
+
+@pytest.mark.parametrize('name', ['requests_heldout.yaml', 'requests_heldout_b.yaml'])
+def test_the_held_out_requests(name):
+    """config/language/requests_heldout*.yaml, each written before the planner saw it and
+    never tuned on: at least 95 % give the expected plan or refusal."""
+    requests = yaml.safe_load((workspace_dir() / 'config' / 'language' /
+                               name).read_text())['requests']
+    misses = []
+    for r in requests:
+        try:
+            got = [('navigate' + (f' {s.side}' if s.side else '')) if s.kind == NAVIGATE
+                   else s.describe() for s in plan(r['text']).steps]
+        except PlanError:
+            got = 'refused'
+        if got != r['plan']:
+            misses.append((r['text'], got, r['plan']))
+    assert len(requests) >= 30
+    assert len(misses) <= 0.05 * len(requests), misses
 
 
 def test_keeping_the_obstacle_on_one_side_means_passing_on_the_other():
