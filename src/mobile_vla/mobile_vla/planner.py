@@ -130,7 +130,7 @@ _SIDE_ANY = re.compile(r'\b(?P<side>left|right)\b')
 OTHER = {'left': 'right', 'right': 'left'}
 
 #: Who is spoken to, before the request: "hey robot,", "ok,", "robot,".
-_ADDRESS = re.compile(r'^(?:(?:hey|hi|hello|ok(?:ay)?|alright|so)\b[,!\s]*)*(?:robot\b[,!\s]*)?')
+_ADDRESS = re.compile(r'^(?:(?:hey|hi|hello|ok(?:ay)?|alright)\b[,!\s]*)*(?:robot\b[,!\s]*)?')
 #: The words of asking, around the action asked for.
 _REQUEST = re.compile(
     r"^(?:please|kindly|just|(?:can|could|would|will)\s+you(?:\s+(?:please|kindly|now|just))*"
@@ -437,7 +437,11 @@ def plan(instruction: str, limits: PlannerLimits | None = None) -> Plan:
     if not re.search(r'[A-Za-z]', text):
         raise PlanError('the instruction has no English words; say where to go (for example '
                         '"go around the box on the left to the cup")')
-    parts = [p for p in _SPLIT.split(_LEAD.sub('', _asked(text))) if p.strip(' ,.!')]
+    asked = _asked(text)
+    if not asked.strip(' ,.!?'):
+        raise PlanError(f'{text!r} asks for nothing; say where to go or what to do (for '
+                        'example "go around the box on the left to the cup")')
+    parts = [p for p in _SPLIT.split(_LEAD.sub('', asked)) if p.strip(' ,.!')]
     steps: list[Step] = []
     for i, part in enumerate(parts):
         try:
@@ -454,6 +458,9 @@ def plan(instruction: str, limits: PlannerLimits | None = None) -> Plan:
                 steps[-1] = Step(NAVIGATE, joined, side=side)
             else:
                 steps.append(step)
+    if not steps:
+        raise PlanError(f'{text!r} asks for nothing; say where to go or what to do (for '
+                        'example "go around the box on the left to the cup")')
     if len(steps) > limits.max_steps:
         raise PlanError(f'{len(steps)} steps; at most {limits.max_steps} in one instruction')
     for i, step in enumerate(steps):
