@@ -130,18 +130,20 @@ _SIDE_ANY = re.compile(r'\b(?P<side>left|right)\b')
 OTHER = {'left': 'right', 'right': 'left'}
 
 #: Who is spoken to, before the request: "hey robot,", "ok,", "robot,".
-_ADDRESS = re.compile(r'^(?:(?:hey|hi|hello|ok(?:ay)?|alright)\b[,!\s]*)*(?:robot\b[,!\s]*)?')
+_ADDRESS = re.compile(r'^(?:(?:hey|hi|hello|ok(?:ay)?|alright)\b[,!\s]*)*(?:robot\b[,!\s]*)?',
+                      re.IGNORECASE)
 #: The words of asking, around the action asked for.
 _REQUEST = re.compile(
     r"^(?:please|kindly|just|(?:can|could|would|will)\s+you(?:\s+(?:please|kindly|now|just))*"
     r"(?:\s+mind)?|(?:would|do)\s+you\s+mind|i(?:'d|\s+would)\s+(?:like|love)\s+(?:for\s+)?"
-    r"(?:you\s+)?to|i\s+(?:want|need)\s+you\s+to)\b[,\s]*")
-_REQUEST_END = re.compile(r'(?:[,\s]+(?:please|for\s+me|thanks|thank\s+you))*[\s?!.]*$')
+    r"(?:you\s+)?to|i\s+(?:want|need)\s+you\s+to)\b[,\s]*", re.IGNORECASE)
+_REQUEST_END = re.compile(r'(?:[,\s]+(?:please|for\s+me|thanks|thank\s+you))*[\s?!.]*$',
+                          re.IGNORECASE)
 #: A question about the room or the robot, not an action: refused with that reason.
 _STATE_QUESTION = re.compile(r'^(?:where|what|which|who|whose|why|how|is|are|am|was|were|'
-                             r'do|does|did|has|have|had)\b(?!\s+not\b)')
+                             r'do|does|did|has|have|had)\b(?!\s+not\b)', re.IGNORECASE)
 _STATE_VERBS = re.compile(r'^(?:see|tell|say|know|show|describe|hear|explain|spot|notice|'
-                          r'count|recogni[sz]e)\b')
+                          r'count|recogni[sz]e)\b', re.IGNORECASE)
 #: "would you mind going ...": the action's verb.
 _GERUNDS = {'going': 'go', 'moving': 'move', 'driving': 'drive', 'turning': 'turn',
             'rotating': 'rotate', 'spinning': 'spin', 'waiting': 'wait', 'stopping': 'stop',
@@ -153,8 +155,7 @@ _GERUNDS = {'going': 'go', 'moving': 'move', 'driving': 'drive', 'turning': 'tur
 def _asked(text: str) -> str:
     """The action a request asks for ("can you go to the cup?" -> "go to the cup");
     PlanError for a question about the room."""
-    lower = text.lower()
-    rest = _ADDRESS.sub('', lower, count=1)
+    rest = _ADDRESS.sub('', text, count=1)
     asked = False
     while True:
         stripped = _REQUEST.sub('', rest, count=1)
@@ -169,10 +170,8 @@ def _asked(text: str) -> str:
     if asked or '?' in rest[end.start():]:
         rest = rest[:end.start()]
     first, _, tail = rest.partition(' ')
-    if asked and first in _GERUNDS:
-        rest = f'{_GERUNDS[first]} {tail}'.strip()
-    if rest == lower:
-        return text  # nothing was asked around it: the words as written
+    if asked and first.lower() in _GERUNDS:
+        rest = f'{_GERUNDS[first.lower()]} {tail}'.strip()
     return rest
 
 
