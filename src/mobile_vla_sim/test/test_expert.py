@@ -50,7 +50,7 @@ def test_a_cup_gaze_reaches_the_cup_with_the_cup_in_view(name):
     stays inside the camera's view from the second decision until the stop."""
     config = ExpertConfig(actions='continuous', gaze='cup', decision_period=0.25)
     half_view = CAMERA_HFOV_DEG / 2
-    for seed in SEEDS[:4]:
+    for seed in SEEDS[:3]:
         r = drive(name, seed, actions='continuous', gaze='cup')
         assert r.success and not r.collision and r.on_instructed_side, (seed, r.outcome)
         assert np.any(r.episode.actions[:, 2] != 0)
