@@ -16,7 +16,9 @@ Each part is then:
 
 Requests are read as the action they ask for: "can you ...?", "could you please
 ...", "would you (mind) ...", "I'd like you to ...", "please ..." and a leading
-"hey robot," are the words of a person asking, not the instruction. A question
+"hey robot," are the words of a person asking, not the instruction; what a
+question-shaped request asks for must start with an action ("can you check whether
+..." is not one), and a "?" without the words of asking stays a question. A question
 about the room ("where is the cup?", "can you see the cup?") is not an action and is
 refused with that reason. A negation that only states what the robot keeps anyway
 ("don't hit the box", "without touching it") is accepted; one that would change where
@@ -104,13 +106,20 @@ _MOTION_WORDS = re.compile(_PLEASE + r'(?:move|go|drive|strafe|slide|turn|rotate
 _AMOUNT = re.compile(r'\d\s*(?:m|cm|mm|ft|meters?|metres?|centimet(?:er|re)s?|feet|foot|'
                      r'degrees?|deg|°|rad|radians?|s|sec|secs|seconds?|minutes?)\b')
 #: What a navigation step must not say: the policy only goes to the cup, so a negation,
-#: "away", a question or another task would be driven to the cup anyway.
-_NEGATION = re.compile(r"\b(?:not|don'?t|never|no)\b|n't\b")
+#: "away", a question or another task would be driven to the cup anyway. A negation is
+#: any word that takes something back ("without", "avoid", "instead", "scratch that",
+#: contractions with or without the apostrophe); only a whole clause that states a
+#: constraint the robot keeps anyway is taken out first (``_CONSTRAINT``).
+_NEGATION = re.compile(
+    r"\b(?:not|don'?t|never|no|cannot|(?:can|won|should|would|could|must|does|did|is|are|"
+    r"was|were|have|has|need)n'?t|without|avoid(?:ing)?|except|instead|rather|refrain|skip|"
+    r"unless|neither|nor|cancel|undo|scratch\s+that|just\s+kidding|never\s*mind|forget\s+it|"
+    r"stop\s+(?:going|heading|driving|moving|passing))\b|n't\b")
 _QUESTION = re.compile(r'\?|^(?:where|what|which|who|why|how|is|are|can|could|would|should|'
                        r'does|did)\b')
 _ELSEWHERE = re.compile(r'\b(?:away|ignore|avoid\s+the\s+(?:cup|mug))\b')
 _OTHER_TASK = re.compile(r'\b(?:push|pick|grab|lift|crash|hit|kick|throw|carry|bring|fetch|'
-                         r'score)\b')
+                         r'score)\b|\b(?:take|get)\s+(?:me\s+)?(?:the\s+)?(?:cup|mug)\b')
 #: A negation that only states what the robot keeps anyway (it never drives into a box):
 #: "don't hit the box", "without touching it", "careful not to bump into anything".
 _CONSTRAINT = re.compile(
@@ -119,7 +128,10 @@ _CONSTRAINT = re.compile(
     r'(?:(?:hit(?:ting)?|touch(?:ing)?|bump(?:ing)?|crash(?:ing)?|collid(?:e|ing)|'
     r'knock(?:ing)?|run(?:ning)?|scrap(?:e|ing)|brush(?:ing)?)\s+)?'
     r'(?:(?:into|against|with|over|on)\s+)?(?:(?:the|any|a|an)\s+)?'
-    r'(?:box(?:es)?|obstacles?|it|them|anything|something|things?|walls?)\b')
+    r'(?:box(?:es)?|obstacles?|it|them|anything|something|things?|walls?)\b'
+    # ... as a whole clause: then the end, a clause break, or a conjunction that starts
+    # the next one ("or go left" and "on the left" belong to what is negated)
+    r'(?=\s*(?:$|[,;.!]|\s(?:and|while|as|then|to\s+(?:reach|get|go))\b))')
 #: A target named by pointing ("move to that object"): nothing the robot can tell.
 _POINTING = re.compile(r'\b(?:that|this|those|these)\s+(?:object|thing|one|item|spot|place)s?'
                        r'\b|\bto\s+(?:it|there)\s*$')
@@ -136,12 +148,22 @@ _ADDRESS = re.compile(r'^(?:(?:hey|hi|hello|ok(?:ay)?|alright)\b[,!\s]*)*(?:robo
 _REQUEST = re.compile(
     r"^(?:please|kindly|just|(?:can|could|would|will)\s+you(?:\s+(?:please|kindly|now|just))*"
     r"(?:\s+mind)?|(?:would|do)\s+you\s+mind|i(?:'d|\s+would)\s+(?:like|love)\s+(?:for\s+)?"
-    r"(?:you\s+)?to|i\s+(?:want|need)\s+you\s+to)\b[,\s]*", re.IGNORECASE)
-_REQUEST_END = re.compile(r'(?:[,\s]+(?:please|for\s+me|thanks|thank\s+you))*[\s?!.]*$',
-                          re.IGNORECASE)
+    r"you\s+to|i\s+(?:want|need)\s+you\s+to)\b[,\s]*", re.IGNORECASE)
+_REQUEST_END = re.compile(r'\b(?:please|for\s+me|thanks|thank\s+you)$', re.IGNORECASE)
+#: What a request may ask for: an action, said with its verb first ("can you check
+#: whether ...", "would you mind if I ...", "can you get me ..." are not actions).
+_ACTION_FIRST = re.compile(
+    r'^(?:(?:carefully|slowly|now|just|then|first|quickly)\s+)*(?:go|move|drive|head|pass|'
+    r'reach|get\s+to|navigate|keep|steer|circle|loop|detour|skirt|hug|bypass|swing|veer|'
+    r'travel|proceed|approach|arrive|stop|halt|freeze|turn|rotate|spin|wait|pause|hold|stay|'
+    r'back\s+up|reverse|strafe|slide|roll|step|leave|follow|take|make|try)\b'
+    r'(?!.*\b(?:if|whether)\b)',
+    re.IGNORECASE)
 #: A question about the room or the robot, not an action: refused with that reason.
-_STATE_QUESTION = re.compile(r'^(?:where|what|which|who|whose|why|how|is|are|am|was|were|'
-                             r'do|does|did|has|have|had)\b(?!\s+not\b)', re.IGNORECASE)
+_STATE_QUESTION = re.compile(
+    r'^(?:where|what|which|who|whose|why|how|is|are|am|was|were|isn\'t|aren\'t|'
+    r'(?:do|does|did|has|have|had)\s+(?:you|i|we|they|it|he|she)\b)',
+    re.IGNORECASE)
 _STATE_VERBS = re.compile(r'^(?:see|tell|say|know|show|describe|hear|explain|spot|notice|'
                           r'count|recogni[sz]e)\b', re.IGNORECASE)
 #: "would you mind going ...": the action's verb.
@@ -166,12 +188,22 @@ def _asked(text: str) -> str:
         raise PlanError(f'{text!r} is a question about the room; the robot answers no '
                         'questions (vla/status says what it is doing): to make it move, say '
                         'where to go ("go around the box on the left to the cup")')
-    end = _REQUEST_END.search(rest)
-    if asked or '?' in rest[end.start():]:
-        rest = rest[:end.start()]
+    if not asked:
+        return rest  # a "?" without the words of asking stays: it is a question
+    # "can you", "would you mind", "I'd like you to": a question-shaped request, whose
+    # rest must be an action ("please" and "kindly" only soften one)
+    asking = re.search(r'\byou\b', text[:len(text) - len(rest)], re.IGNORECASE)
+    while True:  # the end of the request: "?", "!", ", please", "thanks"
+        stripped = _REQUEST_END.sub('', rest.rstrip(' ?!.,'), count=1).rstrip(' ,')
+        if stripped == rest:
+            break
+        rest = stripped
     first, _, tail = rest.partition(' ')
-    if asked and first.lower() in _GERUNDS:
+    if first.lower() in _GERUNDS:
         rest = f'{_GERUNDS[first.lower()]} {tail}'.strip()
+    if asking and rest.strip(' ,.!?') and not _ACTION_FIRST.match(rest):
+        raise PlanError(f'{text!r} does not ask for an action the robot knows; say it as '
+                        'one ("go around the box on the left to the cup", "move left 0.5 m")')
     return rest
 
 
@@ -427,7 +459,7 @@ def plan(instruction: str, limits: PlannerLimits | None = None) -> Plan:
     navigation step: the policy reads the whole description.
     """
     limits = limits or PlannerLimits()
-    text = ' '.join(str(instruction).split())
+    text = ' '.join(str(instruction).replace('\u2019', "'").split())
     if len(text) > limits.max_chars:
         raise PlanError(f'{len(text)} characters; at most {limits.max_chars} in one '
                         'instruction')
