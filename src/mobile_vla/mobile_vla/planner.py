@@ -115,8 +115,10 @@ _NEGATION = re.compile(
     r"was|were|have|has|need)n'?t|without|avoid(?:ing)?|except|instead|rather|refrain|skip|"
     r"unless|neither|nor|cancel|undo|scratch\s+that|just\s+kidding|never\s*mind|forget\s+it|"
     r"stop\s+(?:going|heading|driving|moving|passing))\b|n't\b")
-_QUESTION = re.compile(r'\?|^(?:where|what|which|who|why|how|is|are|can|could|would|should|'
-                       r'does|did)\b')
+#: A question left in a navigation part once ``_asked`` has refused the questions about the
+#: room ("where ...", "is ...") and taken off the words of asking: a "?", or an auxiliary
+#: with no "you" after it ("can I ...", "should I ...", "does the box ...").
+_QUESTION = re.compile(r'\?|^(?:can|could|would|should|does|did)\b')
 _ELSEWHERE = re.compile(r'\b(?:away|ignore|avoid\s+the\s+(?:cup|mug))\b')
 _OTHER_TASK = re.compile(r'\b(?:push|pick|grab|lift|crash|hit|kick|throw|carry|bring|fetch|'
                          r'score)\b|\b(?:take|get)\s+(?:me\s+)?(?:the\s+)?(?:cup|mug)\b')

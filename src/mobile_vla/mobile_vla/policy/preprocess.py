@@ -41,7 +41,7 @@ class ImagePreprocessor:
         self.std = std = np.array(config.image_std, np.float32)
         # (x / 255 - mean) / std as one multiply-add per pixel.
         self.scale = (1.0 / (255.0 * std)).astype(np.float32)
-        self.offset = (-np.array(config.image_mean, np.float32) / std).astype(np.float32)
+        self.offset = (-self.mean / std).astype(np.float32)
 
     def __call__(self, image: np.ndarray, channel_order: str = 'rgb') -> np.ndarray:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
