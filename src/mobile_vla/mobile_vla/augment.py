@@ -1,5 +1,6 @@
 """Episode augmentation: left/right mirror, photometric with action noise, distance
-scaling, and the trainer's image augmentation (``ImageAugment``, ``augment_frames``).
+scaling, and the settings of the trainer's image augmentation (``ImageAugment``; it runs
+in ``mobile_vla.training.image_augment``).
 
 - ``mirror``: flips every image left-right, swaps ``_left``/``_right`` in the
   scenario and left/right in the instruction, and negates ``linear_y`` and
@@ -90,8 +91,8 @@ class ImageAugment:
     mount change to the frames. One draw per episode copy (a copy sees one camera and one
     day); noise is drawn per frame. Each field is the largest change; 0 turns it off.
 
-    Only the trainer calls ``augment_frames``, on training copies: validation, evaluation
-    and the robot never see augmented frames.
+    Only the trainer applies it (``mobile_vla.training.image_augment``), to training
+    draws: validation, evaluation and the robot never see augmented frames.
     """
 
     brightness: float = documented('brightness offset, share of full scale (+-)', 0.25)
@@ -111,38 +112,3 @@ class ImageAugment:
             if not (isinstance(value, (int, float)) and math.isfinite(value)
                     and 0 <= value <= most):
                 raise ConfigError(f'augment.{name} must be in [0, {most}], got {value!r}')
-
-
-def augment_frames(frames: np.ndarray, rng: np.random.Generator,
-                   config: ImageAugment) -> np.ndarray:
-    """(T, H, W, 3) uint8 RGB frames -> the same frames as another camera, day and mount
-    would give them: photometric (brightness, contrast, saturation, hue, blur, noise)
-    and a small geometric crop (shift and zoom), drawn once for the episode copy."""
-    t, h, w, _ = frames.shape
-    u = lambda most: float(rng.uniform(-most, most))  # noqa: E731
-    brightness, contrast = u(config.brightness) * 255, 1 + u(config.contrast)
-    saturation, hue = 1 + u(config.saturation), u(config.hue)
-    blur = float(rng.uniform(0, config.blur))
-    noise = float(rng.uniform(0, config.noise))
-    zoom = 1 + float(rng.uniform(0, config.zoom))
-    dx, dy = u(config.shift) * w, u(config.shift) * h
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, zoom)
-    matrix[:, 2] += (dx, dy)
-    out = np.empty_like(frames)
-    for i, frame in enumerate(frames):
-        img = frame
-        if zoom != 1 or dx or dy:
-            img = cv2.warpAffine(img, matrix, (w, h), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REFLECT)
-        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
-        hsv[..., 0] = (hsv[..., 0] + hue * 256) % 256
-        hsv[..., 1] = np.clip(hsv[..., 1] * saturation, 0, 255)
-        img = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB_FULL).astype(np.float32)
-        mean = img.mean()
-        img = (img - mean) * contrast + mean + brightness
-        if blur > 0.05:
-            img = cv2.GaussianBlur(img, (0, 0), blur)
-        if noise > 0:
-            img += rng.normal(0.0, noise, img.shape).astype(np.float32)
-        out[i] = np.clip(img, 0, 255).astype(np.uint8)
-    return out

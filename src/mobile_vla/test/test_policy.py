@@ -29,7 +29,8 @@ from mobile_vla.policy.preprocess import ImagePreprocessor, resize_frame
 from mobile_vla.policy.runner import PolicyRunner, runner_from_checkpoint
 
 TINY = ['kosmos2_clip_tiny', 'kosmos2_tiny', 'clip_tiny', 'kosmos2_resampler_tiny',
-        'kosmos2_clip_minilm_tiny', 'kosmos2_clip_minilm_patches_tiny']
+        'kosmos2_clip_minilm_tiny', 'kosmos2_clip_minilm_patches_tiny',
+        'kosmos2_clip_minilm_pixels_tiny']
 LEFT = 'go around the box on the left to the cup'
 RIGHT = 'go around the box on the right to the cup'
 
@@ -75,8 +76,12 @@ def test_tiny_presets_have_the_right_shapes_and_learn(preset):
         opt.step()
         losses.append(metrics['loss'])
     assert losses[-1] < 0.5 * losses[0], losses
-    frozen = [p.requires_grad for p in policy.backbones.parameters()]
-    assert frozen and not any(frozen)
+    # Frozen backbones stay frozen, save the image towers of a train_vision preset.
+    towers = {id(p) for tower in policy.vision_towers() for p in tower.parameters()}
+    assert bool(towers) == policy.config.train_vision
+    trains = [p.requires_grad for p in policy.backbones.parameters() if id(p) not in towers]
+    assert trains and not any(trains)
+    assert all(p.requires_grad for tower in policy.vision_towers() for p in tower.parameters())
 
 
 def test_presets_exist_and_unknown_keys_are_refused():

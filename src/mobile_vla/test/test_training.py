@@ -178,7 +178,7 @@ def test_augmented_copies_train_and_validation_and_inference_never_see_augmentat
     """Each training episode gets its augmented copies; validation features are the clean
     frames' features; a policy step (the robot, the simulator's evaluation) never calls
     the augmentation, so a trained checkpoint sees exactly the camera's pixels."""
-    import mobile_vla.augment as augment_module
+    import mobile_vla.training.image_augment as augment_module
     import mobile_vla.training.trainer as trainer_module
     from mobile_vla.policy.runner import untrained_runner
 
@@ -223,14 +223,80 @@ def test_augmented_copies_train_and_validation_and_inference_never_see_augmentat
     assert [e.name for e in val_again] == [e.name for e in val.episodes]
 
 
+def test_vision_trained_from_pixels_sees_each_frame_once_and_as_the_robot_does(
+        tmp_path, data, monkeypatch):
+    """With ``train_vision`` the image towers train and the instruction encoder does not;
+    a step encodes each frame of its episodes once, and the head gets, per window, the
+    same inputs the window-by-window path and the robot's policy step give."""
+    import mobile_vla.training.pixels as pixels_module
+    from mobile_vla.dataset import window_frames
+    from mobile_vla.training.pixels import PixelEpisodeDataset, collate_episodes
+
+    calls = []
+    real = pixels_module.augment
+
+    def counted(frames, draws, generator=None):
+        calls.extend(n for n, look in draws if look is not None)
+        return real(frames, draws, generator)
+
+    monkeypatch.setattr(pixels_module, 'augment', counted)
+    cfg = config(tmp_path, data, epochs=3, run_name='px', augment_views=1,
+                 model={'train_vision': True})
+    trainer = Trainer(cfg)
+    policy = trainer.policy
+    text_before = {k: v.clone() for k, v in policy.text.state_dict().items()
+                   if 'text_model' in k}  # (the text stage shares Kosmos-2 with vision)
+    assert text_before
+    vision_before = {k: v.clone() for k, v in policy.vision.state_dict().items()}
+    split = trainer._split()
+    train, val = trainer._datasets(split)
+    assert isinstance(train, PixelEpisodeDataset) and val.augment is None
+    assert len(train) == 2 * len(split['train'])  # each episode and its mirror
+    calls.clear()
+    summary = trainer.fit()
+    assert summary['feature_cache'] is None and summary['frames_encoded'] == 0
+    draws = summary['epochs'] * len(train)
+    assert 0 < len(calls) < draws and all(n == 18 for n in calls)  # about half augmented
+    after = policy.state_dict()
+    assert all(torch.equal(v, after[f'text.{k}']) for k, v in text_before.items())
+    changed = [k for k, v in vision_before.items() if not torch.equal(v, after[f'vision.{k}'])]
+    assert any('patch_embedding' in k for k in changed), changed
+
+    # The pixel batch and the window path give the head the same inputs, each frame once.
+    policy.eval()
+    items = [val[0], val[1]]
+    batch = collate_episodes(items)
+    seen = []
+    hook = policy.vision.register_forward_hook(lambda _m, args, _o: seen.append(len(args[0])))
+    with torch.no_grad():
+        inputs = policy.batch_features(batch)
+    hook.remove()
+    assert seen == [len(batch['frames'])] == [36]
+    assert inputs.shape[:2] == (36, policy.config.window)
+    episode = val.episodes[val.keep[1]]
+    frames = torch.from_numpy(episode.frames).permute(0, 3, 1, 2)
+    t = 11
+    rows, _ = window_frames(t, policy.config.window)
+    with torch.no_grad():
+        direct = policy.features(frames[rows].unsqueeze(0), [episode.instruction])
+    torch.testing.assert_close(inputs[18 + t], direct[0], atol=1e-5, rtol=1e-4)
+
+    # The checkpoint keeps the trained towers: the loaded policy gives the same inputs.
+    loaded = load_checkpoint(tmp_path / 'runs' / 'px' / 'checkpoints' / 'last')
+    assert loaded.config.train_vision and not loaded.training
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.batch_features(batch), inputs)
+
+
 def test_only_the_trainer_calls_the_image_augmentation():
-    """No inference, evaluation, simulator or node module can reach ``augment_frames``."""
+    """No inference, evaluation, simulator or node module can reach the image
+    augmentation (``mobile_vla.training.image_augment``)."""
     from pathlib import Path
 
     src = Path(__file__).resolve().parents[2]
     users = sorted(str(p.relative_to(src)) for p in src.glob('*/*/**/*.py')
-                   if 'augment_frames' in p.read_text() and '/test/' not in str(p))
-    assert users == ['mobile_vla/mobile_vla/augment.py',
+                   if 'image_augment import' in p.read_text() and '/test/' not in str(p))
+    assert users == ['mobile_vla/mobile_vla/training/pixels.py',
                      'mobile_vla/mobile_vla/training/trainer.py'], users
 
 

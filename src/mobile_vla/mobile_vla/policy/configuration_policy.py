@@ -85,6 +85,13 @@ class PolicyConfig:
     kosmos2_arch: dict = field(default_factory=dict)
     clip_arch: dict = field(default_factory=dict)
     freeze_backbones: bool = True
+    #: The vision encoders (the Kosmos-2 and CLIP image towers) train from pixels with
+    #: the head, while the instruction encoder stays frozen (``freeze_backbones``
+    #: decides the text side): the encoders learn what the camera shows (the cup, the
+    #: boxes, where they are) instead of serving fixed features. Training reads each
+    #: episode's frames once per step, augmented afresh every epoch
+    #: (``mobile_vla.training.pixels``); nothing about inference changes.
+    train_vision: bool = False
     pooling: str = 'mean'
     resampler_latents: int = 16
     resampler_layers: int = 2

@@ -339,11 +339,32 @@ class VlaPolicy(nn.Module):
             # A frozen encoder is a fixed function: no dropout, ever (cached features
             # and the robot's features must be the same numbers).
             self.backbones.eval()
+        for tower in self.vision_towers():
+            tower.requires_grad_(True)
+
+    def vision_towers(self) -> list[nn.Module]:
+        """The image towers that train with ``train_vision`` (none without it)."""
+        if not self.config.train_vision:
+            return []
+        towers = []
+        if self.vision.kosmos2 is not None:
+            towers += [self.vision.kosmos2.vision_model,
+                       self.vision.kosmos2.image_to_text_projection]
+        if self.vision.clip is not None:
+            towers += [self.vision.clip.vision_model, self.vision.clip.visual_projection]
+        return towers
+
+    @property
+    def vision_trains(self) -> bool:
+        """Whether training changes the vision encoders (so their features cannot be cached)."""
+        return not self.config.freeze_backbones or self.config.train_vision
 
     def train(self, mode: bool = True) -> VlaPolicy:
         super().train(mode)
         if self.config.freeze_backbones:
             self.backbones.eval()  # frozen backbones never run dropout
+            for tower in self.vision_towers():
+                tower.train(mode)
         return self
 
     # ------------------------------------------------------------- encoding
@@ -370,9 +391,9 @@ class VlaPolicy(nn.Module):
     def features(self, images: torch.Tensor, texts: list[str]) -> torch.Tensor:
         """(B, T, 3, H, W) uint8 frames and B instructions -> (B, T, in_dim) head inputs."""
         b, t = images.shape[:2]
-        grad = not self.config.freeze_backbones and self.training
-        with torch.set_grad_enabled(grad):
+        with torch.set_grad_enabled(self.training and self.vision_trains):
             parts = self.vision.backbone_outputs(self.normalize_images(images.flatten(0, 1)))
+        with torch.set_grad_enabled(self.training and not self.config.freeze_backbones):
             tokens, mask = self.text.tokens(*self.tokenize(texts))
         vision = self.vision.pool(parts).view(b, t, -1)  # the resampler always trains
         return self.head_inputs(vision, tokens, mask)
@@ -385,12 +406,21 @@ class VlaPolicy(nn.Module):
         return torch.cat([vision, text.unsqueeze(1).expand(-1, vision.shape[1], -1)], dim=-1)
 
     def batch_features(self, batch: dict[str, Any]) -> torch.Tensor:
-        """Head inputs of a training batch: cached features (``vision``, ``text_tokens``,
-        ``text_mask``) or pixels and instructions."""
+        """Head inputs of a training batch, one row per window: cached features
+        (``vision``, ``text_tokens``, ``text_mask``), whole episodes of pixels whose
+        frames are each encoded once (``frames``, ``windows``, ``window_episode``:
+        ``mobile_vla.training.pixels``), or windows of pixels and instructions."""
+        device = self.image_mean.device
         if 'vision' in batch:
-            device = self.image_mean.device
             return self.head_inputs(batch['vision'].to(device), batch['text_tokens'].to(device),
                                     batch['text_mask'].to(device))
+        if 'frames' in batch:
+            with torch.set_grad_enabled(self.training and self.vision_trains):
+                vision = self.vision(self.normalize_images(batch['frames']))
+            episode = batch['window_episode'].to(device)
+            return self.head_inputs(vision[batch['windows'].to(device)],
+                                    batch['text_tokens'].to(device)[episode],
+                                    batch['text_mask'].to(device)[episode])
         return self.features(batch['images'], batch['instruction'])
 
     # ------------------------------------------------------------- training
@@ -423,9 +453,10 @@ class VlaPolicy(nn.Module):
         if self.vision.resampler is not None:
             prefixes.append('vision.resampler.')
         frozen_snapshot = self.config.freeze_backbones
-        if self.vision.kosmos2 is not None and not (self.config.kosmos2_path and frozen_snapshot):
+        frozen_vision = not self.vision_trains
+        if self.vision.kosmos2 is not None and not (self.config.kosmos2_path and frozen_vision):
             prefixes.append('vision.kosmos2.')
-        if self.vision.clip is not None and not (self.config.clip_path and frozen_snapshot):
+        if self.vision.clip is not None and not (self.config.clip_path and frozen_vision):
             prefixes.append('vision.clip.')
         if self.text.clip is not None and not (self.config.clip_path and frozen_snapshot):
             prefixes.append('text.clip.')

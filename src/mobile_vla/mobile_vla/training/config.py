@@ -40,6 +40,11 @@ class TrainConfig:
     # training episode (and its mirror) gets this many augmented copies beside itself;
     # validation, evaluation and the robot never see augmented frames
     augment_views: int = 0
+    # with the vision encoders training from pixels (PolicyConfig.train_vision): the
+    # episodes in one step (every window of each goes in; each frame is encoded once);
+    # augment_views then means the share augment_views / (augment_views + 1) of the
+    # draws of a training episode is augmented, afresh each draw
+    episode_batch: int = 8
     augment: dict = field(default_factory=dict, metadata={
         'schema': ImageAugment, 'doc': 'ImageAugment fields that differ from its defaults'})
     # model
@@ -86,7 +91,7 @@ class TrainConfig:
             raise ConfigError(f'augment: {exc}') from None
         if self.samples not in ('all', 'full'):
             raise ConfigError("samples must be 'all' or 'full'")
-        for name in ('epochs', 'batch_size'):
+        for name in ('epochs', 'batch_size', 'episode_batch'):
             if getattr(self, name) < 1:
                 raise ConfigError(f'{name} must be >= 1')
         if self.lr <= 0 or self.grad_clip < 0 or self.warmup_steps < 0:

@@ -29,9 +29,10 @@ BATCH = 32
 #: PolicyConfig fields that only shape the trained head: every other field is part of
 #: the cache key, so a new field invalidates cached features until it is listed here.
 HEAD_FIELDS = frozenset({
-    'preset', 'freeze_backbones', 'resampler_latents', 'resampler_layers', 'resampler_heads',
-    'fusion_dim', 'lstm_hidden', 'lstm_layers', 'mlp_hidden', 'dropout', 'window',
-    'fwd_pred_next_n', 'action_dim', 'action_limit', 'huber_delta', 'text_queries', 'text_dim',
+    'preset', 'freeze_backbones', 'train_vision', 'resampler_latents', 'resampler_layers',
+    'resampler_heads', 'fusion_dim', 'lstm_hidden', 'lstm_layers', 'mlp_hidden', 'dropout',
+    'window', 'fwd_pred_next_n', 'action_dim', 'action_limit', 'huber_delta', 'text_queries',
+    'text_dim',
 })
 
 
@@ -87,8 +88,10 @@ class FeatureCache:
 
     @staticmethod
     def cacheable(policy: VlaPolicy) -> bool:
-        """Only fixed encoders can be cached: frozen backbones and no trainable resampler."""
-        return policy.config.freeze_backbones and policy.vision.resampler is None
+        """Only fixed encoders can be cached: frozen backbones, no trainable resampler,
+        and vision encoders that do not train (``train_vision``)."""
+        return (policy.config.freeze_backbones and not policy.vision_trains
+                and policy.vision.resampler is None)
 
     @torch.no_grad()
     def vision(self, frames: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from mobile_vla.actions import ActionSpace
-from mobile_vla.augment import ImageAugment, augment_frames, mirror
+from mobile_vla.augment import ImageAugment, mirror
 from mobile_vla.config import ConfigError
 from mobile_vla.dataset import EpisodeWindowDataset
 from mobile_vla.episode import EpisodeError, episode_paths, read_episode
@@ -40,6 +40,13 @@ from mobile_vla.training.features import (
     EpisodeFeatures,
     FeatureCache,
     FeatureWindowDataset,
+)
+from mobile_vla.training.image_augment import augment_frames
+from mobile_vla.training.pixels import (
+    EpisodeFrames,
+    PixelEpisodeDataset,
+    collate_episodes,
+    episode_frames,
 )
 from mobile_vla.training.split import save_split, split_episodes
 
@@ -197,6 +204,8 @@ class Trainer:
             return (FeatureWindowDataset(train, pc.window, pc.fwd_pred_next_n, c.samples,
                                          texts=texts, token_dropout=c.text_token_dropout),
                     FeatureWindowDataset(val, pc.window, pc.fwd_pred_next_n, 'all', texts=texts))
+        if self.policy.config.train_vision:
+            return self._pixel_datasets(split)
         # Trainable encoders (fine-tuning or a resampler): pixels every step.
         print('encoders are trainable (fine-tuning or a resampler): no feature cache, every '
               'step encodes pixels' + (' (text_token_dropout needs the cache: not applied)'
@@ -210,6 +219,36 @@ class Trainer:
                                      paraphrase=c.paraphrase, **common)
         val = EpisodeWindowDataset(paths=[Path(p) for p in split['val']], **common)
         return train, val
+
+    def _pixel_datasets(self, split: dict):
+        """The image towers train (``train_vision``): frames in memory at the model's
+        size, whole episodes per step, augmented afresh each draw."""
+        c, pc = self.config, self.policy.config
+        disable = not self.accelerator.is_main_process
+        train = self._frames(tqdm(split['train'], desc='frames (train)', unit='episode',
+                                  disable=disable), c.mirror, c.paraphrase)
+        val = self._frames(split['val'], False, False)
+        texts = {t: self.cache.text(t) for t in sorted(
+            {t for e in train + val for t in (e.instructions or (e.instruction,))})}
+        augment = (c.image_augment, c.augment_views / (c.augment_views + 1))
+        return (PixelEpisodeDataset(train, pc.window, pc.fwd_pred_next_n, texts, c.samples,
+                                    augment if c.augment_views else None),
+                PixelEpisodeDataset(val, pc.window, pc.fwd_pred_next_n, texts))
+
+    def _frames(self, paths, mirrored: bool, paraphrase: bool) -> list[EpisodeFrames]:
+        """Training pixels of each file (and its mirror); a bad file is skipped with a
+        warning, as in ``_features``."""
+        out = []
+        for path in paths:
+            try:
+                out += episode_frames(path, self.policy.config.image_size, self.space,
+                                      mirrored, paraphrase)
+            except EpisodeError as exc:
+                warnings.warn(f'skipping episode {path}: {exc}', stacklevel=2)
+        if not out:
+            raise ConfigError('no usable episode left after skipping the bad ones (see the '
+                              'warnings); run `mobile-vla data validate` on the data')
+        return out
 
     def _features(self, load, paraphrase: bool = False) -> list[EpisodeFeatures]:
         """Cached features of each (path, mirrored); a file that fails the format checks
@@ -286,10 +325,11 @@ class Trainer:
                               'use samples: all')
         # Reseeded every epoch (seed + epoch): a resumed run shuffles as the original would.
         shuffle = torch.Generator().manual_seed(c.seed)
-        train_loader = DataLoader(train_ds, batch_size=c.batch_size, shuffle=True,
-                                  num_workers=c.num_workers, generator=shuffle)
-        val_loader = DataLoader(val_ds, batch_size=c.batch_size, shuffle=False,
-                                num_workers=c.num_workers)
+        batching = dict(batch_size=c.batch_size, num_workers=c.num_workers)
+        if isinstance(train_ds, PixelEpisodeDataset):  # whole episodes per step
+            batching.update(batch_size=c.episode_batch, collate_fn=collate_episodes)
+        train_loader = DataLoader(train_ds, shuffle=True, generator=shuffle, **batching)
+        val_loader = DataLoader(val_ds, shuffle=False, **batching)
         params = [p for p in self.policy.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
         steps_per_epoch = len(train_loader)
