@@ -247,12 +247,19 @@ def test_inference_runs_a_plan_and_says_so_on_vla_status(workspace, started, pro
     assert probe.spin_until(lambda: state().get('steps') == 2, 10.0), inference.log()
     assert state()['step'] == 1 and state()['kind'] == 'move' and state()['plan'] == [
         'move left 0.3 m', 'go around the box on the left to the cup']
+    assert state()['target'] is None  # a motion step drives to nothing
     assert probe.spin_until(lambda: np.allclose(action(actions[-1][1]), (0.0, 0.3, 0.0)), 5.0)
     # On time (no odometry): 0.3 m at 0.3 m/s, then the navigation step, with no camera
     # frame: zero.
     assert probe.spin_until(lambda: state()['step'] == 2, 3.0), inference.log()
     probe.spin_for(0.5)
     assert is_zero(actions[-1][1]) and state()['kind'] == 'navigate'
+    assert state()['target'] == {'kind': 'cup', 'colour': ''}
+
+    # A target the checkpoint was not trained to find is refused, naming the ones it knows.
+    command.publish(string_msg('go to the red ball'))
+    assert probe.spin_until(lambda: state()['state'] == 'refused', 5.0), state()
+    assert 'it knows: cup' in state()['reason'], state()
 
     # With odometry that shows the robot not moving, the move is never done: blocked.
     publish_for(probe, odom, odometry_msg(probe, 1.0, 2.0, 0.5), 0.3)

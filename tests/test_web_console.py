@@ -72,6 +72,8 @@ def test_a_user_watches_instructs_stops_drives_and_records(live):
         assert cmd_vel.wait_for(moving, sent, timeout=20.0), 'cmd_vel never moved'
         page.wait_for_function(
             "() => document.getElementById('plan-body').textContent.includes('go around')")
+        page.wait_for_function(  # the navigation step's target, from vla/status
+            "() => (document.getElementById('plan-target') || {}).textContent === 'target: cup'")
         time.sleep(1.5)  # every node's once-a-second /diagnostics has caught up
         page.screenshot(path=str(screenshot_path('console.png')))
 

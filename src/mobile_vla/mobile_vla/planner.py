@@ -12,7 +12,10 @@ Each part is then:
   (seconds); ``turn``/``rotate`` left / right + an angle (degrees, or none for 90;
   ``turn around`` is 180); ``wait``/``pause`` + seconds; ``stop``;
 - a **navigation step**: anything that names where to go (the cup, a box, an
-  obstacle, a goal), run by the policy until it arrives.
+  obstacle, a goal), run by the policy until it arrives. Its ``target`` is the object
+  its words name (``mobile_vla.objects``: "the blue ball"); parts that name two
+  targets in sequence are two steps, two targets in one step are refused, and so is a
+  kind the policy was not trained to find (``plan(objects=...)``).
 
 Requests are read as the action they ask for: "can you ...?", "could you please
 ...", "would you (mind) ...", "I'd like you to ...", "please ..." and a leading
@@ -36,7 +39,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
+
+from mobile_vla.objects import GENERIC, OBJECT_WORDS, Target, targets_in
 
 #: Step kinds.
 MOVE, TURN, WAIT, STOP, NAVIGATE = 'move', 'turn', 'wait', 'stop', 'navigate'
@@ -60,8 +66,9 @@ UNITS_ANGLE = {'degree': 1.0, 'degrees': 1.0, 'deg': 1.0, '°': 1.0,
 #: A bare number after "turn left" is degrees only from here up ("turn right 90");
 #: "turn left 1.57" is refused rather than read as 1.57 degrees.
 BARE_DEGREES_FROM = 5.0
-#: Words that name where the policy goes: the only place it was trained to reach.
-DESTINATION_WORDS = frozenset({'cup', 'mug', 'goal', 'target'})
+#: Words that name where the policy goes: an object kind (``mobile_vla.objects``; which
+#: kinds a policy can find comes from its checkpoint) or its goal.
+DESTINATION_WORDS = OBJECT_WORDS | GENERIC
 #: Words that name a place to go or the obstacle on the way.
 GOAL_WORDS = DESTINATION_WORDS | frozenset({'box', 'boxes', 'obstacle', 'obstacles'})
 
@@ -158,7 +165,7 @@ _ACTION_FIRST = re.compile(
     r'^(?:(?:carefully|slowly|now|just|then|first|quickly)\s+)*(?:go|move|drive|head|pass|'
     r'reach|get\s+to|navigate|keep|steer|circle|loop|detour|skirt|hug|bypass|swing|veer|'
     r'travel|proceed|approach|arrive|stop|halt|freeze|turn|rotate|spin|wait|pause|hold|stay|'
-    r'back\s+up|reverse|strafe|slide|roll|step|leave|follow|take|make|try)\b'
+    r'back\s+up|reverse|strafe|slide|roll|step|leave|follow|take|make|try|find)\b'
     r'(?!.*\b(?:if|whether)\b)',
     re.IGNORECASE)
 #: A question about the room or the robot, not an action: refused with that reason.
@@ -233,6 +240,7 @@ class Step:
     radians (turn), seconds (wait, or a move given as a duration with ``timed``).
     ``text``: the words of the step (what a navigation step tells the policy).
     ``side``: the side a navigation step passes the obstacle on, if it says one.
+    ``target``: the object a navigation step drives to, if its words name one.
     """
 
     kind: str
@@ -241,6 +249,7 @@ class Step:
     amount: float = 0.0
     timed: bool = False
     side: str | None = None
+    target: Target | None = None
 
     def describe(self) -> str:
         if self.kind == MOVE:
@@ -419,7 +428,12 @@ def _step(raw: str, limits: PlannerLimits) -> Step:
             raise PlanError(f'{raw!r} mixes a distance, angle or time into where to go; say '
                             'the motion as its own step ("move left 0.5 m, then go around '
                             'the box on the right to the cup")')
-        return Step(NAVIGATE, raw, side=_side_of(part))
+        targets = targets_in(part)
+        if len(targets) > 1:
+            raise PlanError(f'{raw!r} names {len(targets)} targets in one step ('
+                            f'{", ".join(t.describe() for t in targets)}); go to one at a '
+                            'time: "first go to the ball, then to the cup"')
+        return Step(NAVIGATE, raw, side=_side_of(part), target=next(iter(targets), None))
     if _MOTION_WORDS.match(part):
         raise PlanError(f'{raw!r} needs an amount (for example "move left 0.5 m", "turn '
                         'right 90 degrees", "wait 2 seconds")')
@@ -454,11 +468,15 @@ def _steps(part: str, limits: PlannerLimits) -> list[Step]:
             or [_step(part.strip(' ,.!'), limits)])
 
 
-def plan(instruction: str, limits: PlannerLimits | None = None) -> Plan:
+def plan(instruction: str, limits: PlannerLimits | None = None,
+         objects: Collection[str] | None = None) -> Plan:
     """The plan of ``instruction``; PlanError with the reason when it cannot be run.
 
     Adjacent navigation parts ("pass the box on the left, then reach the cup") are one
-    navigation step: the policy reads the whole description.
+    navigation step: the policy reads the whole description; parts that each name a
+    target ("first go to the ball, then to the cup") are a step each. ``objects``: the
+    object kinds the policy can find (its checkpoint's ``PolicyConfig.objects``); a
+    target of another kind is refused, naming them (None: not checked).
     """
     limits = limits or PlannerLimits()
     text = ' '.join(str(instruction).replace('\u2019', "'").split())
@@ -482,13 +500,17 @@ def plan(instruction: str, limits: PlannerLimits | None = None) -> Plan:
         except (PlanError, ValueError) as exc:
             raise PlanError(f'step {i + 1}: {exc}') from None
         for step in found:
-            if step.kind == NAVIGATE and steps and steps[-1].kind == NAVIGATE:
-                joined = f'{steps[-1].text}, then {step.text}'
+            last = steps[-1] if steps else None
+            if (step.kind == NAVIGATE and last is not None and last.kind == NAVIGATE
+                    and (not (step.target and last.target) or step.target == last.target)):
+                # One description in parts ("pass the box on the left, then reach the
+                # cup"); parts that name two targets are two steps.
+                joined = f'{last.text}, then {step.text}'
                 try:
                     side = _side_of(joined.lower())
                 except PlanError as exc:
                     raise PlanError(f'step {len(steps)}: {exc}') from None
-                steps[-1] = Step(NAVIGATE, joined, side=side)
+                steps[-1] = Step(NAVIGATE, joined, side=side, target=last.target or step.target)
             else:
                 steps.append(step)
     if not steps:
@@ -496,11 +518,16 @@ def plan(instruction: str, limits: PlannerLimits | None = None) -> Plan:
                         'example "go around the box on the left to the cup")')
     if len(steps) > limits.max_steps:
         raise PlanError(f'{len(steps)} steps; at most {limits.max_steps} in one instruction')
+    known = sorted(objects) if objects is not None else None
     for i, step in enumerate(steps):
         words = set(re.findall(r"[a-z']+", step.text.lower()))
         if step.kind == NAVIGATE and not words & DESTINATION_WORDS:
             raise PlanError(f'step {i + 1}: {step.text!r} does not say where to go; the '
                             'policy drives to the cup: say "... to the cup"')
+        if known is not None and step.target is not None and step.target.kind not in known:
+            raise PlanError(f'step {i + 1}: {step.text!r} asks for a {step.target.kind}, which '
+                            f'this policy was not trained to find; it knows: '
+                            f'{", ".join(known)}')
     sides = {s.side for s in steps if s.kind == NAVIGATE and s.side}
     if len(sides) > 1:
         raise PlanError('the navigation steps pass the obstacle on both sides; say one side')

@@ -218,7 +218,7 @@ class VlaInference:
                                  'reason': 'stopped by instruction'}
             return None
         try:
-            steps = plan(text)
+            steps = plan(text, objects=self.runner.config.objects if self.runner else None)
         except PlanError as exc:
             return self._refuse(text, str(exc))
         self.plan = PlanExecutor(steps, self.config.sequence_limits())

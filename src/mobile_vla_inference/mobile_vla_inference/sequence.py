@@ -112,6 +112,7 @@ class PlanExecutor:
         return {'instruction': self.plan.instruction, 'state': self.state,
                 'step': min(self.index + 1, len(self.plan.steps)),
                 'steps': len(self.plan.steps), 'kind': step.kind, 'text': step.describe(),
+                'target': step.target.to_dict() if step.target else None,
                 'reason': self.reason,
                 'plan': [s.describe() for s in self.plan.steps]}
 

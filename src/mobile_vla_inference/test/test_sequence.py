@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from mobile_vla.planner import plan
+from mobile_vla.policy.configuration_policy import PolicyConfig
 from mobile_vla_inference.inference import InferenceConfig, VlaInference
 from mobile_vla_inference.sequence import DONE, FAILED, RUNNING, PlanExecutor, SequenceLimits
 
@@ -97,7 +98,7 @@ class StillRunner:
 
     def __init__(self):
         self.instruction, self.action, self.instructions = None, np.zeros(3, np.float32), []
-        self.config = type('C', (), {'image_size': 8})()
+        self.config = PolicyConfig(image_size=8)  # the kinds it knows: the cup
 
     def set_instruction(self, text):
         self.instruction = text

@@ -10,6 +10,7 @@ from typing import Any
 
 from mobile_vla.actions import ACTION_LIMIT
 from mobile_vla.config import ConfigError, from_params, merge, read_preset
+from mobile_vla.objects import KINDS
 from mobile_vla.resources import config_dir
 
 BACKBONES = ('kosmos2', 'clip', 'kosmos2_clip')
@@ -126,6 +127,10 @@ class PolicyConfig:
     text_encoder: str = ''
     text_queries: int = 4
     text_dim: int = 128
+    #: The goal object kinds the policy was trained to drive to (``mobile_vla.objects``):
+    #: the planner refuses a navigation step whose target is another kind, naming these.
+    #: The original scenarios' goal is the cup.
+    objects: tuple[str, ...] = ('cup',)
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
@@ -157,6 +162,10 @@ class PolicyConfig:
                               f'(the robot uses {ACTION_LIMIT})')
         if not (math.isfinite(self.huber_delta) and self.huber_delta > 0):
             raise ConfigError(f'huber_delta must be > 0, got {self.huber_delta}')
+        unknown = [kind for kind in self.objects if kind not in KINDS]
+        if not self.objects or unknown:
+            raise ConfigError(f'objects must name at least one kind of {tuple(KINDS)}, got '
+                              f'{list(self.objects)}')
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
             raise ConfigError('image_mean and image_std need three values')
         if not all(math.isfinite(v) for v in self.image_mean) or not all(
@@ -176,6 +185,7 @@ class PolicyConfig:
         data = dataclasses.asdict(self)
         data['image_mean'] = list(self.image_mean)
         data['image_std'] = list(self.image_std)
+        data['objects'] = list(self.objects)
         return data
 
     @classmethod

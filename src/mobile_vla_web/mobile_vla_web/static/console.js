@@ -409,6 +409,12 @@ function renderPlan(status, stale) {
   instr.className = 'muted';
   instr.textContent = status.instruction ? `“${status.instruction}”` : '';
   parts.push(instr);
+  if (status.target && status.target.kind) {  // what the current navigation step drives to
+    const target = document.createElement('div');
+    target.id = 'plan-target';
+    target.textContent = `target: ${[status.target.colour, status.target.kind].filter(Boolean).join(' ')}`;
+    parts.push(target);
+  }
   steps.forEach((text, i) => {
     const el = document.createElement('div');
     el.className = 'step' + (status.step === i + 1 && status.state === 'running' ? ' current' : status.step > i + 1 || status.state === 'done' ? ' done' : '');
