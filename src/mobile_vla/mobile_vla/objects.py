@@ -24,12 +24,19 @@ KINDS: dict[str, tuple[str, ...]] = {
 #: Colour words a target may carry.
 COLOURS: tuple[str, ...] = ('red', 'orange', 'yellow', 'green', 'blue', 'purple', 'white',
                             'black')
+#: Colour words an instruction may use that are none of ``COLOURS``: a target with one
+#: is refused, naming the colours there are (never driven to as if no colour were said).
+OTHER_COLOURS: tuple[str, ...] = ('pink', 'brown', 'grey', 'gray', 'cyan', 'magenta',
+                                  'violet', 'beige', 'gold', 'golden', 'silver', 'turquoise',
+                                  'maroon', 'navy', 'teal', 'lime', 'indigo', 'tan')
 #: Words that mean "the goal" without naming a kind: the policy's own goal.
 GENERIC: frozenset[str] = frozenset({'goal', 'target'})
 
 _KIND_OF = {word: kind for kind, words in KINDS.items() for word in words}
 _TARGET = re.compile(r'\b(?:(?P<colour>' + '|'.join(COLOURS) + r')\s+)?(?P<word>'
                      + '|'.join(sorted(_KIND_OF, key=len, reverse=True)) + r')\b')
+_OTHER_COLOUR = re.compile(r'\b(?P<colour>' + '|'.join(OTHER_COLOURS) + r')(?:\s+\w+)?\s+(?:'
+                           + '|'.join(sorted(_KIND_OF, key=len, reverse=True)) + r')\b')
 #: Every word that names an object kind.
 OBJECT_WORDS: frozenset[str] = frozenset(_KIND_OF)
 
@@ -61,3 +68,9 @@ def targets_in(text: str) -> list[Target]:
             continue
         found.append(target)
     return found
+
+
+def unknown_colours(text: str) -> list[str]:
+    """Colour words of ``text`` (lower case) on a target that are none of ``COLOURS``:
+    "the pink ball" gives ['pink']."""
+    return [m.group('colour') for m in _OTHER_COLOUR.finditer(text)]

@@ -42,7 +42,14 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from mobile_vla.objects import GENERIC, OBJECT_WORDS, Target, targets_in
+from mobile_vla.objects import (
+    COLOURS,
+    GENERIC,
+    OBJECT_WORDS,
+    Target,
+    targets_in,
+    unknown_colours,
+)
 
 #: Step kinds.
 MOVE, TURN, WAIT, STOP, NAVIGATE = 'move', 'turn', 'wait', 'stop', 'navigate'
@@ -429,6 +436,11 @@ def _step(raw: str, limits: PlannerLimits) -> Step:
                             'the motion as its own step ("move left 0.5 m, then go around '
                             'the box on the right to the cup")')
         targets = targets_in(part)
+        odd = unknown_colours(part)
+        if odd:
+            raise PlanError(f'{raw!r}: {odd[0]!r} is not a colour the policy tells apart; '
+                            f'name the object by a colour of {", ".join(COLOURS)}, or by its '
+                            'kind alone ("go to the ball")')
         if len(targets) > 1:
             raise PlanError(f'{raw!r} names {len(targets)} targets in one step ('
                             f'{", ".join(t.describe() for t in targets)}); go to one at a '

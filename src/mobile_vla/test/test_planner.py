@@ -66,8 +66,11 @@ def test_each_target_is_a_step_and_a_description_in_parts_stays_one():
 @pytest.mark.parametrize('instruction, words', [
     ('go to the ball and the cup', 'names 2 targets in one step'),
     ('go to the red ball and the blue ball', 'names 2 targets'),
+    ('go to the pink ball', "'pink' is not a colour the policy tells apart; name the "
+                            'object by a colour of red, orange'),
+    ('drive to the dark grey cup', "'grey' is not a colour"),
 ])
-def test_two_targets_in_one_step_are_refused(instruction, words):
+def test_two_targets_or_an_unknown_colour_are_refused(instruction, words):
     with pytest.raises(PlanError, match=words):
         plan(instruction, objects=ALL)
 
