@@ -93,6 +93,9 @@ def test_presets_exist_and_unknown_keys_are_refused():
         load_preset('kosmos3')
     with pytest.raises(ConfigError, match='resampler pools Kosmos-2'):
         load_preset('clip_tiny', pooling='resampler')
+    with pytest.raises(ConfigError, match=r'kosmos2_arch.vision_config.image_size is 112 but '
+                                          r'image_size is 224'):
+        load_preset('kosmos2_clip_minilm_pixels_tiny', image_size=224)
 
 
 @pytest.mark.parametrize('field, value, match', [

@@ -154,6 +154,13 @@ class PolicyConfig:
                                   'model than any this workspace builds: a corrupt config?)')
         for name in ('kosmos2_arch', 'clip_arch'):
             _check_arch(name, getattr(self, name))
+        for name, used in (('kosmos2_arch', self.uses_kosmos2), ('clip_arch', self.uses_clip)):
+            vision = getattr(self, name).get('vision_config') or {}
+            size = vision.get('image_size') if isinstance(vision, dict) else None
+            if used and size is not None and size != self.image_size:
+                raise ConfigError(f'{name}.vision_config.image_size is {size} but image_size '
+                                  f'is {self.image_size}: the encoders take frames of '
+                                  'image_size; set both alike')
         if not 0 <= self.dropout < 1:
             raise ConfigError(f'dropout must be in [0, 1), got {self.dropout}')
         # A negative or zero limit would flip or null every action the head predicts.
