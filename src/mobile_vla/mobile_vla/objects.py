@@ -35,6 +35,11 @@ GENERIC: frozenset[str] = frozenset({'goal', 'target'})
 _KIND_OF = {word: kind for kind, words in KINDS.items() for word in words}
 _TARGET = re.compile(r'\b(?:(?P<colour>' + '|'.join(COLOURS) + r')\s+)?(?P<word>'
                      + '|'.join(sorted(_KIND_OF, key=len, reverse=True)) + r')\b')
+#: An object after one of these words is a landmark on the way ("go around the crate to
+#: the cup", "the cup behind the ball"), not a target.
+_LANDMARK = re.compile(r'\b(?:past|around|round|behind|near|between|by|beside|beyond|over|'
+                       r'under|along|alongside|after|next\s+to|close\s+to|in\s+front\s+of)'
+                       r'\s+(?:(?:the|a|an|those|these|two|both|some|its|their)\s+)?$')
 _OTHER_COLOUR = re.compile(r'\b(?P<colour>' + '|'.join(OTHER_COLOURS) + r')(?:\s+\w+)?\s+(?:'
                            + '|'.join(sorted(_KIND_OF, key=len, reverse=True)) + r')\b')
 #: Every word that names an object kind.
@@ -51,22 +56,29 @@ class Target:
     def describe(self) -> str:
         return f'{self.colour} {self.kind}'.strip()
 
+    def same_as(self, other: Target) -> bool:
+        """Whether both can be one object: the same kind, and no colour that differs
+        ("the cup" and "the red cup" are one; "the red cup" and "the blue cup" two)."""
+        return self.kind == other.kind and (not self.colour or not other.colour
+                                            or self.colour == other.colour)
+
     def to_dict(self) -> dict[str, str]:
         return {'kind': self.kind, 'colour': self.colour}
 
 
 def targets_in(text: str) -> list[Target]:
     """The distinct targets ``text`` (lower case) names, in order: "the red ball and the
-    cup" names two."""
+    cup" names two; "the cup behind the ball" one (the ball is a landmark)."""
     found: list[Target] = []
     for m in _TARGET.finditer(text):
-        target = Target(_KIND_OF[m.group('word')], m.group('colour') or '')
-        same = [t for t in found if t.kind == target.kind]
-        if same and (not target.colour or same[0].colour in ('', target.colour)):
-            if target.colour and not same[0].colour:  # "the cup ... the red cup"
-                found[found.index(same[0])] = target
+        if _LANDMARK.search(text[:m.start()]):
             continue
-        found.append(target)
+        target = Target(_KIND_OF[m.group('word')], m.group('colour') or '')
+        same = next((i for i, t in enumerate(found) if t.same_as(target)), None)
+        if same is None:
+            found.append(target)
+        elif target.colour:  # "the cup ... the red cup": the colour is the cup's
+            found[same] = target
     return found
 
 

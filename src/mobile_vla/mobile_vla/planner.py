@@ -133,9 +133,11 @@ _NEGATION = re.compile(
 #: room ("where ...", "is ...") and taken off the words of asking: a "?", or an auxiliary
 #: with no "you" after it ("can I ...", "should I ...", "does the box ...").
 _QUESTION = re.compile(r'\?|^(?:can|could|would|should|does|did)\b')
-_ELSEWHERE = re.compile(r'\b(?:away|ignore|avoid\s+the\s+(?:cup|mug))\b')
+_OBJECT_WORDS = '(?:' + '|'.join(sorted(OBJECT_WORDS, key=len, reverse=True)) + ')'
+_ELSEWHERE = re.compile(r'\b(?:away|ignore|avoid\s+the\s+(?:\w+\s+)?' + _OBJECT_WORDS + r')\b')
 _OTHER_TASK = re.compile(r'\b(?:push|pick|grab|lift|crash|hit|kick|throw|carry|bring|fetch|'
-                         r'score)\b|\b(?:take|get)\s+(?:me\s+)?(?:the\s+)?(?:cup|mug)\b')
+                         r'score)\b|\b(?:take|get)\s+(?:me\s+)?(?:the\s+|a\s+|an\s+)?'
+                         r'(?:\w+\s+)?' + _OBJECT_WORDS + r'\b')
 #: A negation that only states what the robot keeps anyway (it never drives into a box):
 #: "don't hit the box", "without touching it", "careful not to bump into anything".
 _CONSTRAINT = re.compile(
@@ -172,7 +174,8 @@ _ACTION_FIRST = re.compile(
     r'^(?:(?:carefully|slowly|now|just|then|first|quickly)\s+)*(?:go|move|drive|head|pass|'
     r'reach|get\s+to|navigate|keep|steer|circle|loop|detour|skirt|hug|bypass|swing|veer|'
     r'travel|proceed|approach|arrive|stop|halt|freeze|turn|rotate|spin|wait|pause|hold|stay|'
-    r'back\s+up|reverse|strafe|slide|roll|step|leave|follow|take|make|try|find)\b'
+    r'back\s+up|reverse|strafe|slide|roll|step|leave|follow|take|make|try|'
+    r'find(?!\s+(?:out|where|what|which|how|whether|if|me|us|someone)\b))\b'
     r'(?!.*\b(?:if|whether)\b)',
     re.IGNORECASE)
 #: A question about the room or the robot, not an action: refused with that reason.
@@ -469,9 +472,17 @@ def _split_steps(part: str, splitter: re.Pattern, limits: PlannerLimits) -> list
     motions = [s for s in steps if s.kind != NAVIGATE]
     if errors and motions:
         raise PlanError(str(errors[0]))  # "move left 0.5 m and dance": name the bad piece
-    if errors or not motions:
+    if errors:
+        return None
+    if not motions and not (splitter is _SENTENCES and _distinct_targets(steps)):
         return None  # one description in several pieces: a single step
     return steps
+
+
+def _distinct_targets(steps: list[Step]) -> bool:
+    """Whether the steps drive to more than one object ("go to the cup. go to the ball")."""
+    targets = [s.target for s in steps if s.target]
+    return any(not a.same_as(b) for a, b in zip(targets, targets[1:], strict=False))
 
 
 def _steps(part: str, limits: PlannerLimits) -> list[Step]:
@@ -514,7 +525,7 @@ def plan(instruction: str, limits: PlannerLimits | None = None,
         for step in found:
             last = steps[-1] if steps else None
             if (step.kind == NAVIGATE and last is not None and last.kind == NAVIGATE
-                    and (not (step.target and last.target) or step.target == last.target)):
+                    and (not (step.target and last.target) or step.target.same_as(last.target))):
                 # One description in parts ("pass the box on the left, then reach the
                 # cup"); parts that name two targets are two steps.
                 joined = f'{last.text}, then {step.text}'
@@ -522,7 +533,9 @@ def plan(instruction: str, limits: PlannerLimits | None = None,
                     side = _side_of(joined.lower())
                 except PlanError as exc:
                     raise PlanError(f'step {len(steps)}: {exc}') from None
-                steps[-1] = Step(NAVIGATE, joined, side=side, target=last.target or step.target)
+                both = [t for t in (last.target, step.target) if t]
+                target = max(both, key=lambda t: bool(t.colour)) if both else None
+                steps[-1] = Step(NAVIGATE, joined, side=side, target=target)
             else:
                 steps.append(step)
     if not steps:

@@ -83,3 +83,33 @@ def test_a_kind_the_checkpoint_does_not_know_is_refused_naming_the_known_ones():
         plan('go to the cup, then go to the cone', objects=['cup'])
     assert plan('go to the ball').steps[0].target.kind == 'ball'  # not checked: None
     assert plan('go to the mug', objects=('cup',)).steps[0].target.kind == 'cup'
+
+
+@pytest.mark.parametrize('instruction, target', [
+    ('go around the crate to the cup', 'cup'),  # an object on the way is a landmark
+    ('go to the cup behind the crate', 'cup'),
+    ('head to the mug past the cones', 'cup'),
+    ('go between the cones to the cup', 'cup'),
+    ('go to the cup near the ball', 'cup'),
+    ('go to the cup, then to the red cup', 'red cup'),  # one cup, its colour said later
+    ('go to the mug then to the blue cup', 'blue cup'),
+])
+def test_landmarks_and_one_object_said_twice_are_one_target(instruction, target):
+    steps = plan(instruction, objects=ALL).steps
+    assert [s.target.describe() for s in steps] == [target]
+
+
+def test_sentences_that_name_two_targets_are_two_steps():
+    steps = plan('go to the cup. go to the ball', objects=ALL).steps
+    assert [s.target.kind for s in steps] == ['cup', 'ball']
+    assert len(plan('the cup is behind the box; go left of it').steps) == 1
+
+
+@pytest.mark.parametrize('instruction', [
+    'can you find where the cup is?', 'could you find out which side the cup is on?',
+    'could you find me a cup?', 'take the cups', 'get me the bottle', 'take the ball',
+    'avoid the red ball',
+])
+def test_questions_fetching_and_avoiding_are_still_refused(instruction):
+    with pytest.raises(PlanError):
+        plan(instruction, objects=ALL)

@@ -430,3 +430,17 @@ def test_patch_pooling_needs_a_small_kosmos2_encoder():
             'vision_config': {'hidden_size': 512, 'intermediate_size': 64,
                               'num_hidden_layers': 1, 'num_attention_heads': 4,
                               'image_size': 224, 'patch_size': 32}}))
+
+
+def test_train_vision_and_objects_are_checked_at_load():
+    with pytest.raises(ConfigError, match='with freeze_backbones: false every encoder trains'):
+        load_preset('kosmos2_clip_minilm_pixels_tiny', freeze_backbones=False)
+    with pytest.raises(ConfigError, match="each once, got \\['cup', 'cup'\\]"):
+        load_preset('kosmos2_clip_tiny', objects=['cup', 'cup'])
+    with pytest.raises(ConfigError, match="got \\['chair'\\]"):
+        load_preset('kosmos2_clip_tiny', objects=['chair'])
+    policy = build_policy(load_preset('kosmos2_clip_minilm_pixels_tiny'))
+    # The patch tokens skip Kosmos-2's projection: it stays frozen (no gradient to get).
+    assert not any(p.requires_grad for p in
+                   policy.vision.kosmos2.image_to_text_projection.parameters())
+    assert all(p.requires_grad for p in policy.vision.clip.visual_projection.parameters())

@@ -170,9 +170,13 @@ class PolicyConfig:
         if not (math.isfinite(self.huber_delta) and self.huber_delta > 0):
             raise ConfigError(f'huber_delta must be > 0, got {self.huber_delta}')
         unknown = [kind for kind in self.objects if kind not in KINDS]
-        if not self.objects or unknown:
-            raise ConfigError(f'objects must name at least one kind of {tuple(KINDS)}, got '
-                              f'{list(self.objects)}')
+        if not self.objects or unknown or len(set(self.objects)) < len(self.objects):
+            raise ConfigError(f'objects must name at least one kind of {tuple(KINDS)}, each '
+                              f'once, got {list(self.objects)}')
+        if self.train_vision and not self.freeze_backbones:
+            raise ConfigError('train_vision trains the image towers beside a frozen instruction '
+                              'encoder; with freeze_backbones: false every encoder trains: '
+                              'set one of them')
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
             raise ConfigError('image_mean and image_std need three values')
         if not all(math.isfinite(v) for v in self.image_mean) or not all(

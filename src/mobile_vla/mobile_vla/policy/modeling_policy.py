@@ -346,12 +346,20 @@ class VlaPolicy(nn.Module):
         """The image towers that train with ``train_vision`` (none without it)."""
         if not self.config.train_vision:
             return []
+        return [module for _, module in self._tower_modules()]
+
+    def _tower_modules(self) -> list[tuple[str, nn.Module]]:
+        """(state-dict prefix, module) of each image-tower part the features use: the
+        patch tokens skip Kosmos-2's projection, which would get no gradient."""
         towers = []
         if self.vision.kosmos2 is not None:
-            towers += [self.vision.kosmos2.vision_model,
-                       self.vision.kosmos2.image_to_text_projection]
+            towers.append(('vision.kosmos2.vision_model.', self.vision.kosmos2.vision_model))
+            if not self.vision.patches:
+                towers.append(('vision.kosmos2.image_to_text_projection.',
+                               self.vision.kosmos2.image_to_text_projection))
         if self.vision.clip is not None:
-            towers += [self.vision.clip.vision_model, self.vision.clip.visual_projection]
+            towers += [('vision.clip.vision_model.', self.vision.clip.vision_model),
+                       ('vision.clip.visual_projection.', self.vision.clip.visual_projection)]
         return towers
 
     @property
@@ -453,11 +461,12 @@ class VlaPolicy(nn.Module):
         if self.vision.resampler is not None:
             prefixes.append('vision.resampler.')
         frozen_snapshot = self.config.freeze_backbones
-        frozen_vision = not self.vision_trains
-        if self.vision.kosmos2 is not None and not (self.config.kosmos2_path and frozen_vision):
+        if self.vision.kosmos2 is not None and not (self.config.kosmos2_path and frozen_snapshot):
             prefixes.append('vision.kosmos2.')
-        if self.vision.clip is not None and not (self.config.clip_path and frozen_vision):
+        if self.vision.clip is not None and not (self.config.clip_path and frozen_snapshot):
             prefixes.append('vision.clip.')
+        if self.config.train_vision:  # the trained towers of a snapshot, not all of it
+            prefixes += [p for p, _ in self._tower_modules() if not p.startswith(tuple(prefixes))]
         if self.text.clip is not None and not (self.config.clip_path and frozen_snapshot):
             prefixes.append('text.clip.')
         if self.text.pool is not None:

@@ -225,6 +225,9 @@ class Trainer:
         size, whole episodes per step, augmented afresh each draw."""
         c, pc = self.config, self.policy.config
         disable = not self.accelerator.is_main_process
+        if c.text_token_dropout:
+            print('text_token_dropout needs the feature cache: not applied while the image '
+                  'towers train')
         train = self._frames(tqdm(split['train'], desc='frames (train)', unit='episode',
                                   disable=disable), c.mirror, c.paraphrase)
         val = self._frames(split['val'], False, False)
@@ -426,7 +429,8 @@ class Trainer:
         summary = {
             'run': str(self.run_dir), 'steps': self.state.step, 'epochs': self.state.epoch,
             'best_val_mae': self.state.best_val_mae, 'best_epoch': self.state.best_epoch,
-            'train_samples': len(train_ds), 'val_samples': len(val_ds),
+            'train_samples': getattr(train_ds, 'num_windows', len(train_ds)),
+            'val_samples': getattr(val_ds, 'num_windows', len(val_ds)),
             'train_episodes': len(split['train']), 'val_episodes': len(split['val']),
             'frames_encoded': self.cache.frames_encoded,
             'frames_from_cache': self.cache.frames_from_cache,
