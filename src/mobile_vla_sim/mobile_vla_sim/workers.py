@@ -130,20 +130,26 @@ def run_jobs(jobs: list, run: Callable[[Any, Any], Any], *, workers: int = 1,
             finish(i, value)
         return results
     context = multiprocessing.get_context('spawn')
-    # The software renderer (llvmpipe) would start a thread per CPU in every worker:
-    # one each, as many workers as CPUs. Set before the workers start (they inherit it).
-    os.environ.setdefault('LP_NUM_THREADS', '1')
     pending = list(range(len(jobs)))[::-1]  # pop() from the end: the first job first
     busy: dict[Connection, int | None] = {}
     started: dict[Connection, float] = {}
     procs: dict[Connection, Any] = {}
-    for _ in range(min(workers, len(jobs))):
-        parent, child = context.Pipe()
-        proc = context.Process(target=_worker, args=(child, setup, tuple(setup_args), run),
-                               daemon=True)
-        proc.start()
-        child.close()
-        busy[parent], procs[parent] = None, proc
+    # The software renderer (llvmpipe) would start a thread per CPU in every worker:
+    # one each, as many workers as CPUs. The workers take it from the environment at
+    # their start; this process keeps its own (a later run here renders as before).
+    own = os.environ.get('LP_NUM_THREADS')
+    os.environ.setdefault('LP_NUM_THREADS', '1')
+    try:
+        for _ in range(min(workers, len(jobs))):
+            parent, child = context.Pipe()
+            proc = context.Process(target=_worker, args=(child, setup, tuple(setup_args), run),
+                                   daemon=True)
+            proc.start()
+            child.close()
+            busy[parent], procs[parent] = None, proc
+    finally:
+        if own is None:
+            os.environ.pop('LP_NUM_THREADS', None)
 
     def hand_out(conn: Connection) -> None:
         if pending:

@@ -20,7 +20,13 @@ SMALL = SimConfig(width=96, height=54, time_limit_s=2.0)
 
 
 def test_workers_return_results_in_job_order_and_a_dead_worker_loses_only_its_job():
-    assert run_jobs(list(range(7)), square, workers=2) == [0, 1, 4, 9, 16, 25, 36]
+    own = os.environ.pop('LP_NUM_THREADS', None)
+    try:  # the workers render on one thread each; this process keeps its own setting
+        assert run_jobs(list(range(7)), square, workers=2) == [0, 1, 4, 9, 16, 25, 36]
+        assert 'LP_NUM_THREADS' not in os.environ
+    finally:
+        if own is not None:
+            os.environ['LP_NUM_THREADS'] = own
     results = run_jobs(list(range(8)), die_on_three, workers=2)
     assert [r for r in results if not isinstance(r, Failure)] == [0, 1, 2, 5, 6, 7]
     dead, bad = results[3], results[4]
