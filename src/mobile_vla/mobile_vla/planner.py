@@ -553,7 +553,11 @@ def plan(instruction: str, limits: PlannerLimits | None = None,
             raise PlanError(f'step {i + 1}: {step.text!r} asks for a {step.target.kind}, which '
                             f'this policy was not trained to find; it knows: '
                             f'{", ".join(known)}')
-    sides = {s.side for s in steps if s.kind == NAVIGATE and s.side}
-    if len(sides) > 1:
+    # The way to one target is one side; steps to different targets may differ.
+    sides: dict[str, set[str]] = {}
+    for s in steps:
+        if s.kind == NAVIGATE and s.side:
+            sides.setdefault(s.target.kind if s.target else '', set()).add(s.side)
+    if any(len(found) > 1 for found in sides.values()):
         raise PlanError('the navigation steps pass the obstacle on both sides; say one side')
     return Plan(text, tuple(steps))

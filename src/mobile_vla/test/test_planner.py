@@ -113,3 +113,12 @@ def test_sentences_that_name_two_targets_are_two_steps():
 def test_questions_fetching_and_avoiding_are_still_refused(instruction):
     with pytest.raises(PlanError):
         plan(instruction, objects=ALL)
+
+
+def test_steps_to_different_targets_may_pass_on_different_sides():
+    steps = plan('pass the box on the left to the cup, then go around it on the right to '
+                 'the ball', objects=ALL).steps
+    assert [(s.target.kind, s.side) for s in steps] == [('cup', 'left'), ('ball', 'right')]
+    with pytest.raises(PlanError, match='both sides'):
+        plan('pass the box on the left to the cup, then wait 1 s, then pass it on the right '
+             'to the cup')
