@@ -88,6 +88,22 @@ def episode_features(path: str | Path, cache: FeatureCache, space: ActionSpace,
         instructions=phrasings_in(ep.scenario) if paraphrase else ())
 
 
+def _usable(items, read) -> list:
+    """What ``read(item)`` gives for every item (a list each); a file that fails the
+    format checks is skipped with a warning: one bad file never stops training."""
+    out: list = []
+    for item in items:
+        try:
+            out += read(item)
+        except EpisodeError as exc:
+            path = item[0] if isinstance(item, tuple) else item
+            warnings.warn(f'skipping episode {path}: {exc}', stacklevel=3)
+    if not out:
+        raise ConfigError('no usable episode left after skipping the bad ones (see the '
+                          'warnings); run `mobile-vla data validate` on the data')
+    return out
+
+
 def _copy_seed(seed: int, path: str | Path, mirrored: bool, view: int) -> int:
     """The seed of one augmented copy: the run's seed, the file's name, mirror, view."""
     return zlib.crc32(f'{seed}:{Path(path).name}:{int(mirrored)}:{view}'.encode())
@@ -239,35 +255,15 @@ class Trainer:
                 PixelEpisodeDataset(val, pc.window, pc.fwd_pred_next_n, texts))
 
     def _frames(self, paths, mirrored: bool, paraphrase: bool) -> list[EpisodeFrames]:
-        """Training pixels of each file (and its mirror); a bad file is skipped with a
-        warning, as in ``_features``."""
-        out = []
-        for path in paths:
-            try:
-                out += episode_frames(path, self.policy.config.image_size, self.space,
-                                      mirrored, paraphrase)
-            except EpisodeError as exc:
-                warnings.warn(f'skipping episode {path}: {exc}', stacklevel=2)
-        if not out:
-            raise ConfigError('no usable episode left after skipping the bad ones (see the '
-                              'warnings); run `mobile-vla data validate` on the data')
-        return out
+        """Training pixels of each file (and its mirror)."""
+        size = self.policy.config.image_size
+        return _usable(paths, lambda path: episode_frames(path, size, self.space, mirrored,
+                                                          paraphrase))
 
     def _features(self, load, paraphrase: bool = False) -> list[EpisodeFeatures]:
-        """Cached features of each (path, mirrored); a file that fails the format checks
-        is skipped with a warning, as the pixel dataset does: one bad file never stops
-        training."""
-        out = []
-        for path, mirrored, augment in load:
-            try:
-                out.append(episode_features(path, self.cache, self.space, mirrored,
-                                            paraphrase, augment))
-            except EpisodeError as exc:
-                warnings.warn(f'skipping episode {path}: {exc}', stacklevel=2)
-        if not out:
-            raise ConfigError('no usable episode left after skipping the bad ones (see the '
-                              'warnings); run `mobile-vla data validate` on the data')
-        return out
+        """Cached features of each (path, mirrored, augment)."""
+        return _usable(load, lambda item: [episode_features(
+            item[0], self.cache, self.space, item[1], paraphrase, item[2])])
 
     # ------------------------------------------------------------ checkpoints
     def _save(self, name: str, model, optimizer, scheduler) -> Path:
