@@ -16,9 +16,9 @@ from dataclasses import dataclass
 #: Object kinds, each with the words that name it (the first is the kind's name).
 KINDS: dict[str, tuple[str, ...]] = {
     'cup': ('cup', 'cups', 'mug', 'mugs'),
-    'ball': ('ball', 'balls', 'sphere', 'spheres'),
-    'bottle': ('bottle', 'bottles'),
-    'cone': ('cone', 'cones'),
+    'ball': ('ball', 'balls', 'sphere', 'spheres', 'orb', 'orbs'),
+    'bottle': ('bottle', 'bottles', 'flask', 'flasks'),
+    'cone': ('cone', 'cones', 'pylon', 'pylons'),
     'crate': ('crate', 'crates'),
 }
 #: Colour words a target may carry.
