@@ -114,9 +114,10 @@ def scenario_phrasings(scenario: str) -> tuple[str, ...]:
 
 def phrasings_in(text: str | None) -> tuple[str, ...]:
     """The training phrasings of the scenario named in ``text`` (an episode's scenario
-    attribute or file name); none when it names no scenario."""
+    attribute or file name); none when it names no scenario, or a goal room (its words
+    name the target, which no side phrasing may replace)."""
     found = find_in(text or '')
-    return scenario_phrasings(found.name) if found is not None else ()
+    return scenario_phrasings(found.name) if found is not None and not found.goal else ()
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,21 @@ def _expand(entry: object, where: str) -> list[InstructionPair]:
     return pairs
 
 
+def read_language_file(path: str | Path) -> tuple[Path, object]:
+    """The path and YAML content of an instruction file; a bare name (``heldout``,
+    ``goals_heldout``) is a file of ``config/language/``. ConfigError if unreadable."""
+    path = Path(path)
+    shipped = config_dir() / 'language' / f'{path}.yaml'
+    if not path.exists() and path.parent == Path('.') and shipped.is_file():
+        path = shipped
+    try:
+        return path, yaml.safe_load(path.read_text(encoding='utf-8'))
+    except OSError as exc:
+        raise ConfigError(f'instruction file {path}: {exc.strerror or exc}') from None
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f'instruction file {path} is not UTF-8 YAML ({exc})') from None
+
+
 def read_instruction_pairs(path: str | Path) -> list[InstructionPair]:
     """(scenario, instruction) pairs from a YAML list; a bare name (``heldout``,
     ``heldout_b``, ``sequences``) is a file of ``config/language/``.
@@ -166,16 +182,7 @@ def read_instruction_pairs(path: str | Path) -> list[InstructionPair]:
     a scenario name, ``left`` / ``right`` (every scenario of that side), a list of
     them, or omitted for all eight.
     """
-    path = Path(path)
-    shipped = config_dir() / 'language' / f'{path}.yaml'
-    if not path.exists() and path.parent == Path('.') and shipped.is_file():
-        path = shipped  # a set of config/language/ by name: heldout, heldout_b, sequences
-    try:
-        data = yaml.safe_load(path.read_text(encoding='utf-8'))
-    except OSError as exc:
-        raise ConfigError(f'instruction file {path}: {exc.strerror or exc}') from None
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f'instruction file {path} is not UTF-8 YAML ({exc})') from None
+    path, data = read_language_file(path)
     if isinstance(data, dict):
         data = data.get('instructions')
     if not isinstance(data, list) or not data:

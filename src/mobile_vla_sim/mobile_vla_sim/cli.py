@@ -27,7 +27,7 @@ import numpy as np
 
 from mobile_vla.config import load_config, writable_folder
 from mobile_vla.language import read_instruction_pairs, scenario_phrasings
-from mobile_vla.scenarios import SCENARIOS, parse
+from mobile_vla.scenarios import GOAL_SCENARIOS, SCENARIOS, parse
 
 NS = 1_000_000_000
 
@@ -65,8 +65,23 @@ def _runner(args: argparse.Namespace):
     return load_policy(_policy(args))
 
 
-def _collect_instruction(scenario: str, seed: int, index: int) -> str:
-    """A training phrasing of the scenario's side, drawn per episode (fixed seed)."""
+def _scenarios(args: argparse.Namespace) -> tuple[str, ...]:
+    """The rooms ``--scenario`` names: scenario names, ``goal`` (the eight goal rooms)
+    or ``all`` (both families); none given: the original eight."""
+    if not args.scenario:
+        return SCENARIOS
+    names: list[str] = []
+    for value in args.scenario:
+        group = {'goal': GOAL_SCENARIOS, 'all': SCENARIOS + GOAL_SCENARIOS}.get(value)
+        names += group if group else [parse(value).name]
+    return tuple(dict.fromkeys(names))
+
+
+def _collect_instruction(scenario: str, seed: int, index: int) -> str | None:
+    """A training phrasing of the scenario's side, drawn per episode (fixed seed); a
+    goal room's names its target (None: the room's own, ``evaluate.instruction_for``)."""
+    if parse(scenario).goal:
+        return None
     phrasings = scenario_phrasings(scenario)
     return phrasings[int(np.random.default_rng([seed, index, 0x1A57]).integers(len(phrasings)))]
 
@@ -79,7 +94,7 @@ def _collect(args: argparse.Namespace) -> int:
     from mobile_vla_sim.workers import check_workers
 
     sim = _sim_config(args.set)
-    scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
+    scenarios = _scenarios(args)
     if args.episodes < 1:
         raise ValueError('--episodes must be at least 1')
     if not 0 <= args.start_spread <= 1.0:
@@ -165,7 +180,10 @@ def _eval_instructions(args: argparse.Namespace, sim, out: Path | None) -> int:
         instruction_table,
         write_instruction_report,
     )
+    from mobile_vla_sim.goals import is_goal_sets
 
+    if is_goal_sets(args.instructions):
+        return _eval_goal_sets(args, sim, out)
     pairs = read_instruction_pairs(args.instructions)  # before the model loads
     if args.scenario:
         wanted = {parse(s).name for s in args.scenario}
@@ -184,12 +202,36 @@ def _eval_instructions(args: argparse.Namespace, sim, out: Path | None) -> int:
     return 0
 
 
+def _eval_goal_sets(args: argparse.Namespace, sim, out: Path | None) -> int:
+    from mobile_vla_sim.goals import (
+        evaluate_goal_sets,
+        goal_table,
+        read_goal_sets,
+        write_goal_report,
+    )
+
+    entries = read_goal_sets(args.instructions)  # before the model loads
+    policy = _policy(args)
+    t0 = time.perf_counter()
+    report = evaluate_goal_sets(policy, entries, args.episodes_per_scenario, seed=args.seed,
+                                sim=sim, workers=args.workers, progress=_progress(args))
+    report['checkpoint'], report['instructions_file'] = args.checkpoint, args.instructions
+    report['wall_s'] = round(time.perf_counter() - t0, 2)
+    print(goal_table(report))
+    print(f'{len(report["runs"])} episodes in {report["wall_s"]:.1f} s')
+    if out is not None:
+        paths = write_goal_report(report, out)
+        print(f"report: {paths['report']}  table: {paths['table']}")
+    return 0
+
+
 def _progress(args: argparse.Namespace):
     def progress(result) -> None:
         if args.verbose:
             steps = f', plan {result.plan_state}' if result.plan_state else ''
+            wrong = f', reached the {result.wrong_object}' if result.wrong_object else ''
             print(f'  {result.scenario} seed {result.seed}: {result.outcome} '
-                  f'(side {result.passed_side}{steps}, {result.time_s:.1f} s) '
+                  f'(side {result.passed_side}{steps}{wrong}, {result.time_s:.1f} s) '
                   f'{result.instruction!r}', flush=True)
     return progress
 
@@ -208,7 +250,7 @@ def _eval(args: argparse.Namespace) -> int:
         return _eval_shifts(args, sim)
     if args.arrival:
         return _eval_arrival(args, sim)
-    scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
+    scenarios = _scenarios(args)
     out = writable_folder(args.out) if args.out else None  # before the evaluation
     policy = _policy(args)
     t0 = time.perf_counter()
@@ -238,7 +280,7 @@ def _eval_shifts(args: argparse.Namespace, sim) -> int:
     if args.record:
         raise ValueError('--record writes closed-loop runs of the trained rooms; not with '
                          '--shift')
-    scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
+    scenarios = _scenarios(args)
     out = writable_folder(args.out) if args.out else None
     policy = _policy(args)
     t0 = time.perf_counter()
@@ -261,7 +303,7 @@ def _eval_arrival(args: argparse.Namespace, sim) -> int:
 
     from mobile_vla_sim.robustness import arrival_table, evaluate_arrival
 
-    scenarios = tuple(parse(s).name for s in args.scenario) if args.scenario else SCENARIOS
+    scenarios = _scenarios(args)
     out = writable_folder(args.out) if args.out else None
     report = evaluate_arrival(_policy(args), args.arrival, args.episodes_per_scenario,
                               seed=args.seed, scenarios=scenarios, sim=sim,
@@ -315,6 +357,11 @@ def _live(args: argparse.Namespace) -> int:
     return 0
 
 
+SCENARIO_HELP = ('only these rooms, may repeat: a scenario name (1box_vert_left, a goal room '
+                 'goal_1box_vert_left), "goal" for the eight goal rooms, "all" for both '
+                 '(default: the original eight)')
+
+
 def add_sim_command(sub: argparse._SubParsersAction) -> None:
     from mobile_vla_sim import EVAL_SEED
 
@@ -340,7 +387,7 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--episodes', type=int, required=True)
     p.add_argument('--out', default='runs/sim_episodes')
     p.add_argument('--seed', type=int, default=0, help='first layout seed')
-    p.add_argument('--scenario', action='append', help='only these (default: all eight)')
+    p.add_argument('--scenario', action='append', help=SCENARIO_HELP)
     p.add_argument('--actions', choices=('discrete', 'continuous'), default='discrete',
                    help='key-map actions (magnitude 1.15) or continuous directions')
     p.add_argument('--gaze', choices=('ahead', 'cup'), default='ahead',
@@ -359,7 +406,8 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
     policy(p)
     p.add_argument('--scenario', required=True)
     p.add_argument('--instruction', default=None,
-                   help='default: a documented phrasing for the scenario side')
+                   help="default: a documented phrasing for the scenario's side (a goal "
+                        "room: naming its target)")
     p.add_argument('--seed', type=int, default=EVAL_SEED)
     p.add_argument('--driver', choices=('policy', 'expert'), default='policy')
     p.add_argument('--mode', choices=('vla', 'hybrid'), default='vla')
@@ -396,9 +444,10 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument('--instructions', default=None, metavar='FILE',
                    help='evaluate these (scenario, instruction) pairs instead (YAML list; '
                         '"heldout" = config/language/heldout.yaml); sequences get '
-                        'step-level success')
+                        'step-level success; a goal-set file ("goals_heldout") runs each '
+                        'set in goal rooms and reports it apart')
     p.add_argument('--seed', type=int, default=EVAL_SEED, help='first layout seed')
-    p.add_argument('--scenario', action='append', help='only these (default: all eight)')
+    p.add_argument('--scenario', action='append', help=SCENARIO_HELP)
     p.add_argument('--out', default=None, help='report.json, table.md, eval.png')
     p.add_argument('--record', action='store_true',
                    help='also write every run (episode, bag, video, top-down, summary)')

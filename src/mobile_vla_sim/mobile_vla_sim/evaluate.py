@@ -43,12 +43,18 @@ from mobile_vla_sim.session import (
     write_summary,
 )
 from mobile_vla_sim.workers import Failure, run_jobs
-from mobile_vla_sim.world import sample_layout
+from mobile_vla_sim.world import Layout, sample_layout
 
 
-def instruction_for(scenario: str, seed: int) -> str:
-    """The phrasing used for a seed (rotates through the documented set)."""
-    return parse(scenario).instruction(seed)
+def instruction_for(scenario: str, seed: int, layout: Layout | None = None) -> str:
+    """The phrasing used for a seed (rotates through the documented set). A goal room's
+    names its target (``layout``, else the seed's room): by kind alone when no other
+    object is of that kind, on every other round of phrasings with the colour too."""
+    sc = parse(scenario)
+    if not sc.goal:
+        return sc.instruction(seed)
+    layout = layout or sample_layout(scenario, seed)
+    return sc.instruction(seed, layout.describe_target(full=bool(seed // 5 % 2)))
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,7 @@ class EpisodeJob:
     #: time, so any worker writes the same file) and returns without the images.
     episodes: str | None = None
     until: str = 'reached'  # or 'plan_done': the run goes on until the plan is done
+    target: tuple[str, str] | None = None  # a goal room's target (kind, colour)
 
 
 def run_job(runner: PolicyRunner | None, job: EpisodeJob) -> RunResult:
@@ -115,6 +122,7 @@ def _run_job(runner: PolicyRunner | None, job: EpisodeJob, options: dict) -> Run
     return run_episode(job.scenario, job.seed, job.instruction, runner=runner,
                        driver=job.driver, sim=job.sim, start_ns=job.start_ns,
                        start_shift=job.start_shift, ranges=dict(job.ranges), shift=job.shift,
+                       target=job.target,
                        outputs=RunOutputs(Path(job.outputs)) if job.outputs else None,
                        **options)
 
@@ -122,8 +130,10 @@ def _run_job(runner: PolicyRunner | None, job: EpisodeJob, options: dict) -> Run
 def failed_run(job: EpisodeJob, reason: str) -> RunResult:
     """The result of a job that did not run to its end (its worker died, or it raised)."""
     scenario = parse(job.scenario)
+    layout = sample_layout(job.scenario, job.seed, dict(job.ranges), job.shift, job.target)
     return RunResult(scenario=scenario.name, seed=job.seed,
-                     instruction=job.instruction or instruction_for(job.scenario, job.seed),
+                     instruction=job.instruction or instruction_for(job.scenario, job.seed,
+                                                                    layout),
                      instructed_side=scenario.side, driver=job.driver, mode='vla',
                      outcome=f'failed: {reason}')
 
@@ -182,18 +192,19 @@ def run_episode(scenario: str, seed: int, instruction: str | None = None, *,
                 manual_window: tuple[float, float] | None = None,
                 start_ns: int = SIM_EPOCH_NS, start_shift: tuple[float, float] = (0.0, 0.0),
                 ranges: Mapping[str, tuple[float, float]] | None = None, shift: str = '',
-                **session_options) -> RunResult:
+                target: tuple[str, str] | None = None, **session_options) -> RunResult:
     """One closed-loop episode; with ``outputs`` it writes the episode, bag, MP4, PNG, JSON.
 
     ``start_shift`` moves the robot's start (x, y metres) within the room: data for a
     policy that takes over after a motion step of an instruction sequence. ``ranges``
-    draws those room factors from other ranges (a shift family named ``shift``).
+    draws those room factors from other ranges (a shift family named ``shift``);
+    ``target`` (kind, colour) is a goal room's target (``world.sample_layout``).
     """
-    layout = sample_layout(scenario, seed, ranges, shift)
+    layout = sample_layout(scenario, seed, ranges, shift, target)
     if start_shift != (0.0, 0.0):
         x, y, yaw = layout.robot
         layout = replace(layout, robot=(x + start_shift[0], y + start_shift[1], yaw))
-    text = instruction or instruction_for(scenario, seed)
+    text = instruction or instruction_for(scenario, seed, layout)
     writer = None
     if outputs is not None:
         outputs.prepare()
@@ -290,6 +301,7 @@ class ScenarioStats:
             'scenario': self.scenario, 'episodes': n,
             'success': _share(len(ok), n),
             'wrong_side': sum(r.wrong_side for r in self.runs),
+            'wrong_object': _share(sum(bool(r.wrong_object) for r in self.runs), n),
             'reached': _share(sum(r.reached for r in self.runs), n),
             **({'all_steps_done': _share(sum(all(d) for d in sequences), len(sequences)),
                 'steps_done': _share(sum(map(sum, sequences)), sum(map(len, sequences)))}
@@ -386,13 +398,15 @@ def instruction_table(report: dict) -> str:
     """An instruction report as a Markdown table."""
     sequences = any('all_steps_done' in row for row in report['instructions'])
     extra = ' all steps done |' if sequences else ''
-    lines = [f'| instruction | runs | success | wrong side | collisions | timeouts |{extra}',
-             '|---|---|---|---|---|---|' + ('---|' if sequences else '')]
+    lines = [f'| instruction | runs | success | wrong side | wrong object | collisions | '
+             f'timeouts | SPL |{extra}', '|---|---|---|---|---|---|---|---|'
+             + ('---|' if sequences else '')]
     for row in [*report['instructions'], report['overall']]:
         steps = (f" {row['all_steps_done']:.0%} |" if 'all_steps_done' in row else ' - |') \
             if sequences else ''
         lines.append(f"| {row['instruction']} | {row['episodes']} | {row['success']:.0%} | "
-                     f"{row['wrong_side']} | {row['collisions']:.0%} | {row['timeouts']:.0%} |"
+                     f"{row['wrong_side']} | {row['wrong_object']:.0%} | "
+                     f"{row['collisions']:.0%} | {row['timeouts']:.0%} | {row['spl']:.2f} |"
                      f'{steps}')
     return '\n'.join(lines)
 
@@ -402,7 +416,7 @@ def language_test(results: list[RunResult]) -> dict:
     by_room: dict[tuple[str, int], dict[str, RunResult]] = {}
     for r in results:
         sc = parse(r.scenario)
-        by_room.setdefault((f'{sc.boxes}box_{sc.orientation}', r.seed), {})[sc.side] = r
+        by_room.setdefault((sc.name.rsplit('_', 1)[0], r.seed), {})[sc.side] = r
     pairs = [room for room in by_room.values() if {'left', 'right'} <= set(room)]
     passed = sum(room['left'].on_instructed_side and room['right'].on_instructed_side
                  for room in pairs)
@@ -419,13 +433,13 @@ def language_test(results: list[RunResult]) -> dict:
 
 def table(report: dict) -> str:
     """The report as a Markdown table."""
-    head = ('| scenario | episodes | success | wrong side | collisions | timeouts | path m | '
-            'SPL | time s |\n|---|---|---|---|---|---|---|---|---|')
+    head = ('| scenario | episodes | success | wrong side | wrong object | collisions | '
+            'timeouts | path m | SPL | time s |\n|---|---|---|---|---|---|---|---|---|---|')
     lines = [head]
     for row in [*report['scenarios'], report['overall']]:
         lines.append(
             f"| {row['scenario']} | {row['episodes']} | {row['success']:.0%} | "
-            f"{row['wrong_side']} | {row['collisions']:.0%} | "
+            f"{row['wrong_side']} | {row['wrong_object']:.0%} | {row['collisions']:.0%} | "
             f"{row['timeouts']:.0%} | {row['path_length_m']:.2f} | {row['spl']:.2f} | "
             f"{row['time_s']:.2f} |")
     lang = report['language_test']

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mobile_vla.actions import ACTION_LIMIT
-from mobile_vla_sim.world import ROBOT_RADIUS, Layout
+from mobile_vla_sim.world import CORNER_MARGIN, LANE_CLEARANCE, ROBOT_RADIUS, Layout, lane_exit
 
 #: The translation keys of the original key map, as body-frame unit steps (x, y).
 KEYS: dict[str, tuple[int, int]] = {
@@ -53,8 +53,8 @@ GAZES = ('ahead', 'cup')
 class ExpertConfig:
     actions: str = 'discrete'
     speed: float = ACTION_LIMIT  # per axis: keys, and the larger axis of a continuous action
-    clearance: float = 0.25  # chassis to box along the lane, metres
-    corner_margin: float = 0.10  # extra room before and after the obstacle, metres
+    clearance: float = LANE_CLEARANCE  # chassis to box along the lane, metres
+    corner_margin: float = CORNER_MARGIN  # extra room before and after the obstacle, metres
     lookahead: float = 0.45  # pure-pursuit look-ahead along the route, metres
     stop_radius: float = 0.30  # stop when the robot centre is this close to the cup
     safety: float = 0.04  # a key may not bring the chassis closer than this to a box
@@ -112,12 +112,10 @@ def _segment_crosses_rect(p: np.ndarray, q: np.ndarray, rect: tuple) -> bool:
 def route(layout: Layout, side: str, clearance: float, corner_margin: float,
           start: np.ndarray | None = None) -> np.ndarray:
     """Waypoints (x, y): start, lane entry, lane exit, cup."""
-    x0, x1, y0, y1 = layout.obstacle_bounds()
-    offset = ROBOT_RADIUS + clearance
-    lane = y1 + offset if side == 'left' else y0 - offset
+    bounds = layout.obstacle_bounds()
+    exit_ = lane_exit(side, bounds, clearance, corner_margin)
     start = np.array(layout.robot[:2]) if start is None else start
-    entry = (x0 - ROBOT_RADIUS - corner_margin, lane)
-    exit_ = (x1 + ROBOT_RADIUS + corner_margin, lane)
+    entry = (bounds[0] - ROBOT_RADIUS - corner_margin, exit_[1])
     return np.array([start, entry, exit_, layout.cup], dtype=np.float64)
 
 

@@ -28,7 +28,7 @@ from mobile_vla.bus import Bus, publisher_of, subscribe_to
 from mobile_vla.config import ConfigError
 from mobile_vla.config import documented as _doc
 from mobile_vla.msgs import twist_to_action
-from mobile_vla.scenarios import SCENARIOS
+from mobile_vla.scenarios import GOAL_SCENARIOS, SCENARIOS
 from mobile_vla_camera.publisher import CameraConfig
 from mobile_vla_camera.sources import Frame
 from mobile_vla_camera.wiring import CameraWiring
@@ -49,7 +49,8 @@ PATH_STEP_M = 0.02
 class LiveSimConfig:
     """Parameters of the live simulator node."""
 
-    scenario: str = _doc('room layout: one of the eight scenarios', '1box_vert_left')
+    scenario: str = _doc('room layout: one of the eight scenarios, or a goal room '
+                         '(goal_1box_vert_left: objects to name)', '1box_vert_left')
     seed: int = _doc('layout seed (100000 and up were never trained on)', 100000)
     width: int = _doc('camera render width, pixels', 640)
     height: int = _doc('camera render height, pixels', 360)
@@ -60,9 +61,9 @@ class LiveSimConfig:
     cmd_timeout_s: float = _doc('a cmd_vel older than this stops the base', 0.5)
 
     def __post_init__(self) -> None:
-        if self.scenario not in SCENARIOS:
-            raise ConfigError(f'scenario must be one of {", ".join(SCENARIOS)}, got '
-                              f'{self.scenario!r}')
+        if self.scenario not in SCENARIOS + GOAL_SCENARIOS:
+            raise ConfigError(f'scenario must be one of {", ".join(SCENARIOS)}, or a goal '
+                              f'room (goal_ and one of them), got {self.scenario!r}')
         if not (16 <= self.width <= MAX_RENDER and 16 <= self.height <= MAX_RENDER):
             raise ConfigError(f'render size must be 16-{MAX_RENDER} pixels a side')
         for name, most in (('fps', 60.0), ('physics_rate_hz', 1000.0), ('odom_rate_hz', 200.0),
@@ -94,8 +95,15 @@ class LiveSimWiring:
         bus.timer(config.physics_rate_hz, self._physics, 'sim_robot/physics')
         bus.timer(config.fps, self._render, 'sim_robot/camera')
         bus.timer(config.odom_rate_hz, self._publish_odom, 'sim_robot/odom')
-        bus.log('info', f'simulated room {config.scenario} (seed {config.seed}): the cup is '
-                        f'{self.world.cup_distance():.2f} m away')
+        self._reached: set[int] = set()
+        if self.layout.objects:
+            bus.log('info', f'simulated room {config.scenario} (seed {config.seed}): ' + ', '.join(
+                f'the {o.describe()} {self.world.object_distance(k):.2f} m away'
+                for k, o in enumerate(self.layout.objects)) +
+                f'; try "go to the {self.layout.describe_target()}"')
+        else:
+            bus.log('info', f'simulated room {config.scenario} (seed {config.seed}): the cup '
+                            f'is {self.world.cup_distance():.2f} m away')
 
     def _on_cmd_vel(self, msg: Any) -> None:
         action = twist_to_action(msg)
@@ -115,7 +123,12 @@ class LiveSimWiring:
         pose = self.world.pose()
         if np.hypot(*(pose[:2] - self._path[-1])) > PATH_STEP_M:
             self._path.append(tuple(pose[:2]))
-        if not self.reached and self.world.cup_distance() < SUCCESS_RADIUS:
+        if self.layout.objects:
+            for k, goal in enumerate(self.layout.objects):
+                if k not in self._reached and self.world.object_distance(k) < SUCCESS_RADIUS:
+                    self._reached.add(k)
+                    self.bus.log('info', f'the robot reached the {goal.describe()}')
+        elif not self.reached and self.world.cup_distance() < SUCCESS_RADIUS:
             self.reached = True
             side = passed_side(np.array(self._path + [tuple(pose[:2])]), self.layout)
             self.bus.log('info', 'the robot reached the cup' + (

@@ -35,6 +35,7 @@ from mobile_vla.config import ConfigError, to_params
 from mobile_vla.episode import Episode
 from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, NodeSpec
 from mobile_vla.msgs import twist_to_action
+from mobile_vla.objects import targets_in
 from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla.replay import OutputSink, ReplayExecutor
 from mobile_vla.scenarios import parse
@@ -106,9 +107,14 @@ class RunResult:
     instructed_side: str
     driver: str
     mode: str
-    reached: bool = False  # the cup, on any side
+    reached: bool = False  # the cup (a goal room: the named object), on any side
     collision: bool = False
-    outcome: str = 'running'  # reached, collision, timeout, episode_done
+    outcome: str = 'running'  # reached, collision, timeout, episode_done, wrong_object,
+    # not_found (a goal room without the named object: the time passed, nothing reached)
+    goal: bool = False  # a goal room: the words chose the object, not the side
+    target: str = ''  # a goal room: what the words name ("blue ball")
+    absent: bool = False  # a goal room that holds no object the words name
+    wrong_object: str = ''  # the object reached that the words did not name
     time_s: float = 0.0
     reached_at_s: float | None = None
     path: list[tuple[float, float]] = field(default_factory=list)
@@ -134,18 +140,25 @@ class RunResult:
 
     @property
     def success(self) -> bool:
-        """Reached the cup AND passed the obstacle on the instructed side."""
-        return self.reached and self.passed_side == self.instructed_side
+        """Reached the cup AND passed the obstacle on the instructed side. In a goal room:
+        reached the named object and no other first (any side); when the room holds no
+        such object, reached nothing and hit nothing (not found, or the plan refused)."""
+        if self.absent:
+            return not (self.wrong_object or self.collision or self.outcome.startswith('failed'))
+        if self.wrong_object:
+            return False
+        return self.reached and (self.goal or self.passed_side == self.instructed_side)
 
     @property
     def wrong_side(self) -> bool:
-        """Reached the cup having passed on the other side."""
-        return self.reached and self.passed_side not in (None, self.instructed_side)
+        """Reached the cup having passed on the other side (no side is asked in a goal room)."""
+        return not self.goal and self.reached and \
+            self.passed_side not in (None, self.instructed_side)
 
     @property
     def spl(self) -> float:
         """Success weighted by (shortest path / max(path, shortest)), Anderson et al. 2018."""
-        if not self.success:
+        if not self.success or not self.reached:
             return 0.0
         return self.shortest_m / max(self.path_length, self.shortest_m)
 
@@ -159,6 +172,8 @@ class RunResult:
             'scenario': self.scenario, 'seed': self.seed, 'instruction': self.instruction,
             'instructed_side': self.instructed_side, 'driver': self.driver, 'mode': self.mode,
             'success': self.success, 'reached': self.reached, 'wrong_side': self.wrong_side,
+            'goal': self.goal, 'target': self.target, 'absent': self.absent,
+            'wrong_object': self.wrong_object,
             'collision': self.collision, 'outcome': self.outcome,
             'time_s': round(self.time_s, 4), 'reached_at_s': self.reached_at_s,
             'path_length_m': round(self.path_length, 4), 'shortest_m': round(self.shortest_m, 4),
@@ -215,9 +230,15 @@ class SimSession:
         self.manual_window = manual_window
         self.result = RunResult(layout.scenario, layout.seed, self.instruction,
                                 self.scenario.side, driver, self.mode,
-                                layout=layout.to_dict())
-        self.result.shortest_m = shortest_path_length(layout, self.scenario.side,
-                                                      self.sim.success_radius)
+                                layout=layout.to_dict(), goal=bool(layout.objects))
+        #: Goal objects the words name (a goal room), and the others.
+        self._named = named_objects(layout, self.instruction)
+        if layout.objects:
+            self.result.target = ' or '.join(layout.objects[k].describe()
+                                             for k in self._named) or \
+                described_target(self.instruction)
+            self.result.absent = not self._named
+        self.result.shortest_m = self._shortest()
         self._video_path = video
         self._video: cv2.VideoWriter | None = None
         self._decision = np.zeros(3)
@@ -288,17 +309,49 @@ class SimSession:
         self.result.path.append((float(pose[0]), float(pose[1])))
         now = self._seconds(t_ns)
         self.result.time_s = now
+        other = self._other_reached() if not self.result.reached else ''
         if self.world.collided:
             self.result.collision = True
             self._end('collision')
-        elif self.result.reached_at_s is None and \
-                self.world.cup_distance() < self.sim.success_radius:
+        elif other:
+            self.result.wrong_object = other
+            if self.driver == 'policy':
+                self._end('wrong_object')
+        elif self.result.reached_at_s is None and self._goal_reached():
             self.result.reached_at_s = round(now, 4)
             self.result.reached = True
             if self.driver == 'policy' and self.until == 'reached':
                 self._end('reached')
         elif now >= self.sim.time_limit_s:
-            self._end('timeout' if not self.result.reached else 'reached')
+            self._end('reached' if self.result.reached else
+                      'not_found' if self.result.absent else 'timeout')
+
+    def _shortest(self) -> float:
+        """The SPL reference: around the obstacle on the instructed side to the cup; in a
+        goal room, the shorter side to the nearest named object (0 when none is there)."""
+        radius = self.sim.success_radius
+        if not self.layout.objects:
+            return shortest_path_length(self.layout, self.scenario.side, radius)
+        return min((shortest_path_length(replace(self.layout, cup=self.layout.objects[k].center),
+                                         side, radius)
+                    for side in ('left', 'right') for k in self._named), default=0.0)
+
+    def _goal_reached(self) -> bool:
+        """Within ``success_radius`` of the cup, or of an object the words name."""
+        if not self.layout.objects:
+            return self.world.cup_distance() < self.sim.success_radius
+        return any(self.world.object_distance(k) < self.sim.success_radius
+                   for k in self._named)
+
+    def _other_reached(self) -> str:
+        """The first object the words do not name that the robot is at ('' if none)."""
+        if self.result.wrong_object:
+            return ''
+        for k, goal in enumerate(self.layout.objects):
+            if k not in self._named and \
+                    self.world.object_distance(k) < self.sim.success_radius:
+                return goal.describe()
+        return ''
 
     def _end(self, outcome: str) -> None:
         if self.result.outcome == 'running':
@@ -383,7 +436,8 @@ class SimSession:
         try:
             self.executor.run(inputs, start_ns=self.start_ns, end_ns=end_ns)
             if self.result.outcome == 'running':
-                self.result.outcome = 'reached' if self.result.reached else 'timeout'
+                self.result.outcome = 'reached' if self.result.reached else \
+                    'not_found' if self.result.absent else 'timeout'
             if self.recorder is not None and self.recorder.recording:
                 stop = self.recorder.on_control('stop', self._last_physics_ns / NS)
                 if stop.episode is not None:
@@ -440,6 +494,27 @@ class SimSession:
         if not cv2.imwrite(str(path), image):
             raise OSError(f'could not write {path}')
         return path
+
+
+def named_objects(layout: Layout, instruction: str) -> tuple[int, ...]:
+    """The goal objects of ``layout`` that ``instruction`` names as its (last) target, by
+    kind and colour, a synonym naming its kind ("mug": the cup); the room's own target
+    when the words name no object ("go to the goal"); () when the room holds none of
+    what they name, or when it is no goal room."""
+    if not layout.objects:
+        return ()
+    targets = targets_in(instruction.lower())
+    if not targets:
+        return (layout.target,)
+    named = targets[-1]
+    return tuple(k for k, goal in enumerate(layout.objects) if goal.kind == named.kind
+                 and (not named.colour or goal.colour == named.colour))
+
+
+def described_target(instruction: str) -> str:
+    """What ``instruction`` names as its last target, in words ('' when nothing)."""
+    targets = targets_in(instruction.lower())
+    return targets[-1].describe() if targets else ''
 
 
 def write_summary(result: RunResult, path: Path) -> Path:

@@ -1,5 +1,13 @@
 """The MuJoCo world: a floor, one or two boxes, a cup, clutter, walls and the robot.
 
+A goal room (``goal_*`` scenarios) holds one to four goal objects in place of the
+lone cup: a cup, ball, bottle, cone or crate, each in one of ``GOAL_COLOURS``, no
+two alike. The target is one of the objects on the scenario's side, so the left and
+right variants of a seed with objects on both sides are the same room with another
+object named. Objects are placed beyond the obstacle with room between them (the
+approach to any one never passes within ``GOAL_SPACING`` of another), and they do
+not collide: reaching one that was not named is ``wrong_object``.
+
 World frame: the robot starts near the origin facing +x; +y is its left. A room is
 drawn per (scenario, seed) from the training ranges in ``FACTORS``; the side of a
 scenario never changes the room (only the instruction says which way to go), so the
@@ -26,7 +34,7 @@ import colorsys
 import math
 import os
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping
 
 import cv2
@@ -49,6 +57,9 @@ PHYSICS_DT = 0.005
 #: the lane at the key map's speed), and between the obstacle and the cup, metres:
 #: boxes shrink along x when a near cup leaves less.
 OBSTACLE_FRONT, OBSTACLE_BACK = 0.70, 0.45
+#: The route around the obstacle: chassis to box along the lane, and extra room before
+#: and after the obstacle, metres (the expert's defaults; goal objects keep clear of it).
+LANE_CLEARANCE, CORNER_MARGIN = 0.25, 0.10
 
 #: Procedural textures of the floor, the boxes and the walls.
 TEXTURES = ('plain', 'checker', 'stripes', 'noise')
@@ -59,6 +70,28 @@ CUP_COLOURS: dict[str, tuple[float, float, float]] = {
     'red': (0.85, 0.08, 0.08), 'orange': (0.95, 0.45, 0.05), 'yellow': (0.92, 0.82, 0.10),
     'blue': (0.10, 0.25, 0.85), 'green': (0.10, 0.65, 0.20), 'purple': (0.55, 0.15, 0.70),
 }
+
+
+#: The goal kinds of a goal room (``mobile_vla.objects.KINDS`` names them), each with
+#: its nominal size (radius or half-width, height), metres, before ``goal_size``.
+GOAL_SIZES: dict[str, tuple[float, float]] = {
+    'cup': (0.050, 0.12), 'ball': (0.070, 0.14), 'bottle': (0.042, 0.22),
+    'cone': (0.085, 0.24), 'crate': (0.090, 0.15),
+}
+GOAL_KINDS: tuple[str, ...] = tuple(GOAL_SIZES)
+#: Goal object colours: the cup colours, one definition.
+GOAL_COLOURS = CUP_COLOURS
+#: Colour x kind pairs no training room holds (the compositional held-out set; each
+#: colour and each kind is seen in training, never together). ``sample_layout`` draws
+#: one only as the target it is asked for (``target=``).
+HELDOUT_PAIRS: frozenset[tuple[str, str]] = frozenset({
+    ('cup', 'green'), ('ball', 'red'), ('bottle', 'yellow'), ('cone', 'blue'),
+    ('crate', 'purple')})
+#: Least distance between goal objects, and between the straight approach to one and
+#: any other, metres: more than the success radius plus how far a driver on the key map
+#: strays from a straight line, so reaching one never reaches another.
+GOAL_SPACING = 0.95
+GOAL_APPROACH_CLEARANCE = 0.85
 
 
 @dataclass(frozen=True)
@@ -133,7 +166,20 @@ FACTORS: dict[str, Factor] = {
     'clutter': Factor(0.0, 3.99, 'objects off the path (whole number drawn)', (0.0, 12.0)),
     'clutter_y': Factor(1.35, 2.6, 'clutter distance from the centre line, either side',
                         (0.9, 4.0), True),
+    # goal rooms only
+    'goal_count': Factor(1.0, 4.99, 'goal objects in a goal room (whole number drawn)',
+                         (1.0, 4.99)),
+    'goal_y': Factor(0.48, 1.7, "goal object's distance from the obstacle's centre "
+                     'line, on its side (each object)', (0.48, 2.5)),
+    'goal_depth': Factor(-0.4, 1.2, 'goal object x beyond the cup distance (each object; '
+                         'no farther than the farthest training cup)',
+                         (-1.0, 2.0)),
+    'goal_size': Factor(0.80, 1.25, "scale of a goal object's nominal size (each object)",
+                        (0.4, 2.5)),
 }
+
+#: The factors only goal rooms draw (a room of the original eight records none of them).
+GOAL_FACTORS: frozenset[str] = frozenset(name for name in FACTORS if name.startswith('goal_'))
 
 #: Box full sizes (along x, along y, height) per box arrangement, before ``box_scale``.
 BOX_SIZES: dict[str, tuple[tuple[float, float], ...]] = {
@@ -188,7 +234,13 @@ def ranges_table() -> str:
                   f'Cup colours: {", ".join(CUP_COLOURS)}. Box sizes before `box_scale` (x, y, '
                   'z, metres): ' + '; '.join(
                       f'`{k}` ' + ', '.join(f'{a:g}-{b:g}' for a, b in v)
-                      for k, v in BOX_SIZES.items()) + '.']
+                      for k, v in BOX_SIZES.items()) + '.',
+              '', f'Goal rooms: {", ".join(GOAL_KINDS)} in the cup colours, no two alike in '
+                  'a room; nominal size (radius or half-width, height, metres) before '
+                  '`goal_size`: ' + '; '.join(f'{k} {r:g}, {h:g}'
+                                              for k, (r, h) in GOAL_SIZES.items()) + '. '
+                  'Never in a training room (the held-out pairs): ' + ', '.join(
+                      f'{c} {k}' for k, c in sorted(HELDOUT_PAIRS)) + '.']
     return '\n'.join(lines) + '\n'
 
 
@@ -215,11 +267,29 @@ class Clutter:
 
 
 @dataclass(frozen=True)
+class GoalObject:
+    """A goal object of a goal room (it does not collide: it can be reached, not hit)."""
+
+    kind: str  # one of GOAL_KINDS
+    colour: str  # one of GOAL_COLOURS
+    center: tuple[float, float]
+    radius: float  # radius, or half-width of a crate
+    height: float
+    rgb: tuple[float, float, float]
+
+    def describe(self) -> str:
+        return f'{self.colour} {self.kind}'
+
+
+@dataclass(frozen=True)
 class Layout:
     """One randomised room: everything the world needs to be built the same again.
 
     ``factors`` holds every drawn factor value (``FACTORS``), the rest is derived
     from them; ``shift`` names the shift family the room was drawn under ('' = none).
+    In a goal room ``objects`` holds the goal objects and ``target`` the index of the
+    one the scenario names; ``cup`` (and its size and colour) is then the target's, so
+    everything that drives to or measures "the goal" works in both kinds of room.
     """
 
     scenario: str
@@ -233,6 +303,8 @@ class Layout:
     factors: dict[str, float] = field(default_factory=dict)
     clutter: tuple[Clutter, ...] = ()
     shift: str = ''
+    objects: tuple[GoalObject, ...] = ()
+    target: int = -1
 
     @property
     def parsed(self) -> Scenario:
@@ -249,6 +321,15 @@ class Layout:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def describe_target(self, full: bool = False) -> str:
+        """How the words name this room's target: its kind when no other object is of
+        that kind (``full``: with the colour anyway), else colour and kind."""
+        if not self.objects:
+            return 'cup'
+        goal = self.objects[self.target]
+        alone = sum(o.kind == goal.kind for o in self.objects) == 1
+        return goal.kind if alone and not full else goal.describe()
 
 
 def _nominal(name: str) -> float:
@@ -272,9 +353,13 @@ class _Draw:
     def rng(self, name: str) -> np.random.Generator:
         return np.random.default_rng([self.base, 0x5EED, zlib.crc32(name.encode())])
 
+    def range(self, name: str) -> tuple[float, float]:
+        factor = FACTORS[name]
+        return self.ranges.get(name, (factor.low, factor.high))
+
     def __call__(self, name: str) -> float:
         factor = FACTORS[name]
-        low, high = self.ranges.get(name, (factor.low, factor.high))
+        low, high = self.range(name)
         rng = self.rng(name)
         value = float(rng.uniform(low, high))
         if factor.symmetric and rng.random() < 0.5:
@@ -289,10 +374,18 @@ def _hsv(hue: float, saturation: float, value: float) -> tuple[float, float, flo
 
 def sample_layout(scenario: str, seed: int,
                   ranges: Mapping[str, tuple[float, float]] | None = None,
-                  shift: str = '') -> Layout:
+                  shift: str = '', target: tuple[str, str] | None = None) -> Layout:
     """The room of ``scenario`` for ``seed``, drawn from ``FACTORS`` with ``ranges``
-    (checked by ``check_ranges``) in place of those factors' training ranges."""
+    (checked by ``check_ranges``) in place of those factors' training ranges.
+
+    ``target`` (kind, colour) makes a goal room's target that object, a held-out pair
+    included (``HELDOUT_PAIRS``; colour '': one training pairs with the kind); no other
+    object in the room is of its kind. The rest of the room is the seed's."""
     sc = parse(scenario)
+    if target is not None:
+        check_goal_pair(target)
+        if not sc.goal:
+            raise ValueError(f'{sc.name} has no goal objects: a target needs a goal_* room')
     draw = _Draw(layout_seed(sc, seed), check_ranges(ranges or {}))
     robot = (draw('robot_x'), draw('robot_y'), math.radians(draw('robot_yaw_deg')))
     cup_x = robot[0] + draw('cup_distance')
@@ -343,14 +436,117 @@ def sample_layout(scenario: str, seed: int,
                  'sensor_exposure', 'sensor_white_balance', 'background', 'background_hue',
                  'background_value', 'cup_radius', 'cup_height'):
         draw(name)
-    clutter = _clutter(draw, cup_x)
-    return Layout(
+    clutter = _clutter(draw, cup_x, ('capsule',) if sc.goal else ('sphere', 'box', 'capsule'))
+    layout = Layout(
         scenario=sc.name, seed=int(seed), robot=robot, cup=cup,
         cup_radius=draw.values['cup_radius'], cup_height=draw.values['cup_height'],
         cup_rgb=cup_rgb, boxes=boxes, factors=dict(draw.values), clutter=clutter, shift=shift)
+    if not sc.goal:
+        return layout
+    objects, index = _goal_objects(draw, sc.side, cup_x, layout.obstacle_bounds(), target)
+    goal = objects[index]
+    return replace(layout, cup=goal.center, cup_radius=goal.radius, cup_height=goal.height,
+                   cup_rgb=goal.rgb, factors=dict(draw.values), objects=objects, target=index)
 
 
-def _clutter(draw: _Draw, cup_x: float) -> tuple[Clutter, ...]:
+def check_goal_pair(pair: tuple[str, str]) -> tuple[str, str]:
+    """A (kind, colour) the world can build (colour '': any training pairs with the
+    kind); a ValueError naming the known ones if not."""
+    kind, colour = pair
+    if kind not in GOAL_SIZES:
+        raise ValueError(f'unknown goal kind {kind!r}; known: {", ".join(GOAL_KINDS)}')
+    if colour and colour not in GOAL_COLOURS:
+        raise ValueError(f'unknown goal colour {colour!r}; known: {", ".join(GOAL_COLOURS)}')
+    return kind, colour
+
+
+def _goal_objects(draw: _Draw, side: str, cup_x: float,
+                  obstacle: tuple[float, float, float, float],
+                  target: tuple[str, str] | None) -> tuple[tuple[GoalObject, ...], int]:
+    """The goal objects of a goal room and the index of the target.
+
+    Nothing here depends on the scenario's side but the choice of target (and the one
+    object's side in a room of one), so left and right share the room. Each object
+    stands beyond the obstacle, ``GOAL_SPACING`` from the others, with a clear approach
+    from the lane past the obstacle; a draw that cannot be placed is left out."""
+    count = int(draw('goal_count'))
+    x0, x1, y0, y1 = obstacle
+    # no farther than the farthest training cup, unless the room's cup is (a shift)
+    farthest = max(cup_x, cup_x - draw.values['cup_distance'] + FACTORS['cup_distance'].high)
+    middle = (y0 + y1) / 2
+    rng = draw.rng('goal_objects')
+    pairs = [(k, c) for k in GOAL_KINDS for c in GOAL_COLOURS if (k, c) not in HELDOUT_PAIRS]
+    order = rng.permutation(len(pairs))
+    chosen = [pairs[i] for i in order[:count]]
+    sides = [side] if count == 1 else [('left', 'right')[k % 2] for k in range(count)]
+    placed: list[GoalObject] = []
+    for (kind, colour), where in zip(chosen, sides, strict=True):
+        sign = 1.0 if where == 'left' else -1.0
+        exit_ = np.array(lane_exit(where, obstacle))
+        radius, height = (v * float(rng.uniform(*draw.range('goal_size')))
+                          for v in GOAL_SIZES[kind])
+        for _ in range(40):
+            depth = float(rng.uniform(*draw.range('goal_depth')))
+            center = np.array([max(min(cup_x + depth, farthest), x1 + OBSTACLE_BACK),
+                               middle + sign * float(rng.uniform(*draw.range('goal_y')))])
+            if all(np.linalg.norm(center - o.center) >= GOAL_SPACING
+                   and _segment_point_distance(exit_, center, np.array(o.center))
+                   >= GOAL_APPROACH_CLEARANCE
+                   and _segment_point_distance(np.array(lane_exit(
+                       'left' if o.center[1] > middle else 'right', obstacle)),
+                       np.array(o.center), center) >= GOAL_APPROACH_CLEARANCE
+                   for o in placed):
+                rgb = tuple(float(np.clip(v + d, 0.0, 1.0)) for v, d in zip(
+                    GOAL_COLOURS[colour], rng.uniform(-0.06, 0.06, 3), strict=True))
+                placed.append(GoalObject(kind, colour, (float(center[0]), float(center[1])),
+                                         radius, height, rgb))
+                break
+    on_side = [k for k, o in enumerate(placed)
+               if (o.center[1] > middle) == (side == 'left')]
+    index = on_side[int(draw.rng(f'goal_target_{side}').integers(len(on_side)))]
+    if target is not None:
+        placed[index] = _as_target(placed[index], target, draw.rng('goal_target_colour'))
+        kind = placed[index].kind
+        for k, other in enumerate(placed):  # the target's kind is its own in the room
+            if k != index and other.kind == kind:
+                taken = {(o.kind, o.colour) for o in placed}
+                free = [p for p in pairs if p[0] != kind and p not in taken]
+                placed[k] = _as_target(other, free[int(rng.integers(len(free)))], rng)
+    return tuple(placed), index
+
+
+def _as_target(goal: GoalObject, pair: tuple[str, str],
+               rng: np.random.Generator) -> GoalObject:
+    """``goal`` made the (kind, colour) ``pair`` at its place and scale; a colour left
+    empty is one that training rooms pair with the kind."""
+    kind, colour = pair
+    if not colour:
+        trained = [c for c in GOAL_COLOURS if (kind, c) not in HELDOUT_PAIRS]
+        colour = trained[int(rng.integers(len(trained)))]
+    scale = goal.radius / GOAL_SIZES[goal.kind][0]
+    radius, height = (v * scale for v in GOAL_SIZES[kind])
+    return replace(goal, kind=kind, colour=colour, radius=radius, height=height,
+                   rgb=GOAL_COLOURS[colour])
+
+
+def lane_exit(side: str, obstacle: tuple[float, float, float, float],
+              clearance: float = LANE_CLEARANCE,
+              corner_margin: float = CORNER_MARGIN) -> tuple[float, float]:
+    """Where the lane past the obstacle (x0, x1, y0, y1) ends on ``side``: the route's
+    last corner before the goal (``mobile_vla_sim.expert.route``)."""
+    x0, x1, y0, y1 = obstacle
+    offset = ROBOT_RADIUS + clearance
+    return (x1 + ROBOT_RADIUS + corner_margin, y1 + offset if side == 'left' else y0 - offset)
+
+
+def _segment_point_distance(a: np.ndarray, b: np.ndarray, point: np.ndarray) -> float:
+    ab = b - a
+    t = float(np.clip((point - a) @ ab / max(float(ab @ ab), 1e-12), 0.0, 1.0))
+    return float(np.linalg.norm(a + t * ab - point))
+
+
+def _clutter(draw: _Draw, cup_x: float, shapes: tuple[str, ...]) -> tuple[Clutter, ...]:
+    """Objects off the path; in a goal room only shapes no goal kind has."""
     count = int(abs(draw('clutter')))
     span = draw('clutter_y')  # drawn once: the factor's value, recorded
     rng = draw.rng('clutter_items')
@@ -360,7 +556,7 @@ def _clutter(draw: _Draw, cup_x: float) -> tuple[Clutter, ...]:
     for k in range(count):
         y = float(rng.uniform(low, high)) * (1 if (k + (span > 0)) % 2 else -1)
         items.append(Clutter(
-            shape=_choice(('sphere', 'box', 'capsule'), float(rng.random())),
+            shape=_choice(shapes, float(rng.random())),
             center=(float(rng.uniform(0.3, cup_x + 1.0)), y),
             size=float(rng.uniform(0.06, 0.18)),
             rgb=_hsv(float(rng.random()), float(rng.uniform(0, 0.9)),
@@ -455,6 +651,15 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None
         f'    <material name="box{i}" texture="box{i}" texuniform="true" texrepeat="3 3"/>'
         for i, b in enumerate(layout.boxes))
     clutter = '\n'.join(_clutter_geom(i, c) for i, c in enumerate(layout.clutter))
+    if layout.objects:
+        goals = '\n'.join(_goal_geoms(i, o) for i, o in enumerate(layout.objects))
+        box_assets += ''.join(_cone_mesh(i, o) for i, o in enumerate(layout.objects)
+                              if o.kind == 'cone')
+    else:
+        goals = (f'    <geom name="cup" type="cylinder" contype="0" conaffinity="0" '
+                 f'pos="{_f((*layout.cup, layout.cup_height / 2))}" '
+                 f'size="{_f((layout.cup_radius, layout.cup_height / 2))}" '
+                 f'rgba="{_f((*layout.cup_rgb, 1))}"/>')
     x, y, yaw = layout.robot
     walls = ''
     background = _choice(BACKGROUNDS, layout.factor('background'))
@@ -498,10 +703,7 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None
 {boxes}
 {clutter}
 {walls}
-    <geom name="cup" type="cylinder" contype="0" conaffinity="0"
-          pos="{_f((*layout.cup, layout.cup_height / 2))}"
-          size="{_f((layout.cup_radius, layout.cup_height / 2))}"
-          rgba="{_f((*layout.cup_rgb, 1))}"/>
+{goals}
     <camera name="top" pos="{top_x:.4g} 0 8" xyaxes="0 -1 0 1 0 0" projection="orthographic"
             fovy="{extent:.4g}"/>
     <body name="robot" pos="{_f((x, y, ROBOT_HALF_HEIGHT + 0.01))}">
@@ -524,6 +726,37 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None
   </actuator>
 </mujoco>
 """
+
+
+def _goal_geoms(i: int, goal: GoalObject) -> str:
+    """The geoms of goal object ``i`` (named ``goal<i>``; a bottle has a neck, too)."""
+    r, h, (x, y) = goal.radius, goal.height, goal.center
+    common = f'contype="0" conaffinity="0" rgba="{_f((*goal.rgb, 1))}"'
+    if goal.kind == 'cup':
+        shapes = [f'type="cylinder" pos="{_f((x, y, h / 2))}" size="{_f((r, h / 2))}"']
+    elif goal.kind == 'ball':
+        shapes = [f'type="sphere" pos="{_f((x, y, r))}" size="{r:.6g}"']
+    elif goal.kind == 'bottle':  # a body and a narrow neck
+        body = 0.72 * h
+        shapes = [f'type="cylinder" pos="{_f((x, y, body / 2))}" size="{_f((r, body / 2))}"',
+                  f'type="cylinder" pos="{_f((x, y, body + (h - body) / 2))}" '
+                  f'size="{_f((0.4 * r, (h - body) / 2))}"']
+    elif goal.kind == 'cone':
+        shapes = [f'type="mesh" mesh="cone{i}" pos="{_f((x, y, 0.0))}"']
+    elif goal.kind == 'crate':
+        shapes = [f'type="box" pos="{_f((x, y, h / 2))}" size="{_f((r, r, h / 2))}"']
+    else:
+        raise ValueError(f'unknown goal kind {goal.kind!r}; known: {", ".join(GOAL_KINDS)}')
+    return '\n'.join(f'    <geom name="goal{i}{"_" + str(k) if k else ""}" {shape} {common}/>'
+                     for k, shape in enumerate(shapes))
+
+
+def _cone_mesh(i: int, goal: GoalObject, sides: int = 24) -> str:
+    """A cone's mesh asset: a ring of base vertices and the apex (MuJoCo takes the hull)."""
+    angles = np.linspace(0.0, 2 * np.pi, sides, endpoint=False)
+    ring = [(goal.radius * math.cos(a), goal.radius * math.sin(a), 0.0) for a in angles]
+    return (f'\n    <mesh name="cone{i}" '
+            f'vertex="{_f(v for point in [*ring, (0.0, 0.0, goal.height)] for v in point)}"/>')
 
 
 def _clutter_geom(i: int, item: Clutter) -> str:
@@ -620,7 +853,12 @@ class SimWorld:
         return np.array([c * vx + s * vy, -s * vx + c * vy, wz])
 
     def cup_distance(self) -> float:
+        """Robot centre to the cup (a goal room: to its target), metres."""
         return float(np.hypot(*(self.pose()[:2] - np.array(self.layout.cup))))
+
+    def object_distance(self, index: int) -> float:
+        """Robot centre to goal object ``index`` of a goal room, metres."""
+        return float(np.hypot(*(self.pose()[:2] - np.array(self.layout.objects[index].center))))
 
     def in_contact(self) -> bool:
         """The chassis touches a box (floor and cup do not collide)."""

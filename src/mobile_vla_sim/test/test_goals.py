@@ -1,0 +1,182 @@
+"""Goal rooms: objects to name, the expert to the named one, wrong object, not found."""
+
+import numpy as np
+import pytest
+
+from mobile_vla.config import ConfigError
+from mobile_vla.objects import KINDS
+from mobile_vla.scenarios import GOAL_SCENARIOS, SCENARIOS, ScenarioError, parse
+from mobile_vla_sim.evaluate import instruction_for, run_episode
+from mobile_vla_sim.goals import goal_jobs, read_goal_sets
+from mobile_vla_sim.session import SimConfig, named_objects
+from mobile_vla_sim.world import (
+    FACTORS,
+    GOAL_COLOURS,
+    GOAL_KINDS,
+    GOAL_SPACING,
+    HELDOUT_PAIRS,
+    OBSTACLE_BACK,
+    SimWorld,
+    sample_layout,
+)
+
+SMALL = SimConfig(width=64, height=48)
+
+
+def test_goal_scenarios_keep_the_original_eight_and_their_meaning():
+    assert len(GOAL_SCENARIOS) == 8 and set(SCENARIOS).isdisjoint(GOAL_SCENARIOS)
+    sc = parse('goal_2box_hori_right')
+    assert sc.goal and (sc.boxes, sc.orientation, sc.side) == (2, 'hori', 'right')
+    assert not parse('2box_hori_right').goal
+    assert parse('goal_1box_vert_left').mirrored.name == 'goal_1box_vert_right'
+    with pytest.raises(ScenarioError, match='names the target'):
+        sc.instruction()
+    assert sc.instruction(0, 'blue ball') == 'go to the blue ball'
+    with pytest.raises(ScenarioError, match='goal room'):
+        parse('goal_3box_vert_left')
+    # the world builds every kind the planner can name
+    assert set(GOAL_KINDS) <= set(KINDS)
+
+
+@pytest.mark.parametrize('name', GOAL_SCENARIOS)
+def test_goal_rooms_hold_one_to_four_objects_apart_beyond_the_obstacle(name):
+    sc = parse(name)
+    counts = set()
+    for seed in range(30):
+        lay = sample_layout(name, seed)
+        counts.add(len(lay.objects))
+        assert 1 <= len(lay.objects) <= 4
+        pairs = [(o.kind, o.colour) for o in lay.objects]
+        assert len(set(pairs)) == len(pairs)  # no two alike
+        assert not set(pairs) & HELDOUT_PAIRS  # never a held-out pair unless asked
+        x0, x1, y0, y1 = lay.obstacle_bounds()
+        for i, a in enumerate(lay.objects):
+            assert a.kind in GOAL_KINDS and a.colour in GOAL_COLOURS
+            assert a.center[0] >= x1 + OBSTACLE_BACK - 1e-9
+            for b in lay.objects[i + 1:]:
+                assert np.hypot(*np.subtract(a.center, b.center)) >= GOAL_SPACING
+        goal = lay.objects[lay.target]
+        # the target stands on the scenario's side, and "cup" is the target
+        assert (goal.center[1] > (y0 + y1) / 2) == (sc.side == 'left')
+        assert lay.cup == goal.center and lay.cup_rgb == goal.rgb
+        # the room's words name it, and name only it
+        assert named_objects(lay, instruction_for(name, seed, lay)) == (lay.target,)
+        # no clutter looks like a goal kind
+        assert {c.shape for c in lay.clutter} <= {'capsule'}
+    assert len(counts) >= 3
+
+
+def test_left_and_right_share_a_room_with_objects_on_both_sides():
+    shared = 0
+    for seed in range(20):
+        left = sample_layout('goal_1box_hori_left', seed)
+        right = sample_layout('goal_1box_hori_right', seed)
+        if len(left.objects) > 1:
+            assert left.objects == right.objects and left.boxes == right.boxes
+            assert left.target != right.target
+            shared += 1
+    assert shared >= 10
+
+
+def test_the_original_rooms_have_no_goal_objects_and_draw_no_goal_factors():
+    lay = sample_layout('1box_vert_left', 3)
+    assert lay.objects == () and lay.target == -1
+    assert not any(name.startswith('goal_') for name in lay.factors)
+
+
+def test_a_target_can_be_asked_for_held_out_pairs_included_and_its_kind_is_its_own():
+    for seed in range(15):
+        lay = sample_layout('goal_2box_vert_left', seed, target=('cup', 'green'))
+        goal = lay.objects[lay.target]
+        assert (goal.kind, goal.colour) == ('cup', 'green')
+        assert [o.kind for o in lay.objects].count('cup') == 1
+        anyc = sample_layout('goal_2box_vert_left', seed, target=('ball', ''))
+        goal = anyc.objects[anyc.target]
+        assert goal.kind == 'ball' and ('ball', goal.colour) not in HELDOUT_PAIRS
+    for target, words in ((('chair', 'red'), 'unknown goal kind'),
+                          (('cup', 'pink'), 'unknown goal colour')):
+        with pytest.raises(ValueError, match=words):
+            sample_layout('goal_1box_vert_left', 0, target=target)
+    with pytest.raises(ValueError, match='needs a goal_'):
+        sample_layout('1box_vert_left', 0, target=('cup', 'red'))
+
+
+def test_every_kind_renders_in_its_colour_where_it_stands():
+    """Seen from above, each object's pixel has its colour (cones are meshes, bottles
+    two geoms): the camera sees what the room records."""
+    seen = set()
+    for seed in range(60):
+        lay = sample_layout('goal_1box_vert_left', seed, {'light_level': (1.0, 1.0),
+                                                         'light_ambient': (0.4, 0.4)})
+        world = SimWorld(lay, 64, 48, top_size=400)
+        try:
+            top = world.render_top().astype(float)
+            for o in lay.objects:
+                if o.kind in seen:
+                    continue
+                col, row = world.top_pixel(*o.center)
+                pixel = top[row, col] / 255
+                rgb = np.array(o.rgb)
+                # the brightest channel of the object is the pixel's brightest too
+                assert int(np.argmax(pixel)) == int(np.argmax(rgb)) or o.colour == 'yellow', \
+                    (o.kind, o.colour, pixel)
+                seen.add(o.kind)
+        finally:
+            world.close()
+        if seen == set(GOAL_KINDS):
+            break
+    assert seen == set(GOAL_KINDS)
+
+
+@pytest.mark.parametrize('name, seed', [('goal_1box_vert_left', 3), ('goal_2box_hori_right', 5),
+                                        ('goal_1box_hori_right', 11)])
+def test_the_expert_reaches_the_named_object_and_no_other(name, seed):
+    result = run_episode(name, seed, driver='expert', sim=SMALL)
+    assert result.success and result.reached and not result.wrong_object, result.summary()
+    assert result.goal and not result.wrong_side
+    lay = sample_layout(name, seed)
+    assert result.target == lay.objects[lay.target].describe()
+    assert 0 < result.spl <= 1
+
+
+def test_reaching_an_object_the_words_do_not_name_is_wrong_object():
+    lay = sample_layout('goal_1box_vert_left', 3)
+    assert len(lay.objects) > 1
+    other = next(o for k, o in enumerate(lay.objects) if k != lay.target)
+    # the expert drives to the room's target while the words name the other object
+    result = run_episode('goal_1box_vert_left', 3, f'go to the {other.describe()}',
+                         driver='expert', sim=SMALL)
+    assert result.wrong_object == lay.objects[lay.target].describe()
+    assert not result.success and not result.absent and result.spl == 0.0
+
+
+def test_a_target_the_room_does_not_hold_is_absent_and_must_reach_nothing():
+    result = run_episode('goal_1box_vert_left', 3, 'go to the black ball', driver='expert',
+                         sim=SMALL)
+    assert result.absent and result.target == 'black ball'
+    assert result.wrong_object and not result.success  # the expert drove to something else
+
+
+def test_goal_set_files_are_read_and_checked(tmp_path):
+    entries = read_goal_sets('goals_heldout')
+    sets = {e.set for e in entries}
+    assert {'pairs', 'synonyms', 'absent'} <= sets
+    assert {e.target for e in entries if e.set == 'pairs'} == HELDOUT_PAIRS
+    jobs = goal_jobs([e for e in entries if e.set == 'synonyms'][:2], 2, 100000, SMALL)
+    assert len(jobs) == 4 and all(parse(j.scenario).goal and '{' not in j.instruction
+                                  for j in jobs)
+    for text, words in (('sets: []', 'named lists'),
+                        ('sets: {a: [{instruction: go to the cup, target: chair}]}',
+                         'must name one object kind'),
+                        ('sets: {a: [{instruction: go, target: pink cup}]}',
+                         'must name one object kind'),
+                        ('sets: {a: [{target: cup}]}', 'each entry is')):
+        bad = tmp_path / 'bad.yaml'
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=words):
+            read_goal_sets(bad)
+
+
+def test_goal_factors_are_documented_and_buildable():
+    for name in ('goal_count', 'goal_y', 'goal_depth', 'goal_size'):
+        assert FACTORS[name].doc
