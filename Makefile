@@ -36,9 +36,11 @@ DEMO_WORKERS ?= $(shell n=$$(nproc); [ $$n -ge 2 ] && echo 2 || echo 1)
 help:
 	@echo 'make test   - set up .venv, lint, colcon build + test, then the integration tests'
 	@echo 'make demo   - one simulated closed-loop episode per scenario with models/demo,'
-	@echo '              then held-out paraphrases and instruction sequences'
+	@echo '              then held-out paraphrases, instruction sequences, shift families'
+	@echo '              and one goal room per goal kind'
 	@echo 'make demo-web - the simulator in real time with the whole graph and the web'
-	@echo '              console; prints the URL and token (Ctrl-C stops)'
+	@echo '              console; prints the URL and token (Ctrl-C stops);'
+	@echo '              DEMO_WEB_ARGS="--scenario goal_1box_vert_left" opens a goal room'
 	@echo 'make train-demo - expert data + tiny preset training + eval -> models/demo'
 	@echo 'make bench  - print the speed figures (median / p95); the full-size policy:'
 	@echo '              python tests/benchmarks/bench_policy.py --full'
@@ -122,9 +124,11 @@ bench: build
 # colcon installs the mobile-vla console script into install/mobile_vla/bin (on PATH once
 # install/setup.bash is sourced), not into .venv/bin.
 # Then the language: the held-out paraphrases (never trained on) in one room of each
-# side, and the instruction sequences in one scenario, on unseen layouts.
+# side, and the instruction sequences in one scenario, on unseen layouts; then one goal
+# room per goal kind and held-out goal instructions (config/language/goals_demo.yaml).
 demo: build
-	@rm -rf $(DEMO_OUT)/closed_loop $(DEMO_OUT)/heldout $(DEMO_OUT)/sequences $(DEMO_OUT)/shifts
+	@rm -rf $(DEMO_OUT)/closed_loop $(DEMO_OUT)/heldout $(DEMO_OUT)/sequences $(DEMO_OUT)/shifts \
+		$(DEMO_OUT)/goals
 	set +u && source install/setup.bash && set -u && \
 		mobile-vla sim eval --checkpoint $(DEMO_CHECKPOINT) --episodes-per-scenario 1 \
 			--record --out $(DEMO_OUT)/closed_loop && \
@@ -136,7 +140,9 @@ demo: build
 			--episodes-per-scenario 1 --out $(DEMO_OUT)/sequences && \
 		mobile-vla sim eval --checkpoint $(DEMO_CHECKPOINT) --shift all \
 			--scenario 1box_vert_left --scenario 2box_hori_right --episodes-per-scenario 1 \
-			--workers $(DEMO_WORKERS) --out $(DEMO_OUT)/shifts
+			--workers $(DEMO_WORKERS) --out $(DEMO_OUT)/shifts && \
+		mobile-vla sim eval --checkpoint $(DEMO_CHECKPOINT) --instructions goals_demo \
+			--episodes-per-scenario 1 --workers $(DEMO_WORKERS) --out $(DEMO_OUT)/goals
 
 # The room in real time as camera and base, the real nodes as processes over DDS, and the
 # web console; it prints the URL with the token. DEMO_WEB_ARGS: e.g. --port 8081.

@@ -1,15 +1,18 @@
 """Train the demo checkpoint: expert data, the demo preset, closed-loop evaluation.
 
     make train-demo                         # what this runs, with the defaults below
-    python scripts/train_demo.py --episodes 960 --spread-episodes 160 --eval-episodes 20 \\
-        --work runs/demo/train --checkpoint models/demo [--workers 2] [--resume]
+    python scripts/train_demo.py --episodes 960 --spread-episodes 160 --goal-episodes 480 \\
+        --eval-episodes 20 --work runs/demo/train --checkpoint models/demo [--workers 2] \\
+        [--resume]
 
-The data: expert episodes in rooms drawn from the training ranges, and some from
-starts shifted up to 0.6 m (where a motion step of an instruction sequence leaves
-the robot). The evaluation: every scenario with the documented (trained) phrasings,
+The data: expert episodes in rooms drawn from the training ranges, some from starts
+shifted up to 0.6 m (where a motion step of an instruction sequence leaves the
+robot), and goal rooms, whose words name the object to go to among several. The
+evaluation: every scenario with the documented (trained) phrasings,
 the held-out shift families (``mobile_vla_sim/shifts.py``), the held-out paraphrases
-(``config/language/heldout*.yaml``, never trained on) and the instruction sequences
-(``config/language/sequences.yaml``), side by side in TRAINING.md. Collection and
+(``config/language/heldout*.yaml``, never trained on), the instruction sequences
+(``config/language/sequences.yaml``), the goal rooms and their compositional held-out
+sets (``config/language/goals_heldout.yaml``), side by side in TRAINING.md. Collection and
 evaluation run on ``--workers`` simulator processes; ``--resume`` keeps the work
 folder and skips the steps whose outputs are there.
 
@@ -80,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--checkpoint', default='models/demo')
     parser.add_argument('--spread-episodes', type=int, default=160,
                         help='more episodes from starts shifted up to 0.6 m')
+    parser.add_argument('--goal-episodes', type=int, default=480,
+                        help='goal-room episodes (sim collect --scenario goal)')
+    parser.add_argument('--goal-layouts', type=int, default=10,
+                        help='unseen layouts per goal room for the figures')
+    parser.add_argument('--goal-set-layouts', type=int, default=4,
+                        help='goal rooms per held-out goal instruction')
     parser.add_argument('--heldout-layouts', type=int, default=2,
                         help='layouts per (scenario, held-out paraphrase)')
     parser.add_argument('--sequence-layouts', type=int, default=5,
@@ -107,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     expert = ['--actions', args.actions, '--gaze', args.gaze]
     commands: list[str] = []
     t0 = time.perf_counter()
-    data, spread = work / 'episodes', work / 'episodes_spread'
+    data, spread, goals = work / 'episodes', work / 'episodes_spread', work / 'episodes_goals'
     run(['mobile-vla', 'sim', 'collect', '--episodes', str(args.episodes), '--seed',
          str(args.seed), *expert, '--out', str(data), *workers], commands, done=data)
     if args.spread_episodes:
@@ -115,8 +124,13 @@ def main(argv: list[str] | None = None) -> int:
              str(args.seed + 5000), '--start-spread', '0.6', *expert, '--out', str(spread),
              *workers],
             commands, done=spread)
+    if args.goal_episodes:
+        run(['mobile-vla', 'sim', 'collect', '--episodes', str(args.goal_episodes), '--seed',
+             str(args.seed), '--scenario', 'goal', *expert, '--out', str(goals), *workers],
+            commands, done=goals)
     t_collect = _phase(work, 'collect', time.perf_counter() - t0)
-    folders = [str(data)] + ([str(spread)] if args.spread_episodes else [])
+    folders = [str(data)] + ([str(spread)] if args.spread_episodes else []) + (
+        [str(goals)] if args.goal_episodes else [])
     run(['mobile-vla', 'train', '--config', args.train_config, '--data', *folders,
          '--run-name', 'demo', '--output-dir', str(work)], commands,
         done=work / 'demo' / 'summary.json')
@@ -136,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
              str(args.heldout_layouts))
     evaluate('eval_sequences', '--instructions', 'config/language/sequences.yaml',
              '--episodes-per-scenario', str(args.sequence_layouts))
+    evaluate('eval_goals', '--scenario', 'goal', '--episodes-per-scenario',
+             str(args.goal_layouts))
+    evaluate('eval_goal_sets', '--instructions', 'goals_heldout', '--episodes-per-scenario',
+             str(args.goal_set_layouts))
     t_eval = _phase(work, 'eval', time.perf_counter() - t0 - t_collect - t_train)
 
     summary = json.loads((work / 'demo' / 'summary.json').read_text())
@@ -144,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     heldout_b = json.loads((work / 'eval_heldout_b' / 'report.json').read_text())
     sequences = json.loads((work / 'eval_sequences' / 'report.json').read_text())
     shifts = json.loads((work / 'eval_shifts' / 'report.json').read_text())
+    goal_rooms = json.loads((work / 'eval_goals' / 'report.json').read_text())
+    goal_sets = json.loads((work / 'eval_goal_sets' / 'report.json').read_text())
     target.mkdir(parents=True, exist_ok=True)
     for name in CHECKPOINT_FILES:
         if (best / name).is_file():
@@ -162,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
                                                     'instructions', 'overall')}
     brief['shifts'] = {k: shifts[k] for k in ('episodes_per_scenario', 'first_seed', 'rows',
                                               'worst')}
+    brief['goal_rooms'] = {k: goal_rooms[k] for k in ('episodes_per_scenario', 'first_seed',
+                                                      'scenarios', 'overall', 'language_test')}
+    brief['goal_sets'] = {'episodes_per_entry': goal_sets['episodes_per_entry'],
+                          'sets': {name: part['overall']
+                                   for name, part in goal_sets['sets'].items()}}
     (target / 'eval.json').write_text(json.dumps(brief, indent=2) + '\n')
     shifted = shifts['rows'][1:]
     worst = min(shifted, key=lambda r: r['success'])
@@ -188,6 +213,19 @@ def main(argv: list[str] | None = None) -> int:
         f"| held-out, both sets | {both_runs} | {both_success:.1%} | "
         f"{held['wrong_side'] + held_b['wrong_side']} | | |",
     ]
+    goals_overall = goal_rooms['overall']
+    goal_lines = [
+        '| goal instructions | runs | success | wrong object | collisions | timeouts | SPL |',
+        '|---|---|---|---|---|---|---|',
+        f"| goal rooms, trained colour x kind pairs | {goals_overall['episodes']} | "
+        f"{goals_overall['success']:.1%} | {goals_overall['wrong_object']:.1%} | "
+        f"{goals_overall['collisions']:.0%} | {goals_overall['timeouts']:.0%} | "
+        f"{goals_overall['spl']:.2f} |",
+        *(f"| held-out set `{name}` | {part['overall']['episodes']} | "
+          f"{part['overall']['success']:.1%} | {part['overall']['wrong_object']:.1%} | "
+          f"{part['overall']['collisions']:.0%} | {part['overall']['timeouts']:.0%} | "
+          f"{part['overall']['spl']:.2f} |" for name, part in goal_sets['sets'].items()),
+    ]
     by_distance = ['| cup ahead | runs | success | time-outs |', '|---|---|---|---|']
     for low, high in ((1.8, 2.5), (2.5, 3.2), (3.2, 3.9), (3.9, 4.6)):
         runs = [r for r in report['runs']
@@ -207,12 +245,14 @@ def main(argv: list[str] | None = None) -> int:
         *commands,
         '```',
         '',
-        f'- Data: {args.episodes} expert episodes, layout seeds {args.seed} and up, and '
+        f'- Data: {args.episodes} expert episodes, layout seeds {args.seed} and up, '
         f'{args.spread_episodes} from starts shifted up to 0.6 m (`mobile-vla sim collect`, '
         f'{EXPERT_WORDS[args.actions, args.gaze]}, each with a training phrasing of its '
-        'side), in rooms '
+        f'side), and {args.goal_episodes} in goal rooms (`--scenario goal`, the words naming '
+        'the target among one to four objects), in rooms '
         'drawn from the training ranges of `mobile_vla_sim/world.py` (`FACTORS`: light, '
-        'floor, boxes, cup 1.8-4.5 m, start, camera mount, sensor, background, clutter); '
+        'floor, boxes, cup 1.8-4.5 m, start, camera mount, sensor, background, clutter, '
+        'goal objects); '
         f'train preset `config/train/{args.train_config}.yaml` (its seed, split, mirror, '
         'image augmentation as augmented copies, and a fresh training phrasing per window).',
         '- Model: `config/model/kosmos2_clip_minilm_patches_tiny.yaml`: the tiny Kosmos-2 '
@@ -253,6 +293,20 @@ def main(argv: list[str] | None = None) -> int:
         (work / 'eval_shifts' / 'table.md').read_text(),
         '![success under each shift family](shifts.png)',
         '',
+        '## Goal rooms: the words choose the object',
+        '',
+        'Success = the named object reached before any other, with no collision, in time; '
+        '`wrong object` = another object reached first. The goal rooms run on '
+        f"{goal_rooms['episodes_per_scenario']} unseen layouts each; each held-out goal "
+        f"instruction (`config/language/goals_heldout.yaml`, written before training) in "
+        f"{goal_sets['episodes_per_entry']} goal rooms made to hold its target. For the "
+        '`absent` set the right outcome is to reach nothing (refused or `not_found`).',
+        '',
+        *goal_lines,
+        '',
+        (work / 'eval_goals' / 'table.md').read_text(),
+        (work / 'eval_goal_sets' / 'table.md').read_text(),
+        '',
         '## Per scenario (trained phrasings)',
         '',
         table,
@@ -283,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f'demo checkpoint in {target}: success {overall["success"]:.1%}, language test '
           f'{lang["pass_rate"]:.1%}, held-out paraphrases {held["success"]:.1%} (A) / '
           f'{held_b["success"]:.1%} (B), sequences '
-          f'{seq["all_steps_done"]:.1%} with every step done')
+          f'{seq["all_steps_done"]:.1%} with every step done, goal rooms '
+          f'{goals_overall["success"]:.1%} (wrong object '
+          f'{goals_overall["wrong_object"]:.1%})')
     return 0
 
 

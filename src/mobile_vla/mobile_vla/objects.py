@@ -1,7 +1,8 @@
 """The goal objects an instruction can name, and how it names them.
 
 A navigation step drives to one target: an object kind ("cup", "ball", "bottle",
-"cone", "crate"), optionally with a colour ("the blue ball"). Each kind has the words
+"cone", "crate"), optionally with a colour ("the blue ball") and a place that tells it
+from others of its kind ("the ball on the left", "the nearest cup"). Each kind has the words
 that name it (a synonym names the same kind: "mug" is a cup, "sphere" a ball). Which
 kinds a policy can find comes from its checkpoint (``PolicyConfig.objects``), never from
 a copy here: the planner refuses a kind the policy was not trained on, naming the ones
@@ -42,6 +43,24 @@ _LANDMARK = re.compile(r'\b(?:past|around|round|behind|near|between|by|beside|be
                        r'\s+(?:(?:the|a|an|those|these|two|both|some|its|their)\s+)?$')
 _OTHER_COLOUR = re.compile(r'\b(?P<colour>' + '|'.join(OTHER_COLOURS) + r')(?:\s+\w+)?\s+(?:'
                            + '|'.join(sorted(_KIND_OF, key=len, reverse=True)) + r')\b')
+#: Place words that pick one of several objects of a kind, by the word's meaning:
+#: ``left`` / ``right`` of the robot's way, or ``nearest`` / ``farthest`` from it.
+PLACES: dict[str, tuple[str, ...]] = {
+    'left': ('left', 'leftmost', 'left-hand'),
+    'right': ('right', 'rightmost', 'right-hand'),
+    'nearest': ('nearest', 'closest', 'nearer', 'closer'),
+    'farthest': ('farthest', 'furthest', 'farther', 'further'),
+}
+_PLACE_OF = {word: place for place, words in PLACES.items() for word in words}
+_WORDS = '|'.join(sorted(_PLACE_OF, key=len, reverse=True))
+#: "the nearest ball", "the left red cup": a place word just before the target.
+_PLACE_BEFORE = re.compile(r'\b(?P<word>' + _WORDS + r')\s+(?:one\s+of\s+the\s+)?$')
+#: "the ball on the left", "the cup that is on the right side", "the cup to the left",
+#: "the ball nearest to you", "the cup closest to the robot": just after the target.
+_PLACE_AFTER = re.compile(r'^\s+(?:(?:that|which)\s+is\s+)?(?:(?:on|to|at)\s+the\s+'
+                          r'(?P<side>left|right)\b(?:[\s-]+hand)?(?:\s+side)?|'
+                          r'(?P<word>' + _WORDS + r')\b(?:\s+(?:to|from)\s+(?:you|me|us|'
+                          r'the\s+robot|it))?)')
 #: Every word that names an object kind.
 OBJECT_WORDS: frozenset[str] = frozenset(_KIND_OF)
 
@@ -52,34 +71,55 @@ class Target:
 
     kind: str
     colour: str = ''
+    place: str = ''  # one of PLACES, or '' when the words give none
 
     def describe(self) -> str:
-        return f'{self.colour} {self.kind}'.strip()
+        what = f'{self.colour} {self.kind}'.strip()
+        if self.place in ('left', 'right'):
+            return f'{what} on the {self.place}'
+        return f'{self.place} {what}'.strip()
 
     def same_as(self, other: Target) -> bool:
-        """Whether both can be one object: the same kind, and no colour that differs
-        ("the cup" and "the red cup" are one; "the red cup" and "the blue cup" two)."""
-        return self.kind == other.kind and (not self.colour or not other.colour
-                                            or self.colour == other.colour)
+        """Whether both can be one object: the same kind, and no colour or place that
+        differs ("the cup" and "the red cup" are one; "the red cup" and "the blue cup",
+        or "the cup on the left" and "the cup on the right", two)."""
+        return self.kind == other.kind and all(
+            not a or not b or a == b for a, b in ((self.colour, other.colour),
+                                                  (self.place, other.place)))
 
     def to_dict(self) -> dict[str, str]:
-        return {'kind': self.kind, 'colour': self.colour}
+        return {'kind': self.kind, 'colour': self.colour, 'place': self.place}
 
 
 def targets_in(text: str) -> list[Target]:
     """The distinct targets ``text`` (lower case) names, in order: "the red ball and the
-    cup" names two; "the cup behind the ball" one (the ball is a landmark)."""
+    cup" names two; "the cup behind the ball" one (the ball is a landmark); "the ball on
+    the left" and "the nearest cup" carry their place."""
     found: list[Target] = []
     for m in _TARGET.finditer(text):
         if _LANDMARK.search(text[:m.start()]):
             continue
-        target = Target(_KIND_OF[m.group('word')], m.group('colour') or '')
+        target = Target(_KIND_OF[m.group('word')], m.group('colour') or '',
+                        place_of(text[:m.start()], text[m.end():]))
         same = next((i for i, t in enumerate(found) if t.same_as(target)), None)
         if same is None:
             found.append(target)
-        elif target.colour:  # "the cup ... the red cup": the colour is the cup's
-            found[same] = target
+        else:  # "the cup ... the red cup": the colour (or the place) is the cup's
+            found[same] = Target(target.kind, target.colour or found[same].colour,
+                                 target.place or found[same].place)
     return found
+
+
+def place_of(before: str, after: str) -> str:
+    """The place words around a target: just before it ("the nearest ", "the left ")
+    or just after it (" on the left", " closest to you"); '' when none."""
+    m = _PLACE_BEFORE.search(before)
+    if m:
+        return _PLACE_OF[m.group('word')]
+    m = _PLACE_AFTER.match(after)
+    if m:
+        return m.group('side') or _PLACE_OF[m.group('word')]
+    return ''
 
 
 def unknown_colours(text: str) -> list[str]:

@@ -553,11 +553,10 @@ def plan(instruction: str, limits: PlannerLimits | None = None,
             raise PlanError(f'step {i + 1}: {step.text!r} asks for a {step.target.kind}, which '
                             f'this policy was not trained to find; it knows: '
                             f'{", ".join(known)}')
-    # The way to one target is one side; steps to different targets may differ.
-    sides: dict[str, set[str]] = {}
-    for s in steps:
-        if s.kind == NAVIGATE and s.side:
-            sides.setdefault(s.target.kind if s.target else '', set()).add(s.side)
-    if any(len(found) > 1 for found in sides.values()):
+    # The way to one target is one side; steps to different targets (another kind,
+    # colour or place) may differ.
+    ways = [(s.target or Target(''), s.side) for s in steps if s.kind == NAVIGATE and s.side]
+    if any(a.same_as(b) and side != other for k, (a, side) in enumerate(ways)
+           for b, other in ways[k + 1:]):
         raise PlanError('the navigation steps pass the obstacle on both sides; say one side')
     return Plan(text, tuple(steps))

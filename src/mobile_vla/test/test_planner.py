@@ -51,7 +51,32 @@ def test_targets_by_kind_colour_and_synonym():
     assert targets_in('go around the box on the left') == []
     step = plan('drive to the green cone').steps[0]
     assert step.kind == NAVIGATE and step.target == Target('cone', 'green')
-    assert step.target.to_dict() == {'kind': 'cone', 'colour': 'green'}
+    assert step.target.to_dict() == {'kind': 'cone', 'colour': 'green', 'place': ''}
+
+
+@pytest.mark.parametrize('text, target', [
+    ('go to the ball on the left', Target('ball', '', 'left')),
+    ('drive to the left ball', Target('ball', '', 'left')),
+    ('go to the leftmost crate', Target('crate', '', 'left')),
+    ('stop at the red cup on the right side', Target('cup', 'red', 'right')),
+    ('go to the nearest cup', Target('cup', '', 'nearest')),
+    ('go to the cup closest to you', Target('cup', '', 'nearest')),
+    ('go to the furthest blue bottle', Target('bottle', 'blue', 'farthest')),
+    ('go to the cone behind the box', Target('cone')),
+    ('go around the box on the left to the cup', Target('cup')),
+])
+def test_place_words_pick_one_of_several_objects_of_a_kind(text, target):
+    assert targets_in(text) == [target]
+    step = plan(text).steps[0]
+    assert step.target == target
+    assert step.target.to_dict()['place'] == target.place
+
+
+def test_two_places_of_one_kind_are_two_targets():
+    steps = plan('first go to the ball on the left, then to the ball on the right').steps
+    assert [s.target.describe() for s in steps] == ['ball on the left', 'ball on the right']
+    with pytest.raises(PlanError, match='2 targets'):
+        plan('go to the nearest cup and the farthest cup')
 
 
 def test_each_target_is_a_step_and_a_description_in_parts_stays_one():

@@ -123,8 +123,9 @@ def _collect(args: argparse.Namespace) -> int:
     def done(result) -> None:  # each worker writes its episodes (named by their start)
         nonlocal written
         if 'episode' not in result.outputs:
+            wrong = f', reached the {result.wrong_object}' if result.wrong_object else ''
             failed.append(f'{result.scenario} seed {result.seed}: {result.outcome}, '
-                          f'passed {result.passed_side}')
+                          f'passed {result.passed_side}{wrong}')
             return
         written += 1
         if args.verbose:
@@ -136,8 +137,8 @@ def _collect(args: argparse.Namespace) -> int:
     print(f'{written} episodes in {Path(args.out).resolve()} ({written / minutes:.0f} per minute, '
           f'{args.workers} worker{"s" if args.workers > 1 else ""})')
     if failed:
-        print(f'{len(failed)} expert runs did not reach the cup on the instructed side and were '
-              'not written:')
+        print(f'{len(failed)} expert runs did not reach their goal (the cup on the instructed '
+              'side, or the named object) and were not written:')
         for line in failed:
             print(f'  {line}')
     return 0 if written else 1

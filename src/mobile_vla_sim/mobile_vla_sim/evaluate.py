@@ -101,6 +101,7 @@ class EpisodeJob:
     episodes: str | None = None
     until: str = 'reached'  # or 'plan_done': the run goes on until the plan is done
     target: tuple[str, str] | None = None  # a goal room's target (kind, colour)
+    decoy: bool = False  # and another of its kind across the obstacle (world.sample_layout)
 
 
 def run_job(runner: PolicyRunner | None, job: EpisodeJob) -> RunResult:
@@ -122,7 +123,7 @@ def _run_job(runner: PolicyRunner | None, job: EpisodeJob, options: dict) -> Run
     return run_episode(job.scenario, job.seed, job.instruction, runner=runner,
                        driver=job.driver, sim=job.sim, start_ns=job.start_ns,
                        start_shift=job.start_shift, ranges=dict(job.ranges), shift=job.shift,
-                       target=job.target,
+                       target=job.target, decoy=job.decoy,
                        outputs=RunOutputs(Path(job.outputs)) if job.outputs else None,
                        **options)
 
@@ -130,7 +131,8 @@ def _run_job(runner: PolicyRunner | None, job: EpisodeJob, options: dict) -> Run
 def failed_run(job: EpisodeJob, reason: str) -> RunResult:
     """The result of a job that did not run to its end (its worker died, or it raised)."""
     scenario = parse(job.scenario)
-    layout = sample_layout(job.scenario, job.seed, dict(job.ranges), job.shift, job.target)
+    layout = sample_layout(job.scenario, job.seed, dict(job.ranges), job.shift, job.target,
+                           job.decoy)
     return RunResult(scenario=scenario.name, seed=job.seed,
                      instruction=job.instruction or instruction_for(job.scenario, job.seed,
                                                                     layout),
@@ -192,15 +194,17 @@ def run_episode(scenario: str, seed: int, instruction: str | None = None, *,
                 manual_window: tuple[float, float] | None = None,
                 start_ns: int = SIM_EPOCH_NS, start_shift: tuple[float, float] = (0.0, 0.0),
                 ranges: Mapping[str, tuple[float, float]] | None = None, shift: str = '',
-                target: tuple[str, str] | None = None, **session_options) -> RunResult:
+                target: tuple[str, str] | None = None, decoy: bool = False,
+                **session_options) -> RunResult:
     """One closed-loop episode; with ``outputs`` it writes the episode, bag, MP4, PNG, JSON.
 
     ``start_shift`` moves the robot's start (x, y metres) within the room: data for a
     policy that takes over after a motion step of an instruction sequence. ``ranges``
     draws those room factors from other ranges (a shift family named ``shift``);
-    ``target`` (kind, colour) is a goal room's target (``world.sample_layout``).
+    ``target`` (kind, colour) is a goal room's target, ``decoy`` adds another of its
+    kind (``world.sample_layout``).
     """
-    layout = sample_layout(scenario, seed, ranges, shift, target)
+    layout = sample_layout(scenario, seed, ranges, shift, target, decoy)
     if start_shift != (0.0, 0.0):
         x, y, yaw = layout.robot
         layout = replace(layout, robot=(x + start_shift[0], y + start_shift[1], yaw))

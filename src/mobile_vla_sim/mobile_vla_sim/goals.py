@@ -3,7 +3,10 @@
 A goal-set file (``config/language/goals_heldout.yaml``) holds named sets of entries;
 each entry is an instruction and the target its rooms are made to hold (kind and
 colour, ``world.sample_layout(target=...)``), or none: the words name something no
-object in the room is, and the robot must reach nothing. ``evaluate_goal_sets`` runs
+object in the room is, and the robot must reach nothing. An instruction that names its
+target by place ("the ball on the left", "the nearest cup") runs in rooms that hold
+another object of the target's kind across the obstacle (``decoy``), so only the place
+(or the colour) tells which. ``evaluate_goal_sets`` runs
 every entry in goal rooms of seeds ``seed .. seed + N - 1`` (the scenario rotates
 through the eight goal rooms) and reports each set apart: success, wrong object,
 not found, collisions, time-outs and SPL.
@@ -27,7 +30,7 @@ from mobile_vla_sim.evaluate import (
     instruction_table,
     run_episodes,
 )
-from mobile_vla_sim.session import NS, SIM_EPOCH_NS, RunResult, SimConfig
+from mobile_vla_sim.session import NS, SIM_EPOCH_NS, RunResult, SimConfig, named_objects
 from mobile_vla_sim.world import check_goal_pair, sample_layout
 
 
@@ -71,6 +74,9 @@ def _entry(name: str, item: object, where: str) -> GoalEntry:
                           'no room holds)')
     target = item.get('target')
     if target is None:
+        if any(t.place for t in targets_in(item['instruction'].lower())):
+            raise ConfigError(f'{where}: an instruction that names its target by place needs '
+                              'the target (the rooms hold two of its kind)')
         return GoalEntry(name, item['instruction'].strip(), None)
     found = targets_in(str(target).lower()) if isinstance(target, str) else []
     if len(found) != 1 or unknown_colours(str(target).lower()):
@@ -90,12 +96,28 @@ def goal_jobs(entries: list[GoalEntry], episodes: int, seed: int,
     for i, entry in enumerate(entries):
         for k in range(episodes):
             scenario = GOAL_SCENARIOS[(i + k) % len(GOAL_SCENARIOS)]
-            layout = sample_layout(scenario, seed + k, target=entry.target)
-            colour = layout.objects[layout.target].colour
-            jobs.append(EpisodeJob(scenario, seed + k, entry.instruction.replace(
-                '{colour}', colour), sim=sim, target=entry.target,
-                start_ns=SIM_EPOCH_NS + (i * episodes + k) * 60 * NS))
+            room, layout, text = _room(entry, scenario, seed + k)
+            jobs.append(EpisodeJob(scenario, room, text, sim=sim, target=entry.target,
+                                   decoy=_by_place(entry),
+                                   start_ns=SIM_EPOCH_NS + (i * episodes + k) * 60 * NS))
     return jobs
+
+
+def _by_place(entry: GoalEntry) -> bool:
+    found = targets_in(entry.instruction.lower())
+    return bool(found and found[-1].place)
+
+
+def _room(entry: GoalEntry, scenario: str, seed: int):
+    """The first room from ``seed`` on where the entry means what it says: its words
+    name one object (by place: of two of a kind), and ``{colour}`` its colour."""
+    for room in range(seed, seed + 1000 * 7919, 7919):  # the next seeds are other rooms
+        layout = sample_layout(scenario, room, target=entry.target, decoy=_by_place(entry))
+        text = entry.instruction.replace('{colour}', layout.objects[layout.target].colour)
+        if not _by_place(entry) or len(named_objects(layout, text)) == 1 and sum(
+                o.kind == entry.target[0] for o in layout.objects) == 2:
+            return room, layout, text
+    raise ValueError(f'no room holds two {entry.target[0]}s for {entry.instruction!r}')
 
 
 def evaluate_goal_sets(policy: PolicySource, entries: list[GoalEntry], episodes: int, *,

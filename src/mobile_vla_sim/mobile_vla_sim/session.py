@@ -498,17 +498,28 @@ class SimSession:
 
 def named_objects(layout: Layout, instruction: str) -> tuple[int, ...]:
     """The goal objects of ``layout`` that ``instruction`` names as its (last) target, by
-    kind and colour, a synonym naming its kind ("mug": the cup); the room's own target
-    when the words name no object ("go to the goal"); () when the room holds none of
-    what they name, or when it is no goal room."""
+    kind and colour, a synonym naming its kind ("mug": the cup), and place: left or right
+    of the obstacle's centre line as the robot faces, or the nearest or farthest of
+    those from the robot's start. The room's own target when the words name no object
+    ("go to the goal"); () when the room holds none of what they name, or when it is no
+    goal room."""
     if not layout.objects:
         return ()
     targets = targets_in(instruction.lower())
     if not targets:
         return (layout.target,)
     named = targets[-1]
-    return tuple(k for k, goal in enumerate(layout.objects) if goal.kind == named.kind
-                 and (not named.colour or goal.colour == named.colour))
+    found = [k for k, goal in enumerate(layout.objects) if goal.kind == named.kind
+             and (not named.colour or goal.colour == named.colour)]
+    if named.place in ('left', 'right'):
+        _, _, y0, y1 = layout.obstacle_bounds()
+        found = [k for k in found
+                 if (layout.objects[k].center[1] > (y0 + y1) / 2) == (named.place == 'left')]
+    elif named.place and found:
+        def distance(k: int) -> float:
+            return math.dist(layout.objects[k].center, layout.robot[:2])
+        found = [(min if named.place == 'nearest' else max)(found, key=distance)]
+    return tuple(found)
 
 
 def described_target(instruction: str) -> str:

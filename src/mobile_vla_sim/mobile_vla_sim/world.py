@@ -374,13 +374,16 @@ def _hsv(hue: float, saturation: float, value: float) -> tuple[float, float, flo
 
 def sample_layout(scenario: str, seed: int,
                   ranges: Mapping[str, tuple[float, float]] | None = None,
-                  shift: str = '', target: tuple[str, str] | None = None) -> Layout:
+                  shift: str = '', target: tuple[str, str] | None = None,
+                  decoy: bool = False) -> Layout:
     """The room of ``scenario`` for ``seed``, drawn from ``FACTORS`` with ``ranges``
     (checked by ``check_ranges``) in place of those factors' training ranges.
 
     ``target`` (kind, colour) makes a goal room's target that object, a held-out pair
     included (``HELDOUT_PAIRS``; colour '': one training pairs with the kind); no other
-    object in the room is of its kind. The rest of the room is the seed's."""
+    object in the room is of its kind, unless ``decoy``: then one on the other side of
+    the obstacle (if there is one) is of the target's kind in another colour, so that
+    only colour or place tells them apart. The rest of the room is the seed's."""
     sc = parse(scenario)
     if target is not None:
         check_goal_pair(target)
@@ -443,7 +446,8 @@ def sample_layout(scenario: str, seed: int,
         cup_rgb=cup_rgb, boxes=boxes, factors=dict(draw.values), clutter=clutter, shift=shift)
     if not sc.goal:
         return layout
-    objects, index = _goal_objects(draw, sc.side, cup_x, layout.obstacle_bounds(), target)
+    objects, index = _goal_objects(draw, sc.side, cup_x, layout.obstacle_bounds(), target,
+                                   decoy)
     goal = objects[index]
     return replace(layout, cup=goal.center, cup_radius=goal.radius, cup_height=goal.height,
                    cup_rgb=goal.rgb, factors=dict(draw.values), objects=objects, target=index)
@@ -462,7 +466,8 @@ def check_goal_pair(pair: tuple[str, str]) -> tuple[str, str]:
 
 def _goal_objects(draw: _Draw, side: str, cup_x: float,
                   obstacle: tuple[float, float, float, float],
-                  target: tuple[str, str] | None) -> tuple[tuple[GoalObject, ...], int]:
+                  target: tuple[str, str] | None,
+                  decoy: bool = False) -> tuple[tuple[GoalObject, ...], int]:
     """The goal objects of a goal room and the index of the target.
 
     Nothing here depends on the scenario's side but the choice of target (and the one
@@ -512,6 +517,14 @@ def _goal_objects(draw: _Draw, side: str, cup_x: float,
                 taken = {(o.kind, o.colour) for o in placed}
                 free = [p for p in pairs if p[0] != kind and p not in taken]
                 placed[k] = _as_target(other, free[int(rng.integers(len(free)))], rng)
+        across = [k for k, o in enumerate(placed)
+                  if (o.center[1] > middle) != (placed[index].center[1] > middle)]
+        if decoy and across:
+            taken = {(o.kind, o.colour) for o in placed}
+            colours = [c for c in GOAL_COLOURS
+                       if (kind, c) not in HELDOUT_PAIRS and (kind, c) not in taken]
+            placed[across[0]] = _as_target(placed[across[0]], (
+                kind, colours[int(rng.integers(len(colours)))]), rng)
     return tuple(placed), index
 
 

@@ -180,3 +180,71 @@ def test_goal_set_files_are_read_and_checked(tmp_path):
 def test_goal_factors_are_documented_and_buildable():
     for name in ('goal_count', 'goal_y', 'goal_depth', 'goal_size'):
         assert FACTORS[name].doc
+
+
+def test_goal_sets_report_each_set_and_a_refused_absent_target_is_right():
+    """The policy knows the cup only: a ball is refused by the planner, which for an
+    absent target is the right outcome and for a present one a failure."""
+    from mobile_vla.policy.runner import untrained_runner
+    from mobile_vla_sim.goals import GoalEntry, evaluate_goal_sets, goal_table
+
+    runner = untrained_runner('kosmos2_clip_tiny')
+    assert runner.config.objects == ('cup',)
+    entries = [GoalEntry('pairs', 'go to the green cup', ('cup', 'green')),
+               GoalEntry('known', 'go to the {colour} ball', ('ball', '')),
+               GoalEntry('absent', 'go to the black ball', None)]
+    report = evaluate_goal_sets(runner, entries, 1,
+                                sim=SimConfig(width=96, height=54, time_limit_s=1.0))
+    assert list(report['sets']) == ['pairs', 'known', 'absent']
+    runs = report['runs']
+    assert runs[0]['target'] == 'green cup' and runs[0]['outcome'] in ('timeout', 'reached',
+                                                                       'collision',
+                                                                       'wrong_object')
+    assert runs[1]['outcome'] == 'plan_refused' and not runs[1]['success']
+    assert runs[2]['absent'] and runs[2]['outcome'] == 'plan_refused' and runs[2]['success']
+    assert report['sets']['absent']['overall']['success'] == 1.0
+    text = goal_table(report)
+    assert '### pairs' in text and 'wrong object' in text
+
+
+def test_scenario_groups_on_the_command_line(tmp_path, capsys):
+    from mobile_vla.cli import main as cli_main
+
+    out = tmp_path / 'episodes'
+    assert cli_main(['sim', 'collect', '--episodes', '2', '--scenario', 'goal', '--seed', '7',
+                     '--out', str(out), '--set', 'width=64', '--set', 'height=48']) == 0
+    from mobile_vla.episode import read_episode
+    for f in sorted(out.glob('*.h5')):
+        ep = read_episode(f)
+        assert parse(ep.scenario).goal
+        lay = sample_layout(ep.scenario, 7)
+        assert ep.instruction == instruction_for(ep.scenario, 7, lay)
+    assert cli_main(['sim', 'eval', '--scenario', 'goal_4box_vert_left']) == 2
+    assert 'goal room' in capsys.readouterr().err
+
+
+def test_place_words_name_one_of_two_objects_of_a_kind(tmp_path):
+    entries = read_goal_sets('goals_places_heldout')
+    assert entries and all(e.target for e in entries)
+    for job in goal_jobs(entries, 3, 100000, SMALL):
+        lay = sample_layout(job.scenario, job.seed, target=job.target, decoy=job.decoy)
+        named = named_objects(lay, job.instruction)
+        kind = job.target[0]
+        assert job.decoy and len(named) == 1
+        assert [o.kind for o in lay.objects].count(kind) == 2  # only the place tells
+        chosen = lay.objects[named[0]]
+        other = next(o for k, o in enumerate(lay.objects) if o.kind == kind and k != named[0])
+        _, _, y0, y1 = lay.obstacle_bounds()
+        middle = (y0 + y1) / 2
+        if 'left' in job.instruction:
+            assert chosen.center[1] > middle > other.center[1]
+        elif 'right' in job.instruction:
+            assert chosen.center[1] < middle < other.center[1]
+        else:
+            near = np.hypot(*np.subtract(chosen.center, lay.robot[:2]))
+            far = np.hypot(*np.subtract(other.center, lay.robot[:2]))
+            assert (near < far) == any(w in job.instruction for w in ('nearest', 'closest'))
+    bad = tmp_path / 'places.yaml'
+    bad.write_text('sets: {places: [{instruction: go to the ball on the left}]}')
+    with pytest.raises(ConfigError, match='by place needs the target'):
+        read_goal_sets(bad)

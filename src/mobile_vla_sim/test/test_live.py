@@ -82,3 +82,21 @@ def test_a_non_finite_command_is_ignored():
 def test_bad_parameters_say_what_is_wrong(params):
     with pytest.raises(ConfigError):
         LiveSimConfig(**params)
+
+
+def test_a_goal_room_says_what_it_holds_and_which_object_the_robot_reached():
+    """``make demo-web DEMO_WEB_ARGS='--scenario goal_1box_vert_left'``: the log names
+    the objects and an instruction that names the target; driving onto one reports it."""
+    logs = []
+    executor = ReplayExecutor(sink=MessageLog())
+    bus = ReplayBus(executor, {'width': 96, 'height': 54, 'fps': 5.0,
+                               'scenario': 'goal_1box_vert_left', 'seed': 3}, msgs=MSGS,
+                    log=logs.append)
+    wiring = LiveSimWiring(bus)
+    lay = wiring.layout
+    assert lay.objects and f'try "go to the {lay.describe_target()}"' in ' '.join(logs)
+    # teleport next to the target and step: the reach is reported once, by name
+    goal = lay.objects[lay.target]
+    wiring.world.data.qpos[:2] = np.array(goal.center) - np.array(lay.robot[:2]) - [0.3, 0.0]
+    executor.run([], start_ns=0, end_ns=NS // 5)
+    assert sum(f'the robot reached the {goal.describe()}' in line for line in logs) == 1
