@@ -55,6 +55,38 @@ def parameter_file_problems(path: Path) -> list[str]:
     return problems
 
 
+def _sections(path: Path) -> dict[str, dict]:
+    """Node name -> its flat parameters, for each section of a parameter file."""
+    data = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
+    return {section.rsplit('/', 1)[-1]: flatten((body or {}).get('ros__parameters') or {})
+            for section, body in data.items() if section != '/**'}
+
+
+def restated_parameters(path: Path) -> list[str]:
+    """Keys of a parameter file that say what the node would have without them: the
+    dataclass default for a node's own file (``config/<node>.yaml``), the node's own
+    file for a profile (``robot.yaml``, ``sim.yaml``). A group (``sources.*``) is
+    judged whole. A value is defined once: in the config dataclass."""
+    own = {spec.name: spec.config for spec in ALL_NODES}
+    problems = []
+    for name, params in _sections(path).items():
+        if name not in PARSERS:
+            continue
+        base = {} if own.get(name) == path.name else \
+            _sections(path.parent / own[name]).get(name, {})
+        groups: dict[str, dict] = {}
+        for key, value in params.items():
+            groups.setdefault(key.split('.', 1)[0], {})[key] = value
+        reference = PARSERS[name](dict(base))
+        for group, values in groups.items():
+            if PARSERS[name]({**base, **values}) == reference:
+                where = 'the default of its config dataclass' if not base else \
+                    f'what config/{own[name]} gives'
+                problems.append(f'{path.name}: {name}: {group} restates {where}; delete it '
+                                '(YAML holds only what differs)')
+    return problems
+
+
 def node_topic_problems(spec: NodeSpec, wiring=None) -> list[str]:
     """What a node's wiring publishes and subscribes against the graph table.
 

@@ -8,6 +8,7 @@ from graph_checks import (
     executable_problems,
     node_topic_problems,
     parameter_file_problems,
+    restated_parameters,
 )
 
 from mobile_vla import topics
@@ -15,7 +16,7 @@ from mobile_vla.config import ConfigError
 from mobile_vla.graph import ALL_NODES, ARBITER, ROBOT_GRAPH, NodeSpec
 from mobile_vla.launch_plan import ARGUMENTS, plan, teleop_launch
 from mobile_vla_control.wiring import ArbiterWiring
-from mobile_vla_sim.graph import node_config
+from mobile_vla_sim.graph import PARSERS, node_config
 
 REQUIRED_ARGUMENTS = {'namespace', 'mode', 'checkpoint', 'engine', 'device', 'camera_source',
                       'record', 'use_sim_time', 'log_level', 'params_file', 'teleop_in_xterm',
@@ -47,7 +48,8 @@ def test_the_plan_resolves_parameters_as_launch_does(workspace, tmp_path):
     assert list(nodes) == ['camera_publisher', 'vla_inference', 'control_arbiter']
     camera, inference, arbiter = nodes.values()
     assert camera.params['source'] == 'synthetic'  # the argument beats the profile
-    assert camera.params['width'] == 1280  # config/camera.yaml
+    assert camera.params['rotate_180'] is True  # config/camera.yaml
+    assert 'width' not in camera.params  # the node's own default: no file restates it
     assert inference.params['rate_hz'] == 5.0 and inference.params['checkpoint'] == 'models/demo'
     assert arbiter.params['initial_mode'] == 'hybrid'
     assert all(n.params['use_sim_time'] is True and n.namespace == 'robot1'
@@ -62,17 +64,20 @@ def test_the_plan_resolves_parameters_as_launch_does(workspace, tmp_path):
 def test_launch_arguments_override_a_profile_only_when_given(workspace, profile, camera,
                                                               engine, device):
     profile = str(workspace / 'config' / profile)
-    nodes = {n.spec.name: n.params for n in plan({'params_file': profile})}
-    assert nodes['camera_publisher']['source'] == camera
-    assert (nodes['vla_inference']['engine'], nodes['vla_inference']['device']) == (
-        engine, device)
-    assert nodes['control_arbiter']['initial_mode'] == 'manual'
-    given = {n.spec.name: n.params for n in plan({
-        'params_file': profile, 'camera_source': 'file', 'engine': 'torch', 'mode': 'vla'})}
-    assert given['camera_publisher']['source'] == 'file'
-    assert given['vla_inference']['engine'] == 'torch'
-    assert given['vla_inference']['device'] == device
-    assert given['control_arbiter']['initial_mode'] == 'vla'
+
+    def configs(args):  # what each node runs with: its dataclass defaults, then the files
+        return {n.spec.name: PARSERS[n.spec.name](n.params) for n in plan(args)}
+
+    nodes = configs({'params_file': profile})
+    assert nodes['camera_publisher'].source == camera
+    assert (nodes['vla_inference'].engine, nodes['vla_inference'].device) == (engine, device)
+    assert nodes['control_arbiter'].initial_mode == 'manual'
+    given = configs({'params_file': profile, 'camera_source': 'v4l2', 'engine': 'torch',
+                     'mode': 'vla'})
+    assert given['camera_publisher'].source == 'v4l2'
+    assert given['vla_inference'].engine == 'torch'
+    assert given['vla_inference'].device == device
+    assert given['control_arbiter'].initial_mode == 'vla'
     assert teleop_launch({}) is None and teleop_launch({'teleop_in_xterm': 'true'})
     with pytest.raises(ConfigError, match='unknown launch argument.*camera'):
         plan({'camera': 'csi'})
@@ -88,6 +93,22 @@ def test_every_executable_exists_and_every_config_file_too(workspace):
 def test_parameter_files_name_only_declared_parameters(workspace, name):
     problems = parameter_file_problems(workspace / 'config' / name)
     assert not problems, '\n'.join(problems)
+
+
+@pytest.mark.parametrize('name', ['camera.yaml', 'control.yaml', 'inference.yaml',
+                                  'recorder.yaml', 'web.yaml', 'robot.yaml', 'sim.yaml'])
+def test_parameter_files_hold_only_what_differs(workspace, name):
+    problems = restated_parameters(workspace / 'config' / name)
+    assert not problems, '\n'.join(problems)
+
+
+def test_a_restated_default_is_caught(tmp_path):
+    own = tmp_path / 'control.yaml'
+    own.write_text('/**/control_arbiter:\n  ros__parameters:\n    rate_hz: 20.0\n'
+                   '    reject_above: 12.0\n')
+    assert restated_parameters(own) == [
+        'control.yaml: control_arbiter: rate_hz restates the default of its config '
+        'dataclass; delete it (YAML holds only what differs)']
 
 
 @pytest.mark.parametrize('spec', ALL_NODES, ids=lambda s: s.name)

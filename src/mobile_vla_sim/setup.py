@@ -27,6 +27,7 @@ setup(
         ],
         'mobile_vla.commands': [
             'sim = mobile_vla_sim.cli:add_sim_command',
+            'doc = mobile_vla_sim.params_doc:add_doc_command',
         ],
     },
 )

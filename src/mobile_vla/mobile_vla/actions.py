@@ -14,6 +14,8 @@ import numpy as np
 
 ACTION_NAMES: tuple[str, ...] = ('linear_x', 'linear_y', 'angular_z')
 ACTION_LIMIT = 1.15
+#: The stop action: what the robot gets whenever anything is stale, invalid or failing.
+ZERO: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 class InvalidActionError(ValueError):

@@ -28,6 +28,7 @@ from mobile_vla.bag import MessageFactory
 from mobile_vla.config import from_params, to_params
 from mobile_vla.node_runtime import KindThrottle
 from mobile_vla.replay import ReplayExecutor
+from mobile_vla.units import NS
 
 Handler = Callable[[Any], None]
 T = TypeVar('T')
@@ -97,7 +98,7 @@ def parser_for(cls: type[T], parse: Callable[[dict[str, Any]], T] | None) -> Cal
 
 def throttled_warnings(bus: Bus, period_s: float = 1.0) -> KindThrottle:
     """Warnings of each kind at most once per ``period_s`` of the bus's clock."""
-    return KindThrottle(lambda text: bus.log('warning', text), lambda: bus.now_ns() / 1e9,
+    return KindThrottle(lambda text: bus.log('warning', text), lambda: bus.now_ns() / NS,
                         period_s)
 
 

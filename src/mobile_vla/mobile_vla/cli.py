@@ -17,13 +17,12 @@ from mobile_vla.bag import BagError, BagReader
 from mobile_vla.config import ConfigError
 from mobile_vla.policy.cli import add_policy_commands
 from mobile_vla.training.cli import add_training_commands
-
-NS_PER_S = 1e9
+from mobile_vla.units import NS
 
 
 def _bag_info(args: argparse.Namespace) -> int:
     with BagReader(args.path) as reader:
-        duration = (reader.end_ns - reader.start_ns) / NS_PER_S if reader.message_count else 0.0
+        duration = (reader.end_ns - reader.start_ns) / NS if reader.message_count else 0.0
         print(f'bag:      {args.path}')
         print(f'messages: {reader.message_count}')
         print(f'duration: {duration:.3f} s')

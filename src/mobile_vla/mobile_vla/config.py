@@ -28,10 +28,56 @@ class ConfigError(ValueError):
     """A configuration value or file that cannot be used; the text says which and why."""
 
 
-def documented(text: str, default: Any) -> Any:
+def documented(text: str, default: Any = dataclasses.MISSING, live: bool = False) -> Any:
     """A config dataclass field with its default and its meaning (``metadata['doc']``):
-    READMEs list it, ``package_check`` checks they do."""
-    return field(default=default, metadata={'doc': text})
+    READMEs list it, ``package_check`` checks they do, and a node declares it as the ROS
+    parameter's description. ``live`` fields may change while the node runs (``ros2 param
+    set``, validated as a whole config); the others are read-only parameters. A list
+    default is kept as a tuple (a dataclass default must not be mutable); without a
+    default the field is required."""
+    metadata = {'doc': text, 'live': live}
+    return field(default=tuple(default) if isinstance(default, list) else default,
+                 metadata=metadata)
+
+
+def _shown(value: Any) -> str:
+    """A parameter value as YAML writes it (true, '', [1.15, 1.15])."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, str):
+        return value if value else "''"
+    if isinstance(value, (tuple, list)):
+        return '[' + ', '.join(_shown(v) for v in value) + ']'
+    return str(value)
+
+
+def parameter_table(cls: type, shipped: Mapping[str, Any] | None = None,
+                    where: str = '') -> str:
+    """The Markdown table of a node's parameters from its config dataclass: name,
+    default and meaning (``documented``). A field whose default
+    is a tuple of named dataclasses (the arbiter's ``sources``) is a row per member
+    field, ``<field>.<name>.<member>``. ``shipped``: the node's parameter file
+    (``where``), whose values are shown next to the defaults they change."""
+    shipped = dict(flatten(shipped or {}))
+    rows = ['| parameter | default | meaning |', '|---|---|---|']
+    for f in dataclasses.fields(cls):
+        default = f.default
+        items = default if isinstance(default, tuple) and default and \
+            dataclasses.is_dataclass(default[0]) else None
+        if items is not None:
+            for member in dataclasses.fields(items[0]):
+                if member.name == 'name':
+                    continue
+                values = ', '.join(_shown(getattr(item, member.name)) for item in items)
+                names = ', '.join(item.name for item in items)
+                rows.append(f'| `{f.name}.<name>.{member.name}` | {values} ({names}) | '
+                            f'{member.metadata.get("doc", "")} |')
+            continue
+        cell = _shown(default)
+        if f.name in shipped and _shown(shipped[f.name]) != cell:
+            cell += f' ({_shown(shipped[f.name])} in {where})'
+        rows.append(f'| `{f.name}` | {cell} | {f.metadata.get("doc", "")} |')
+    return '\n'.join(rows) + '\n'
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:

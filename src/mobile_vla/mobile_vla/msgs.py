@@ -22,8 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from mobile_vla.actions import ACTION_SPACE_3D, ActionSpace, InvalidActionError
-
-NS_PER_S = 1_000_000_000
+from mobile_vla.units import NS
 
 
 class ImageConversionError(ValueError):
@@ -203,14 +202,14 @@ def to_rgb(image: np.ndarray, encoding: str) -> np.ndarray:
 
 def stamp_to_ns(stamp: Any) -> int:
     """builtin_interfaces/Time -> integer nanoseconds."""
-    return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
+    return int(stamp.sec) * NS + int(stamp.nanosec)
 
 
 def ns_to_stamp(t_ns: int) -> tuple[int, int]:
     """Integer nanoseconds -> (sec, nanosec) as builtin_interfaces/Time wants them."""
     if t_ns < 0:
         raise ValueError(f'time stamps must not be negative, got {t_ns} ns')
-    sec, nanosec = divmod(int(t_ns), NS_PER_S)
+    sec, nanosec = divmod(int(t_ns), NS)
     return sec, nanosec
 
 
@@ -228,7 +227,7 @@ class SecondsSince:
     def __call__(self, t_ns: int) -> float:
         if self.origin_ns is None:
             self.origin_ns = int(t_ns)
-        return (int(t_ns) - self.origin_ns) / NS_PER_S
+        return (int(t_ns) - self.origin_ns) / NS
 
 
 def odometry_to_pose(msg: Any) -> tuple[float, float, float]:

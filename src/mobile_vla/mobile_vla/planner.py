@@ -230,12 +230,17 @@ class PlanError(ValueError):
     """An instruction the planner will not execute; the text says why and what to say."""
 
 
+#: The longest instruction, in characters: English instructions are a sentence or two.
+#: The inference node and the web console refuse longer ones with this limit.
+MAX_INSTRUCTION_CHARS = 500
+
+
 @dataclass(frozen=True)
 class PlannerLimits:
     """What one step may ask for (a larger amount is refused, never clipped)."""
 
     max_steps: int = 8
-    max_chars: int = 2000
+    max_chars: int = MAX_INSTRUCTION_CHARS
     max_distance_m: float = 5.0
     max_angle_deg: float = 360.0
     max_duration_s: float = 60.0

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from mobile_vla import topics as graph_topics
 from mobile_vla.bag import BagMessage, BagReader
+from mobile_vla.units import NS
 
 Handler = Callable[[Any, int], None]
 TimerCallback = Callable[[int], None]
@@ -69,7 +70,7 @@ class _Timer:
     index: int = 0
 
     def time_of(self, start_ns: int, k: int) -> int:
-        return start_ns + self.offset_ns + round(k * 1e9 / self.rate_hz)
+        return start_ns + self.offset_ns + round(k * NS / self.rate_hz)
 
 
 def _absolute(topic: str) -> str:

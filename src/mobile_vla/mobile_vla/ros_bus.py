@@ -59,6 +59,7 @@ from mobile_vla.bus import Handler, parser_for
 from mobile_vla.config import ROS_OWN_PARAMETERS, ConfigError, to_params
 from mobile_vla.msgs import array_buffer
 from mobile_vla.transport import use_frame_transport
+from mobile_vla.units import NS
 
 T = TypeVar('T')
 #: Longest log line; the rest is cut and counted.
@@ -326,7 +327,7 @@ class RosBus:
             time.sleep(min(timeout_s, 0.2))  # an rclpy without it: give the DDS writer a moment
             return
         for pub in reliable:
-            pub.wait_for_all_acked(Duration(nanoseconds=int(timeout_s * 1e9)))
+            pub.wait_for_all_acked(Duration(nanoseconds=int(timeout_s * NS)))
 
 
 def _policy_names(profile: Any) -> dict[str, str]:

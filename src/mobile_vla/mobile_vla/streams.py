@@ -13,7 +13,8 @@ from __future__ import annotations
 import statistics
 from collections import deque
 
-NS = 1_000_000_000
+from mobile_vla.units import NS
+
 #: A gap this many typical intervals long means messages were missed.
 GAP_FACTOR = 1.5
 

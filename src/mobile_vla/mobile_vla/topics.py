@@ -158,6 +158,8 @@ TELEOP_CMD_VEL = Topic(
     'the human operator velocity command from the WASD teleop or the web console',
     COMMAND, (COMMAND,), clients_publish=True, refused=REFUSED_COMMAND,
 )
+#: The arbiter's modes, as ``control/mode`` carries them.
+CONTROL_MODES: tuple[str, ...] = ('manual', 'vla', 'hybrid')
 CONTROL_MODE = Topic(
     'control/mode', 'std_msgs/msg/String',
     'arbiter mode: manual, vla or hybrid; latched, so a restarted arbiter keeps the mode',

@@ -25,6 +25,7 @@ from mobile_vla.config import ConfigError
 from mobile_vla.config import documented as _doc
 from mobile_vla.msgs import numpy_buffer
 from mobile_vla.policy.preprocess import resize_frame
+from mobile_vla.units import NS
 from mobile_vla_camera.calibration import Calibration
 from mobile_vla_camera.sources import (
     CsiSource,
@@ -40,7 +41,6 @@ from mobile_vla_camera.sources import (
 SOURCES = ('csi', 'v4l2', 'file', 'images', 'synthetic')
 CAMERA_SOURCES = ('csi', 'v4l2')
 ENCODINGS = ('rgb8', 'bgr8')
-NS = 1_000_000_000
 
 
 
@@ -69,7 +69,8 @@ class CameraConfig:
         'image_size: 224 for Kosmos-2 and CLIP); 0 = not published', 224)
     frame_id: str = _doc('optical frame of the image and camera_info', 'camera_optical_frame')
     calibration_file: str = _doc(
-        'camera_calibration YAML; camera_info is published only when set', '')
+        'camera_calibration YAML; camera_info is published only when set (scaled to the '
+        'published size)', '')
     retry_initial_s: float = _doc('first wait before reopening a failed source', 0.5)
     retry_max_s: float = _doc('longest wait between reopen attempts (doubling from initial)',
                               8.0)

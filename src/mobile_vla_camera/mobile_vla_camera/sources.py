@@ -16,6 +16,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from mobile_vla.units import NS
 from mobile_vla_camera import pattern
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.ppm', '.pgm')
@@ -234,7 +235,7 @@ class FileSource(_CaptureSource):
             ok, image = self._cap.read()
             if not ok or image is None:
                 raise SourceError(f'file: {self.path} could not be rewound; it may be damaged')
-        frame = Frame(image, self._index, round(self._media_index * 1e9 / self.fps))
+        frame = Frame(image, self._index, round(self._media_index * NS / self.fps))
         self._index += 1
         self._media_index += 1
         return frame
@@ -282,7 +283,7 @@ class ImageFolderSource:
                 self.skipped.append(f'images: cannot read {path} (missing or not an image); '
                                     'skipped')
                 continue
-            frame = Frame(image, self._index, round(self._index * 1e9 / self.fps))
+            frame = Frame(image, self._index, round(self._index * NS / self.fps))
             self._index += 1
             return frame
         raise SourceError(f'images: none of the images in {self.folder} can be read')
@@ -307,7 +308,7 @@ class SyntheticSource:
 
     def read(self) -> Frame:
         frame = Frame(pattern.render(self._index, self.height, self.width), self._index,
-                      round(self._index * 1e9 / self.fps))
+                      round(self._index * NS / self.fps))
         self._index += 1
         return frame
 

@@ -21,8 +21,6 @@ from mobile_vla_camera.grabber import run_grab_loop
 from mobile_vla_camera.publisher import CameraConfig, CameraPublisher, ImageOut
 from mobile_vla_camera.sources import Frame
 
-NS = 1e9
-
 
 class CameraWiring:
     """camera_publisher: frames from the source (or the simulator) out on camera/image."""

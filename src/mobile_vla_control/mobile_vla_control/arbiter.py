@@ -35,31 +35,18 @@ Time comes in as an argument (seconds); nothing here reads a clock.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from mobile_vla import topics
-from mobile_vla.actions import ACTION_LIMIT, ACTION_NAMES
-from mobile_vla.config import ConfigError, from_params, to_params
+from mobile_vla.actions import ACTION_LIMIT, ACTION_NAMES, ZERO
+from mobile_vla.config import ConfigError, documented, from_params, to_params
+from mobile_vla.topics import CONTROL_MODES
 
-MODES = ('manual', 'vla', 'hybrid')
 ROLES = ('manual', 'policy')
 ROLES_IN_MODE = {'manual': ('manual',), 'vla': ('policy',), 'hybrid': ('manual', 'policy')}
-ZERO = (0.0, 0.0, 0.0)
-
-
-def doc(text: str, default: Any, live: bool = False) -> Any:
-    """A dataclass field with its documentation, shown as the ROS parameter description.
-
-    ``live`` fields may change while the node runs (``ros2 param set``), validated as a
-    whole config; the others are read once (read-only parameters).
-    """
-    metadata = {'doc': text, 'live': live}
-    if isinstance(default, (list, tuple)):
-        return field(default=tuple(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -67,10 +54,12 @@ class SourceConfig:
     """One velocity source: ``sources.<name>.{topic,timeout,priority,role}`` in YAML."""
 
     name: str
-    topic: str
-    timeout: float
-    priority: int
-    role: str
+    topic: str = documented('the topic a source listens to (relative: moves with the '
+                            'namespace)')
+    timeout: float = documented('seconds after its last message that a source is absent')
+    priority: int = documented('higher wins among valid sources of the allowed role')
+    role: str = documented('manual: drives in manual, overrides in hybrid; policy: drives '
+                           'in vla and hybrid')
 
     def __post_init__(self) -> None:
         if not self.name or not self.topic:
@@ -94,45 +83,44 @@ DEFAULT_SOURCES = (
 class ArbiterConfig:
     """Parameters of the control arbiter node (and of the plain component)."""
 
-    rate_hz: float = doc(
+    rate_hz: float = documented(
         'watchdog rate of cmd_vel in Hz (zero is published too); a new valid command is '
         'published at once as well', 20.0)
-    initial_mode: str = doc('mode at start: manual, vla or hybrid', 'manual')
-    hybrid_hold_s: float = doc(
+    initial_mode: str = documented('mode at start: manual, vla or hybrid', 'manual')
+    hybrid_hold_s: float = documented(
         'hybrid: seconds after the last non-zero manual command before the policy drives again',
         1.0)
-    max_velocity: tuple[float, ...] = doc(
+    max_velocity: tuple[float, ...] = documented(
         'per-axis output limit (linear_x, linear_y, angular_z); live', (ACTION_LIMIT,) * 3,
         live=True)
-    max_acceleration: tuple[float, ...] = doc(
+    max_acceleration: tuple[float, ...] = documented(
         'per-axis limit when speeding up, units per second squared; live', (2.3, 2.3, 4.6),
         live=True)
-    max_deceleration: tuple[float, ...] = doc(
+    max_deceleration: tuple[float, ...] = documented(
         'per-axis limit when slowing down, units per second squared; live', (4.6, 4.6, 9.2),
         live=True)
-    startup_hold_s: float = doc(
+    startup_hold_s: float = documented(
         'zero for this long after the first tick, and longer (up to latched_wait_s) while a '
         'known latched e-stop publisher has not yet delivered its state; 0 where delivery '
         'is instant (simulator)', 1.0)
-    latched_wait_s: float = doc(
+    latched_wait_s: float = documented(
         'longest start-up wait for the e-stop of a latched publisher already discovered',
         10.0)
-    estop_release_hold_s: float = doc(
+    estop_release_hold_s: float = documented(
         'a requested e-stop release happens once every source has been absent or zero for '
         'this long', 0.5)
-    reject_above: float = doc(
+    reject_above: float = documented(
         'inputs with any axis beyond this magnitude are rejected as corrupt (not clipped)', 10.0)
-    stamped_output: bool = doc(
+    stamped_output: bool = documented(
         'also publish each command as geometry_msgs/TwistStamped on stamped_topic, for a '
         'base that wants a stamp; cmd_vel stays Twist for the whole graph', False)
-    stamped_topic: str = doc('topic of the TwistStamped copy (remap the base driver to it)',
+    stamped_topic: str = documented('topic of the TwistStamped copy (remap the base driver to it)',
                              'cmd_vel_stamped')
-    frame_id: str = doc('frame_id of the TwistStamped output', 'base_link')
-    state_period_s: float = doc(
+    frame_id: str = documented('frame_id of the TwistStamped output', 'base_link')
+    state_period_s: float = documented(
         'control/state is published on every change and at least this often', 0.5)
-    sources: tuple[SourceConfig, ...] = field(
-        default=DEFAULT_SOURCES,
-        metadata={'doc': 'velocity sources: sources.<name>.{topic,timeout,priority,role}'})
+    sources: tuple[SourceConfig, ...] = documented(
+        'velocity sources: sources.<name>.{topic,timeout,priority,role}', DEFAULT_SOURCES)
 
     def __post_init__(self) -> None:
         # Every time and rate is a finite number: an infinite hold or timeout never ends.
@@ -142,8 +130,9 @@ class ArbiterConfig:
                 raise ConfigError(f'{name} must be a finite number, got {getattr(self, name)}')
         if not self.rate_hz > 0:
             raise ConfigError(f'rate_hz must be > 0, got {self.rate_hz}')
-        if self.initial_mode not in MODES:
-            raise ConfigError(f'initial_mode must be one of {MODES}, got {self.initial_mode!r}')
+        if self.initial_mode not in CONTROL_MODES:
+            raise ConfigError(f'initial_mode must be one of {CONTROL_MODES}, got '
+                              f'{self.initial_mode!r}')
         if not self.hybrid_hold_s >= 0:
             raise ConfigError(f'hybrid_hold_s must be >= 0, got {self.hybrid_hold_s}')
         if not self.startup_hold_s >= 0:
@@ -380,10 +369,10 @@ class ControlArbiter:
         if not self._observe_clock(now):
             return False
         mode = str(text).strip().lower()
-        if mode not in MODES:
+        if mode not in CONTROL_MODES:
             self.rejected_modes += 1
             shown = repr(str(text)[:40]) + ('...' if len(str(text)) > 40 else '')
-            self._warn(f'unknown mode {shown} ignored; use one of {", ".join(MODES)} '
+            self._warn(f'unknown mode {shown} ignored; use one of {", ".join(CONTROL_MODES)} '
                        f'(mode stays {self.mode})')
             return False
         changed, self.mode = mode != self.mode, mode

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from mobile_vla import topics
 from mobile_vla.actions import ACTION_LIMIT
-from mobile_vla.config import ConfigError
+from mobile_vla.config import ConfigError, documented
 from mobile_vla.keymap import (  # noqa: F401 (the teleop's key map, re-exported)
     KEY_BINDINGS,
     MODE_KEYS,
@@ -53,17 +53,15 @@ EPS = 1e-9
 class TeleopConfig:
     """Parameters of the WASD teleop node."""
 
-    rate_hz: float = field(default=10.0, metadata={
-        'doc': 'publish rate of teleop/cmd_vel while a key is held'})
-    key_speed: float = field(default=ACTION_LIMIT, metadata={
-        'doc': 'command magnitude of a key at 100 % throttle (the key map uses 1.15)'})
-    throttle_percent: int = field(default=50, metadata={
-        'doc': 'throttle at start, 10-100 % in steps of throttle_step'})
-    throttle_step: int = field(default=10, metadata={'doc': 'f/g change the throttle by this'})
-    first_key_timeout_s: float = field(default=0.7, metadata={
-        'doc': 'a first key press holds this long; must exceed the auto-repeat delay'})
-    repeat_timeout_s: float = field(default=0.15, metadata={
-        'doc': 'once a key repeats, stop this long after its last repeat'})
+    rate_hz: float = documented('publish rate of teleop/cmd_vel while a key is held', 10.0)
+    key_speed: float = documented(
+        'command magnitude of a key at 100 % throttle (the key map uses 1.15)', ACTION_LIMIT)
+    throttle_percent: int = documented('throttle at start, 10-100 % in steps of throttle_step', 50)
+    throttle_step: int = documented('f/g change the throttle by this', 10)
+    first_key_timeout_s: float = documented(
+        'a first key press holds this long; must exceed the auto-repeat delay', 0.7)
+    repeat_timeout_s: float = documented(
+        'once a key repeats, stop this long after its last repeat', 0.15)
 
     def __post_init__(self) -> None:
         if not self.rate_hz > 0:

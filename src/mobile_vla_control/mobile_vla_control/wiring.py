@@ -15,10 +15,10 @@ from typing import Any
 from mobile_vla import topics
 from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
 from mobile_vla.msgs import SecondsSince, twist_to_action
+from mobile_vla.units import NS
 from mobile_vla_control.arbiter import ZERO, ArbiterConfig, ControlArbiter, arbiter_params
 from mobile_vla_control.teleop import TeleopConfig, TeleopStep, WasdTeleop
 
-NS = 1e9
 TWIST_STAMPED = 'geometry_msgs/msg/TwistStamped'
 
 

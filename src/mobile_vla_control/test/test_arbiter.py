@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from mobile_vla.actions import ZERO
 from mobile_vla.config import ConfigError, load_node_params
 from mobile_vla_control.arbiter import (
     ArbiterConfig,
@@ -16,7 +17,6 @@ FAST = dict(max_acceleration=(1000.0,) * 3, max_deceleration=(1000.0,) * 3,
             startup_hold_s=0.0)
 W = (1.15, 0.0, 0.0)
 POLICY = (0.4, -0.3, 0.2)
-ZERO = (0.0, 0.0, 0.0)
 
 
 def arbiter(**overrides) -> tuple[ControlArbiter, list[str]]:

@@ -3,12 +3,11 @@
 import pytest
 
 from mobile_vla import topics
+from mobile_vla.actions import ZERO
 from mobile_vla.config import ConfigError
 from mobile_vla.scenarios import SCENARIOS
 from mobile_vla_control.keyboard import ScriptedKeys, run_teleop
 from mobile_vla_control.teleop import KEY_BINDINGS, TeleopConfig, WasdTeleop
-
-ZERO = (0.0, 0.0, 0.0)
 
 
 def drive(events, config=None, until=None):

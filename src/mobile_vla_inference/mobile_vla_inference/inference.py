@@ -19,9 +19,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from mobile_vla.actions import ZERO
 from mobile_vla.config import ConfigError
 from mobile_vla.config import documented as _doc
-from mobile_vla.planner import NAVIGATE, PlanError, plan
+from mobile_vla.planner import MAX_INSTRUCTION_CHARS, NAVIGATE, PlanError, plan
 from mobile_vla.policy.runner import (
     EXECUTIONS,
     HISTORIES,
@@ -30,10 +31,12 @@ from mobile_vla.policy.runner import (
     untrained_runner,
 )
 from mobile_vla.streams import StreamMonitor
+from mobile_vla.units import NS
 from mobile_vla_inference import sequence
 from mobile_vla_inference.sequence import PlanExecutor, SequenceLimits
 
-ZERO = np.zeros(3, np.float32)
+#: The stop action (``mobile_vla.actions.ZERO``) in the runner's dtype.
+STOP = np.array(ZERO, np.float32)
 #: Zero for these reasons is what was asked for: diagnostics stay OK.
 QUIET_REASONS = frozenset({'stopped by instruction', 'plan complete'})
 
@@ -72,18 +75,21 @@ class InferenceConfig:
     window: int = _doc("history frames; 0 = as trained (the checkpoint's window)", 0)
     max_instruction_chars: int = _doc(
         'a longer instruction is refused (zero motion, a warning): English instructions '
-        'are a sentence or two', 500)
-    motion_speed: float = _doc('m/s of a motion step of an instruction ("move left 0.5 m")',
-                               0.3)
-    turn_speed: float = _doc('rad/s of a turn step ("turn right 90 degrees")', 0.6)
+        'are a sentence or two', MAX_INSTRUCTION_CHARS)
+    # How plan steps run: the defaults are SequenceLimits' (one definition).
+    motion_speed: float = _doc('m/s of a motion step ("move left 0.5 m"), at most 1.15',
+                               SequenceLimits.motion_speed)
+    turn_speed: float = _doc('rad/s of a turn step ("turn right 90 degrees"), at most 1.15',
+                             SequenceLimits.turn_speed)
     arrive_speed: float = _doc(
         'a navigation step has arrived when the policy holds actions below this norm '
-        '(m/s) for arrive_hold_s', 0.08)
-    arrive_hold_s: float = _doc('see arrive_speed', 1.0)
+        '(m/s) for arrive_hold_s', SequenceLimits.arrive_speed)
+    arrive_hold_s: float = _doc('see arrive_speed', SequenceLimits.arrive_hold_s)
     navigate_timeout_s: float = _doc('a navigation step that has not arrived by then fails '
-                                     '(zero, the plan stops)', 60.0)
+                                     '(zero, the plan stops)', SequenceLimits.navigate_timeout_s)
     odom_timeout_s: float = _doc(
-        'motion steps close on odom while it is this fresh, else they run on time', 0.5)
+        'motion steps close on odom while it is this fresh, else they run on time',
+        SequenceLimits.odom_timeout_s)
 
     def __post_init__(self) -> None:
         if self.engine not in ('torch', 'onnx'):
@@ -153,7 +159,7 @@ class VlaInference:
             'state': sequence.IDLE,
             'reason': 'no instruction since this node started (one sent before it is not '
                       'resumed: send it again)'}
-        self._last_action = ZERO
+        self._last_action = STOP
         self.instructions = 0
         self.steps = 0
         self.zero_reasons: dict[str, int] = {}
@@ -179,7 +185,7 @@ class VlaInference:
     def on_image(self, image: np.ndarray, channel_order: str, stamp: float) -> bool:
         """Keep the newest frame; True when the policy should step on it now."""
         self._frame = (image, channel_order, stamp)
-        self.frames.add(round(stamp * 1e9))
+        self.frames.add(round(stamp * NS))
         return self.frame_due()
 
     def frame_due(self) -> bool:
@@ -200,7 +206,7 @@ class VlaInference:
         and the reason is returned."""
         text = str(text).strip()
         self.instructions += 1
-        self._last_action = ZERO
+        self._last_action = STOP
         self.plan = None
         # The newest frame is due again: the new instruction acts on it at once.
         self._frame_used = self._frame_tried = None
@@ -249,8 +255,8 @@ class VlaInference:
         kind = reason.split(':')[0].split('(')[0].strip()
         self.zero_reasons[kind] = self.zero_reasons.get(kind, 0) + 1
         self.last_reason = reason
-        self._last_action = ZERO
-        return InferenceOutput(ZERO, reason)
+        self._last_action = STOP
+        return InferenceOutput(STOP, reason)
 
     def step(self, now: float, run_policy: bool = True) -> InferenceOutput:
         """The command for ``now``: the policy's action on the newest frame, or zero and why.
@@ -288,7 +294,7 @@ class VlaInference:
         directive = self.plan.update(now)
         step = (id(self.plan), self.plan.index)
         if step != self._plan_step:  # a new step: nothing of the last one is held
-            self._plan_step, self._last_action, self._frame_used = step, ZERO, None
+            self._plan_step, self._last_action, self._frame_used = step, STOP, None
         if directive.kind == 'zero':
             return self._zero(directive.reason)
         if directive.kind == 'motion':  # a motion step drives blind, on time or odometry

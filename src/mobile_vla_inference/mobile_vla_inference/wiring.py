@@ -31,6 +31,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mobile_vla import topics
+from mobile_vla.actions import ZERO
 from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
 from mobile_vla.msgs import (
     ImageConversionError,
@@ -39,13 +40,12 @@ from mobile_vla.msgs import (
     stamp_to_ns,
 )
 from mobile_vla.policy.runner import PolicyRunner
+from mobile_vla.units import NS
 from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
 
-NS = 1e9
 #: Policy frames kept (sensor-data QoS): a frame is not lost while the executor is briefly
 #: busy (the step always takes the newest frame; older ones only update the frame count).
 POLICY_FRAME_DEPTH = 3
-ZERO = (0.0, 0.0, 0.0)
 RATE_WINDOW_S = 5.0
 #: The watchdog stays quiet when a step published within this share of its period (timer
 #: jitter must not halve its rate).

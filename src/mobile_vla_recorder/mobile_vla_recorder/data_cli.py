@@ -29,6 +29,7 @@ from mobile_vla.episode import (
 )
 from mobile_vla.episode_stats import collect_stats
 from mobile_vla.replay import ReplayExecutor
+from mobile_vla.units import NS
 from mobile_vla_recorder.store import EpisodeStore
 from mobile_vla_recorder.wiring import RecorderWiring
 
@@ -114,7 +115,7 @@ def _from_bag(args: argparse.Namespace) -> int:
     recorder = RecorderWiring(bus, on_episode=save).recorder
     ex.run_bag(args.bag)
     if recorder.recording:
-        result = recorder.on_control('stop', ex.stats.end_ns / 1e9)
+        result = recorder.on_control('stop', ex.stats.end_ns / NS)
         print(f'recorder: end of bag: {result.message}')
         if result.episode is not None:
             save(result.episode)

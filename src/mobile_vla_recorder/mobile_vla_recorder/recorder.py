@@ -49,7 +49,7 @@ from mobile_vla.episode import (
 )
 from mobile_vla.scenarios import ScenarioError, parse
 
-MODES = ('events', 'fixed_rate')
+RECORDING_MODES = ('events', 'fixed_rate')
 #: What an episode stores (as rgb8).
 STORED_ENCODINGS = ('rgb8', 'bgr8')
 #: A fixed-rate frame is due this much early too (clock jitter, float epoch seconds).
@@ -82,8 +82,8 @@ class RecorderConfig:
     min_free_mb: float = _doc('an episode starts only with this much free disk space', 500.0)
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ConfigError(f'mode must be one of {MODES}, got {self.mode!r}')
+        if self.mode not in RECORDING_MODES:
+            raise ConfigError(f'mode must be one of {RECORDING_MODES}, got {self.mode!r}')
         if self.max_frames < 2:
             raise ConfigError(f'max_frames must be at least 2, got {self.max_frames}')
         if not 1 <= self.min_frames <= self.max_frames:

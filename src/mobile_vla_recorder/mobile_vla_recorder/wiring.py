@@ -18,10 +18,9 @@ from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
 from mobile_vla.episode import Episode, EpisodeWriteError
 from mobile_vla.msgs import ImageConversionError, image_to_numpy, stamp_to_ns, twist_to_action
 from mobile_vla.streams import StreamMonitor
+from mobile_vla.units import NS
 from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
 from mobile_vla_recorder.store import EpisodeStore
-
-NS = 1e9
 
 
 def tick_rate_hz(fixed_rate_hz: float) -> float:

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from mobile_vla.actions import ZERO
 from mobile_vla.config import ConfigError, from_params, load_node_params
 from mobile_vla.episode import read_episode, validate_episode
 from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
@@ -10,7 +11,6 @@ from mobile_vla_recorder.store import EpisodeStore
 
 W = (1.15, 0.0, 0.0)
 A = (0.0, 1.15, 0.0)
-ZERO = (0.0, 0.0, 0.0)
 T0 = 1_780_000_000.0  # epoch seconds, as the ROS clock gives them
 
 

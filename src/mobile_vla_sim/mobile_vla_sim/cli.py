@@ -28,8 +28,7 @@ import numpy as np
 from mobile_vla.config import load_config, writable_folder
 from mobile_vla.language import read_instruction_pairs, scenario_phrasings
 from mobile_vla.scenarios import GOAL_SCENARIOS, SCENARIOS, parse
-
-NS = 1_000_000_000
+from mobile_vla.units import NS
 
 
 def _sim_config(pairs: list[str]):

@@ -35,15 +35,16 @@ from mobile_vla_web.wiring import WebWiring
 #: Replay serves no page, so its console has no token file; this token guards nothing.
 REPLAY_TOKEN = 'replay-has-no-server-0000'
 
+#: Each robot node's typed configuration (the one definition of its parameters; the
+#: live simulator's is ``mobile_vla_sim.live.LiveSimConfig``).
+CONFIGS: dict[str, type] = {
+    CAMERA.name: CameraConfig, INFERENCE.name: InferenceConfig, ARBITER.name: ArbiterConfig,
+    RECORDER.name: RecorderConfig, TELEOP.name: TeleopConfig, WEB.name: WebConfig,
+}
 #: How each node turns its flat parameters into its typed configuration.
 PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    CAMERA.name: lambda p: from_params(CameraConfig, p),
-    INFERENCE.name: lambda p: from_params(InferenceConfig, p),
-    ARBITER.name: ArbiterConfig.from_params,
-    RECORDER.name: lambda p: from_params(RecorderConfig, p),
-    TELEOP.name: lambda p: from_params(TeleopConfig, p),
-    WEB.name: lambda p: from_params(WebConfig, p),
-}
+    name: (cls.from_params if cls is ArbiterConfig else
+           (lambda p, cls=cls: from_params(cls, p))) for name, cls in CONFIGS.items()}
 
 #: Each node's one wiring, as its ``*_node.py`` runs it.
 WIRINGS: dict[str, Callable[..., Any]] = {

@@ -24,11 +24,13 @@ import cv2
 import numpy as np
 
 from mobile_vla import topics
+from mobile_vla.actions import ZERO
 from mobile_vla.bus import Bus, publisher_of, subscribe_to
 from mobile_vla.config import ConfigError
 from mobile_vla.config import documented as _doc
 from mobile_vla.msgs import twist_to_action
 from mobile_vla.scenarios import GOAL_SCENARIOS, SCENARIOS
+from mobile_vla.units import NS
 from mobile_vla_camera.publisher import CameraConfig
 from mobile_vla_camera.sources import Frame
 from mobile_vla_camera.wiring import CameraWiring
@@ -36,8 +38,6 @@ from mobile_vla_sim.expert import passed_side
 from mobile_vla_sim.session import MAX_RENDER, SimConfig
 from mobile_vla_sim.world import SimWorld, sample_layout
 
-NS = 1e9
-ZERO = (0.0, 0.0, 0.0)
 #: Robot centre to cup centre when the cup counts as reached (as in closed-loop runs).
 SUCCESS_RADIUS = SimConfig.success_radius
 #: The path is kept at this spacing, to tell which side of the obstacle the robot passed.

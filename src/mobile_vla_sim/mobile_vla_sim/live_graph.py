@@ -34,7 +34,9 @@ from typing import Any, Callable
 from mobile_vla.graph import ARBITER, INFERENCE, RECORDER, SIM_ROBOT, WEB, NodeSpec
 from mobile_vla.launch_plan import RESPAWN_DELAY_S, node_params
 from mobile_vla.processes import Supervisor, ros_env, start_node, stop_all
+from mobile_vla_sim.live import LiveSimConfig
 from mobile_vla_sim.session import SIM_PROFILE, SimConfig
+from mobile_vla_web.config import WebConfig, console_url
 
 #: How long the graph may take to show a frame in the console after start.
 READY_TIMEOUT_S = 90.0
@@ -51,14 +53,15 @@ class LiveGraph:
     """Start with ``start()``; ``url`` and ``token`` say how to open the console."""
 
     out: Path
+    # The nodes' own defaults (one definition each).
     checkpoint: str = 'models/demo'
-    scenario: str = '1box_vert_left'
-    seed: int = 100000
-    fps: float = 15.0
-    host: str = '127.0.0.1'
-    port: int = 8080
-    token_file: str = '~/.config/mobile_vla/web_token'
-    watch_needs_token: bool = True
+    scenario: str = LiveSimConfig.scenario
+    seed: int = LiveSimConfig.seed
+    fps: float = LiveSimConfig.fps
+    host: str = WebConfig.host
+    port: int = WebConfig.port
+    token_file: str = WebConfig.token_file
+    watch_needs_token: bool = WebConfig.watch_needs_token
     mode: str = 'vla'
     domain_id: int | None = None
     #: Where ends and restarts of nodes are told (``mobile-vla sim live`` prints them).
@@ -83,8 +86,7 @@ class LiveGraph:
 
     @property
     def url(self) -> str:
-        host = 'localhost' if self.host in ('127.0.0.1', '::1') else self.host
-        return f'http://{host}:{self.port}/'
+        return console_url(self.host, self.port)
 
     @property
     def token(self) -> str:

@@ -39,6 +39,8 @@ from mobile_vla.objects import targets_in
 from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla.replay import OutputSink, ReplayExecutor
 from mobile_vla.scenarios import parse
+from mobile_vla.topics import CONTROL_MODES
+from mobile_vla.units import NS
 from mobile_vla_camera.publisher import CameraPublisher
 from mobile_vla_camera.sources import Frame
 from mobile_vla_camera.wiring import CameraWiring
@@ -52,7 +54,6 @@ from mobile_vla_sim.expert import ExpertConfig, ScriptedExpert, passed_side, sho
 from mobile_vla_sim.graph import node_params
 from mobile_vla_sim.world import Layout, SimWorld
 
-NS = 1_000_000_000
 #: Simulation clock origin: 2026-01-01T00:00:00Z (file names and stamps are reproducible).
 SIM_EPOCH_NS = 1_767_225_600 * NS
 #: The simulator's parameter profile, a file of config/.
@@ -60,7 +61,6 @@ SIM_PROFILE = 'sim.yaml'
 ODOM = '/sim/odom'
 ODOM_TYPE = 'nav_msgs/msg/Odometry'
 DRIVERS = ('expert', 'policy')
-MODES = ('manual', 'vla', 'hybrid')
 #: When a policy run ends: at the cup, or when its plan is done (arrival measured).
 UNTIL = ('reached', 'plan_done')
 
@@ -211,8 +211,8 @@ class SimSession:
         self.until = until
         if driver not in DRIVERS:
             raise ValueError(f'driver must be one of {DRIVERS}, got {driver!r}')
-        if mode not in MODES:
-            raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+        if mode not in CONTROL_MODES:
+            raise ValueError(f'mode must be one of {CONTROL_MODES}, got {mode!r}')
         if driver == 'policy' and runner is None:
             raise ValueError('the policy driver needs a PolicyRunner (load a checkpoint)')
         self.layout, self.instruction = layout, instruction.strip()

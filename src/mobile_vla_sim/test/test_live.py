@@ -13,9 +13,9 @@ from mobile_vla.bus import ReplayBus
 from mobile_vla.config import ConfigError
 from mobile_vla.msgs import odometry_to_pose
 from mobile_vla.replay import MessageLog, ReplayExecutor
+from mobile_vla.units import NS
 from mobile_vla_sim.live import LiveSimConfig, LiveSimWiring
 
-NS = 1_000_000_000
 MSGS = MessageFactory()
 
 

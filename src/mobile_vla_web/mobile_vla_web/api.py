@@ -50,12 +50,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mobile_vla import topics
+from mobile_vla.actions import ZERO
 from mobile_vla.keymap import KEY_BINDINGS, STOP_KEYS, clamp_throttle, key_command
 from mobile_vla.scenarios import SCENARIOS
+from mobile_vla.topics import CONTROL_MODES
 from mobile_vla_web.config import WebConfig
 
-ZERO = (0.0, 0.0, 0.0)
-MODES = ('manual', 'vla', 'hybrid')
 RECORD_ACTIONS = {'start': 'start', 'keep': 'stop', 'discard': 'discard'}
 CONTROL_TYPES = ('instruction', 'mode', 'estop', 'drive', 'throttle', 'record', 'take_control')
 #: Characters of the name a page gives itself (shown to every page: "alice (10.0.0.7)").
@@ -440,8 +440,8 @@ class ConsoleApi:
             problem = _instruction_problem(text, self.config.max_instruction_chars)
             return _error(400, f'instruction {problem}') if problem else text
         if kind == 'mode':
-            if not isinstance(m.get('mode'), str) or m['mode'] not in MODES:
-                return _error(400, f'mode must be one of {", ".join(MODES)}')
+            if not isinstance(m.get('mode'), str) or m['mode'] not in CONTROL_MODES:
+                return _error(400, f'mode must be one of {", ".join(CONTROL_MODES)}')
             return m['mode']
         if kind == 'estop':
             if not isinstance(m.get('engaged'), bool):

@@ -9,9 +9,17 @@ from dataclasses import dataclass
 from mobile_vla.actions import ACTION_LIMIT
 from mobile_vla.config import ConfigError
 from mobile_vla.config import documented as _doc
+from mobile_vla.planner import MAX_INSTRUCTION_CHARS
 
 #: Ports below this need root; 0 asks the system for a free one (tests).
 MIN_PORT = 1024
+
+
+def console_url(host: str, port: int) -> str:
+    """The address a browser on this machine opens for a console bound to ``host``:
+    ``localhost`` for the loopback addresses, an IPv6 address in brackets."""
+    shown = f'[{host}]' if ':' in host else host
+    return f'http://{"localhost" if shown in ("127.0.0.1", "[::1]") else shown}:{port}/'
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,8 @@ class WebConfig:
                                30.0)
     control_burst: int = _doc('control messages a client may send at once', 30)
     max_message_bytes: int = _doc('largest control message or request body, bytes', 4096)
-    max_instruction_chars: int = _doc('longest instruction the console forwards', 500)
+    max_instruction_chars: int = _doc('longest instruction the console forwards',
+                                      MAX_INSTRUCTION_CHARS)
     max_clients: int = _doc('WebSocket clients at once; more are refused', 16)
     control_idle_s: float = _doc('control held by an API client (REST) is released after '
                                  'this long without a control action', 30.0)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mobile_vla.episode import EPISODE_FRAMES, EpisodeError, EpisodeFile, validate_episode
+from mobile_vla.units import NS
 
 #: How many of an episode's problems the list carries.
 PROBLEMS_SHOWN = 3
@@ -46,7 +47,7 @@ class EpisodeList:
                 problems = validate_episode(path)
                 known = (version, {
                     'name': path.name, 'size_mb': round(size / 2**20, 2),
-                    'mtime': mtime / 1e9, 'valid': not problems,
+                    'mtime': mtime / NS, 'valid': not problems,
                     'problems': [p.replace(str(path), path.name)
                                  for p in problems[:PROBLEMS_SHOWN]],
                     **(_length(path) if not problems else {})})

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from mobile_vla.units import NS
+
 #: The header of a binary WebSocket frame message: capture stamp (ns), sequence, width,
 #: height, all little-endian; the JPEG follows.
 FRAME_HEADER = struct.Struct('<qIHH')
@@ -38,7 +40,7 @@ class FrameGate:
     20 fps camera gives 15 fps of a 15 fps stream, not every other frame (10)."""
 
     def __init__(self, fps: float) -> None:
-        self.period_ns = int(1e9 / fps)
+        self.period_ns = int(NS / fps)
         self._next: int | None = None
         self._last: int | None = None
         self.passed = 0

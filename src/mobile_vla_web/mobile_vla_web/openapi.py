@@ -10,7 +10,8 @@ from typing import Any
 
 from mobile_vla.keymap import KEY_BINDINGS
 from mobile_vla.scenarios import SCENARIOS
-from mobile_vla_web.api import MODES, RECORD_ACTIONS
+from mobile_vla.topics import CONTROL_MODES
+from mobile_vla_web.api import RECORD_ACTIONS
 from mobile_vla_web.config import WebConfig
 
 VERSION = '1.0.0'
@@ -30,7 +31,7 @@ _BODIES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
                  'description': "e.g. 'go around the box on the left to the cup'; '' or "
                                 "'stop' halts the policy"}}, ['text']),
     'mode': ("Set the arbiter's mode (control/mode).", {
-        'mode': {'type': 'string', 'enum': list(MODES)}}, ['mode']),
+        'mode': {'type': 'string', 'enum': list(CONTROL_MODES)}}, ['mode']),
     'estop': ('Engage (never refused to a token holder) or release (needs control) the '
               'e-stop (control/estop). Its state comes from control/state.', {
                   'engaged': {'type': 'boolean'}}, ['engaged']),

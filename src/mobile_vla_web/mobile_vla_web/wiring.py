@@ -21,13 +21,13 @@ from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
 from mobile_vla.msgs import ImageConversionError, colour_image, stamp_to_ns, twist_to_action
 from mobile_vla.node_runtime import KindThrottle
 from mobile_vla.streams import StreamMonitor
+from mobile_vla.units import NS
 from mobile_vla_web.api import ZERO, ConsoleApi, Publish, Reply
-from mobile_vla_web.config import WebConfig
+from mobile_vla_web.config import WebConfig, console_url
 from mobile_vla_web.episodes import EpisodeList
 from mobile_vla_web.frames import FrameGate, JpegFrame, encode_jpeg
 from mobile_vla_web.token_file import load_or_create
 
-NS = 1e9
 #: Camera frames kept: the newest only, the page never wants an old one.
 CAMERA_DEPTH = 1
 #: The drive watchdog's rate (at least): a lapsed key stops within 20 ms of its deadline.
@@ -90,8 +90,7 @@ class WebWiring:
         self.server = serve(self) if serve is not None else None
         if self.server is not None:
             host, port = self.server.host, self.server.port
-            shown = f'[{host}]' if ':' in host else host
-            url = f'http://{"localhost" if shown in ("127.0.0.1", "[::1]") else shown}:{port}/'
+            url = console_url(host, port)
             bus.log('info', f'web console on {url} (bound to {host}); token in '
                             f'{Path(config.token_file).expanduser()}')
             if announce is not None:

@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mobile_vla import topics
+from mobile_vla.actions import ZERO
 from mobile_vla.keymap import KEY_BINDINGS
 from mobile_vla_web.api import CONTROL_TYPES, ClockOffset, ConsoleApi, client_name
 from mobile_vla_web.config import WebConfig
 
 TOKEN = 'k' * 20 + 'secret-token-1234'
 ADDR = '127.0.0.1'
-ZERO = (0.0, 0.0, 0.0)
 
 #: One valid message of each control type.
 VALID = {

@@ -6,9 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from mobile_vla.units import NS
 from mobile_vla_web.frames import FRAME_HEADER, FrameGate, encode_jpeg
-
-NS = 1_000_000_000
 
 
 def passed(camera_fps: float, stream_fps: float, seconds: float = 10.0) -> float:

@@ -13,9 +13,9 @@ from mobile_vla.bag import BagMessage, MessageFactory
 from mobile_vla.bus import ReplayBus
 from mobile_vla.msgs import twist_to_action
 from mobile_vla.replay import MessageLog, ReplayExecutor
+from mobile_vla.units import NS
 from mobile_vla_web.wiring import WebWiring
 
-NS = 1_000_000_000
 MSGS = MessageFactory()
 TOKEN = 'wiring-test-token-0123456789'
 CALL = '/test/call'

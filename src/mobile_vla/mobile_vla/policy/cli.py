@@ -19,6 +19,7 @@ import numpy as np
 from mobile_vla.actions import ACTION_NAMES
 from mobile_vla.config import positive_int
 from mobile_vla.policy.checkpoint_files import check_checkpoint
+from mobile_vla.units import NS
 
 # torch, transformers and OpenCV load only when a policy command runs, so every other
 # `mobile-vla` command starts in a fraction of a second.
@@ -60,12 +61,12 @@ def _frames(args):
         count = 0
         for msg in reader.messages(topics):
             if msg.topic == '/vla/command':
-                yield (msg.t_ns - start) / 1e9, None, msg.msg.data
+                yield (msg.t_ns - start) / NS, None, msg.msg.data
             else:
                 if count % args.every == 0:
                     image = image_to_numpy(msg.msg)
                     rgb = image[:, :, ::-1] if msg.msg.encoding == 'bgr8' else image
-                    yield (msg.t_ns - start) / 1e9, rgb, None
+                    yield (msg.t_ns - start) / NS, rgb, None
                 count += 1
 
 
