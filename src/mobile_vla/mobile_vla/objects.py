@@ -59,8 +59,8 @@ _PLACE_BEFORE = re.compile(r'\b(?P<word>' + _WORDS + r')\s+(?:one\s+of\s+the\s+)
 #: "the ball nearest to you", "the cup closest to the robot": just after the target.
 _PLACE_AFTER = re.compile(r'^\s+(?:(?:that|which)\s+is\s+)?(?:(?:on|to|at)\s+the\s+'
                           r'(?P<side>left|right)\b(?:[\s-]+hand)?(?:\s+side)?|'
-                          r'(?P<word>' + _WORDS + r')\b(?:\s+(?:to|from)\s+(?:you|me|us|'
-                          r'the\s+robot|it))?)')
+                          r'(?P<word>' + _WORDS + r')(?:\s+(?:to|from)\s+(?:you|me|us|'
+                          r'the\s+robot|it)\b|\s*(?:$|[,.;:!?]|\b(?:then|and)\b)))')
 #: Every word that names an object kind.
 OBJECT_WORDS: frozenset[str] = frozenset(_KIND_OF)
 
@@ -87,6 +87,11 @@ class Target:
             not a or not b or a == b for a, b in ((self.colour, other.colour),
                                                   (self.place, other.place)))
 
+    def merged(self, other: Target) -> Target:
+        """One object described in two places ("the cup ... the red cup on the left"):
+        the colour and the place either gives."""
+        return Target(self.kind, self.colour or other.colour, self.place or other.place)
+
     def to_dict(self) -> dict[str, str]:
         return {'kind': self.kind, 'colour': self.colour, 'place': self.place}
 
@@ -105,8 +110,7 @@ def targets_in(text: str) -> list[Target]:
         if same is None:
             found.append(target)
         else:  # "the cup ... the red cup": the colour (or the place) is the cup's
-            found[same] = Target(target.kind, target.colour or found[same].colour,
-                                 target.place or found[same].place)
+            found[same] = target.merged(found[same])
     return found
 
 

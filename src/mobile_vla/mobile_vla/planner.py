@@ -538,8 +538,8 @@ def plan(instruction: str, limits: PlannerLimits | None = None,
                     side = _side_of(joined.lower())
                 except PlanError as exc:
                     raise PlanError(f'step {len(steps)}: {exc}') from None
-                both = [t for t in (last.target, step.target) if t]
-                target = max(both, key=lambda t: bool(t.colour)) if both else None
+                target = last.target.merged(step.target) if last.target and step.target \
+                    else last.target or step.target
                 steps[-1] = Step(NAVIGATE, joined, side=side, target=target)
             else:
                 steps.append(step)

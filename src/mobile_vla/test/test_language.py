@@ -159,7 +159,7 @@ def test_a_sequence_is_split_into_motion_and_navigation_steps():
     ('move left -2 m', 'positive numbers'),
     ('move left 1e309 m', 'positive numbers'),
     ('the box should be on your left; pass it on the left to the cup', 'both left and right'),
-    ('go to the cup then ' * 200, 'at most 2000'),
+    ('go to the cup then ' * 200, 'at most 500'),
 ])
 def test_what_the_planner_cannot_run_is_refused_with_the_reason(text, words):
     with pytest.raises(PlanError, match=words):

@@ -274,6 +274,9 @@ class EpisodeRecorder:
                     f'cannot start: {free_mb:.0f} MB free in {self.config.output_dir}, '
                     f'need {self.config.min_free_mb:.0f} MB; free space or change output_dir')
         given = len(args) > 1
+        if not given and scenario.goal:
+            return self._error(f'{scenario.name} is a goal room: start it with its '
+                               f'instruction, e.g. start {scenario.name} go to the blue ball')
         instruction = args[1] if given else scenario.instruction()
         self._rec = _Recording(scenario.name, instruction, now, instruction_given=given,
                                next_fixed=now + 1.0 / self.config.fixed_rate_hz)

@@ -183,6 +183,9 @@ def _eval_instructions(args: argparse.Namespace, sim, out: Path | None) -> int:
     from mobile_vla_sim.goals import is_goal_sets
 
     if is_goal_sets(args.instructions):
+        if args.scenario or args.record:
+            raise ValueError('a goal-set file chooses its own rooms: no --scenario or --record '
+                             'with it')
         return _eval_goal_sets(args, sim, out)
     pairs = read_instruction_pairs(args.instructions)  # before the model loads
     if args.scenario:
@@ -221,7 +224,7 @@ def _eval_goal_sets(args: argparse.Namespace, sim, out: Path | None) -> int:
     print(f'{len(report["runs"])} episodes in {report["wall_s"]:.1f} s')
     if out is not None:
         paths = write_goal_report(report, out)
-        print(f"report: {paths['report']}  table: {paths['table']}")
+        print(f"report: {paths['report']}  table: {paths['table']}  plot: {paths['plot']}")
     return 0
 
 
@@ -319,6 +322,14 @@ def _eval_arrival(args: argparse.Namespace, sim) -> int:
     return 0
 
 
+def _example(scenario: str, seed: int) -> str:
+    """An instruction for the room: its documented phrasing (a goal room's names its
+    target)."""
+    from mobile_vla_sim.evaluate import instruction_for
+
+    return instruction_for(scenario, seed)
+
+
 def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -343,7 +354,7 @@ def _live(args: argparse.Namespace) -> int:
         graph.start()
         print(f'\nMobile VLA console: {graph.url}#token={graph.token}\n'
               f'  room {graph.scenario} (seed {graph.seed}); type an instruction such as '
-              '"go around the box on the left to the cup".\n'
+              f'"{_example(graph.scenario, graph.seed)}".\n'
               f'  token file: {graph.token_file}; episodes: {graph.episodes}\n'
               '  Ctrl-C stops every node (each sends zero first). A node that ends is '
               'restarted if it respawns on the robot, and reported otherwise.', flush=True)

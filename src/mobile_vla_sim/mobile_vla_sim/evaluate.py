@@ -131,11 +131,14 @@ def _run_job(runner: PolicyRunner | None, job: EpisodeJob, options: dict) -> Run
 def failed_run(job: EpisodeJob, reason: str) -> RunResult:
     """The result of a job that did not run to its end (its worker died, or it raised)."""
     scenario = parse(job.scenario)
-    layout = sample_layout(job.scenario, job.seed, dict(job.ranges), job.shift, job.target,
-                           job.decoy)
-    return RunResult(scenario=scenario.name, seed=job.seed,
-                     instruction=job.instruction or instruction_for(job.scenario, job.seed,
-                                                                    layout),
+    instruction = job.instruction
+    if not instruction:
+        try:
+            instruction = instruction_for(job.scenario, job.seed, sample_layout(
+                job.scenario, job.seed, dict(job.ranges), job.shift, job.target, job.decoy))
+        except ValueError:  # the room itself could not be drawn: that is the reason
+            instruction = ''
+    return RunResult(scenario=scenario.name, seed=job.seed, instruction=instruction,
                      instructed_side=scenario.side, driver=job.driver, mode='vla',
                      outcome=f'failed: {reason}')
 
@@ -409,7 +412,7 @@ def instruction_table(report: dict) -> str:
         steps = (f" {row['all_steps_done']:.0%} |" if 'all_steps_done' in row else ' - |') \
             if sequences else ''
         lines.append(f"| {row['instruction']} | {row['episodes']} | {row['success']:.0%} | "
-                     f"{row['wrong_side']} | {row['wrong_object']:.0%} | "
+                     f"{row['wrong_side']} | {round(row['wrong_object'] * row['episodes'])} | "
                      f"{row['collisions']:.0%} | {row['timeouts']:.0%} | {row['spl']:.2f} |"
                      f'{steps}')
     return '\n'.join(lines)
@@ -443,7 +446,7 @@ def table(report: dict) -> str:
     for row in [*report['scenarios'], report['overall']]:
         lines.append(
             f"| {row['scenario']} | {row['episodes']} | {row['success']:.0%} | "
-            f"{row['wrong_side']} | {row['wrong_object']:.0%} | {row['collisions']:.0%} | "
+            f"{row['wrong_side']} | {round(row['wrong_object'] * row['episodes'])} | {row['collisions']:.0%} | "
             f"{row['timeouts']:.0%} | {row['path_length_m']:.2f} | {row['spl']:.2f} | "
             f"{row['time_s']:.2f} |")
     lang = report['language_test']
@@ -455,7 +458,7 @@ def table(report: dict) -> str:
     return '\n'.join(lines)
 
 
-def _write(report: dict, out: Path, text: str, size: tuple[float, float],
+def write_outputs(report: dict, out: Path, text: str, size: tuple[float, float],
            draw: Callable) -> dict[str, Path]:
     """report.json, table.md (``text``) and eval.png (``draw(ax)``) in ``out``."""
     import matplotlib
@@ -494,7 +497,7 @@ def write_report(report: dict, out: Path) -> dict[str, Path]:
         ax.axhline(0.9, color='grey', linestyle=':', linewidth=1)
         ax.legend(loc='lower right')
 
-    return _write(report, out, table(report), (10, 4.2), draw)
+    return write_outputs(report, out, table(report), (10, 4.2), draw)
 
 
 def write_instruction_report(report: dict, out: Path) -> dict[str, Path]:
@@ -514,4 +517,5 @@ def write_instruction_report(report: dict, out: Path) -> dict[str, Path]:
                      'runs')
         ax.legend(loc='lower right')
 
-    return _write(report, out, instruction_table(report), (10, 1.2 + 0.32 * len(rows)), draw)
+    return write_outputs(report, out, instruction_table(report), (10, 1.2 + 0.32 * len(rows)),
+                         draw)

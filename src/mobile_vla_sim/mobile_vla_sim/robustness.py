@@ -31,8 +31,8 @@ from mobile_vla_sim.evaluate import (
     EpisodeJob,
     PolicySource,
     ScenarioStats,
-    _write,
     run_episodes,
+    write_outputs,
 )
 from mobile_vla_sim.session import NS, SIM_EPOCH_NS, RunResult, SimConfig
 from mobile_vla_sim.shifts import ShiftFamily
@@ -187,4 +187,4 @@ def write_shift_report(report: dict, out: Path) -> dict[str, Path]:
                      f"({report['episodes_per_scenario']} rooms per scenario)")
         ax.legend(loc='lower left', fontsize=8)
 
-    return _write(report, out, shift_table(report), (11, 4.6), draw)
+    return write_outputs(report, out, shift_table(report), (11, 4.6), draw)

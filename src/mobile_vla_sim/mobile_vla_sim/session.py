@@ -35,7 +35,6 @@ from mobile_vla.config import ConfigError, to_params
 from mobile_vla.episode import Episode
 from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, NodeSpec
 from mobile_vla.msgs import twist_to_action
-from mobile_vla.objects import targets_in
 from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla.replay import OutputSink, ReplayExecutor
 from mobile_vla.scenarios import parse
@@ -52,7 +51,8 @@ from mobile_vla_recorder.recorder import EpisodeRecorder
 from mobile_vla_recorder.wiring import RecorderWiring
 from mobile_vla_sim.expert import ExpertConfig, ScriptedExpert, passed_side, shortest_path_length
 from mobile_vla_sim.graph import node_params
-from mobile_vla_sim.world import Layout, SimWorld
+from mobile_vla_sim.targets import described_target, mentioned_objects, named_objects
+from mobile_vla_sim.world import GOAL_SPACING, Layout, SimWorld
 
 #: Simulation clock origin: 2026-01-01T00:00:00Z (file names and stamps are reproducible).
 SIM_EPOCH_NS = 1_767_225_600 * NS
@@ -233,6 +233,11 @@ class SimSession:
                                 layout=layout.to_dict(), goal=bool(layout.objects))
         #: Goal objects the words name (a goal room), and the others.
         self._named = named_objects(layout, self.instruction)
+        self._mentioned = mentioned_objects(layout, self.instruction)
+        if layout.objects and self.sim.success_radius >= GOAL_SPACING / 2:
+            raise ConfigError(f'success_radius {self.sim.success_radius} m would reach two '
+                              f'goal objects at once (they stand {GOAL_SPACING} m apart); '
+                              f'keep it under {GOAL_SPACING / 2} m in goal rooms')
         if layout.objects:
             self.result.target = ' or '.join(layout.objects[k].describe()
                                              for k in self._named) or \
@@ -348,7 +353,7 @@ class SimSession:
         if self.result.wrong_object:
             return ''
         for k, goal in enumerate(self.layout.objects):
-            if k not in self._named and \
+            if k not in self._mentioned and \
                     self.world.object_distance(k) < self.sim.success_radius:
                 return goal.describe()
         return ''
@@ -494,38 +499,6 @@ class SimSession:
         if not cv2.imwrite(str(path), image):
             raise OSError(f'could not write {path}')
         return path
-
-
-def named_objects(layout: Layout, instruction: str) -> tuple[int, ...]:
-    """The goal objects of ``layout`` that ``instruction`` names as its (last) target, by
-    kind and colour, a synonym naming its kind ("mug": the cup), and place: left or right
-    of the obstacle's centre line as the robot faces, or the nearest or farthest of
-    those from the robot's start. The room's own target when the words name no object
-    ("go to the goal"); () when the room holds none of what they name, or when it is no
-    goal room."""
-    if not layout.objects:
-        return ()
-    targets = targets_in(instruction.lower())
-    if not targets:
-        return (layout.target,)
-    named = targets[-1]
-    found = [k for k, goal in enumerate(layout.objects) if goal.kind == named.kind
-             and (not named.colour or goal.colour == named.colour)]
-    if named.place in ('left', 'right'):
-        _, _, y0, y1 = layout.obstacle_bounds()
-        found = [k for k in found
-                 if (layout.objects[k].center[1] > (y0 + y1) / 2) == (named.place == 'left')]
-    elif named.place and found:
-        def distance(k: int) -> float:
-            return math.dist(layout.objects[k].center, layout.robot[:2])
-        found = [(min if named.place == 'nearest' else max)(found, key=distance)]
-    return tuple(found)
-
-
-def described_target(instruction: str) -> str:
-    """What ``instruction`` names as its last target, in words ('' when nothing)."""
-    targets = targets_in(instruction.lower())
-    return targets[-1].describe() if targets else ''
 
 
 def write_summary(result: RunResult, path: Path) -> Path:

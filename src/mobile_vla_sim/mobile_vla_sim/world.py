@@ -313,6 +313,18 @@ class Layout:
     def factor(self, name: str) -> float:
         return float(self.factors.get(name, _nominal(name)))
 
+    @property
+    def far_x(self) -> float:
+        """How far the room's goals go (x): the cup, or a goal room's farthest object. The
+        walls and the top view follow it, never the target (left and right rooms of a
+        seed must not differ in where the target is)."""
+        return max(o.center[0] for o in self.objects) if self.objects else self.cup[0]
+
+    def side_of(self, point: tuple[float, float]) -> str:
+        """'left' or 'right' of the obstacle's centre line, as the robot faces +x."""
+        _, _, y0, y1 = self.obstacle_bounds()
+        return 'left' if point[1] > (y0 + y1) / 2 else 'right'
+
     def obstacle_bounds(self) -> tuple[float, float, float, float]:
         """(x0, x1, y0, y1) of the union of the boxes."""
         xs = [b.center[0] + s * b.size[0] / 2 for b in self.boxes for s in (-1, 1)]
@@ -501,13 +513,13 @@ def _goal_objects(draw: _Draw, side: str, cup_x: float,
                        'left' if o.center[1] > middle else 'right', obstacle)),
                        np.array(o.center), center) >= GOAL_APPROACH_CLEARANCE
                    for o in placed):
-                rgb = tuple(float(np.clip(v + d, 0.0, 1.0)) for v, d in zip(
-                    GOAL_COLOURS[colour], rng.uniform(-0.06, 0.06, 3), strict=True))
                 placed.append(GoalObject(kind, colour, (float(center[0]), float(center[1])),
-                                         radius, height, rgb))
+                                         radius, height, _shade(colour, rng)))
                 break
-    on_side = [k for k, o in enumerate(placed)
-               if (o.center[1] > middle) == (side == 'left')]
+    on_side = [k for k, o in enumerate(placed) if (o.center[1] > middle) == (side == 'left')]
+    if not on_side:  # cannot happen with the spacing above; say so if the constants change
+        raise ValueError(f'no goal object could be placed on the {side} (goal_y range too '
+                         'narrow for GOAL_SPACING?)')
     index = on_side[int(draw.rng(f'goal_target_{side}').integers(len(on_side)))]
     if target is not None:
         placed[index] = _as_target(placed[index], target, draw.rng('goal_target_colour'))
@@ -539,7 +551,13 @@ def _as_target(goal: GoalObject, pair: tuple[str, str],
     scale = goal.radius / GOAL_SIZES[goal.kind][0]
     radius, height = (v * scale for v in GOAL_SIZES[kind])
     return replace(goal, kind=kind, colour=colour, radius=radius, height=height,
-                   rgb=GOAL_COLOURS[colour])
+                   rgb=_shade(colour, rng))
+
+
+def _shade(colour: str, rng: np.random.Generator) -> tuple[float, float, float]:
+    """A goal object's RGB: its colour, each channel moved by up to 0.06."""
+    return tuple(float(np.clip(v + d, 0.0, 1.0)) for v, d in zip(
+        GOAL_COLOURS[colour], rng.uniform(-0.06, 0.06, 3), strict=True))
 
 
 def lane_exit(side: str, obstacle: tuple[float, float, float, float],
@@ -563,8 +581,7 @@ def _clutter(draw: _Draw, cup_x: float, shapes: tuple[str, ...]) -> tuple[Clutte
     count = int(abs(draw('clutter')))
     span = draw('clutter_y')  # drawn once: the factor's value, recorded
     rng = draw.rng('clutter_items')
-    low, high = draw.ranges.get('clutter_y', (FACTORS['clutter_y'].low,
-                                              FACTORS['clutter_y'].high))
+    low, high = draw.range('clutter_y')
     items = []
     for k in range(count):
         y = float(rng.uniform(low, high)) * (1 if (k + (span > 0)) % 2 else -1)
@@ -679,15 +696,15 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None
     sky = _hsv(layout.factor('background_hue'), 0.25, layout.factor('background_value'))
     sky2 = tuple(0.55 * v for v in sky) if background == 'gradient' else sky
     if background == 'walls':
-        far = layout.cup[0] + 2.5
+        far = layout.far_x + 2.5
         walls = (f'    <geom name="wall_far" type="box" material="wall" contype="0" '
                  f'conaffinity="0" pos="{far:.4g} 0 1" size="0.05 6 1"/>\n'
                  '    <geom name="wall_left" type="box" material="wall" contype="0" '
                  f'conaffinity="0" pos="{far / 2:.4g} 3.2 1" size="{far / 2 + 1:.4g} 0.05 1"/>\n'
                  '    <geom name="wall_right" type="box" material="wall" contype="0" '
                  f'conaffinity="0" pos="{far / 2:.4g} -3.2 1" size="{far / 2 + 1:.4g} 0.05 1"/>')
-    extent = top_extent if top_extent is not None else max(4.4, layout.cup[0] + 1.0)
-    top_x = (layout.robot[0] + layout.cup[0]) / 2
+    extent = top_extent if top_extent is not None else max(4.4, layout.far_x + 1.0)
+    top_x = (layout.robot[0] + layout.far_x) / 2
     return f"""<mujoco model="mobile_vla_{layout.scenario}">
   <option timestep="{PHYSICS_DT}" integrator="implicitfast"/>
   <visual>

@@ -8,7 +8,8 @@ from mobile_vla.objects import KINDS
 from mobile_vla.scenarios import GOAL_SCENARIOS, SCENARIOS, ScenarioError, parse
 from mobile_vla_sim.evaluate import instruction_for, run_episode
 from mobile_vla_sim.goals import goal_jobs, read_goal_sets
-from mobile_vla_sim.session import SimConfig, named_objects
+from mobile_vla_sim.session import SimConfig
+from mobile_vla_sim.targets import named_objects
 from mobile_vla_sim.world import (
     FACTORS,
     GOAL_COLOURS,
@@ -248,3 +249,50 @@ def test_place_words_name_one_of_two_objects_of_a_kind(tmp_path):
     bad.write_text('sets: {places: [{instruction: go to the ball on the left}]}')
     with pytest.raises(ConfigError, match='by place needs the target'):
         read_goal_sets(bad)
+
+
+def test_the_left_and_right_rooms_render_the_same_but_for_the_target():
+    """Walls and the top view follow the room, never the target: nothing but the words
+    tells the left room of a seed from the right."""
+    from mobile_vla_sim.world import build_mjcf
+
+    compared = 0
+    for seed in range(30):
+        left = sample_layout('goal_1box_vert_left', seed)
+        right = sample_layout('goal_1box_vert_right', seed)
+        if len(left.objects) > 1:
+            a = build_mjcf(left, 64, 48).replace('goal_1box_vert_left', '')
+            b = build_mjcf(right, 64, 48).replace('goal_1box_vert_right', '')
+            assert a == b, seed
+            compared += 1
+    assert compared >= 10
+
+
+def test_every_target_of_a_sequence_is_on_the_way_and_only_the_last_is_the_goal():
+    from mobile_vla_sim.targets import mentioned_objects
+
+    lay = next(sample_layout('goal_1box_hori_left', s) for s in range(50)
+               if len(sample_layout('goal_1box_hori_left', s).objects) >= 3)
+    first, last, other = lay.objects[0], lay.objects[1], lay.objects[2]
+    words = f'first go to the {first.describe()}, then to the {last.describe()}'
+    assert named_objects(lay, words) == (1,)
+    assert mentioned_objects(lay, words) == {0, 1} and 2 not in mentioned_objects(lay, words)
+    assert other.describe() not in words
+
+
+def test_a_success_radius_that_reaches_two_objects_is_refused():
+    from mobile_vla_sim.session import SimSession
+
+    lay = sample_layout('goal_1box_vert_left', 3)
+    with pytest.raises(ConfigError, match='success_radius 0.5 m would reach two'):
+        SimSession(lay, 'go to the cup', driver='expert',
+                   sim=SimConfig(width=64, height=48, success_radius=0.5))
+
+
+def test_a_goal_room_recording_needs_its_instruction():
+    from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
+
+    recorder = EpisodeRecorder(RecorderConfig(output_dir='/nonexistent-never-written'))
+    recorder.on_image(np.zeros((48, 64, 3), np.uint8), 'rgb8', 1.0)
+    result = recorder.on_control('start goal_1box_vert_left', 1.0)
+    assert not result.ok and 'goal room' in result.message and 'go to the' in result.message

@@ -52,7 +52,7 @@ from typing import Any
 from mobile_vla import topics
 from mobile_vla.actions import ZERO
 from mobile_vla.keymap import KEY_BINDINGS, STOP_KEYS, clamp_throttle, key_command
-from mobile_vla.scenarios import SCENARIOS
+from mobile_vla.scenarios import GOAL_SCENARIOS, SCENARIOS
 from mobile_vla.topics import CONTROL_MODES
 from mobile_vla_web.config import WebConfig
 
@@ -475,9 +475,13 @@ class ConsoleApi:
             if isinstance(scenario, int) and not isinstance(scenario, bool) \
                     and 1 <= scenario <= len(SCENARIOS):
                 scenario = SCENARIOS[scenario - 1]
-            if not isinstance(scenario, str) or scenario not in SCENARIOS:
-                return _error(400, 'record start needs "scenario": 1-8 or one of '
-                                   f'{", ".join(SCENARIOS)}')
+            if not isinstance(scenario, str) or scenario not in SCENARIOS + GOAL_SCENARIOS:
+                return _error(400, 'record start needs "scenario": 1-8, one of '
+                                   f'{", ".join(SCENARIOS)}, or a goal room (goal_ and one '
+                                   'of them, with its instruction)')
+            if scenario in GOAL_SCENARIOS and m.get('instruction') is None:
+                return _error(400, f'{scenario} is a goal room: give its "instruction" '
+                                   '(e.g. "go to the blue ball")')
             text = m.get('instruction')
             if text is None:
                 return (action, scenario, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mobile_vla.keymap import KEY_BINDINGS
-from mobile_vla.scenarios import SCENARIOS
+from mobile_vla.scenarios import GOAL_SCENARIOS, SCENARIOS
 from mobile_vla.topics import CONTROL_MODES
 from mobile_vla_web.api import RECORD_ACTIONS
 from mobile_vla_web.config import WebConfig
@@ -35,12 +35,13 @@ _BODIES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
     'estop': ('Engage (never refused to a token holder) or release (needs control) the '
               'e-stop (control/estop). Its state comes from control/state.', {
                   'engaged': {'type': 'boolean'}}, ['engaged']),
-    'record': ('Start (scenario 1-8 or its name, and the instruction the episode '
-               "demonstrates; default: the scenario's own), keep or discard an episode "
-               '(recorder/control).', {
+    'record': ('Start (scenario 1-8 or its name, or a goal room, and the instruction the '
+               "episode demonstrates; default: the scenario's own, which a goal room does "
+               'not have), keep or discard an episode (recorder/control).', {
                    'action': {'type': 'string', 'enum': list(RECORD_ACTIONS)},
                    'scenario': {'oneOf': [{'type': 'integer', 'minimum': 1, 'maximum': 8},
-                                          {'type': 'string', 'enum': list(SCENARIOS)}]},
+                                          {'type': 'string',
+                                           'enum': list(SCENARIOS + GOAL_SCENARIOS)}]},
                    'instruction': {'type': 'string',
                                    'maxLength': WebConfig.max_instruction_chars}},
                ['action']),
