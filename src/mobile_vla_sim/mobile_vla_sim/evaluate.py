@@ -446,7 +446,8 @@ def table(report: dict) -> str:
     for row in [*report['scenarios'], report['overall']]:
         lines.append(
             f"| {row['scenario']} | {row['episodes']} | {row['success']:.0%} | "
-            f"{row['wrong_side']} | {round(row['wrong_object'] * row['episodes'])} | {row['collisions']:.0%} | "
+            f"{row['wrong_side']} | {round(row['wrong_object'] * row['episodes'])} | "
+            f"{row['collisions']:.0%} | "
             f"{row['timeouts']:.0%} | {row['path_length_m']:.2f} | {row['spl']:.2f} | "
             f"{row['time_s']:.2f} |")
     lang = report['language_test']
