@@ -2,7 +2,7 @@
 
 A node's wiring (``<package>/wiring.py``) says once which parameters the node
 reads, which topics it subscribes and publishes with which QoS, and which timers
-it runs. Three implementations drive that same code:
+it runs. Two implementations drive that same code, in three places:
 
 - ``mobile_vla.ros_bus.RosBus``: rclpy, in each ``*_node.py`` on the robot and in
   the node tests;

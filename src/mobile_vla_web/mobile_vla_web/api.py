@@ -11,15 +11,16 @@ Rules, in the order they are applied to a control message:
 1. Size: a message over ``max_message_bytes`` is refused (413).
 2. Token: every control action needs the token (401 without it; an address that keeps
    sending wrong ones gets 429 for a while). Watching needs it when ``watch_needs_token``.
-3. Shape: JSON with a known ``type`` and valid fields, else 400 saying what is wrong.
+3. Shape: JSON with a known ``type``, else 400 saying what is wrong.
 4. Rate: each client has a token bucket of ``control_rate`` messages a second, at most
-   ``control_burst`` at once (429).
-5. Control: one client holds control at a time. The first to act takes it; while it
+   ``control_burst`` at once (429); engaging the e-stop skips it.
+5. Fields: the fields of that type are valid, else 400 saying which and why.
+6. Control: one client holds control at a time. The first to act takes it; while it
    holds it, another client's control actions are refused (409) until that client takes
    over on purpose (``take_control``). A takeover is announced to every page, and the
    previous holder's drive is stopped. Engaging the e-stop is never refused to a client
    with the token; releasing it needs control.
-6. Lateness (a key on ``drive``): a drive message must say when it was sent, and one that
+7. Lateness (a key on ``drive``): a drive message must say when it was sent, and one that
    arrives later than ``drive_timeout_s`` (see Stalls below) is refused (409) and stops
    the robot.
 
