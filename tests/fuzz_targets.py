@@ -30,7 +30,7 @@ from mobile_vla_control.arbiter import ArbiterConfig
 from mobile_vla_control.teleop import TeleopConfig
 from mobile_vla_inference.inference import InferenceConfig
 from mobile_vla_recorder.recorder import RecorderConfig
-from mobile_vla_sim.session import SimConfig
+from mobile_vla_sim.config import SimConfig
 
 #: Longest a single file may take to validate (generous for a loaded CI machine).
 VALIDATE_BOUND_S = 5.0

@@ -29,8 +29,9 @@ from mobile_vla.resources import workspace_dir
 from mobile_vla.scenarios import SCENARIOS
 from mobile_vla_recorder.store import EpisodeStore
 from mobile_vla_sim import EVAL_SEED
+from mobile_vla_sim.config import SimConfig
 from mobile_vla_sim.evaluate import EpisodeJob, PolicySource, instruction_for, run_episodes
-from mobile_vla_sim.session import SimConfig, SimSession
+from mobile_vla_sim.session import SimSession
 from mobile_vla_sim.world import sample_layout
 
 

@@ -32,7 +32,7 @@ from mobile_vla.units import NS
 
 
 def _sim_config(pairs: list[str]):
-    from mobile_vla_sim.session import SimConfig
+    from mobile_vla_sim.config import SimConfig
 
     return load_config(SimConfig, overrides=pairs or ())
 
@@ -87,9 +87,9 @@ def _collect_instruction(scenario: str, seed: int, index: int) -> str | None:
 
 def _collect(args: argparse.Namespace) -> int:
     from mobile_vla_recorder.store import EpisodeStore
+    from mobile_vla_sim.config import SIM_EPOCH_NS
     from mobile_vla_sim.evaluate import EpisodeJob, run_episodes
     from mobile_vla_sim.expert import ExpertConfig
-    from mobile_vla_sim.session import SIM_EPOCH_NS
     from mobile_vla_sim.workers import check_workers
 
     sim = _sim_config(args.set)

@@ -31,17 +31,13 @@ from mobile_vla.language import InstructionPair
 from mobile_vla.planner import NAVIGATE, STOP, TURN, WAIT, PlanError, Step, plan
 from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla.scenarios import SCENARIOS, parse
+from mobile_vla.units import NS
 from mobile_vla_inference.sequence import wrap_angle
 from mobile_vla_recorder.store import EpisodeStore
 from mobile_vla_sim import EVAL_SEED
-from mobile_vla_sim.session import (
-    NS,
-    SIM_EPOCH_NS,
-    RunResult,
-    SimConfig,
-    SimSession,
-    write_summary,
-)
+from mobile_vla_sim.config import SIM_EPOCH_NS, SimConfig
+from mobile_vla_sim.results import RunResult, write_summary
+from mobile_vla_sim.session import SimSession
 from mobile_vla_sim.workers import Failure, run_jobs
 from mobile_vla_sim.world import Layout, sample_layout
 
@@ -72,8 +68,8 @@ def load_policy(source: PolicySource | PolicyRunner | None) -> PolicyRunner | No
         return source
     from mobile_vla.graph import INFERENCE
     from mobile_vla_inference.inference import load_runner
+    from mobile_vla_sim.config import SIM_PROFILE
     from mobile_vla_sim.graph import node_config
-    from mobile_vla_sim.session import SIM_PROFILE
 
     return load_runner(node_config(INFERENCE, SIM_PROFILE, overrides={
         'checkpoint': source.checkpoint, 'engine': source.engine, 'device': source.device}))

@@ -26,7 +26,9 @@ from mobile_vla.config import ConfigError
 from mobile_vla.language import read_language_file
 from mobile_vla.objects import targets_in, unknown_colours
 from mobile_vla.scenarios import GOAL_SCENARIOS, parse
+from mobile_vla.units import NS
 from mobile_vla_sim import EVAL_SEED
+from mobile_vla_sim.config import SIM_EPOCH_NS, SimConfig
 from mobile_vla_sim.evaluate import (
     EpisodeJob,
     PolicySource,
@@ -34,7 +36,7 @@ from mobile_vla_sim.evaluate import (
     run_episodes,
     write_outputs,
 )
-from mobile_vla_sim.session import NS, SIM_EPOCH_NS, RunResult, SimConfig
+from mobile_vla_sim.results import RunResult
 from mobile_vla_sim.targets import named_objects
 from mobile_vla_sim.world import check_goal_pair, sample_layout
 

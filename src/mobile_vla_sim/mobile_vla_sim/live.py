@@ -34,8 +34,8 @@ from mobile_vla.units import NS
 from mobile_vla_camera.publisher import CameraConfig
 from mobile_vla_camera.sources import Frame
 from mobile_vla_camera.wiring import CameraWiring
+from mobile_vla_sim.config import MAX_RENDER, SimConfig
 from mobile_vla_sim.expert import passed_side
-from mobile_vla_sim.session import MAX_RENDER, SimConfig
 from mobile_vla_sim.world import SimWorld, sample_layout
 
 #: Robot centre to cup centre when the cup counts as reached (as in closed-loop runs).

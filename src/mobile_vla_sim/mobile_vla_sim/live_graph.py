@@ -34,8 +34,8 @@ from typing import Any, Callable
 from mobile_vla.graph import ARBITER, INFERENCE, RECORDER, SIM_ROBOT, WEB, NodeSpec
 from mobile_vla.launch_plan import RESPAWN_DELAY_S, node_params
 from mobile_vla.processes import Supervisor, ros_env, start_node, stop_all
+from mobile_vla_sim.config import SIM_PROFILE, SimConfig
 from mobile_vla_sim.live import LiveSimConfig
-from mobile_vla_sim.session import SIM_PROFILE, SimConfig
 from mobile_vla_web.config import WebConfig, console_url
 
 #: How long the graph may take to show a frame in the console after start.

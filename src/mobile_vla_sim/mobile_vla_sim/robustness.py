@@ -26,6 +26,8 @@ import numpy as np
 
 from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla.scenarios import SCENARIOS
+from mobile_vla.units import NS
+from mobile_vla_sim.config import SIM_EPOCH_NS, SimConfig
 from mobile_vla_sim.evaluate import (
     EVAL_SEED,
     EpisodeJob,
@@ -34,7 +36,7 @@ from mobile_vla_sim.evaluate import (
     run_episodes,
     write_outputs,
 )
-from mobile_vla_sim.session import NS, SIM_EPOCH_NS, RunResult, SimConfig
+from mobile_vla_sim.results import RunResult
 from mobile_vla_sim.shifts import ShiftFamily
 from mobile_vla_sim.world import check_ranges
 

@@ -20,8 +20,7 @@ episode and the same summary every time.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,140 +48,18 @@ from mobile_vla_inference.inference import InferenceConfig, VlaInference
 from mobile_vla_inference.wiring import InferenceWiring
 from mobile_vla_recorder.recorder import EpisodeRecorder
 from mobile_vla_recorder.wiring import RecorderWiring
+from mobile_vla_sim.config import SIM_EPOCH_NS, SIM_PROFILE, SimConfig
 from mobile_vla_sim.expert import ExpertConfig, ScriptedExpert, passed_side, shortest_path_length
 from mobile_vla_sim.graph import node_params
+from mobile_vla_sim.results import RunResult
 from mobile_vla_sim.targets import described_target, mentioned_objects, named_objects
 from mobile_vla_sim.world import GOAL_SPACING, Layout, SimWorld
 
-#: Simulation clock origin: 2026-01-01T00:00:00Z (file names and stamps are reproducible).
-SIM_EPOCH_NS = 1_767_225_600 * NS
-#: The simulator's parameter profile, a file of config/.
-SIM_PROFILE = 'sim.yaml'
 ODOM = '/sim/odom'
 ODOM_TYPE = 'nav_msgs/msg/Odometry'
 DRIVERS = ('expert', 'policy')
 #: When a policy run ends: at the cup, or when its plan is done (arrival measured).
 UNTIL = ('reached', 'plan_done')
-
-
-#: The largest render side. MuJoCo's offscreen buffer follows the render size, and a
-#: buffer the GL context cannot make ends the process with a fatal error.
-MAX_RENDER = 2048
-
-
-@dataclass(frozen=True)
-class SimConfig:
-    """The simulator's own parameters (``--set key=value`` on the command line)."""
-
-    width: int = 640  # forward camera render size; the policy resizes to its input
-    height: int = 360
-    frame_rate_hz: float = 4.0  # camera frames = policy decisions = recorded frames
-    physics_rate_hz: float = 100.0  # base command updates (physics steps at 200 Hz inside)
-    odom_rate_hz: float = 10.0
-    time_limit_s: float = 12.0
-    success_radius: float = 0.45  # robot centre to cup centre, metres
-    top_size: int = 480  # top-down PNG, pixels
-
-    def __post_init__(self) -> None:
-        if not (16 <= self.width <= MAX_RENDER and 16 <= self.height <= MAX_RENDER):
-            raise ConfigError(f'render size must be 16-{MAX_RENDER} pixels a side, got '
-                              f'{self.width}x{self.height}')
-        if not 16 <= self.top_size <= MAX_RENDER:
-            raise ConfigError(f'top_size must be 16-{MAX_RENDER} pixels, got {self.top_size}')
-        for name, most in (('frame_rate_hz', 100.0), ('physics_rate_hz', 1000.0),
-                           ('odom_rate_hz', 1000.0), ('time_limit_s', 3600.0),
-                           ('success_radius', 5.0)):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and 0 < value <= most):
-                raise ConfigError(f'{name} must be in (0, {most}], got {value}')
-
-
-@dataclass
-class RunResult:
-    """What happened in one closed-loop episode (``summary()`` is the JSON)."""
-
-    scenario: str
-    seed: int
-    instruction: str
-    instructed_side: str
-    driver: str
-    mode: str
-    reached: bool = False  # the cup (a goal room: the named object), on any side
-    collision: bool = False
-    outcome: str = 'running'  # reached, collision, timeout, episode_done, wrong_object,
-    # not_found (a goal room without the named object: the time passed, nothing reached)
-    goal: bool = False  # a goal room: the words chose the object, not the side
-    target: str = ''  # a goal room: what the words name ("blue ball")
-    absent: bool = False  # a goal room that holds no object the words name
-    wrong_object: str = ''  # the object reached that the words did not name
-    time_s: float = 0.0
-    reached_at_s: float | None = None
-    path: list[tuple[float, float]] = field(default_factory=list)
-    shortest_m: float = 0.0
-    passed_side: str | None = None
-    policy_steps: int = 0
-    frames: int = 0
-    zero_reasons: dict[str, int] = field(default_factory=dict)
-    expert_keys: str = ''
-    episode: Episode | None = None
-    outputs: dict[str, str] = field(default_factory=dict)
-    layout: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def path_length(self) -> float:
-        p = np.asarray(self.path)
-        return float(np.sum(np.linalg.norm(np.diff(p, axis=0), axis=1))) if len(p) > 1 else 0.0
-
-    #: The plan's steps as the run went (instruction sequences): kind, text, the pose
-    #: where each began and ended, and the state it ended in (``vla/status``).
-    plan_steps: list[dict[str, Any]] = field(default_factory=list)
-    plan_state: str = ''
-
-    @property
-    def success(self) -> bool:
-        """Reached the cup AND passed the obstacle on the instructed side. In a goal room:
-        reached the named object and no other first (any side); when the room holds no
-        such object, reached nothing and hit nothing (not found, or the plan refused)."""
-        if self.absent:
-            return not (self.wrong_object or self.collision or self.outcome.startswith('failed'))
-        if self.wrong_object:
-            return False
-        return self.reached and (self.goal or self.passed_side == self.instructed_side)
-
-    @property
-    def wrong_side(self) -> bool:
-        """Reached the cup having passed on the other side (no side is asked in a goal room)."""
-        return not self.goal and self.reached and \
-            self.passed_side not in (None, self.instructed_side)
-
-    @property
-    def spl(self) -> float:
-        """Success weighted by (shortest path / max(path, shortest)), Anderson et al. 2018."""
-        if not self.success or not self.reached:
-            return 0.0
-        return self.shortest_m / max(self.path_length, self.shortest_m)
-
-    @property
-    def on_instructed_side(self) -> bool:
-        """The name reports and earlier callers use for ``success``."""
-        return self.success
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            'scenario': self.scenario, 'seed': self.seed, 'instruction': self.instruction,
-            'instructed_side': self.instructed_side, 'driver': self.driver, 'mode': self.mode,
-            'success': self.success, 'reached': self.reached, 'wrong_side': self.wrong_side,
-            'goal': self.goal, 'target': self.target, 'absent': self.absent,
-            'wrong_object': self.wrong_object,
-            'collision': self.collision, 'outcome': self.outcome,
-            'time_s': round(self.time_s, 4), 'reached_at_s': self.reached_at_s,
-            'path_length_m': round(self.path_length, 4), 'shortest_m': round(self.shortest_m, 4),
-            'spl': round(self.spl, 4), 'passed_side': self.passed_side,
-            'on_instructed_side': self.on_instructed_side, 'policy_steps': self.policy_steps,
-            'frames': self.frames, 'zero_reasons': self.zero_reasons,
-            'expert_keys': self.expert_keys, 'outputs': self.outputs, 'layout': self.layout,
-            'plan_steps': self.plan_steps, 'plan_state': self.plan_state,
-        }
 
 
 class SimSession:
@@ -499,19 +376,3 @@ class SimSession:
         if not cv2.imwrite(str(path), image):
             raise OSError(f'could not write {path}')
         return path
-
-
-def write_summary(result: RunResult, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.summary(), indent=2, default=_jsonable) + '\n')
-    return path
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    raise TypeError(f'not JSON serialisable: {type(value).__name__}')

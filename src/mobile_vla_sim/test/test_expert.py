@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from mobile_vla.scenarios import SCENARIOS, parse
+from mobile_vla_sim.config import SimConfig
 from mobile_vla_sim.expert import ExpertConfig, ScriptedExpert, passed_side, shortest_path_length
-from mobile_vla_sim.session import SimConfig, SimSession
+from mobile_vla_sim.session import SimSession
 from mobile_vla_sim.world import CAMERA_HFOV_DEG, SimWorld, sample_layout
 
 SEEDS = range(500, 508)  # a fixed set, away from the data and evaluation seeds

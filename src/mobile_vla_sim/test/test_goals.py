@@ -6,9 +6,9 @@ import pytest
 from mobile_vla.config import ConfigError
 from mobile_vla.objects import KINDS
 from mobile_vla.scenarios import GOAL_SCENARIOS, SCENARIOS, ScenarioError, parse
+from mobile_vla_sim.config import SimConfig
 from mobile_vla_sim.evaluate import instruction_for, run_episode
 from mobile_vla_sim.goals import goal_jobs, read_goal_sets
-from mobile_vla_sim.session import SimConfig
 from mobile_vla_sim.targets import named_objects
 from mobile_vla_sim.world import (
     FACTORS,

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from mobile_vla.package_check import undocumented_parameters
+from mobile_vla_sim.config import SimConfig
 from mobile_vla_sim.live import LiveSimConfig
-from mobile_vla_sim.session import SimConfig
 
 README = Path(__file__).resolve().parents[1] / 'README.md'
 

@@ -13,8 +13,9 @@ from mobile_vla.cli import main as cli_main
 from mobile_vla.episode import read_episode, validate_episode
 from mobile_vla.language import scenario_phrasings
 from mobile_vla.policy.runner import untrained_runner
+from mobile_vla_sim.config import SimConfig
 from mobile_vla_sim.evaluate import RunOutputs, language_test, run_episode, steps_done
-from mobile_vla_sim.session import ODOM, SimConfig, SimSession
+from mobile_vla_sim.session import ODOM, SimSession
 from mobile_vla_sim.world import sample_layout
 
 SMALL = SimConfig(width=160, height=90, time_limit_s=3.0)

@@ -4,8 +4,8 @@ import pytest
 
 from mobile_vla.cli import main as cli_main
 from mobile_vla.policy.runner import untrained_runner
+from mobile_vla_sim.config import SimConfig
 from mobile_vla_sim.robustness import UNSHIFTED, evaluate_shifts, shift_table
-from mobile_vla_sim.session import SimConfig
 from mobile_vla_sim.shifts import FAMILIES, ShiftFamily, beyond_training, resolve
 from mobile_vla_sim.world import FACTORS, RangeError, sample_layout
 

@@ -9,8 +9,8 @@ import pytest
 
 from mobile_vla.cli import main as cli_main
 from mobile_vla.policy.runner import untrained_runner
+from mobile_vla_sim.config import SimConfig
 from mobile_vla_sim.evaluate import EpisodeJob, run_episodes
-from mobile_vla_sim.session import SimConfig
 from mobile_vla_sim.workers import Failure, check_workers, run_jobs
 
 sys.path.insert(0, str(Path(__file__).parent))  # spawned workers import the jobs from here

@@ -1,0 +1,117 @@
+"""What one closed-loop episode did (``RunResult``) and its JSON summary."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mobile_vla.episode import Episode
+
+
+@dataclass
+class RunResult:
+    """What happened in one closed-loop episode (``summary()`` is the JSON)."""
+
+    scenario: str
+    seed: int
+    instruction: str
+    instructed_side: str
+    driver: str
+    mode: str
+    reached: bool = False  # the cup (a goal room: the named object), on any side
+    collision: bool = False
+    outcome: str = 'running'  # reached, collision, timeout, episode_done, wrong_object,
+    # not_found (a goal room without the named object: the time passed, nothing reached)
+    goal: bool = False  # a goal room: the words chose the object, not the side
+    target: str = ''  # a goal room: what the words name ("blue ball")
+    absent: bool = False  # a goal room that holds no object the words name
+    wrong_object: str = ''  # the object reached that the words did not name
+    time_s: float = 0.0
+    reached_at_s: float | None = None
+    path: list[tuple[float, float]] = field(default_factory=list)
+    shortest_m: float = 0.0
+    passed_side: str | None = None
+    policy_steps: int = 0
+    frames: int = 0
+    zero_reasons: dict[str, int] = field(default_factory=dict)
+    expert_keys: str = ''
+    episode: Episode | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    layout: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path_length(self) -> float:
+        p = np.asarray(self.path)
+        return float(np.sum(np.linalg.norm(np.diff(p, axis=0), axis=1))) if len(p) > 1 else 0.0
+
+    #: The plan's steps as the run went (instruction sequences): kind, text, the pose
+    #: where each began and ended, and the state it ended in (``vla/status``).
+    plan_steps: list[dict[str, Any]] = field(default_factory=list)
+    plan_state: str = ''
+
+    @property
+    def success(self) -> bool:
+        """Reached the cup AND passed the obstacle on the instructed side. In a goal room:
+        reached the named object and no other first (any side); when the room holds no
+        such object, reached nothing and hit nothing (not found, or the plan refused)."""
+        if self.absent:
+            return not (self.wrong_object or self.collision or self.outcome.startswith('failed'))
+        if self.wrong_object:
+            return False
+        return self.reached and (self.goal or self.passed_side == self.instructed_side)
+
+    @property
+    def wrong_side(self) -> bool:
+        """Reached the cup having passed on the other side (no side is asked in a goal room)."""
+        return not self.goal and self.reached and \
+            self.passed_side not in (None, self.instructed_side)
+
+    @property
+    def spl(self) -> float:
+        """Success weighted by (shortest path / max(path, shortest)), Anderson et al. 2018."""
+        if not self.success or not self.reached:
+            return 0.0
+        return self.shortest_m / max(self.path_length, self.shortest_m)
+
+    @property
+    def on_instructed_side(self) -> bool:
+        """The name reports and earlier callers use for ``success``."""
+        return self.success
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            'scenario': self.scenario, 'seed': self.seed, 'instruction': self.instruction,
+            'instructed_side': self.instructed_side, 'driver': self.driver, 'mode': self.mode,
+            'success': self.success, 'reached': self.reached, 'wrong_side': self.wrong_side,
+            'goal': self.goal, 'target': self.target, 'absent': self.absent,
+            'wrong_object': self.wrong_object,
+            'collision': self.collision, 'outcome': self.outcome,
+            'time_s': round(self.time_s, 4), 'reached_at_s': self.reached_at_s,
+            'path_length_m': round(self.path_length, 4), 'shortest_m': round(self.shortest_m, 4),
+            'spl': round(self.spl, 4), 'passed_side': self.passed_side,
+            'on_instructed_side': self.on_instructed_side, 'policy_steps': self.policy_steps,
+            'frames': self.frames, 'zero_reasons': self.zero_reasons,
+            'expert_keys': self.expert_keys, 'outputs': self.outputs, 'layout': self.layout,
+            'plan_steps': self.plan_steps, 'plan_state': self.plan_state,
+        }
+
+
+def write_summary(result: RunResult, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.summary(), indent=2, default=_jsonable) + '\n')
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    raise TypeError(f'not JSON serialisable: {type(value).__name__}')
