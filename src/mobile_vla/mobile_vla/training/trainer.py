@@ -315,22 +315,39 @@ class Trainer:
         return {'val_loss': float(np.mean(losses)), 'val_mae': float(torch.cat(errors).mean())}
 
     def fit(self) -> dict[str, Any]:
-        c, acc = self.config, self.accelerator
+        """Train until ``epochs`` (or ``max_steps``, or early stop); the run's summary."""
         split = self._split()
+        train_ds, val_ds, train_loader, val_loader, shuffle = self._prepare(split)
+        log = MetricsLog(self.run_dir / 'metrics.csv', self._tensorboard())
+        self.model.train()
+        try:
+            stop = False
+            while self.state.epoch < self.config.epochs and not stop:
+                shuffle.manual_seed(self.config.seed + self.state.epoch)
+                stop = self._train_epoch(train_loader, log)
+                stop = self._end_epoch(val_loader, log) or stop
+        finally:
+            log.close()
+        return self._summary(split, train_ds, val_ds, log.path)
+
+    def _prepare(self, split: dict) -> tuple:
+        """Datasets, loaders, optimizer and schedule, prepared by accelerate (and restored
+        on resume); the run's config.yaml. The shuffle generator is reseeded every epoch
+        (seed + epoch), so a resumed run shuffles as the original would."""
+        c, acc = self.config, self.accelerator
         with acc.main_process_first():  # the main process fills the cache, the others read
             train_ds, val_ds = self._datasets(split)
         if len(train_ds) == 0 or len(val_ds) == 0:
             raise ConfigError('no training or validation samples; record longer episodes or '
                               'use samples: all')
-        # Reseeded every epoch (seed + epoch): a resumed run shuffles as the original would.
         shuffle = torch.Generator().manual_seed(c.seed)
         batching = dict(batch_size=c.batch_size, num_workers=c.num_workers)
         if isinstance(train_ds, PixelEpisodeDataset):  # whole episodes per step
             batching.update(batch_size=c.episode_batch, collate_fn=collate_episodes)
         train_loader = DataLoader(train_ds, shuffle=True, generator=shuffle, **batching)
         val_loader = DataLoader(val_ds, shuffle=False, **batching)
-        params = [p for p in self.policy.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
+        self.params = [p for p in self.policy.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(self.params, lr=c.lr, weight_decay=c.weight_decay)
         steps_per_epoch = len(train_loader)
         total = c.max_steps or steps_per_epoch * c.epochs
         scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -344,84 +361,71 @@ class Trainer:
             (self.run_dir / 'config.yaml').write_text(yaml.safe_dump(
                 {'train': c.to_dict(), 'policy': self.policy.config.to_dict()},
                 sort_keys=False))
-        writer = self._tensorboard()
-        csv_path = self.run_dir / 'metrics.csv'
-        new_csv = not csv_path.exists()
-        csv_file = open(csv_path, 'a', newline='', encoding='utf-8')
-        log = csv.writer(csv_file)
-        if new_csv:
-            log.writerow(['step', 'epoch', 'train_loss', 'train_mae', 'val_loss', 'val_mae',
-                          'lr', 'samples_per_s', 'loader_ms', 'step_ms'])
-        model.train()
-        stop = False
-        try:
-            while self.state.epoch < c.epochs and not stop:
-                shuffle.manual_seed(c.seed + self.state.epoch)
-                bar = tqdm(train_loader, desc=f'epoch {self.state.epoch + 1}/{c.epochs}',
-                           disable=not acc.is_main_process, leave=False)
-                t_load = time.perf_counter()
-                for batch in bar:
-                    loader_ms = (time.perf_counter() - t_load) * 1e3
-                    t_step = time.perf_counter()
-                    loss, metrics = model(batch)
-                    if not math.isfinite(float(metrics['loss'])):
-                        raise TrainingDiverged(
-                            f'the training loss became {metrics["loss"]} at step '
-                            f'{self.state.step + 1} (lr {scheduler.get_last_lr()[0]:g}): lower '
-                            f'lr or check the data; checkpoints of earlier epochs are in '
-                            f'{self.run_dir / "checkpoints"}')
-                    acc.backward(loss)
-                    if c.grad_clip:
-                        acc.clip_grad_norm_(params, c.grad_clip)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad()
-                    self.state.step += 1
-                    step_ms = (time.perf_counter() - t_step) * 1e3
-                    rate = len(batch['actions']) / max(1e-9, (loader_ms + step_ms) / 1e3)
-                    bar.set_postfix(loss=f'{metrics["loss"]:.4f}', samples_s=f'{rate:.0f}')
-                    if self.state.step % c.log_every == 0:
-                        lr = scheduler.get_last_lr()[0]
-                        log.writerow([self.state.step, self.state.epoch, metrics['loss'],
-                                      metrics['mae'], '', '', lr, rate, loader_ms, step_ms])
-                        if writer:
-                            writer.add_scalar('train/loss', metrics['loss'], self.state.step)
-                            writer.add_scalar('train/mae', metrics['mae'], self.state.step)
-                            writer.add_scalar('train/lr', lr, self.state.step)
-                            writer.add_scalar('perf/samples_per_s', rate, self.state.step)
-                    if c.max_steps and self.state.step >= c.max_steps:
-                        stop = True
-                        break
-                    t_load = time.perf_counter()
-                self.state.epoch += 1
-                val = self.validate(model, val_loader)
-                log.writerow([self.state.step, self.state.epoch, '', '', val['val_loss'],
-                              val['val_mae'], scheduler.get_last_lr()[0], '', '', ''])
-                csv_file.flush()
-                if writer:
-                    writer.add_scalar('val/mae', val['val_mae'], self.state.step)
-                    writer.add_scalar('val/loss', val['val_loss'], self.state.step)
-                if val['val_mae'] < self.state.best_val_mae:
-                    self.state.best_val_mae = val['val_mae']
-                    self.state.best_epoch = self.state.epoch
-                    self.state.bad_epochs = 0
-                    if acc.is_main_process:
-                        self._save('best', model, optimizer, scheduler)
-                else:
-                    self.state.bad_epochs += 1
-                if acc.is_main_process:
-                    self._save('last', model, optimizer, scheduler)
-                    print(f'epoch {self.state.epoch}: val MAE {val["val_mae"]:.4f} '
-                          f'(best {self.state.best_val_mae:.4f} at epoch '
-                          f'{self.state.best_epoch}), step {self.state.step}')
-                if c.early_stop_patience and self.state.bad_epochs >= c.early_stop_patience:
-                    print(f'early stop: no better validation MAE for {self.state.bad_epochs} '
-                          'epochs')
-                    stop = True
-        finally:
-            csv_file.close()
-            if writer:
-                writer.close()
+        return train_ds, val_ds, train_loader, val_loader, shuffle
+
+    def _train_epoch(self, loader: DataLoader, log: MetricsLog) -> bool:
+        """One pass over the training data; True when ``max_steps`` ends the run."""
+        c, acc = self.config, self.accelerator
+        bar = tqdm(loader, desc=f'epoch {self.state.epoch + 1}/{c.epochs}',
+                   disable=not acc.is_main_process, leave=False)
+        t_load = time.perf_counter()
+        for batch in bar:
+            loader_ms = (time.perf_counter() - t_load) * 1e3
+            t_step = time.perf_counter()
+            metrics = self._step(batch)
+            step_ms = (time.perf_counter() - t_step) * 1e3
+            rate = len(batch['actions']) / max(1e-9, (loader_ms + step_ms) / 1e3)
+            bar.set_postfix(loss=f'{metrics["loss"]:.4f}', samples_s=f'{rate:.0f}')
+            if self.state.step % c.log_every == 0:
+                log.train(self.state, metrics, self.scheduler.get_last_lr()[0], rate,
+                          loader_ms, step_ms)
+            if c.max_steps and self.state.step >= c.max_steps:
+                return True
+            t_load = time.perf_counter()
+        return False
+
+    def _step(self, batch: dict) -> dict:
+        """One optimizer step; a loss that is not finite ends the run with advice."""
+        loss, metrics = self.model(batch)
+        if not math.isfinite(float(metrics['loss'])):
+            raise TrainingDiverged(
+                f'the training loss became {metrics["loss"]} at step {self.state.step + 1} '
+                f'(lr {self.scheduler.get_last_lr()[0]:g}): lower lr or check the data; '
+                f'checkpoints of earlier epochs are in {self.run_dir / "checkpoints"}')
+        self.accelerator.backward(loss)
+        if self.config.grad_clip:
+            self.accelerator.clip_grad_norm_(self.params, self.config.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad()
+        self.state.step += 1
+        return metrics
+
+    def _end_epoch(self, val_loader: DataLoader, log: MetricsLog) -> bool:
+        """Validate, keep the best and the last checkpoint; True to stop early."""
+        c, acc = self.config, self.accelerator
+        self.state.epoch += 1
+        val = self.validate(self.model, val_loader)
+        log.val(self.state, val, self.scheduler.get_last_lr()[0])
+        if val['val_mae'] < self.state.best_val_mae:
+            self.state.best_val_mae = val['val_mae']
+            self.state.best_epoch = self.state.epoch
+            self.state.bad_epochs = 0
+            if acc.is_main_process:
+                self._save('best', self.model, self.optimizer, self.scheduler)
+        else:
+            self.state.bad_epochs += 1
+        if acc.is_main_process:
+            self._save('last', self.model, self.optimizer, self.scheduler)
+            print(f'epoch {self.state.epoch}: val MAE {val["val_mae"]:.4f} '
+                  f'(best {self.state.best_val_mae:.4f} at epoch '
+                  f'{self.state.best_epoch}), step {self.state.step}')
+        if c.early_stop_patience and self.state.bad_epochs >= c.early_stop_patience:
+            print(f'early stop: no better validation MAE for {self.state.bad_epochs} epochs')
+            return True
+        return False
+
+    def _summary(self, split: dict, train_ds, val_ds, csv_path: Path) -> dict[str, Any]:
         summary = {
             'run': str(self.run_dir), 'steps': self.state.step, 'epochs': self.state.epoch,
             'best_val_mae': self.state.best_val_mae, 'best_epoch': self.state.best_epoch,
@@ -432,7 +436,7 @@ class Trainer:
             'frames_from_cache': self.cache.frames_from_cache,
             'feature_cache': str(self.cache.folder) if self.cache.enabled else None,
         }
-        if acc.is_main_process:
+        if self.accelerator.is_main_process:
             (self.run_dir / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
             plot_curves(csv_path, self.run_dir / 'plots' / 'training.png')
         return summary
@@ -446,6 +450,43 @@ class Trainer:
             print('TensorBoard is not installed: logging to metrics.csv only')
             return None
         return SummaryWriter(str(self.run_dir / 'tensorboard'))
+
+
+class MetricsLog:
+    """metrics.csv (appended to on resume) and TensorBoard, if there is a writer."""
+
+    COLUMNS = ['step', 'epoch', 'train_loss', 'train_mae', 'val_loss', 'val_mae', 'lr',
+               'samples_per_s', 'loader_ms', 'step_ms']
+
+    def __init__(self, path: Path, writer=None) -> None:
+        self.path, self.writer = path, writer
+        new = not path.exists()
+        self._file = open(path, 'a', newline='', encoding='utf-8')
+        self._csv = csv.writer(self._file)
+        if new:
+            self._csv.writerow(self.COLUMNS)
+
+    def train(self, state, metrics: dict, lr: float, rate: float, loader_ms: float,
+              step_ms: float) -> None:
+        self._csv.writerow([state.step, state.epoch, metrics['loss'], metrics['mae'], '', '',
+                            lr, rate, loader_ms, step_ms])
+        if self.writer:
+            for name, value in (('train/loss', metrics['loss']), ('train/mae', metrics['mae']),
+                                ('train/lr', lr), ('perf/samples_per_s', rate)):
+                self.writer.add_scalar(name, value, state.step)
+
+    def val(self, state, val: dict, lr: float) -> None:
+        self._csv.writerow([state.step, state.epoch, '', '', val['val_loss'], val['val_mae'],
+                            lr, '', '', ''])
+        self._file.flush()
+        if self.writer:
+            self.writer.add_scalar('val/mae', val['val_mae'], state.step)
+            self.writer.add_scalar('val/loss', val['val_loss'], state.step)
+
+    def close(self) -> None:
+        self._file.close()
+        if self.writer:
+            self.writer.close()
 
 
 def plot_curves(csv_path: Path, out: Path) -> Path:
