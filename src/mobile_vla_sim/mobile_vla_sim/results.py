@@ -83,6 +83,21 @@ class RunResult:
         """The name reports and earlier callers use for ``success``."""
         return self.success
 
+    def track_plan(self, status: dict[str, Any], pose: list[float], now: float) -> None:
+        """Follow ``vla/status``: where each step of the plan began and ended (pose, time)
+        and the state it ended in."""
+        state, steps = status.get('state'), self.plan_steps
+        self.plan_state = state
+        index = int(status.get('step', 0)) - 1
+        if steps and steps[-1]['end_pose'] is None and (index != len(steps) - 1
+                                                         or state != 'running'):
+            steps[-1].update(end_pose=pose, ended_s=now, state='done' if index >= len(steps)
+                             or state in ('done', 'stopped') else state)
+        if state == 'running' and index == len(steps):
+            steps.append({'kind': status.get('kind'), 'text': status.get('text'),
+                          'start_pose': pose, 'started_s': now, 'end_pose': None,
+                          'ended_s': None, 'state': 'running'})
+
     def summary(self) -> dict[str, Any]:
         return {
             'scenario': self.scenario, 'seed': self.seed, 'instruction': self.instruction,

@@ -30,7 +30,7 @@ import numpy as np
 from mobile_vla import topics
 from mobile_vla.bag import BagMessage, MessageFactory
 from mobile_vla.bus import ReplayBus
-from mobile_vla.config import ConfigError, to_params
+from mobile_vla.config import to_params
 from mobile_vla.episode import Episode
 from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, NodeSpec
 from mobile_vla.msgs import twist_to_action
@@ -49,11 +49,11 @@ from mobile_vla_inference.wiring import InferenceWiring
 from mobile_vla_recorder.recorder import EpisodeRecorder
 from mobile_vla_recorder.wiring import RecorderWiring
 from mobile_vla_sim.config import SIM_EPOCH_NS, SIM_PROFILE, SimConfig
-from mobile_vla_sim.expert import ExpertConfig, ScriptedExpert, passed_side, shortest_path_length
+from mobile_vla_sim.expert import ExpertConfig, ScriptedExpert, passed_side
 from mobile_vla_sim.graph import node_params
 from mobile_vla_sim.results import RunResult
-from mobile_vla_sim.targets import described_target, mentioned_objects, named_objects
-from mobile_vla_sim.world import GOAL_SPACING, Layout, SimWorld
+from mobile_vla_sim.targets import GoalJudge
+from mobile_vla_sim.world import Layout, SimWorld
 
 ODOM = '/sim/odom'
 ODOM_TYPE = 'nav_msgs/msg/Odometry'
@@ -108,19 +108,10 @@ class SimSession:
         self.result = RunResult(layout.scenario, layout.seed, self.instruction,
                                 self.scenario.side, driver, self.mode,
                                 layout=layout.to_dict(), goal=bool(layout.objects))
-        #: Goal objects the words name (a goal room), and the others.
-        self._named = named_objects(layout, self.instruction)
-        self._mentioned = mentioned_objects(layout, self.instruction)
-        if layout.objects and self.sim.success_radius >= GOAL_SPACING / 2:
-            raise ConfigError(f'success_radius {self.sim.success_radius} m would reach two '
-                              f'goal objects at once (they stand {GOAL_SPACING} m apart); '
-                              f'keep it under {GOAL_SPACING / 2} m in goal rooms')
-        if layout.objects:
-            self.result.target = ' or '.join(layout.objects[k].describe()
-                                             for k in self._named) or \
-                described_target(self.instruction)
-            self.result.absent = not self._named
-        self.result.shortest_m = self._shortest()
+        self.judge = GoalJudge(layout, self.instruction, self.scenario.side,
+                               self.sim.success_radius)
+        self.result.target, self.result.absent = self.judge.target, self.judge.absent
+        self.result.shortest_m = self.judge.shortest()
         self._video_path = video
         self._video: cv2.VideoWriter | None = None
         self._decision = np.zeros(3)
@@ -191,7 +182,8 @@ class SimSession:
         self.result.path.append((float(pose[0]), float(pose[1])))
         now = self._seconds(t_ns)
         self.result.time_s = now
-        other = self._other_reached() if not self.result.reached else ''
+        other = '' if self.result.reached or self.result.wrong_object else \
+            self.judge.other_reached(self.world)
         if self.world.collided:
             self.result.collision = True
             self._end('collision')
@@ -199,7 +191,7 @@ class SimSession:
             self.result.wrong_object = other
             if self.driver == 'policy':
                 self._end('wrong_object')
-        elif self.result.reached_at_s is None and self._goal_reached():
+        elif self.result.reached_at_s is None and self.judge.reached(self.world):
             self.result.reached_at_s = round(now, 4)
             self.result.reached = True
             if self.driver == 'policy' and self.until == 'reached':
@@ -207,33 +199,6 @@ class SimSession:
         elif now >= self.sim.time_limit_s:
             self._end('reached' if self.result.reached else
                       'not_found' if self.result.absent else 'timeout')
-
-    def _shortest(self) -> float:
-        """The SPL reference: around the obstacle on the instructed side to the cup; in a
-        goal room, the shorter side to the nearest named object (0 when none is there)."""
-        radius = self.sim.success_radius
-        if not self.layout.objects:
-            return shortest_path_length(self.layout, self.scenario.side, radius)
-        return min((shortest_path_length(replace(self.layout, cup=self.layout.objects[k].center),
-                                         side, radius)
-                    for side in ('left', 'right') for k in self._named), default=0.0)
-
-    def _goal_reached(self) -> bool:
-        """Within ``success_radius`` of the cup, or of an object the words name."""
-        if not self.layout.objects:
-            return self.world.cup_distance() < self.sim.success_radius
-        return any(self.world.object_distance(k) < self.sim.success_radius
-                   for k in self._named)
-
-    def _other_reached(self) -> str:
-        """The first object the words do not name that the robot is at ('' if none)."""
-        if self.result.wrong_object:
-            return ''
-        for k, goal in enumerate(self.layout.objects):
-            if k not in self._mentioned and \
-                    self.world.object_distance(k) < self.sim.success_radius:
-                return goal.describe()
-        return ''
 
     def _end(self, outcome: str) -> None:
         if self.result.outcome == 'running':
@@ -285,21 +250,12 @@ class SimSession:
         """vla/status: where each step of the plan began and ended; a plan that ends
         (failed, refused, or done without a navigation step) ends the run."""
         status = json.loads(msg.data)
-        state, steps = status.get('state'), self.result.plan_steps
-        self.result.plan_state = state
-        pose = [round(float(v), 4) for v in self.world.pose()]
-        now = round(self._seconds(t_ns), 4)
-        index = int(status.get('step', 0)) - 1
-        if steps and steps[-1]['end_pose'] is None and (index != len(steps) - 1
-                                                         or state != 'running'):
-            steps[-1].update(end_pose=pose, ended_s=now, state='done' if index >= len(steps)
-                             or state in ('done', 'stopped') else state)
-        if state == 'running' and index == len(steps):
-            steps.append({'kind': status.get('kind'), 'text': status.get('text'),
-                          'start_pose': pose, 'started_s': now, 'end_pose': None,
-                          'ended_s': None, 'state': 'running'})
+        state = status.get('state')
+        self.result.track_plan(status, [round(float(v), 4) for v in self.world.pose()],
+                               round(self._seconds(t_ns), 4))
         if state in ('failed', 'refused') or (state in ('done', 'stopped') and (
-                self.until == 'plan_done' or not any(s['kind'] == 'navigate' for s in steps))):
+                self.until == 'plan_done' or not any(
+                    s['kind'] == 'navigate' for s in self.result.plan_steps))):
             self._end(f'plan_{state}')
 
     def _on_episode(self, episode: Episode) -> None:
@@ -356,12 +312,14 @@ class SimSession:
 
     # ------------------------------------------------------------------ outputs
     def top_down(self, path: Path) -> Path:
-        """The room from above with the driven path (red, start green, end blue)."""
+        """The room from above with the driven path (red, start green, end blue) and the
+        success circle of each goal."""
         image = cv2.cvtColor(self.world.render_top(), cv2.COLOR_RGB2BGR)
         points = np.array([self.world.top_pixel(x, y) for x, y in self.result.path], np.int32)
-        cup = self.world.top_pixel(*self.layout.cup)
         radius = round(self.sim.success_radius * self.sim.top_size / self.world.top_extent)
-        cv2.circle(image, cup, radius, (0, 200, 255), 1, cv2.LINE_AA)
+        for goal in self.judge.goals():
+            cv2.circle(image, self.world.top_pixel(*goal), radius, (0, 200, 255), 1,
+                       cv2.LINE_AA)
         if len(points) > 1:
             cv2.polylines(image, [points.reshape(-1, 1, 2)], False, (0, 0, 230), 2, cv2.LINE_AA)
             cv2.circle(image, tuple(int(v) for v in points[0]), 5, (0, 170, 0), -1)

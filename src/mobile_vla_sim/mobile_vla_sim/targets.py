@@ -11,9 +11,12 @@ and any other is ``wrong_object``.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+from mobile_vla.config import ConfigError
 from mobile_vla.objects import Target, targets_in
-from mobile_vla_sim.world import Layout
+from mobile_vla_sim.expert import shortest_path_length
+from mobile_vla_sim.world import GOAL_SPACING, Layout, SimWorld
 
 
 def matching(layout: Layout, target: Target) -> tuple[int, ...]:
@@ -54,3 +57,53 @@ def described_target(instruction: str) -> str:
     """What ``instruction`` names as its last target, in words ('' when nothing)."""
     targets = targets_in(instruction.lower())
     return targets[-1].describe() if targets else ''
+
+
+class GoalJudge:
+    """What counts in one run: the goal reached, another object reached, and the SPL
+    reference, for the cup of the original rooms and the named objects of a goal room."""
+
+    def __init__(self, layout: Layout, instruction: str, side: str,
+                 success_radius: float) -> None:
+        if layout.objects and success_radius >= GOAL_SPACING / 2:
+            raise ConfigError(f'success_radius {success_radius} m would reach two goal '
+                              f'objects at once (they stand {GOAL_SPACING} m apart); keep it '
+                              f'under {GOAL_SPACING / 2} m in goal rooms')
+        self.layout, self.side, self.radius = layout, side, success_radius
+        self.named = named_objects(layout, instruction)
+        self.mentioned = mentioned_objects(layout, instruction)
+        #: What the words name, in words ('' in an original room).
+        self.target = (' or '.join(layout.objects[k].describe() for k in self.named)
+                       or described_target(instruction)) if layout.objects else ''
+
+    @property
+    def absent(self) -> bool:
+        """A goal room without what the words name: the run must reach nothing."""
+        return bool(self.layout.objects) and not self.named
+
+    def goals(self) -> list[tuple[float, float]]:
+        """Where success is: the cup, or each object the words name."""
+        if not self.layout.objects:
+            return [self.layout.cup]
+        return [self.layout.objects[k].center for k in self.named]
+
+    def shortest(self) -> float:
+        """The SPL reference: around the obstacle on the instructed side to the cup; in a
+        goal room, the shorter side to the nearest named object (0 when none is there)."""
+        if not self.layout.objects:
+            return shortest_path_length(self.layout, self.side, self.radius)
+        return min((shortest_path_length(replace(self.layout, cup=goal), side, self.radius)
+                    for side in ('left', 'right') for goal in self.goals()), default=0.0)
+
+    def reached(self, world: SimWorld) -> bool:
+        """Within ``success_radius`` of the cup, or of an object the words name."""
+        if not self.layout.objects:
+            return world.cup_distance() < self.radius
+        return any(world.object_distance(k) < self.radius for k in self.named)
+
+    def other_reached(self, world: SimWorld) -> str:
+        """An object no step names that the robot is at ('' if none)."""
+        for k, goal in enumerate(self.layout.objects):
+            if k not in self.mentioned and world.object_distance(k) < self.radius:
+                return goal.describe()
+        return ''
