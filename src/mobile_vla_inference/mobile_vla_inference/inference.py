@@ -33,12 +33,10 @@ from mobile_vla.policy.runner import (
 from mobile_vla.streams import StreamMonitor
 from mobile_vla.units import NS
 from mobile_vla_inference import sequence
-from mobile_vla_inference.sequence import PlanExecutor, SequenceLimits
+from mobile_vla_inference.sequence import PlanExecutor, SequenceLimits, Zero
 
 #: The stop action (``mobile_vla.actions.ZERO``) in the runner's dtype.
 STOP = np.array(ZERO, np.float32)
-#: Zero for these reasons is what was asked for: diagnostics stay OK.
-QUIET_REASONS = frozenset({'stopped by instruction', 'plan complete'})
 
 
 #: A frame stamped later than now by more than this is invalid (clock skew).
@@ -164,6 +162,7 @@ class VlaInference:
         self.steps = 0
         self.zero_reasons: dict[str, int] = {}
         self.last_reason: str | None = None
+        self.last_why: Zero | None = None
         self.last_latency: dict[str, float] = {}
 
     def load(self) -> bool:
@@ -251,10 +250,9 @@ class VlaInference:
         status = self.plan.status if self.plan is not None else dict(self._plan_status)
         return {**status, 'number': self.instructions}
 
-    def _zero(self, reason: str) -> InferenceOutput:
-        kind = reason.split(':')[0].split('(')[0].strip()
-        self.zero_reasons[kind] = self.zero_reasons.get(kind, 0) + 1
-        self.last_reason = reason
+    def _zero(self, why: Zero, reason: str) -> InferenceOutput:
+        self.zero_reasons[why.label] = self.zero_reasons.get(why.label, 0) + 1
+        self.last_reason, self.last_why = reason, why
         self._last_action = STOP
         return InferenceOutput(STOP, reason)
 
@@ -276,27 +274,28 @@ class VlaInference:
             return out
         age = now - self._frame_used
         if age > self.config.max_frame_age_s:
-            return self._zero(f'stale camera frame ({age:.2f} s old when the step ended; '
-                              'the model is too slow for max_frame_age_s)')
+            return self._zero(Zero.STALE_FRAME, f'stale camera frame ({age:.2f} s old when '
+                              'the step ended; the model is too slow for max_frame_age_s)')
         return out
 
     def _step(self, now: float, run_policy: bool,
               frame: tuple[np.ndarray, str, float] | None) -> InferenceOutput:
         if self.runner is None:
-            return self._zero(f'model not loaded: {self.load_error}')
+            return self._zero(Zero.NO_MODEL, f'model not loaded: {self.load_error}')
         if self._instruction is None:
-            return self._zero('no instruction yet (publish one on vla/command)')
+            return self._zero(Zero.NO_INSTRUCTION,
+                              'no instruction yet (publish one on vla/command)')
         if self._instruction is REFUSED:
-            return self._zero(f'instruction refused ({self._plan_status["reason"]}); publish '
-                              'another one')
+            return self._zero(Zero.REFUSED, f'instruction refused '
+                              f'({self._plan_status["reason"]}); publish another one')
         if self.plan is None:  # the empty instruction
-            return self._zero('stopped by instruction')
+            return self._zero(Zero.STOPPED, 'stopped by instruction')
         directive = self.plan.update(now)
         step = (id(self.plan), self.plan.index)
         if step != self._plan_step:  # a new step: nothing of the last one is held
             self._plan_step, self._last_action, self._frame_used = step, STOP, None
         if directive.kind == 'zero':
-            return self._zero(directive.reason)
+            return self._zero(directive.why or Zero.PLAN_FAILED, directive.reason)
         if directive.kind == 'motion':  # a motion step drives blind, on time or odometry
             self.last_reason = None
             self._last_action = np.asarray(directive.velocity, np.float32)
@@ -304,22 +303,23 @@ class VlaInference:
         if self.runner.instruction != directive.text:  # a navigation step begins
             self.runner.set_instruction(directive.text)
         if frame is None:
-            return self._zero('no camera frame yet')
+            return self._zero(Zero.NO_FRAME, 'no camera frame yet')
         image, order, stamp = frame
         age = now - stamp
         if age > self.config.max_frame_age_s:
-            return self._zero(f'stale camera frame ({age:.2f} s old)')
+            return self._zero(Zero.STALE_FRAME, f'stale camera frame ({age:.2f} s old)')
         if age < -FUTURE_TOLERANCE_S:  # it would never go stale: clocks disagree
-            return self._zero(f'camera frame stamped {-age:.2f} s in the future (check the '
-                              'clocks of camera and robot)')
+            return self._zero(Zero.FUTURE_FRAME, f'camera frame stamped {-age:.2f} s in the '
+                              'future (check the clocks of camera and robot)')
         if stamp == self._frame_used or not run_policy:  # no new frame: hold the action
             return InferenceOutput(self._last_action, None, {})
         try:
             result = self.runner.step(image, order)
         except Exception as exc:
-            return self._zero(f'policy step failed: {type(exc).__name__}: {exc}')
+            return self._zero(Zero.POLICY_FAILED,
+                              f'policy step failed: {type(exc).__name__}: {exc}')
         if not np.all(np.isfinite(result.action)):
-            return self._zero('policy output is NaN or inf')
+            return self._zero(Zero.BAD_OUTPUT, 'policy output is NaN or inf')
         self._frame_used = stamp
         self.plan.on_policy_action(result.action, now)
         self.steps += 1
@@ -354,8 +354,8 @@ class VlaInference:
         status = self.status()
         values.update({f'plan.{k}': str(status.get(k, '')) for k in
                        ('state', 'step', 'steps', 'text', 'reason')})
-        if self.last_reason is not None and self.last_reason not in QUIET_REASONS and \
-                not self.last_reason.startswith('waiting'):
+        if self.last_reason is not None and self.last_why is not None and \
+                self.last_why.severity != 'OK':
             return 'WARN', f'publishing zero: {self.last_reason}', values
         return 'OK', (self.last_reason if self.last_reason else
                       f'driving: {self._instruction!r}'), values

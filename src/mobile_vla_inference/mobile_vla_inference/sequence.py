@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -43,6 +44,34 @@ class SequenceLimits:
     motion_timeout_factor: float = 2.0
 
 
+class Zero(Enum):
+    """Why the inference publishes zero, and what that says about the node: ``OK`` when
+    zero is what was asked for (a stop, a finished plan, a wait), ``WARN`` otherwise.
+    The value is the reason's short name (``zero.<name>`` counters on /diagnostics)."""
+
+    STOPPED = ('stopped by instruction', 'OK')
+    PLAN_COMPLETE = ('plan complete', 'OK')
+    WAITING = ('waiting', 'OK')
+    PLAN_FAILED = ('plan failed', 'WARN')
+    BAD_TIME = ('the time is not a finite number', 'WARN')
+    NO_MODEL = ('model not loaded', 'WARN')
+    NO_INSTRUCTION = ('no instruction yet', 'WARN')
+    REFUSED = ('instruction refused', 'WARN')
+    NO_FRAME = ('no camera frame yet', 'WARN')
+    STALE_FRAME = ('stale camera frame', 'WARN')
+    FUTURE_FRAME = ('camera frame from the future', 'WARN')
+    POLICY_FAILED = ('policy step failed', 'WARN')
+    BAD_OUTPUT = ('policy output is NaN or inf', 'WARN')
+
+    @property
+    def label(self) -> str:
+        return self.value[0]
+
+    @property
+    def severity(self) -> str:
+        return self.value[1]
+
+
 @dataclass(frozen=True)
 class Directive:
     """What the inference does now: ``motion`` (drive ``velocity``), ``policy`` (run the
@@ -52,6 +81,7 @@ class Directive:
     velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)
     text: str = ''
     reason: str = ''
+    why: Zero | None = None  # a zero directive's kind of reason
 
 
 def wrap_angle(angle: float) -> float:
@@ -131,7 +161,8 @@ class PlanExecutor:
 
     def _fail(self, reason: str) -> Directive:
         self.state, self.reason = FAILED, reason
-        return Directive('zero', reason=f'plan step {self.index + 1} failed: {reason}')
+        return Directive('zero', reason=f'plan step {self.index + 1} failed: {reason}',
+                         why=Zero.PLAN_FAILED)
 
     def _begin(self, now: float) -> None:
         self._started = now
@@ -169,7 +200,8 @@ class PlanExecutor:
     def update(self, now: float) -> Directive:
         """What to do at ``now``; finished steps give way to the next one at once."""
         if not math.isfinite(now):
-            return Directive('zero', reason='the time is not a finite number')
+            return Directive('zero', reason='the time is not a finite number',
+                             why=Zero.BAD_TIME)
         while self.state == RUNNING:
             step = self.current
             if self._started is None:
@@ -184,7 +216,8 @@ class PlanExecutor:
                 if elapsed >= step.amount:
                     self._advance()
                     continue
-                return Directive('zero', reason=f'waiting ({step.amount - elapsed:.1f} s left)')
+                return Directive('zero', reason=f'waiting ({step.amount - elapsed:.1f} s left)',
+                                 why=Zero.WAITING)
             if step.kind in (MOVE, TURN):
                 done, expected = self._motion_done(step, now)
                 if done:
@@ -199,7 +232,8 @@ class PlanExecutor:
                 return self._fail(f'no arrival within navigate_timeout_s '
                                   f'({self.limits.navigate_timeout_s:g} s)')
             return Directive('policy', text=step.text)
-        return Directive('zero', reason=self.state_reason())
+        return Directive('zero', reason=self.state_reason(), why={
+            DONE: Zero.PLAN_COMPLETE, STOPPED: Zero.STOPPED}.get(self.state, Zero.PLAN_FAILED))
 
     def state_reason(self) -> str:
         if self.state == DONE:

@@ -13,6 +13,7 @@ from mobile_vla.policy.configuration_policy import load_preset
 from mobile_vla.policy.modeling_policy import build_policy
 from mobile_vla.replay import MessageLog, ReplayExecutor
 from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
+from mobile_vla_inference.sequence import Zero
 from mobile_vla_inference.wiring import InferenceWiring
 
 MS = 1_000_000
@@ -70,6 +71,10 @@ def test_every_reason_to_stop_publishes_zero_and_says_why(checkpoint, tmp_path):
     inf.on_instruction('go around the box on the left to the cup')
     inf.on_image(frame(2), 'rgb', T0 + 30.0)
     assert inf.step(T0 + 1.0).reason.startswith('camera frame stamped 29.00 s in the future')
+    assert inf.diagnostics(T0 + 1.0)[0] == 'WARN'  # a zero nobody asked for
+    inf.on_instruction('wait 2 seconds')  # a zero that was asked for: OK, by its kind
+    assert inf.step(T0 + 1.1).reason.startswith('waiting')
+    assert inf.diagnostics(T0 + 1.1)[0] == 'OK' and inf.last_why is Zero.WAITING
     # An over-long instruction is refused: zero until a usable one comes.
     assert inf.on_instruction('x' * 501).startswith('instruction refused: 501 characters')
     inf.on_image(frame(3), 'rgb', T0 + 1.0)
