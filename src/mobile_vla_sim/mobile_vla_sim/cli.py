@@ -28,6 +28,7 @@ import numpy as np
 from mobile_vla.config import load_config, writable_folder
 from mobile_vla.language import read_instruction_pairs, scenario_phrasings
 from mobile_vla.scenarios import GOAL_SCENARIOS, SCENARIOS, parse
+from mobile_vla.topics import CONTROL_MODES
 from mobile_vla.units import NS
 
 
@@ -441,7 +442,7 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
                    help='address the console binds to (another one only on purpose)')
     p.add_argument('--port', type=int, default=8080, help='0 = any free port')
     p.add_argument('--token-file', default='~/.config/mobile_vla/web_token')
-    p.add_argument('--mode', choices=('manual', 'vla', 'hybrid'), default='vla',
+    p.add_argument('--mode', choices=CONTROL_MODES, default='vla',
                    help='arbiter mode at start')
     p.add_argument('--out', default='runs/live', help='logs and recorded episodes')
     p.add_argument('--duration', type=float, default=0.0,
