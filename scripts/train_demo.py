@@ -73,6 +73,11 @@ def _phase(work: Path, name: str, seconds: float) -> float:
     return seconds
 
 
+def _spl(value: float | None) -> str:
+    """SPL as the tables show it: '-' where there was nothing to reach (absent targets)."""
+    return '-' if value is None else f'{value:.2f}'
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--episodes', type=int, default=960)
@@ -224,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         *(f"| held-out set `{name}` | {part['overall']['episodes']} | "
           f"{part['overall']['success']:.1%} | {part['overall']['wrong_object']:.1%} | "
           f"{part['overall']['collisions']:.0%} | {part['overall']['timeouts']:.0%} | "
-          f"{part['overall']['spl']:.2f} |" for name, part in goal_sets['sets'].items()),
+          f"{_spl(part['overall']['spl'])} |" for name, part in goal_sets['sets'].items()),
     ]
     by_distance = ['| cup ahead | runs | success | time-outs |', '|---|---|---|---|']
     for low, high in ((1.8, 2.5), (2.5, 3.2), (3.2, 3.9), (3.9, 4.6)):
