@@ -231,8 +231,10 @@ def odometry_msg(probe: Probe, x: float, y: float, yaw: float):
 def test_inference_runs_a_plan_and_says_so_on_vla_status(workspace, started, probe):
     """A sequence over real topics: the motion step drives without a camera, closes on
     odom (a robot that odometry shows not moving is blocked: the plan fails with zero),
-    and each step and every refusal is on vla/status."""
-    inference = started(INFERENCE, workspace)
+    and each step and every refusal is on vla/status. The untrained tiny preset knows
+    the cup only (its ``objects``), so a kind it was not trained to find is refused."""
+    inference = started(INFERENCE, workspace, overrides={'checkpoint': '',
+                                                         'preset': 'kosmos2_clip_tiny'})
     actions = probe.listen_to(topics.ROBOT_ACTION)
     status = probe.listen_to(topics.VLA_STATUS)
     command = probe.publisher(topics.VLA_COMMAND)
