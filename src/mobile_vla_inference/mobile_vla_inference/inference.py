@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -23,17 +23,14 @@ from mobile_vla.actions import ZERO
 from mobile_vla.config import ConfigError
 from mobile_vla.config import documented as _doc
 from mobile_vla.planner import MAX_INSTRUCTION_CHARS, NAVIGATE, PlanError, plan
-from mobile_vla.policy.runner import (
-    EXECUTIONS,
-    HISTORIES,
-    PolicyRunner,
-    runner_from_checkpoint,
-    untrained_runner,
-)
+from mobile_vla.policy.configuration_policy import EXECUTIONS, HISTORIES
 from mobile_vla.streams import StreamMonitor
 from mobile_vla.units import NS
 from mobile_vla_inference import sequence
 from mobile_vla_inference.sequence import PlanExecutor, SequenceLimits, Zero
+
+if TYPE_CHECKING:
+    from mobile_vla.policy.runner import PolicyRunner
 
 #: The stop action (``mobile_vla.actions.ZERO``) in the runner's dtype.
 STOP = np.array(ZERO, np.float32)
@@ -122,7 +119,12 @@ class InferenceConfig:
 
 
 def load_runner(config: InferenceConfig) -> PolicyRunner:
-    """The runner the configuration asks for: a checkpoint, or an untrained preset."""
+    """The runner the configuration asks for: a checkpoint, or an untrained preset.
+
+    torch and transformers load here, not when the node starts: the node is up and
+    subscribed (an instruction sent while the model loads is kept) in under a second."""
+    from mobile_vla.policy.runner import runner_from_checkpoint, untrained_runner
+
     if not config.checkpoint:
         return untrained_runner(config.preset, config.device, **config.runner_options())
     return runner_from_checkpoint(config.checkpoint, config.engine, config.device, config.dtype,

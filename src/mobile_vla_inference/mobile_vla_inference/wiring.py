@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -39,9 +39,11 @@ from mobile_vla.msgs import (
     odometry_to_pose,
     stamp_to_ns,
 )
-from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla.units import NS
 from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
+
+if TYPE_CHECKING:
+    from mobile_vla.policy.runner import PolicyRunner
 
 #: Policy frames kept (sensor-data QoS): a frame is not lost while the executor is briefly
 #: busy (the step always takes the newest frame; older ones only update the frame count).

@@ -235,3 +235,27 @@ def test_an_instruction_that_is_not_valid_text_is_refused_with_zero(checkpoint):
     assert refused and 'not valid Unicode' in refused
     out = inf.step(T0 + 0.01)
     assert not out.action.any() and 'refused' in out.reason
+
+
+def test_an_instruction_heard_while_the_model_loads_drives_once_it_has_loaded(checkpoint):
+    inf = VlaInference(InferenceConfig(checkpoint=checkpoint), load)
+    inf.on_instruction('go around the box on the left to the cup')
+    inf.on_image(frame(), 'rgb', T0)
+    assert inf.step(T0).reason == 'model not loaded: still loading'
+    assert inf.load()
+    inf.on_image(frame(1), 'rgb', T0 + 0.3)
+    out = inf.step(T0 + 0.3)
+    assert out.reason is None and np.abs(out.action).max() > 0.1
+
+
+def test_the_node_is_up_before_torch_loads():
+    """The node subscribes in well under a second; torch and transformers load with the
+    model, in the background (``load_runner``), so an instruction sent meanwhile is heard."""
+    import subprocess
+    import sys
+
+    code = ('import sys, mobile_vla_inference.vla_inference_node; '
+            'print(sorted({"torch", "transformers"} & set(sys.modules)))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == '[]', out.stdout

@@ -13,6 +13,11 @@ from mobile_vla.config import ConfigError, from_params, merge, read_preset
 from mobile_vla.objects import KINDS
 from mobile_vla.resources import config_dir
 
+#: How a runner turns predicted action chunks into commands, and what history it keeps
+#: between frames (``PolicyRunner``); here so that a node can check them before torch loads.
+EXECUTIONS = ('first', 'ensemble', 'chunk')
+HISTORIES = ('window', 'carry')
+
 BACKBONES = ('kosmos2', 'clip', 'kosmos2_clip')
 #: How the vision features reach the head: ``mean`` of the Kosmos-2 latents, a trained
 #: ``resampler`` over them, or the Kosmos-2 vision encoder's ``patches`` (every patch

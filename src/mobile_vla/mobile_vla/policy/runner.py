@@ -32,7 +32,7 @@ from mobile_vla.policy.checkpoint import (
     load_checkpoint,
     read_checkpoint_config,
 )
-from mobile_vla.policy.configuration_policy import PolicyConfig
+from mobile_vla.policy.configuration_policy import EXECUTIONS, HISTORIES, PolicyConfig
 from mobile_vla.policy.engines import (
     Engine,
     OnnxEngine,
@@ -42,9 +42,6 @@ from mobile_vla.policy.engines import (
 )
 from mobile_vla.policy.modeling_policy import policy_tokenizer, resolve_model_path
 from mobile_vla.policy.preprocess import ImagePreprocessor
-
-EXECUTIONS = ('first', 'ensemble', 'chunk')
-HISTORIES = ('window', 'carry')
 
 
 @dataclass
