@@ -192,18 +192,8 @@ def _eval_instructions(args: argparse.Namespace, sim, out: Path | None) -> int:
     if args.scenario:
         wanted = {parse(s).name for s in args.scenario}
         pairs = [p for p in pairs if p.scenario in wanted]
-    policy = _policy(args)
-    t0 = time.perf_counter()
-    report = evaluate_instructions(policy, pairs, args.episodes_per_scenario, seed=args.seed,
-                                   sim=sim, workers=args.workers, progress=_progress(args))
-    report['checkpoint'], report['instructions_file'] = args.checkpoint, args.instructions
-    report['wall_s'] = round(time.perf_counter() - t0, 2)
-    print(instruction_table(report))
-    print(f'{len(report["runs"])} episodes in {report["wall_s"]:.1f} s')
-    if out is not None:
-        paths = write_instruction_report(report, out)
-        print(f"report: {paths['report']}  table: {paths['table']}  plot: {paths['plot']}")
-    return 0
+    return _report_instruction_run(args, out, evaluate_instructions, pairs, sim,
+                                   instruction_table, write_instruction_report)
 
 
 def _eval_goal_sets(args: argparse.Namespace, sim, out: Path | None) -> int:
@@ -215,16 +205,24 @@ def _eval_goal_sets(args: argparse.Namespace, sim, out: Path | None) -> int:
     )
 
     entries = read_goal_sets(args.instructions)  # before the model loads
+    return _report_instruction_run(args, out, evaluate_goal_sets, entries, sim, goal_table,
+                                   write_goal_report)
+
+
+def _report_instruction_run(args: argparse.Namespace, out: Path | None, evaluate, items, sim,
+                            table, write) -> int:
+    """Run ``evaluate`` over the instruction file's ``items``, print its ``table`` and
+    write the report to ``out`` (``write``), with the checkpoint and the file named."""
     policy = _policy(args)
     t0 = time.perf_counter()
-    report = evaluate_goal_sets(policy, entries, args.episodes_per_scenario, seed=args.seed,
-                                sim=sim, workers=args.workers, progress=_progress(args))
+    report = evaluate(policy, items, args.episodes_per_scenario, seed=args.seed, sim=sim,
+                      workers=args.workers, progress=_progress(args))
     report['checkpoint'], report['instructions_file'] = args.checkpoint, args.instructions
     report['wall_s'] = round(time.perf_counter() - t0, 2)
-    print(goal_table(report))
+    print(table(report))
     print(f'{len(report["runs"])} episodes in {report["wall_s"]:.1f} s')
     if out is not None:
-        paths = write_goal_report(report, out)
+        paths = write(report, out)
         print(f"report: {paths['report']}  table: {paths['table']}  plot: {paths['plot']}")
     return 0
 

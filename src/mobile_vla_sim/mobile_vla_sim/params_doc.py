@@ -42,17 +42,30 @@ def readme(node: str, workspace: Path | None = None) -> Path:
     return (workspace or workspace_dir()) / 'src' / NODES[node][1] / 'README.md'
 
 
+def _table_section(node: str, workspace: Path | None
+                   ) -> tuple[Path, str, tuple[str, str, str] | None]:
+    """The node's README, its text, and (before, table, after) around the markers, or
+    None for the parts when the markers are missing."""
+    path = readme(node, workspace)
+    text = path.read_text(encoding='utf-8')
+    begin, end = _markers(node)
+    if begin not in text or end not in text:
+        return path, text, None
+    head, rest = text.split(begin, 1)
+    current, tail = rest.split(end, 1)
+    return path, text, (head, current, tail)
+
+
 def stale_tables(workspace: Path | None = None) -> list[str]:
     """Nodes whose README table is missing or not the generated one, with the fix."""
     problems = []
     for node in NODES:
-        path = readme(node, workspace)
-        text = path.read_text(encoding='utf-8')
-        begin, end = _markers(node)
-        if begin not in text or end not in text:
+        path, text, parts = _table_section(node, workspace)
+        if parts is None:
+            begin, end = _markers(node)
             problems.append(f'{path}: no parameter table for {node} (markers {begin.strip()} '
                             f'... {end})')
-        elif text.split(begin, 1)[1].split(end, 1)[0] != table(node):
+        elif parts[1] != table(node):
             problems.append(f'{path}: the {node} parameter table is out of date; run '
                             '`mobile-vla doc params --write`')
     return problems
@@ -62,14 +75,12 @@ def write_tables(workspace: Path | None = None) -> list[Path]:
     """Rewrite every README table between its markers; the files changed."""
     changed = []
     for node in NODES:
-        path = readme(node, workspace)
-        text = path.read_text(encoding='utf-8')
+        path, text, parts = _table_section(node, workspace)
         begin, end = _markers(node)
-        if begin not in text or end not in text:
+        if parts is None:
             raise ValueError(f'{path} has no {begin.strip()} ... {end} markers for {node}; '
                              'add them where its parameter table goes')
-        head, rest = text.split(begin, 1)
-        new = head + begin + table(node) + end + rest.split(end, 1)[1]
+        new = parts[0] + begin + table(node) + end + parts[2]
         if new != text:
             path.write_text(new, encoding='utf-8')
             changed.append(path)
