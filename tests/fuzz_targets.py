@@ -26,7 +26,7 @@ from mobile_vla.episode import EpisodeError, EpisodeFile, validate_episode
 from mobile_vla.policy.configuration_policy import PolicyConfig
 from mobile_vla.training.config import TrainConfig
 from mobile_vla_camera.publisher import CameraConfig
-from mobile_vla_control.arbiter import ArbiterConfig
+from mobile_vla_control.arbiter_config import ArbiterConfig
 from mobile_vla_control.teleop import TeleopConfig
 from mobile_vla_inference.inference import InferenceConfig
 from mobile_vla_recorder.recorder import RecorderConfig

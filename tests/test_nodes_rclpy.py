@@ -18,7 +18,7 @@ from mobile_vla import topics
 from mobile_vla.episode import validate_episode
 from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER
 from mobile_vla.msgs import as_array_data
-from mobile_vla_control.arbiter import ArbiterConfig
+from mobile_vla_control.arbiter_config import ArbiterConfig
 
 LEFT = 'go around the box on the left to the cup'
 

@@ -7,7 +7,7 @@ from mobile_vla.bag import read_messages
 from mobile_vla.bus import ReplayBus
 from mobile_vla.msgs import twist_to_action
 from mobile_vla.replay import MessageLog, ReplayExecutor
-from mobile_vla_control.arbiter import ArbiterConfig, SourceConfig, arbiter_params
+from mobile_vla_control.arbiter_config import ArbiterConfig, SourceConfig, arbiter_params
 from mobile_vla_control.wiring import ArbiterWiring
 
 VMAX = np.array([0.2, 0.2, 0.5])

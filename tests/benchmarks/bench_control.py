@@ -19,7 +19,8 @@ import numpy as np
 from mobile_vla.bag import BagMessage, MessageFactory
 from mobile_vla.bus import ReplayBus
 from mobile_vla.replay import MessageLog, ReplayExecutor
-from mobile_vla_control.arbiter import ArbiterConfig, ControlArbiter, arbiter_params
+from mobile_vla_control.arbiter import ControlArbiter
+from mobile_vla_control.arbiter_config import ArbiterConfig, arbiter_params
 from mobile_vla_control.wiring import ArbiterWiring
 
 RATE = 20.0

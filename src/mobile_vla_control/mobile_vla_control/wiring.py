@@ -13,10 +13,12 @@ from functools import partial
 from typing import Any
 
 from mobile_vla import topics
+from mobile_vla.actions import ZERO
 from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
 from mobile_vla.msgs import SecondsSince, twist_to_action
 from mobile_vla.units import NS
-from mobile_vla_control.arbiter import ZERO, ArbiterConfig, ControlArbiter, arbiter_params
+from mobile_vla_control.arbiter import ControlArbiter
+from mobile_vla_control.arbiter_config import ArbiterConfig, arbiter_params
 from mobile_vla_control.teleop import TeleopConfig, TeleopStep, WasdTeleop
 
 TWIST_STAMPED = 'geometry_msgs/msg/TwistStamped'
@@ -46,6 +48,7 @@ class ArbiterWiring:
                           topics.ROBOT_ACTION.subscription_qos,
                           partial(self._on_twist, source.name))
         self._estop_heard = False
+        self._estop_pending = False  # a latched e-stop publisher has not delivered yet
         self._estop_tick_ns: int | None = None
         # Mode and e-stop: volatile, so a default-profile publisher is heard, and a
         # late-joiner twin that gets the latched value of a publisher that was there
@@ -90,7 +93,7 @@ class ArbiterWiring:
 
     def _on_estop(self, msg: Any) -> None:
         self._estop_heard = True
-        self.arbiter.estop_pending = False
+        self._estop_pending = False
         changed = self.arbiter.on_estop(bool(msg.data), self._now())
         if changed:
             self.bus.log('warning', f'e-stop {changed}')
@@ -101,17 +104,17 @@ class ArbiterWiring:
 
     def tick(self) -> None:
         if not self._estop_heard:  # a latched e-stop may still be on its way
-            self.arbiter.estop_pending = self.bus.latched_publishers(
+            self._estop_pending = self.bus.latched_publishers(
                 topics.CONTROL_ESTOP.name) > 0
         now_ns = self.bus.now_ns()
         if self._started_ns is None:
             self._started_ns = now_ns
-        if self._end_twins and not self.arbiter.estop_pending and \
+        if self._end_twins and not self._estop_pending and \
                 now_ns - self._started_ns >= self.config.latched_wait_s * NS:
             for end in self._end_twins:
                 end()
             self._end_twins = []
-        out = self.arbiter.tick(self._now())
+        out = self.arbiter.tick(self._now(), estop_pending=self._estop_pending)
         self.publish_command(out.action)
         self._publish_state()
 

@@ -6,12 +6,8 @@ import pytest
 
 from mobile_vla.actions import ZERO
 from mobile_vla.config import ConfigError, load_node_params
-from mobile_vla_control.arbiter import (
-    ArbiterConfig,
-    ControlArbiter,
-    SourceConfig,
-    sources_from_params,
-)
+from mobile_vla_control.arbiter import ControlArbiter
+from mobile_vla_control.arbiter_config import ArbiterConfig, SourceConfig, sources_from_params
 
 FAST = dict(max_acceleration=(1000.0,) * 3, max_deceleration=(1000.0,) * 3,
             startup_hold_s=0.0)

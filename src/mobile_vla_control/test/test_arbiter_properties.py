@@ -6,7 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mobile_vla_control.arbiter import ROLES_IN_MODE, ArbiterConfig, ControlArbiter
+from mobile_vla_control.arbiter import ControlArbiter
+from mobile_vla_control.arbiter_config import ROLES_IN_MODE, ArbiterConfig
 
 CONFIG = ArbiterConfig(max_velocity=(1.0, 0.8, 1.15), max_acceleration=(2.0, 3.0, 4.0),
                        max_deceleration=(5.0, 6.0, 7.0), hybrid_hold_s=0.4, startup_hold_s=0.0)

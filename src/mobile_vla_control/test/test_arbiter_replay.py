@@ -8,7 +8,7 @@ from mobile_vla.bag import BagWriter, read_messages
 from mobile_vla.bus import ReplayBus
 from mobile_vla.msgs import twist_to_action
 from mobile_vla.replay import ReplayExecutor
-from mobile_vla_control.arbiter import ArbiterConfig, arbiter_params
+from mobile_vla_control.arbiter_config import ArbiterConfig, arbiter_params
 from mobile_vla_control.wiring import ArbiterWiring
 
 S = 1_000_000_000

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from mobile_vla.package_check import undocumented_parameters
-from mobile_vla_control.arbiter import ArbiterConfig
+from mobile_vla_control.arbiter_config import ArbiterConfig
 from mobile_vla_control.teleop import TeleopConfig
 
 README = Path(__file__).resolve().parents[1] / 'README.md'

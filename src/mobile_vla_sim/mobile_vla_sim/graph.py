@@ -22,7 +22,8 @@ from mobile_vla.launch_plan import node_params
 from mobile_vla.replay import ReplayExecutor
 from mobile_vla_camera.publisher import CameraConfig
 from mobile_vla_camera.wiring import CameraWiring
-from mobile_vla_control.arbiter import ArbiterConfig, ControlArbiter
+from mobile_vla_control.arbiter import ControlArbiter
+from mobile_vla_control.arbiter_config import ArbiterConfig
 from mobile_vla_control.teleop import TeleopConfig
 from mobile_vla_control.wiring import ArbiterWiring, TeleopWiring
 from mobile_vla_inference.inference import InferenceConfig, VlaInference
