@@ -11,8 +11,8 @@ from typing import Any
 from mobile_vla.keymap import KEY_BINDINGS
 from mobile_vla.scenarios import GOAL_SCENARIOS, SCENARIOS
 from mobile_vla.topics import CONTROL_MODES
-from mobile_vla_web.api import RECORD_ACTIONS
 from mobile_vla_web.config import WebConfig
+from mobile_vla_web.messages import RECORD_ACTIONS
 
 VERSION = '1.0.0'
 #: Control message type -> its POST route.

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from mobile_vla_web.api import Reply
 from mobile_vla_web.frames import JpegFrame
+from mobile_vla_web.messages import Reply
 from mobile_vla_web.openapi import POST_TYPES, openapi
 
 STATIC = Path(__file__).resolve().parent / 'static'

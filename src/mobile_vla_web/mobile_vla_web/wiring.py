@@ -17,15 +17,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mobile_vla import topics
+from mobile_vla.actions import ZERO
 from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
 from mobile_vla.msgs import ImageConversionError, colour_image, stamp_to_ns, twist_to_action
 from mobile_vla.node_runtime import KindThrottle
 from mobile_vla.streams import StreamMonitor
 from mobile_vla.units import NS
-from mobile_vla_web.api import ZERO, ConsoleApi, Publish, Reply
+from mobile_vla_web.api import ConsoleApi
 from mobile_vla_web.config import WebConfig, console_url
 from mobile_vla_web.episodes import EpisodeList
 from mobile_vla_web.frames import FrameGate, JpegFrame, encode_jpeg
+from mobile_vla_web.messages import Publish, Reply
 from mobile_vla_web.token_file import load_or_create
 
 #: Camera frames kept: the newest only, the page never wants an old one.
@@ -64,13 +66,13 @@ class WebWiring:
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
         subscribe_to(bus, topics.CAMERA_IMAGE, self._on_image, depth=CAMERA_DEPTH)
         subscribe_to(bus, topics.CMD_VEL, lambda m: self._update(
-            self.api.on_cmd_vel, twist_to_action(m)))
+            self.api.telemetry.on_cmd_vel, twist_to_action(m)))
         subscribe_to(bus, topics.ROBOT_ACTION, lambda m: self._update(
-            self.api.on_robot_action, twist_to_action(m)))
+            self.api.telemetry.on_robot_action, twist_to_action(m)))
         subscribe_to(bus, topics.CONTROL_STATE, lambda m: self._update(
             self.api.on_control_state, str(m.data)))
         subscribe_to(bus, topics.VLA_STATUS, lambda m: self._update(
-            self.api.on_vla_status, str(m.data)))
+            self.api.telemetry.on_vla_status, str(m.data)))
         subscribe_to(bus, topics.DIAGNOSTICS, self._on_diagnostics)
         self.gate = FrameGate(config.stream_fps)
         self.camera = StreamMonitor()
@@ -134,7 +136,7 @@ class WebWiring:
     def hello(self) -> dict[str, Any]:
         with self._lock:
             state = self.api.state(self.now())
-            return {**state, 'type': 'hello', 'history': self.api.plot_history(),
+            return {**state, 'type': 'hello', 'history': self.api.telemetry.plot_history(),
                     'instance': self.instance,
                     'config': {'plot_window_s': self.config.plot_window_s,
                                'max_instruction_chars': self.config.max_instruction_chars,
@@ -189,7 +191,7 @@ class WebWiring:
             for status in msg.status:
                 level = status.level
                 level = level[0] if isinstance(level, (bytes, bytearray)) else int(level)
-                self.api.on_diagnostic(str(status.name), level, str(status.message),
+                self.api.telemetry.on_diagnostic(str(status.name), level, str(status.message),
                                        {kv.key: kv.value for kv in status.values}, now)
 
     def _on_image(self, msg: Any) -> None:
@@ -229,8 +231,8 @@ class WebWiring:
     def _telemetry(self) -> None:
         now = self.now()
         with self._lock:
-            self.api.sample(now)
-            self.api.check_nodes(now)
+            self.api.telemetry.sample(now)
+            self.api.telemetry.check_nodes(now)
             state = self.api.state(now)
             events = self.api.drain_events()
         self._announce(events)

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from mobile_vla import topics
 from mobile_vla.actions import ZERO
 from mobile_vla.keymap import KEY_BINDINGS
-from mobile_vla_web.api import CONTROL_TYPES, ClockOffset, ConsoleApi, client_name
+from mobile_vla_web.api import ConsoleApi
 from mobile_vla_web.config import WebConfig
+from mobile_vla_web.limits import ClockOffset
+from mobile_vla_web.messages import CONTROL_TYPES, client_name
 
 TOKEN = 'k' * 20 + 'secret-token-1234'
 ADDR = '127.0.0.1'
@@ -275,18 +277,19 @@ def test_instructions_go_out_as_typed_and_the_recent_ones_are_kept():
 def test_the_state_shows_what_the_graph_says():
     api = make()
     api.on_control_state(json.dumps({'mode': 'vla', 'estop': {'latched': True}}), 12.0)
-    api.on_vla_status(json.dumps({'state': 'running', 'step': 1, 'steps': 2}), 12.0)
-    api.on_diagnostic('episode_recorder: recorder', 0, 'idle', {'recording': 'False'}, 1.0)
-    api.on_cmd_vel((0.5, 0.0, 0.1), 12.0)
-    api.sample(1.0)
-    api.sample(12.0)
+    api.telemetry.on_vla_status(json.dumps({'state': 'running', 'step': 1, 'steps': 2}), 12.0)
+    api.telemetry.on_diagnostic('episode_recorder: recorder', 0, 'idle', {'recording': 'False'},
+                                1.0)
+    api.telemetry.on_cmd_vel((0.5, 0.0, 0.1), 12.0)
+    api.telemetry.sample(1.0)
+    api.telemetry.sample(12.0)
     state = api.state(12.5)
     assert state['mode'] == 'vla' and state['estop'] is True
     assert state['cmd_vel'] == (0.5, 0.0, 0.1) and state['robot_action'] is None  # never came
     assert state['vla_status']['step'] == 1
     assert state['recorder'] == {'message': 'idle', 'recording': 'False'}
     assert state['diagnostics']['episode_recorder: recorder']['age_s'] == 11.5
-    assert [p[0] for p in api.plot_history()] == [12.0]  # 10 s window
+    assert [p[0] for p in api.telemetry.plot_history()] == [12.0]  # 10 s window
     api.on_control_state('not json', 13.0)
     assert api.state(13.0)['estop'] is None
 
@@ -333,11 +336,11 @@ def test_an_estop_sent_is_not_shown_engaged_until_the_arbiter_says_so():
 
 def test_the_plan_is_unknown_while_the_inference_is_silent():
     api = make()
-    api.on_vla_status(json.dumps({'state': 'running', 'instruction': 'go'}), 0.0)
-    api.on_diagnostic('vla_inference: policy', 0, 'ok', {}, 0.0)
+    api.telemetry.on_vla_status(json.dumps({'state': 'running', 'instruction': 'go'}), 0.0)
+    api.telemetry.on_diagnostic('vla_inference: policy', 0, 'ok', {}, 0.0)
     for step in range(1, 36):  # the console runs on (0.1 s a check); the node is silent
         t = step / 10
-        api.check_nodes(t)
+        api.telemetry.check_nodes(t)
         assert api.state(t)['vla_status_stale'] is (t > api.config.node_silent_s), t
 
 
@@ -376,12 +379,12 @@ def test_a_quiet_arbiter_makes_the_estop_unknown_not_released():
 
 def test_non_finite_telemetry_never_makes_invalid_json():
     api = make()
-    api.on_cmd_vel((float('nan'), 0.0, float('inf')), 0.0)
+    api.telemetry.on_cmd_vel((float('nan'), 0.0, float('inf')), 0.0)
     api.on_control_state('{"mode": NaN, "estop": {"latched": Infinity}}', 0.0)
-    api.sample(0.0)
+    api.telemetry.sample(0.0)
     state = api.state(0.0)
     json.dumps(state, allow_nan=False)
-    json.dumps(api.plot_history(), allow_nan=False)
+    json.dumps(api.telemetry.plot_history(), allow_nan=False)
     assert state['cmd_vel'] == (None, 0.0, None)
 
 
@@ -412,11 +415,11 @@ def test_what_is_remembered_about_strangers_stays_bounded():
     api = make()
     for i in range(2000):
         send(api, VALID['mode'], now=i * 0.001, token='bad', address=f'10.{i // 256}.{i % 256}.1')
-        api.on_diagnostic(f'node {i}', 0, 'ok', {}, i * 0.001)
+        api.telemetry.on_diagnostic(f'node {i}', 0, 'ok', {}, i * 0.001)
     for i in range(2000):
         send(api, VALID['estop'], now=100.0 + i, client=f'api@{i}', kind='api')
-    assert len(api._auth_failures) <= 2 * 256
-    assert len(api.diagnostics) <= 256
+    assert len(api.tokens.failures) <= 2 * 256
+    assert len(api.telemetry.diagnostics) <= 256
     assert len(api.clients) <= 2 * 256
 
 
@@ -548,18 +551,18 @@ def test_record_start_carries_the_instruction_typed_for_the_episode():
 def test_a_node_gone_silent_is_announced_and_so_is_its_return():
     api = make(node_silent_s=3.0)
     for t in (0.0, 1.0, 2.0):
-        api.on_diagnostic('vla_inference: policy', 0, 'running', {}, t)
-        api.on_diagnostic('control_arbiter: arbiter', 0, 'ok', {}, t)
-        api.check_nodes(t)
-    api.on_diagnostic('control_arbiter: arbiter', 0, 'ok', {}, 3.0)
+        api.telemetry.on_diagnostic('vla_inference: policy', 0, 'running', {}, t)
+        api.telemetry.on_diagnostic('control_arbiter: arbiter', 0, 'ok', {}, t)
+        api.telemetry.check_nodes(t)
+    api.telemetry.on_diagnostic('control_arbiter: arbiter', 0, 'ok', {}, 3.0)
     for t in (3.0, 4.0, 5.0, 5.5):
-        api.on_diagnostic('control_arbiter: arbiter', 0, 'ok', {}, t)
-        api.check_nodes(t)
+        api.telemetry.on_diagnostic('control_arbiter: arbiter', 0, 'ok', {}, t)
+        api.telemetry.check_nodes(t)
     events = api.drain_events()
     assert [e['text'] for e in events] == [
         'vla_inference is silent: no /diagnostics for 4 s (stopped, hung or gone)']
     assert api.state(5.5)['silent_nodes'] == {'vla_inference': 3.5}
-    api.on_diagnostic('vla_inference: policy', 0, 'running', {}, 9.0)
+    api.telemetry.on_diagnostic('vla_inference: policy', 0, 'running', {}, 9.0)
     assert api.drain_events()[0]['text'].startswith('vla_inference is back after 7 s')
     assert api.state(9.0)['silent_nodes'] == {}
 
@@ -567,24 +570,25 @@ def test_a_node_gone_silent_is_announced_and_so_is_its_return():
 def test_a_stall_of_the_console_itself_is_not_blamed_on_the_nodes():
     api = make(node_silent_s=3.0)
     for t in (0.0, 0.1, 0.2):
-        api.on_diagnostic('vla_inference: policy', 0, 'running', {}, t)
-        api.check_nodes(t)
-    api.check_nodes(4.2)  # this process was stopped for 4 s; the node's news waits in DDS
+        api.telemetry.on_diagnostic('vla_inference: policy', 0, 'running', {}, t)
+        api.telemetry.check_nodes(t)
+    # This process was stopped for 4 s; the node's news waits in DDS.
+    api.telemetry.check_nodes(4.2)
     events = api.drain_events()
     assert len(events) == 1 and events[0]['kind'] == 'console'
     assert 'did not run for 4.0 s' in events[0]['text']
-    api.on_diagnostic('vla_inference: policy', 0, 'running', {}, 4.25)
-    api.check_nodes(4.3)
+    api.telemetry.on_diagnostic('vla_inference: policy', 0, 'running', {}, 4.25)
+    api.telemetry.check_nodes(4.3)
     assert api.drain_events() == [] and api.state(4.3)['silent_nodes'] == {}
 
 
 def test_telemetry_that_stopped_coming_is_unknown_not_its_last_value():
     api = make(state_stale_s=2.0)
-    api.on_cmd_vel((0.57, 0.0, 0.0), 0.0)
-    api.on_robot_action((0.3, 0.0, 0.0), 0.0)
-    api.sample(1.0)
+    api.telemetry.on_cmd_vel((0.57, 0.0, 0.0), 0.0)
+    api.telemetry.on_robot_action((0.3, 0.0, 0.0), 0.0)
+    api.telemetry.sample(1.0)
     assert api.state(1.0)['cmd_vel'] == (0.57, 0.0, 0.0)
-    api.sample(2.5)
+    api.telemetry.sample(2.5)
     state = api.state(2.5)
     assert state['cmd_vel'] is None and state['robot_action'] is None
-    assert api.plot_history()[-1] == [2.5, None, None]
+    assert api.telemetry.plot_history()[-1] == [2.5, None, None]
