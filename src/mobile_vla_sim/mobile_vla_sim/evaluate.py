@@ -22,14 +22,13 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
 from mobile_vla.bag import BagWriter
 from mobile_vla.language import InstructionPair
 from mobile_vla.planner import NAVIGATE, STOP, TURN, WAIT, PlanError, Step, plan
-from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla.scenarios import SCENARIOS, parse
 from mobile_vla.units import NS
 from mobile_vla_inference.sequence import wrap_angle
@@ -40,6 +39,9 @@ from mobile_vla_sim.results import RunResult, write_summary
 from mobile_vla_sim.session import SimSession
 from mobile_vla_sim.workers import Failure, run_jobs
 from mobile_vla_sim.world import Layout, sample_layout
+
+if TYPE_CHECKING:  # torch loads with a policy, not with this module
+    from mobile_vla.policy.runner import PolicyRunner
 
 
 def instruction_for(scenario: str, seed: int, layout: Layout | None = None) -> str:
@@ -64,7 +66,7 @@ class PolicySource:
 
 def load_policy(source: PolicySource | PolicyRunner | None) -> PolicyRunner | None:
     """A worker's policy: loaded from a ``PolicySource``, or the runner given (one worker)."""
-    if source is None or isinstance(source, PolicyRunner):
+    if not isinstance(source, PolicySource):
         return source
     from mobile_vla.graph import INFERENCE
     from mobile_vla_inference.inference import load_runner
@@ -149,7 +151,7 @@ def run_episodes(policy: PolicySource | PolicyRunner | None, jobs: list[EpisodeJ
     soon as each one's turn comes, and then they are not kept (the list is empty):
     expert data is written as it is made, never all held at once.
     """
-    if workers > 1 and isinstance(policy, PolicyRunner):
+    if workers > 1 and policy is not None and not isinstance(policy, PolicySource):
         raise ValueError('several workers load their own policy: give a PolicySource')
     waiting: dict[int, RunResult] = {}
     turn = 0

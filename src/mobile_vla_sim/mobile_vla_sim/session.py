@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -34,7 +34,6 @@ from mobile_vla.config import to_params
 from mobile_vla.episode import Episode
 from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, NodeSpec
 from mobile_vla.msgs import twist_to_action
-from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla.replay import OutputSink, ReplayExecutor
 from mobile_vla.scenarios import parse
 from mobile_vla.topics import CONTROL_MODES
@@ -54,6 +53,9 @@ from mobile_vla_sim.graph import node_params
 from mobile_vla_sim.results import RunResult
 from mobile_vla_sim.targets import GoalJudge
 from mobile_vla_sim.world import Layout, SimWorld
+
+if TYPE_CHECKING:  # torch loads with a policy, not with this module
+    from mobile_vla.policy.runner import PolicyRunner
 
 ODOM = '/sim/odom'
 ODOM_TYPE = 'nav_msgs/msg/Odometry'
