@@ -137,6 +137,9 @@ class InferenceOutput:
     reason: str | None  # why the action is zero; None when the policy drives
     latency_ms: dict[str, float] = field(default_factory=dict)
     from_frame: bool = True  # False for a motion step of a plan: no camera frame behind it
+    #: Capture stamp (seconds) of the frame the policy stepped on for this output; None
+    #: when the policy did not run (a held action, a motion step, a zero before the step).
+    policy_frame: float | None = None
 
 
 class VlaInference:
@@ -328,17 +331,12 @@ class VlaInference:
         self.last_reason = None
         self.last_latency = result.latency_ms
         self._last_action = result.action.astype(np.float32)
-        return InferenceOutput(self._last_action, None, result.latency_ms)
+        return InferenceOutput(self._last_action, None, result.latency_ms, policy_frame=stamp)
 
     @property
     def input_size(self) -> int | None:
         """The policy's square input size, once the model is loaded."""
         return self.runner.config.image_size if self.runner is not None else None
-
-    @property
-    def stepped_stamp(self) -> float | None:
-        """Capture stamp (seconds) of the frame the last policy step used."""
-        return self._frame_used
 
     def diagnostics(self, now: float) -> tuple[str, str, dict[str, str]]:
         values = {

@@ -24,7 +24,6 @@ drives without the camera, published by the watchdog at ``rate_hz`` (it closes o
 from __future__ import annotations
 
 import json
-import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -41,6 +40,7 @@ from mobile_vla.msgs import (
 )
 from mobile_vla.units import NS
 from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
+from mobile_vla_inference.scheduler import Start, StepScheduler
 
 if TYPE_CHECKING:
     from mobile_vla.policy.runner import PolicyRunner
@@ -49,9 +49,6 @@ if TYPE_CHECKING:
 #: busy (the step always takes the newest frame; older ones only update the frame count).
 POLICY_FRAME_DEPTH = 3
 RATE_WINDOW_S = 5.0
-#: The watchdog stays quiet when a step published within this share of its period (timer
-#: jitter must not halve its rate).
-WATCHDOG_QUIET = 0.5
 #: Policy steps whose capture-to-publish delay is kept for the p50 / p95 in diagnostics.
 DELAY_WINDOW = 300
 
@@ -83,14 +80,9 @@ class InferenceWiring:
         self._status_sent: dict[str, Any] | None = None
         self._steps: deque[int] = deque()
         self._delays_ms: deque[float] = deque(maxlen=DELAY_WINDOW)
-        self._last_publish_ns: int | None = None
         self._step_started_ns: int | None = None  # of the policy step running now
         self._frame_size: tuple[int, int] | None = None
-        # _busy: a run of steps is queued or running; a frame that comes due meanwhile
-        # sets _frame_waiting, and that run takes it before it ends (both under the lock).
-        self._due_lock = threading.Lock()
-        self._busy = False
-        self._frame_waiting = False
+        self.scheduler = StepScheduler()
         # Model load and forward passes run on this worker, never in a callback: image,
         # instruction and diagnostics callbacks are never held up by the model.
         self._policy = bus.worker('policy')
@@ -121,12 +113,8 @@ class InferenceWiring:
         self._note_size(msg.width, msg.height)
         if not self.inference.on_image(image, order, stamp_to_ns(msg.header.stamp) / NS):
             return
-        with self._due_lock:
-            if self._busy:  # the run of steps queued or running takes this frame
-                self._frame_waiting = True
-                return
-            self._busy = True
-        self._policy.submit(self._run_steps)
+        if self.scheduler.frame_came_due():
+            self._policy.submit(self._run_steps)
 
     def _note_size(self, width: int, height: int) -> None:
         """Say once per size what frames come in, and what the policy makes of them."""
@@ -165,16 +153,10 @@ class InferenceWiring:
             self.bus.log('info', f'instruction: {text.strip()!r}{plan}')
         self._publish_status()
         # The newest fresh frame is due again: the instruction (or a stop) acts at once.
-        with self._due_lock:
-            if self._busy:
-                return  # a queued run of steps will take it
-            if not self.inference.frame_due():
-                due = False  # no frame: a motion step or a zero still goes out now
-            else:
-                due = self._busy = True
-        if due:
+        start = self.scheduler.instruction_came(self.inference.frame_due)
+        if start is Start.RUN:
             self._run_steps()
-        else:
+        elif start is Start.WITHOUT_POLICY:  # a motion step or a zero still goes out now
             self._step(run_policy=False)
 
     def publish_action(self, action: Any) -> None:
@@ -187,8 +169,7 @@ class InferenceWiring:
         but a step running longer than ``max_frame_age_s`` (its frame is stale by now)
         gets zero published over it."""
         now_ns = self.bus.now_ns()
-        last = self._last_publish_ns
-        if last is not None and 0 <= now_ns - last < WATCHDOG_QUIET * NS / self.config.rate_hz:
+        if not self.scheduler.watchdog_due(now_ns, self.config.rate_hz):
             return
         if self._policy.pending():
             started = self._step_started_ns
@@ -196,34 +177,29 @@ class InferenceWiring:
                 self._step(run_policy=False)
             elif started is not None and now_ns - started > self.config.max_frame_age_s * NS:
                 self.publish_action(ZERO)
-                self._last_publish_ns = now_ns
+                self.scheduler.published(now_ns)
                 self._warn(f'zero action: a policy step has run for '
                            f'{(now_ns - started) / NS:.2f} s (over max_frame_age_s)')
             return
         self._policy.submit(lambda: self._step(run_policy=False))
 
     def _run_steps(self) -> None:
-        """On the policy worker, ``_busy`` set: a step on the due frame, then one on each
-        frame that came due meanwhile (the newest), until none waits."""
-        while True:
+        """On the policy worker, a run the scheduler started: a step on the due frame,
+        then one on each frame that came due meanwhile (the newest), until none waits."""
+        self._step()
+        while self.scheduler.step_again(self.inference.frame_due, self._policy.stopping):
             self._step()
-            with self._due_lock:
-                again = (self._frame_waiting and self.inference.frame_due()
-                         and not self._policy.stopping)
-                self._frame_waiting = False
-                if not again:
-                    self._busy = False
-                    return
 
     def _step(self, run_policy: bool = True) -> None:
         now_ns = self.bus.now_ns()
-        stepped = self.inference.steps
+        stepped_on = None  # the frame the policy stepped on, if it ran
         if run_policy:
             self._step_started_ns = now_ns
             try:
                 out = self.inference.step(now_ns / NS)
             finally:
                 self._step_started_ns = None
+            stepped_on = out.policy_frame
             # A slow forward pass: its frame may have gone stale meanwhile.
             out = self.inference.expire(out, self.bus.now_ns() / NS)
         else:
@@ -231,13 +207,13 @@ class InferenceWiring:
         if self._policy.stopping:  # shutting down: the last word is the zero of shutdown()
             return
         self.publish_action(out.action)
-        self._last_publish_ns = now_ns
+        self.scheduler.published(now_ns)
         self._publish_status()
         if out.reason:
             self._warn(f'zero action: {out.reason}')
-        if self.inference.steps != stepped:
+        if stepped_on is not None:
             self._steps.append(now_ns)
-            self._delays_ms.append((self.bus.now_ns() / NS - self.inference.stepped_stamp) * 1e3)
+            self._delays_ms.append((self.bus.now_ns() / NS - stepped_on) * 1e3)
             while self._steps and now_ns - self._steps[0] > RATE_WINDOW_S * NS:
                 self._steps.popleft()
 
