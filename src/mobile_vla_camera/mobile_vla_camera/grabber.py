@@ -17,6 +17,7 @@ from mobile_vla_camera.sources import SourceError
 
 #: Longest single wait, so a stop request is noticed quickly.
 MAX_WAIT_S = 0.05
+_FAILED = object()  # a read that failed (not the end of the media)
 
 
 def run_grab_loop(
@@ -32,75 +33,111 @@ def run_grab_loop(
     """Publish frames until ``should_stop()`` or the end of non-looping media.
 
     ``lock`` guards the publisher's state while this thread changes it, so another
-    thread (the node's diagnostics timer) can read it consistently.
+    thread (the node's diagnostics timer) can read it consistently. ``log`` gets
+    failures, ``info`` the normal events (``log`` when not given).
     """
-    guard = lock if lock is not None else contextlib.nullcontext()
-    info = info or log  # ``log`` gets failures, ``info`` the normal events
-    config = publisher.config
-    source = None
-    start_ns = 0
-    count = 0
-    try:
-        while not should_stop():
-            if source is None:
-                wait = publisher.retry_wait_s(clock_ns())
-                if wait > 0:
-                    sleep(min(wait, MAX_WAIT_S))
+    _GrabLoop(publisher, emit, clock_ns, sleep, should_stop, log,
+              lock if lock is not None else contextlib.nullcontext(), info or log).run()
+
+
+class _GrabLoop:
+    def __init__(self, publisher: CameraPublisher, emit: Callable[[ImageOut], None],
+                 clock_ns: Callable[[], int], sleep: Callable[[float], None],
+                 should_stop: Callable[[], bool], log: Callable[[str], None],
+                 guard: ContextManager, info: Callable[[str], None]) -> None:
+        self.publisher, self.emit, self.clock_ns, self.sleep = publisher, emit, clock_ns, sleep
+        self.should_stop, self.log, self.guard, self.info = should_stop, log, guard, info
+        self.source = None
+        self.start_ns = 0  # the pacing schedule of recorded media: its start and frames
+        self.count = 0
+
+    def run(self) -> None:
+        try:
+            while not self.should_stop():
+                if self.source is None and not self._open():
                     continue
-                source = publisher.make_source()
-                try:
-                    source.open()
-                except (SourceError, cv2.error, OSError) as exc:
-                    with guard:
-                        wait = publisher.failed(str(exc), clock_ns())
-                    log(f'{exc} (retrying in {wait:.1f} s)')
-                    source = None
+                frame = self._read()
+                if frame is _FAILED:
                     continue
-                with guard:
-                    publisher.opened(clock_ns())
-                info(f'{config.source} camera open')
-                start_ns, count = clock_ns(), 0
-            try:
-                frame = source.read()
-            except (SourceError, cv2.error, OSError) as exc:
-                with guard:
-                    wait = publisher.failed(str(exc), clock_ns())
-                log(f'{exc} (retrying in {wait:.1f} s)')
-                source.close()
-                source = None
-                continue
-            skipped = getattr(source, 'skipped', None)
-            while skipped:  # files the source could not read: counted, said, passed over
-                problem = skipped.pop(0)
-                with guard:
-                    publisher.bad_frames += 1
-                    publisher.last_error = problem
-                log(problem)
-            if frame is None:
-                with guard:
-                    publisher.finished()
-                info('end of media reached')
-                return
-            late = False
-            if not source.live and config.realtime:
-                due = start_ns + round(count * NS / source.fps)
-                now = clock_ns()
-                while now < due and not should_stop():
-                    sleep(min((due - now) / NS, MAX_WAIT_S))
-                    now = clock_ns()
-                late = now - due > NS / source.fps
-                if late:  # fell behind (slow disk, busy CPU): restart the schedule, no burst
-                    start_ns, count = now, 0
-            count += 1
-            capture = clock_ns()
-            with guard:
-                out = publisher.render(frame, capture)
-            if out is None:
-                log(publisher.last_error)
-                continue
-            emit(out)
-            with guard:
-                publisher.published(capture, clock_ns(), late)
-    finally:
-        if source is not None:
-            source.close()
+                self._say_skipped()
+                if frame is None:
+                    with self.guard:
+                        self.publisher.finished()
+                    self.info('end of media reached')
+                    return
+                self._publish(frame, self._pace())
+        finally:
+            if self.source is not None:
+                self.source.close()
+
+    def _open(self) -> bool:
+        """Open the source once its retry wait is over; False while there is none."""
+        wait = self.publisher.retry_wait_s(self.clock_ns())
+        if wait > 0:
+            self.sleep(min(wait, MAX_WAIT_S))
+            return False
+        source = self.publisher.make_source()
+        try:
+            source.open()
+        except (SourceError, cv2.error, OSError) as exc:
+            self._failed(exc)
+            return False
+        with self.guard:
+            self.publisher.opened(self.clock_ns())
+        self.info(f'{self.publisher.config.source} camera open')
+        self.source, self.start_ns, self.count = source, self.clock_ns(), 0
+        return True
+
+    def _read(self) -> object:
+        """The next frame, None at the end of the media, ``_FAILED`` when it failed (the
+        source is closed and opened again after the retry wait)."""
+        try:
+            return self.source.read()
+        except (SourceError, cv2.error, OSError) as exc:
+            self._failed(exc)
+            self.source.close()
+            self.source = None
+            return _FAILED
+
+    def _failed(self, exc: Exception) -> None:
+        with self.guard:
+            wait = self.publisher.failed(str(exc), self.clock_ns())
+        self.log(f'{exc} (retrying in {wait:.1f} s)')
+
+    def _say_skipped(self) -> None:
+        """Files the source could not read: counted, said, passed over."""
+        skipped = getattr(self.source, 'skipped', None)
+        while skipped:
+            problem = skipped.pop(0)
+            with self.guard:
+                self.publisher.bad_frames += 1
+                self.publisher.last_error = problem
+            self.log(problem)
+
+    def _pace(self) -> bool:
+        """Recorded media in real time: wait for the frame's time; True when it is late
+        by more than a frame (then the schedule restarts from now, with no burst)."""
+        source = self.source
+        if source.live or not self.publisher.config.realtime:
+            return False
+        due = self.start_ns + round(self.count * NS / source.fps)
+        now = self.clock_ns()
+        while now < due and not self.should_stop():
+            self.sleep(min((due - now) / NS, MAX_WAIT_S))
+            now = self.clock_ns()
+        late = now - due > NS / source.fps
+        if late:  # fell behind (slow disk, busy CPU)
+            self.start_ns, self.count = now, 0
+        return late
+
+    def _publish(self, frame: object, late: bool) -> None:
+        self.count += 1
+        capture = self.clock_ns()
+        with self.guard:
+            out = self.publisher.render(frame, capture)
+        if out is None:
+            self.log(self.publisher.last_error)
+            return
+        self.emit(out)
+        with self.guard:
+            self.publisher.published(capture, self.clock_ns(), late)

@@ -129,79 +129,102 @@ def run_jobs(jobs: list, run: Callable[[Any, Any], Any], *, workers: int = 1,
                 value = Failure(job, f'{type(exc).__name__}: {exc}')
             finish(i, value)
         return results
-    context = multiprocessing.get_context('spawn')
-    pending = list(range(len(jobs)))[::-1]  # pop() from the end: the first job first
-    busy: dict[Connection, int | None] = {}
-    started: dict[Connection, float] = {}
-    procs: dict[Connection, Any] = {}
-    # The software renderer (llvmpipe) would start a thread per CPU in every worker:
-    # one each, as many workers as CPUs. The workers take it from the environment at
-    # their start; this process keeps its own (a later run here renders as before).
-    own = os.environ.get('LP_NUM_THREADS')
-    os.environ.setdefault('LP_NUM_THREADS', '1')
-    try:
-        for _ in range(min(workers, len(jobs))):
-            parent, child = context.Pipe()
-            proc = context.Process(target=_worker, args=(child, setup, tuple(setup_args), run),
-                                   daemon=True)
-            proc.start()
-            child.close()
-            busy[parent], procs[parent] = None, proc
-    finally:
-        if own is None:
-            os.environ.pop('LP_NUM_THREADS', None)
-
-    def hand_out(conn: Connection) -> None:
-        if pending:
-            index = pending.pop()
-            busy[conn], started[conn] = index, time.monotonic()
-            conn.send((index, jobs[index]))
-        else:
-            busy[conn] = None
-            conn.send(None)
-
-    try:
-        while procs:
-            now = time.monotonic()
-            for conn in list(procs):  # a hung worker (native code that never returns)
-                if busy.get(conn) is not None and now - started[conn] > job_timeout_s:
-                    procs[conn].kill()
-                    procs[conn].join(timeout=5)
-                    index = busy.pop(conn)
-                    finish(index, Failure(jobs[index], f'worker pid {procs.pop(conn).pid} was '
-                                          f'killed: this run took more than {job_timeout_s:g} s'))
-            if not procs:
-                break
-            # Process.sentinel is Python 3.3+ (vermin mistakes it for a 3.15 name)
-            sentinels = {procs[c].sentinel: c for c in procs}  # novermin
-            for ready in wait([*procs, *sentinels], timeout=min(job_timeout_s, 5.0)):
-                conn = sentinels.get(ready, ready)
-                if conn not in procs:
-                    continue
-                try:
-                    kind, payload = conn.recv()
-                except (EOFError, OSError):  # the worker is gone
-                    proc = procs.pop(conn)
-                    proc.join(timeout=5)
-                    index = busy.pop(conn)
-                    if index is not None:
-                        finish(index, Failure(jobs[index], f'worker pid {proc.pid} died '
-                                              f'({_exit_reason(proc.exitcode)}) during this run'))
-                    continue
-                if kind == 'setup':  # a worker cannot start (a bad checkpoint): say why
-                    raise payload
-                if kind == 'ok':
-                    finish(*payload)
-                elif kind == 'error':
-                    index, reason = payload
-                    finish(index, Failure(jobs[index], reason))
-                hand_out(conn)
-                if busy[conn] is None:  # no more work: this worker ends
-                    procs.pop(conn).join(timeout=30)
-                    busy.pop(conn)
-    finally:
-        for proc in procs.values():
-            proc.kill()
-    for index in pending:  # every worker died before these began
-        finish(index, Failure(jobs[index], 'not run: every worker died'))
+    _Pool(jobs, finish, job_timeout_s).run(min(workers, len(jobs)), setup, tuple(setup_args),
+                                           run)
     return results
+
+
+class _Pool:
+    """Worker processes that take one job at a time until none is left."""
+
+    def __init__(self, jobs: list, finish: Callable[[int, Any], None],
+                 job_timeout_s: float) -> None:
+        self.jobs, self.finish, self.job_timeout_s = jobs, finish, job_timeout_s
+        self.pending = list(range(len(jobs)))[::-1]  # pop() from the end: the first first
+        self.busy: dict[Connection, int | None] = {}
+        self.started: dict[Connection, float] = {}
+        self.procs: dict[Connection, Any] = {}
+
+    def run(self, workers: int, setup: Callable, setup_args: tuple, run: Callable) -> None:
+        self._start(workers, setup, setup_args, run)
+        try:
+            while self.procs:
+                self._kill_hung(time.monotonic())
+                if not self.procs:
+                    break
+                # Process.sentinel is Python 3.3+ (vermin mistakes it for a 3.15 name)
+                sentinels = {self.procs[c].sentinel: c for c in self.procs}  # novermin
+                for ready in wait([*self.procs, *sentinels],
+                                  timeout=min(self.job_timeout_s, 5.0)):
+                    conn = sentinels.get(ready, ready)
+                    if conn in self.procs:
+                        self._receive(conn)
+        finally:
+            for proc in self.procs.values():
+                proc.kill()
+        for index in self.pending:  # every worker died before these began
+            self.finish(index, Failure(self.jobs[index], 'not run: every worker died'))
+
+    def _start(self, workers: int, setup: Callable, setup_args: tuple, run: Callable) -> None:
+        context = multiprocessing.get_context('spawn')
+        # The software renderer (llvmpipe) would start a thread per CPU in every worker:
+        # one each, as many workers as CPUs. The workers take it from the environment at
+        # their start; this process keeps its own (a later run here renders as before).
+        own = os.environ.get('LP_NUM_THREADS')
+        os.environ.setdefault('LP_NUM_THREADS', '1')
+        try:
+            for _ in range(workers):
+                parent, child = context.Pipe()
+                proc = context.Process(target=_worker, args=(child, setup, setup_args, run),
+                                       daemon=True)
+                proc.start()
+                child.close()
+                self.busy[parent], self.procs[parent] = None, proc
+        finally:
+            if own is None:
+                os.environ.pop('LP_NUM_THREADS', None)
+
+    def _kill_hung(self, now: float) -> None:
+        """A worker whose job runs too long (native code that never returns) is killed."""
+        for conn in list(self.procs):
+            if self.busy.get(conn) is not None and \
+                    now - self.started[conn] > self.job_timeout_s:
+                self.procs[conn].kill()
+                self.procs[conn].join(timeout=5)
+                index = self.busy.pop(conn)
+                self.finish(index, Failure(
+                    self.jobs[index], f'worker pid {self.procs.pop(conn).pid} was killed: '
+                                      f'this run took more than {self.job_timeout_s:g} s'))
+
+    def _receive(self, conn: Connection) -> None:
+        """A worker's message: a result, a failure, or its end; then its next job."""
+        try:
+            kind, payload = conn.recv()
+        except (EOFError, OSError):  # the worker is gone
+            proc = self.procs.pop(conn)
+            proc.join(timeout=5)
+            index = self.busy.pop(conn)
+            if index is not None:
+                self.finish(index, Failure(self.jobs[index], f'worker pid {proc.pid} died '
+                                           f'({_exit_reason(proc.exitcode)}) during this run'))
+            return
+        if kind == 'setup':  # a worker cannot start (a bad checkpoint): say why
+            raise payload
+        if kind == 'ok':
+            self.finish(*payload)
+        elif kind == 'error':
+            index, reason = payload
+            self.finish(index, Failure(self.jobs[index], reason))
+        self._hand_out(conn)
+        if self.busy[conn] is None:  # no more work: this worker ends
+            self.procs.pop(conn).join(timeout=30)
+            self.busy.pop(conn)
+
+    def _hand_out(self, conn: Connection) -> None:
+        if self.pending:
+            index = self.pending.pop()
+            self.busy[conn], self.started[conn] = index, time.monotonic()
+            conn.send((index, self.jobs[index]))
+        else:
+            self.busy[conn] = None
+            conn.send(None)
