@@ -508,6 +508,19 @@ def plan(instruction: str, limits: PlannerLimits | None = None,
     """
     limits = limits or PlannerLimits()
     text = ' '.join(str(instruction).replace('\u2019', "'").split())
+    asked = _what_is_asked(text, limits)
+    parts = [p for p in _SPLIT.split(_LEAD.sub('', asked)) if p.strip(' ,.!')]
+    steps = _joined_steps(parts, limits)
+    if not steps:
+        raise PlanError(f'{text!r} asks for nothing; say where to go or what to do (for '
+                        'example "go around the box on the left to the cup")')
+    _check_steps(steps, limits, objects)
+    return Plan(text, tuple(steps))
+
+
+def _what_is_asked(text: str, limits: PlannerLimits) -> str:
+    """The instruction without its polite frame ("can you ...?"); PlanError when it is
+    too long, empty, not English words, or asks for nothing."""
     if len(text) > limits.max_chars:
         raise PlanError(f'{len(text)} characters; at most {limits.max_chars} in one '
                         'instruction')
@@ -520,7 +533,11 @@ def plan(instruction: str, limits: PlannerLimits | None = None,
     if not asked.strip(' ,.!?'):
         raise PlanError(f'{text!r} asks for nothing; say where to go or what to do (for '
                         'example "go around the box on the left to the cup")')
-    parts = [p for p in _SPLIT.split(_LEAD.sub('', asked)) if p.strip(' ,.!')]
+    return asked
+
+
+def _joined_steps(parts: list[str], limits: PlannerLimits) -> list[Step]:
+    """Each part's steps, adjacent navigation parts to one target joined into one."""
     steps: list[Step] = []
     for i, part in enumerate(parts):
         try:
@@ -543,9 +560,13 @@ def plan(instruction: str, limits: PlannerLimits | None = None,
                 steps[-1] = Step(NAVIGATE, joined, side=side, target=target)
             else:
                 steps.append(step)
-    if not steps:
-        raise PlanError(f'{text!r} asks for nothing; say where to go or what to do (for '
-                        'example "go around the box on the left to the cup")')
+    return steps
+
+
+def _check_steps(steps: list[Step], limits: PlannerLimits,
+                 objects: Collection[str] | None) -> None:
+    """PlanError for too many steps, a navigation without a destination, a target the
+    policy does not know, or one target passed on both sides."""
     if len(steps) > limits.max_steps:
         raise PlanError(f'{len(steps)} steps; at most {limits.max_steps} in one instruction')
     known = sorted(objects) if objects is not None else None
@@ -564,4 +585,3 @@ def plan(instruction: str, limits: PlannerLimits | None = None,
     if any(a.same_as(b) and side != other for k, (a, side) in enumerate(ways)
            for b, other in ways[k + 1:]):
         raise PlanError('the navigation steps pass the obstacle on both sides; say one side')
-    return Plan(text, tuple(steps))
