@@ -214,46 +214,10 @@ def write_episode(path: str | Path, episode: Episode,
     if path.exists():
         raise EpisodeExistsError(f'{path} exists already; episodes are never overwritten')
     tmp = temp_path(path)
-    filters: dict[str, Any] = {}
-    if compression == 'gzip':
-        filters = {'compression': 'gzip', 'compression_opts': 4}
-    elif compression == 'lzf':
-        filters = {'compression': 'lzf'}
-    t, h, w, _ = episode.images.shape
-    # HDF5 builds the file in memory and Python writes it out: a full disk is then a plain
-    # OSError on our own write, never a failure inside the HDF5 library (which left the
-    # process to crash at exit).
-    image = io.BytesIO()
     try:
-        with h5py.File(image, 'w') as f:
-            # Fletcher32 checksums make a damaged chunk fail loudly instead of reading garbage.
-            f.create_dataset('images', data=episode.images, chunks=(1, h, w, 3),
-                             fletcher32=True, **filters)
-            f.create_dataset('actions', data=np.asarray(episode.actions, np.float32),
-                             fletcher32=True)
-            f.create_dataset('action_event_types', data=np.array(episode.event_types, object),
-                             dtype=h5py.string_dtype('utf-8'))
-            if episode.timestamps is not None:
-                f.create_dataset('timestamps', data=np.asarray(episode.timestamps, np.float64))
-            if episode.frame_age is not None:
-                f.create_dataset('frame_age', data=np.asarray(episode.frame_age, np.float32))
-            attrs = {
-                'episode_name': episode.name or path.stem,
-                'scenario': episode.scenario,
-                'instruction': episode.instruction,
-                'num_frames': t,
-                'total_duration': float(episode.total_duration),
-                'action_chunk_size': ACTION_CHUNK_SIZE,
-                'channel_order': episode.channel_order,
-                'schema_version': SCHEMA_VERSION,
-                'complete': bool(episode.complete),
-                'target_frames': int(episode.target_frames),
-                **episode.extra_attrs,
-            }
-            for key, value in attrs.items():
-                f.attrs[key] = value
+        data = _hdf5_bytes(episode, path, compression)
         with open(tmp, 'xb') as handle:
-            handle.write(image.getbuffer())
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         publish_file(tmp, path)
@@ -273,6 +237,50 @@ def write_episode(path: str | Path, episode: Episode,
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _hdf5_bytes(episode: Episode, path: Path, compression: str) -> memoryview:
+    """The episode as an HDF5 file, built in memory.
+
+    HDF5 builds the file in memory and Python writes it out: a full disk is then a plain
+    OSError on our own write, never a failure inside the HDF5 library (which left the
+    process to crash at exit).
+    """
+    filters: dict[str, Any] = {}
+    if compression == 'gzip':
+        filters = {'compression': 'gzip', 'compression_opts': 4}
+    elif compression == 'lzf':
+        filters = {'compression': 'lzf'}
+    t, h, w, _ = episode.images.shape
+    image = io.BytesIO()
+    with h5py.File(image, 'w') as f:
+        # Fletcher32 checksums make a damaged chunk fail loudly instead of reading garbage.
+        f.create_dataset('images', data=episode.images, chunks=(1, h, w, 3),
+                         fletcher32=True, **filters)
+        f.create_dataset('actions', data=np.asarray(episode.actions, np.float32),
+                         fletcher32=True)
+        f.create_dataset('action_event_types', data=np.array(episode.event_types, object),
+                         dtype=h5py.string_dtype('utf-8'))
+        if episode.timestamps is not None:
+            f.create_dataset('timestamps', data=np.asarray(episode.timestamps, np.float64))
+        if episode.frame_age is not None:
+            f.create_dataset('frame_age', data=np.asarray(episode.frame_age, np.float32))
+        attrs = {
+            'episode_name': episode.name or path.stem,
+            'scenario': episode.scenario,
+            'instruction': episode.instruction,
+            'num_frames': t,
+            'total_duration': float(episode.total_duration),
+            'action_chunk_size': ACTION_CHUNK_SIZE,
+            'channel_order': episode.channel_order,
+            'schema_version': SCHEMA_VERSION,
+            'complete': bool(episode.complete),
+            'target_frames': int(episode.target_frames),
+            **episode.extra_attrs,
+        }
+        for key, value in attrs.items():
+            f.attrs[key] = value
+    return image.getbuffer()
 
 
 def _attr_text(value: Any) -> str:
