@@ -373,26 +373,31 @@ SCENARIO_HELP = ('only these rooms, may repeat: a scenario name (1box_vert_left,
 
 
 def add_sim_command(sub: argparse._SubParsersAction) -> None:
-    from mobile_vla_sim import EVAL_SEED
-
     sim = sub.add_parser('sim', help='MuJoCo simulator: expert data, closed-loop run and eval',
                          description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sim_sub = sim.add_subparsers(dest='sim_command', required=True)
+    for add in (_add_collect, _add_run, _add_live, _add_eval):
+        add(sim_sub)
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                       help='simulator parameter (SimConfig), e.g. width=1280')
 
-    def workers(p: argparse.ArgumentParser) -> None:
-        p.add_argument('--workers', type=int, default=1, metavar='N',
-                       help='episodes in N processes, each with its own world and policy '
-                            '(results per seed as with one; at most the CPUs here)')
+def _common_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='simulator parameter (SimConfig), e.g. width=1280')
 
-    def policy(p: argparse.ArgumentParser) -> None:
-        p.add_argument('--checkpoint', default='models/demo', help='checkpoint folder')
-        p.add_argument('--engine', default='torch', choices=('torch', 'onnx'))
-        p.add_argument('--device', default='cpu')
 
+def _workers_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--workers', type=int, default=1, metavar='N',
+                   help='episodes in N processes, each with its own world and policy '
+                        '(results per seed as with one; at most the CPUs here)')
+
+
+def _policy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--checkpoint', default='models/demo', help='checkpoint folder')
+    p.add_argument('--engine', default='torch', choices=('torch', 'onnx'))
+    p.add_argument('--device', default='cpu')
+
+
+def _add_collect(sim_sub: argparse._SubParsersAction) -> None:
     p = sim_sub.add_parser('collect', help='expert episodes through the episode recorder')
     p.add_argument('--episodes', type=int, required=True)
     p.add_argument('--out', default='runs/sim_episodes')
@@ -408,12 +413,16 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
                    help='shift each start up to M metres sideways (M/2 along x): data for '
                         'a policy that takes over after a motion step (0 = as drawn)')
     p.add_argument('--verbose', action='store_true')
-    workers(p)
-    common(p)
+    _workers_option(p)
+    _common_options(p)
     p.set_defaults(func=_collect)
 
+
+def _add_run(sim_sub: argparse._SubParsersAction) -> None:
+    from mobile_vla_sim import EVAL_SEED
+
     p = sim_sub.add_parser('run', help='one closed-loop episode with every output')
-    policy(p)
+    _policy_options(p)
     p.add_argument('--scenario', required=True)
     p.add_argument('--instruction', default=None,
                    help="default: a documented phrasing for the scenario's side (a goal "
@@ -427,8 +436,12 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
                    help='hybrid: seconds of scripted manual input (0 = none)')
     p.add_argument('--out', default=None, help='default: runs/sim/<scenario>_seed<seed>')
     p.add_argument('--no-bag', action='store_true')
-    common(p)
+    _common_options(p)
     p.set_defaults(func=_run)
+
+
+def _add_live(sim_sub: argparse._SubParsersAction) -> None:
+    from mobile_vla_sim import EVAL_SEED
 
     p = sim_sub.add_parser('live', help='the room in real time with the whole graph and the '
                                         'web console (processes over DDS)')
@@ -447,8 +460,12 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
                    help='stop after this many seconds (0 = at Ctrl-C)')
     p.set_defaults(func=_live)
 
+
+def _add_eval(sim_sub: argparse._SubParsersAction) -> None:
+    from mobile_vla_sim import EVAL_SEED
+
     p = sim_sub.add_parser('eval', help='closed-loop success per scenario and language test')
-    policy(p)
+    _policy_options(p)
     p.add_argument('--episodes-per-scenario', type=int, default=10,
                    help='layouts per scenario (with --instructions: per pair)')
     p.add_argument('--instructions', default=None, metavar='FILE',
@@ -470,6 +487,6 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
                         'says it arrived, and the report says where the robot stopped; '
                         'may repeat (e.g. --arrival 1.8 --arrival 4.5)')
     p.add_argument('--verbose', action='store_true')
-    workers(p)
-    common(p)
+    _workers_option(p)
+    _common_options(p)
     p.set_defaults(func=_eval)

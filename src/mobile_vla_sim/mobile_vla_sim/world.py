@@ -409,41 +409,7 @@ def sample_layout(scenario: str, seed: int,
     jitter = draw('cup_jitter')
     cup_rgb = tuple(float(np.clip(c + j, 0.0, 1.0)) for c, j in zip(
         CUP_COLOURS[cup_colour], draw.rng('cup_rgb').uniform(-jitter, jitter, 3), strict=True))
-    scale = draw('box_scale')
-    size_rng = draw.rng('box_sizes')
-    key = f'{sc.boxes}box_{sc.orientation}'
-    sizes = [tuple(float(size_rng.uniform(*b)) * (scale if k < 2 else 1.0)
-                   for k, b in enumerate(BOX_SIZES[key])) for _ in range(sc.boxes)]
-    gap = draw('box_gap') if sc.boxes == 2 else (draw('box_gap'), 0.0)[1]  # recorded
-    # The obstacle sits between the start and the cup, with free floor on both sides:
-    # boxes shrink along x when a near cup leaves too little room.
-    start_x = robot[0] + ROBOT_RADIUS
-    room = cup_x - start_x - OBSTACLE_FRONT - OBSTACLE_BACK
-    length = (sum(s[0] for s in sizes) + gap) if sc.orientation == 'vert' and sc.boxes == 2 \
-        else max(s[0] for s in sizes)
-    if length > room:
-        shrink = max(room, 0.2) / length
-        sizes = [(s[0] * shrink, s[1], s[2]) for s in sizes]
-        gap *= shrink
-        length *= shrink
-    cx = robot[0] + draw('obstacle_at') * (cup_x - robot[0])
-    nearest = start_x + OBSTACLE_FRONT + length / 2
-    cx = float(np.clip(cx, nearest, max(cup_x - OBSTACLE_BACK - length / 2, nearest)))
-    cy = draw('obstacle_y')
-    if sc.boxes == 1:
-        centers = [(cx, cy)]
-    elif sc.orientation == 'vert':  # one behind the other along x
-        total = sizes[0][0] + gap + sizes[1][0]
-        centers = [(cx - total / 2 + sizes[0][0] / 2, cy), (cx + total / 2 - sizes[1][0] / 2, cy)]
-    else:  # side by side along y
-        total = sizes[0][1] + gap + sizes[1][1]
-        centers = [(cx, cy - total / 2 + sizes[0][1] / 2), (cx, cy + total / 2 - sizes[1][1] / 2)]
-    box_rgb = _hsv(draw('box_hue'), draw('box_saturation'), draw('box_value'))
-    shade = draw.rng('box_shades').uniform(-0.04, 0.04, (sc.boxes, 3))
-    boxes = tuple(Box((float(c[0]), float(c[1])), tuple(float(v) for v in s),
-                      tuple(float(np.clip(v + d, 0, 1)) for v, d in zip(box_rgb, delta,
-                                                                          strict=True)))
-                  for c, s, delta in zip(centers, sizes, shade, strict=True))
+    boxes = _boxes(draw, sc, robot[0], cup_x)
     for name in ('box_texture', 'floor_texture', 'floor_hue', 'floor_saturation', 'floor_value',
                  'floor_contrast', 'light_level', 'light_ambient', 'light_azimuth_deg',
                  'light_elevation_deg', 'light_temperature_k', 'camera_pitch_deg',
@@ -463,6 +429,46 @@ def sample_layout(scenario: str, seed: int,
     goal = objects[index]
     return replace(layout, cup=goal.center, cup_radius=goal.radius, cup_height=goal.height,
                    cup_rgb=goal.rgb, factors=dict(draw.values), objects=objects, target=index)
+
+
+def _boxes(draw: _Draw, sc: Scenario, robot_x: float, cup_x: float) -> tuple[Box, ...]:
+    """The obstacle: between the start and the cup, with free floor on both sides."""
+    scale = draw('box_scale')
+    size_rng = draw.rng('box_sizes')
+    key = f'{sc.boxes}box_{sc.orientation}'
+    sizes = [tuple(float(size_rng.uniform(*b)) * (scale if k < 2 else 1.0)
+                   for k, b in enumerate(BOX_SIZES[key])) for _ in range(sc.boxes)]
+    gap = draw('box_gap') if sc.boxes == 2 else (draw('box_gap'), 0.0)[1]  # recorded
+    # The obstacle sits between the start and the cup, with free floor on both sides:
+    # boxes shrink along x when a near cup leaves too little room.
+    start_x = robot_x + ROBOT_RADIUS
+    room = cup_x - start_x - OBSTACLE_FRONT - OBSTACLE_BACK
+    length = (sum(s[0] for s in sizes) + gap) if sc.orientation == 'vert' and sc.boxes == 2 \
+        else max(s[0] for s in sizes)
+    if length > room:
+        shrink = max(room, 0.2) / length
+        sizes = [(s[0] * shrink, s[1], s[2]) for s in sizes]
+        gap *= shrink
+        length *= shrink
+    cx = robot_x + draw('obstacle_at') * (cup_x - robot_x)
+    nearest = start_x + OBSTACLE_FRONT + length / 2
+    cx = float(np.clip(cx, nearest, max(cup_x - OBSTACLE_BACK - length / 2, nearest)))
+    cy = draw('obstacle_y')
+    if sc.boxes == 1:
+        centers = [(cx, cy)]
+    elif sc.orientation == 'vert':  # one behind the other along x
+        total = sizes[0][0] + gap + sizes[1][0]
+        centers = [(cx - total / 2 + sizes[0][0] / 2, cy), (cx + total / 2 - sizes[1][0] / 2, cy)]
+    else:  # side by side along y
+        total = sizes[0][1] + gap + sizes[1][1]
+        centers = [(cx, cy - total / 2 + sizes[0][1] / 2), (cx, cy + total / 2 - sizes[1][1] / 2)]
+    box_rgb = _hsv(draw('box_hue'), draw('box_saturation'), draw('box_value'))
+    shade = draw.rng('box_shades').uniform(-0.04, 0.04, (sc.boxes, 3))
+    boxes = tuple(Box((float(c[0]), float(c[1])), tuple(float(v) for v in s),
+                      tuple(float(np.clip(v + d, 0, 1)) for v, d in zip(box_rgb, delta,
+                                                                          strict=True)))
+                  for c, s, delta in zip(centers, sizes, shade, strict=True))
+    return boxes
 
 
 def check_goal_pair(pair: tuple[str, str]) -> tuple[str, str]:
@@ -522,22 +528,31 @@ def _goal_objects(draw: _Draw, side: str, cup_x: float,
                          'narrow for GOAL_SPACING?)')
     index = on_side[int(draw.rng(f'goal_target_{side}').integers(len(on_side)))]
     if target is not None:
-        placed[index] = _as_target(placed[index], target, draw.rng('goal_target_colour'))
-        kind = placed[index].kind
-        for k, other in enumerate(placed):  # the target's kind is its own in the room
-            if k != index and other.kind == kind:
-                taken = {(o.kind, o.colour) for o in placed}
-                free = [p for p in pairs if p[0] != kind and p not in taken]
-                placed[k] = _as_target(other, free[int(rng.integers(len(free)))], rng)
-        across = [k for k, o in enumerate(placed)
-                  if (o.center[1] > middle) != (placed[index].center[1] > middle)]
-        if decoy and across:
-            taken = {(o.kind, o.colour) for o in placed}
-            colours = [c for c in GOAL_COLOURS
-                       if (kind, c) not in HELDOUT_PAIRS and (kind, c) not in taken]
-            placed[across[0]] = _as_target(placed[across[0]], (
-                kind, colours[int(rng.integers(len(colours)))]), rng)
+        _make_target(placed, index, target, decoy, pairs, middle, draw.rng('goal_target_colour'),
+                     rng)
     return tuple(placed), index
+
+
+def _make_target(placed: list[GoalObject], index: int, target: tuple[str, str], decoy: bool,
+                 pairs: list[tuple[str, str]], middle: float, colour_rng: np.random.Generator,
+                 rng: np.random.Generator) -> None:
+    """Object ``index`` becomes ``target`` (kind, colour), the only one of its kind in the
+    room; with ``decoy``, one across the obstacle is of its kind in another colour."""
+    placed[index] = _as_target(placed[index], target, colour_rng)
+    kind = placed[index].kind
+    for k, other in enumerate(placed):  # the target's kind is its own in the room
+        if k != index and other.kind == kind:
+            taken = {(o.kind, o.colour) for o in placed}
+            free = [p for p in pairs if p[0] != kind and p not in taken]
+            placed[k] = _as_target(other, free[int(rng.integers(len(free)))], rng)
+    across = [k for k, o in enumerate(placed)
+              if (o.center[1] > middle) != (placed[index].center[1] > middle)]
+    if decoy and across:
+        taken = {(o.kind, o.colour) for o in placed}
+        colours = [c for c in GOAL_COLOURS
+                   if (kind, c) not in HELDOUT_PAIRS and (kind, c) not in taken]
+        placed[across[0]] = _as_target(placed[across[0]], (
+            kind, colours[int(rng.integers(len(colours)))]), rng)
 
 
 def _as_target(goal: GoalObject, pair: tuple[str, str],
@@ -661,48 +676,11 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None
     pitch = CAMERA_MOUNT['pitch_deg'] + layout.factor('camera_pitch_deg')
     cam_axes = _f(camera_axes(pitch, layout.factor('camera_roll_deg')))
     cam_z = CAMERA_MOUNT['z'] + layout.factor('camera_height') - ROBOT_HALF_HEIGHT
-    level = layout.factor('light_level')
-    tint = np.array(kelvin_rgb(layout.factor('light_temperature_k')))
-    # Ambient, a sun from the room's direction, and a fill from the camera's side (the
-    # light a room's walls and ceiling give back), all at the room's level and colour.
-    ambient = tint * level * layout.factor('light_ambient')
-    diffuse = tint * level * 0.75 * (1.0 - layout.factor('light_ambient'))
-    fill = tint * level * 0.35
-    az, el = (math.radians(layout.factor(k)) for k in ('light_azimuth_deg',
-                                                        'light_elevation_deg'))
-    light_dir = (-math.cos(el) * math.cos(az), -math.cos(el) * math.sin(az), -math.sin(el))
-    boxes = '\n'.join(
-        f'    <geom name="box{i}" class="obstacle" type="box" material="box{i}" '
-        f'pos="{_f((*b.center, b.size[2] / 2))}" size="{_f(np.array(b.size) / 2)}"/>'
-        for i, b in enumerate(layout.boxes))
-    box_assets = '\n'.join(
-        f'    <texture name="box{i}" type="cube" builtin="flat" width="64" height="64" '
-        f'rgb1="{_f(b.rgb)}"/>\n'
-        f'    <material name="box{i}" texture="box{i}" texuniform="true" texrepeat="3 3"/>'
-        for i, b in enumerate(layout.boxes))
+    ambient, diffuse, fill, light_dir = _lights(layout)
+    boxes, box_assets, goals = _object_geoms(layout)
     clutter = '\n'.join(_clutter_geom(i, c) for i, c in enumerate(layout.clutter))
-    if layout.objects:
-        goals = '\n'.join(_goal_geoms(i, o) for i, o in enumerate(layout.objects))
-        box_assets += ''.join(_cone_mesh(i, o) for i, o in enumerate(layout.objects)
-                              if o.kind == 'cone')
-    else:
-        goals = (f'    <geom name="cup" type="cylinder" contype="0" conaffinity="0" '
-                 f'pos="{_f((*layout.cup, layout.cup_height / 2))}" '
-                 f'size="{_f((layout.cup_radius, layout.cup_height / 2))}" '
-                 f'rgba="{_f((*layout.cup_rgb, 1))}"/>')
     x, y, yaw = layout.robot
-    walls = ''
-    background = _choice(BACKGROUNDS, layout.factor('background'))
-    sky = _hsv(layout.factor('background_hue'), 0.25, layout.factor('background_value'))
-    sky2 = tuple(0.55 * v for v in sky) if background == 'gradient' else sky
-    if background == 'walls':
-        far = layout.far_x + 2.5
-        walls = (f'    <geom name="wall_far" type="box" material="wall" contype="0" '
-                 f'conaffinity="0" pos="{far:.4g} 0 1" size="0.05 6 1"/>\n'
-                 '    <geom name="wall_left" type="box" material="wall" contype="0" '
-                 f'conaffinity="0" pos="{far / 2:.4g} 3.2 1" size="{far / 2 + 1:.4g} 0.05 1"/>\n'
-                 '    <geom name="wall_right" type="box" material="wall" contype="0" '
-                 f'conaffinity="0" pos="{far / 2:.4g} -3.2 1" size="{far / 2 + 1:.4g} 0.05 1"/>')
+    walls, sky, sky2 = _surroundings(layout)
     extent = top_extent if top_extent is not None else max(4.4, layout.far_x + 1.0)
     top_x = (layout.robot[0] + layout.far_x) / 2
     return f"""<mujoco model="mobile_vla_{layout.scenario}">
@@ -757,6 +735,62 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None
 </mujoco>
 """
 
+
+
+def _lights(layout: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, ...]]:
+    """Ambient, a sun from the room's direction, and a fill from the camera's side (the
+    light a room's walls and ceiling give back), all at the room's level and colour:
+    (ambient, sun, fill, the sun's direction)."""
+    level = layout.factor('light_level')
+    tint = np.array(kelvin_rgb(layout.factor('light_temperature_k')))
+    ambient = tint * level * layout.factor('light_ambient')
+    diffuse = tint * level * 0.75 * (1.0 - layout.factor('light_ambient'))
+    fill = tint * level * 0.35
+    az, el = (math.radians(layout.factor(k)) for k in ('light_azimuth_deg',
+                                                        'light_elevation_deg'))
+    light_dir = (-math.cos(el) * math.cos(az), -math.cos(el) * math.sin(az), -math.sin(el))
+    return ambient, diffuse, fill, light_dir
+
+
+def _object_geoms(layout: Layout) -> tuple[str, str, str]:
+    """The MJCF of the obstacle boxes, their (and the cones') assets, and the cup or the
+    goal objects."""
+    boxes = '\n'.join(
+        f'    <geom name="box{i}" class="obstacle" type="box" material="box{i}" '
+        f'pos="{_f((*b.center, b.size[2] / 2))}" size="{_f(np.array(b.size) / 2)}"/>'
+        for i, b in enumerate(layout.boxes))
+    box_assets = '\n'.join(
+        f'    <texture name="box{i}" type="cube" builtin="flat" width="64" height="64" '
+        f'rgb1="{_f(b.rgb)}"/>\n'
+        f'    <material name="box{i}" texture="box{i}" texuniform="true" texrepeat="3 3"/>'
+        for i, b in enumerate(layout.boxes))
+    if layout.objects:
+        goals = '\n'.join(_goal_geoms(i, o) for i, o in enumerate(layout.objects))
+        box_assets += ''.join(_cone_mesh(i, o) for i, o in enumerate(layout.objects)
+                              if o.kind == 'cone')
+    else:
+        goals = (f'    <geom name="cup" type="cylinder" contype="0" conaffinity="0" '
+                 f'pos="{_f((*layout.cup, layout.cup_height / 2))}" '
+                 f'size="{_f((layout.cup_radius, layout.cup_height / 2))}" '
+                 f'rgba="{_f((*layout.cup_rgb, 1))}"/>')
+    return boxes, box_assets, goals
+
+
+def _surroundings(layout: Layout) -> tuple[str, tuple[float, ...], tuple[float, ...]]:
+    """The room's walls (when its background is walls) and the sky's two colours."""
+    walls = ''
+    background = _choice(BACKGROUNDS, layout.factor('background'))
+    sky = _hsv(layout.factor('background_hue'), 0.25, layout.factor('background_value'))
+    sky2 = tuple(0.55 * v for v in sky) if background == 'gradient' else sky
+    if background == 'walls':
+        far = layout.far_x + 2.5
+        walls = (f'    <geom name="wall_far" type="box" material="wall" contype="0" '
+                 f'conaffinity="0" pos="{far:.4g} 0 1" size="0.05 6 1"/>\n'
+                 '    <geom name="wall_left" type="box" material="wall" contype="0" '
+                 f'conaffinity="0" pos="{far / 2:.4g} 3.2 1" size="{far / 2 + 1:.4g} 0.05 1"/>\n'
+                 '    <geom name="wall_right" type="box" material="wall" contype="0" '
+                 f'conaffinity="0" pos="{far / 2:.4g} -3.2 1" size="{far / 2 + 1:.4g} 0.05 1"/>')
+    return walls, sky, sky2
 
 def _goal_geoms(i: int, goal: GoalObject) -> str:
     """The geoms of goal object ``i`` (named ``goal<i>``; a bottle has a neck, too)."""

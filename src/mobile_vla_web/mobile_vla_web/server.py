@@ -273,22 +273,10 @@ class ConsoleServer:
         await ws.prepare(request)
         address = self._address(request)
         client_id = f'console-{next(self._ids)}'
-        try:
-            hello = await ws.receive(timeout=HELLO_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            await ws.close(code=4401, message=b'say hello with the token first')
+        hello = await self._hello(ws)
+        if hello is None:
             return ws
-        token = name = None
-        if hello.type == WSMsgType.TEXT:
-            try:
-                data = json.loads(hello.data)
-            except (ValueError, RecursionError):
-                data = None
-            if isinstance(data, dict):
-                token, name = data.get('token'), data.get('name')
-        elif hello.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
-                            WSMsgType.ERROR):
-            return ws  # gone before saying hello
+        token, name = hello
         refused = self.backend.watch(address, token)
         if refused is None:
             refused = self.backend.open_page(client_id, address, name)
@@ -302,7 +290,34 @@ class ConsoleServer:
             except (ConnectionError, RuntimeError):
                 pass  # the client went away meanwhile
             return ws
-        page = self._pages[client_id] = _Page(ws, token if isinstance(token, str) else None)
+        await self._serve_page(ws, client_id, address, token if isinstance(token, str) else None)
+        return ws
+
+    async def _hello(self, ws: web.WebSocketResponse) -> tuple[Any, Any] | None:
+        """The token and the name in the page's first message; None when the page went
+        away first, or said nothing in time (then it is closed)."""
+        try:
+            hello = await ws.receive(timeout=HELLO_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            await ws.close(code=4401, message=b'say hello with the token first')
+            return None
+        if hello.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                          WSMsgType.ERROR):
+            return None
+        token = name = None
+        if hello.type == WSMsgType.TEXT:
+            try:
+                data = json.loads(hello.data)
+            except (ValueError, RecursionError):
+                data = None
+            if isinstance(data, dict):
+                token, name = data.get('token'), data.get('name')
+        return token, name
+
+    async def _serve_page(self, ws: web.WebSocketResponse, client_id: str, address: str,
+                          token: str | None) -> None:
+        """A page that said hello: its control messages in, state and frames out."""
+        page = self._pages[client_id] = _Page(ws, token)
         sender = asyncio.create_task(self._send_loop(page))
         try:
             await ws.send_json({**self.backend.hello(), 'you': client_id})
@@ -327,7 +342,6 @@ class ConsoleServer:
             self._pages.pop(client_id, None)
             sender.cancel()
             self.backend.close_page(client_id)
-        return ws
 
     async def _send_loop(self, page: _Page) -> None:
         ws = page.ws
