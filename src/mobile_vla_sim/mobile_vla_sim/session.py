@@ -50,6 +50,7 @@ from mobile_vla_recorder.wiring import RecorderWiring
 from mobile_vla_sim.config import SIM_EPOCH_NS, SIM_PROFILE, SimConfig
 from mobile_vla_sim.expert import ExpertConfig, ScriptedExpert, passed_side
 from mobile_vla_sim.graph import node_params
+from mobile_vla_sim.render import write_top_down
 from mobile_vla_sim.results import RunResult
 from mobile_vla_sim.targets import GoalJudge
 from mobile_vla_sim.world import Layout, SimWorld
@@ -314,25 +315,5 @@ class SimSession:
 
     # ------------------------------------------------------------------ outputs
     def top_down(self, path: Path) -> Path:
-        """The room from above with the driven path (red, start green, end blue) and the
-        success circle of each goal."""
-        image = cv2.cvtColor(self.world.render_top(), cv2.COLOR_RGB2BGR)
-        points = np.array([self.world.top_pixel(x, y) for x, y in self.result.path], np.int32)
-        radius = round(self.sim.success_radius * self.sim.top_size / self.world.top_extent)
-        for goal in self.judge.goals():
-            cv2.circle(image, self.world.top_pixel(*goal), radius, (0, 200, 255), 1,
-                       cv2.LINE_AA)
-        if len(points) > 1:
-            cv2.polylines(image, [points.reshape(-1, 1, 2)], False, (0, 0, 230), 2, cv2.LINE_AA)
-            cv2.circle(image, tuple(int(v) for v in points[0]), 5, (0, 170, 0), -1)
-            cv2.circle(image, tuple(int(v) for v in points[-1]), 5, (230, 80, 0), -1)
-        r = self.result
-        label = f'{r.scenario} seed {r.seed}: {r.outcome}, {r.path_length:.2f} m, SPL {r.spl:.2f}'
-        cv2.putText(image, label, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (20, 20, 20), 1,
-                    cv2.LINE_AA)
-        cv2.putText(image, r.instruction[:70], (8, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.42,
-                    (20, 20, 20), 1, cv2.LINE_AA)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(path), image):
-            raise OSError(f'could not write {path}')
-        return path
+        """The room from above with the driven path (``render.write_top_down``)."""
+        return write_top_down(path, self.world, self.result, self.sim, self.judge.goals())
