@@ -1,6 +1,10 @@
-"""launch_testing: the inference node under ROS 2 (skipped where rclpy is missing).
+"""launch_testing: what only `ros2 launch` on a ROS host shows for the inference node: the
+executable installed in its package starts from launch, reports on /diagnostics, and exits
+cleanly when launch shuts it down. What the node does is tested once, under rclpy and real
+DDS, in tests/test_nodes_rclpy.py. Skipped where launch_testing is missing (PyPI has no
+wheels).
 
-Without a checkpoint it must still come up and publish zero with the reason.
+Runs in the docker/ image: `colcon test --packages-select mobile_vla_inference`.
 """
 
 import time
@@ -18,40 +22,34 @@ import launch_testing.actions  # noqa: E402
 import launch_testing.asserts  # noqa: E402
 import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from geometry_msgs.msg import Twist  # noqa: E402
+
+STATUS = 'vla_inference: policy'
 
 
 @pytest.mark.launch_test
 def generate_test_description():
     node = launch_ros.actions.Node(
         package='mobile_vla_inference', executable='vla_inference', name='vla_inference',
-        parameters=[{'checkpoint': '/nonexistent/checkpoint', 'rate_hz': 10.0}],
+        parameters=[{'checkpoint': '/nonexistent/checkpoint'}],
         output='screen')
     return launch.LaunchDescription([node, launch_testing.actions.ReadyToTest()]), {'node': node}
 
 
-class TestInferenceNode(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
+class TestStartsFromLaunch(unittest.TestCase):
+    def test_reports_on_diagnostics(self):
         rclpy.init()
-        cls.node = rclpy.create_node('inference_probe')
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.node.destroy_node()
-        rclpy.shutdown()
-
-    def test_zero_actions_and_the_reason_on_diagnostics(self):
-        actions, diags = [], []
-        self.node.create_subscription(Twist, 'robot/action', actions.append, 10)
-        self.node.create_subscription(DiagnosticArray, 'diagnostics', diags.append, 10)
-        end = time.monotonic() + 20
-        while time.monotonic() < end and (len(actions) < 10 or not diags):
-            rclpy.spin_once(self.node, timeout_sec=0.1)
-        self.assertGreaterEqual(len(actions), 10)
-        self.assertTrue(all(a.linear.x == 0.0 and a.linear.y == 0.0 for a in actions))
-        messages = [s.message for d in diags for s in d.status]
-        self.assertTrue(any('model not loaded' in m for m in messages), messages)
+        names = []
+        try:
+            probe = rclpy.create_node('launch_probe')
+            probe.create_subscription(DiagnosticArray, 'diagnostics',
+                                      lambda m: names.extend(s.name for s in m.status), 10)
+            end = time.monotonic() + 30
+            while time.monotonic() < end and STATUS not in names:
+                rclpy.spin_once(probe, timeout_sec=0.1)
+            probe.destroy_node()
+        finally:
+            rclpy.shutdown()
+        self.assertIn(STATUS, names)
 
 
 @launch_testing.post_shutdown_test()
