@@ -13,6 +13,8 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import yaml
@@ -26,6 +28,7 @@ from ros_harness import (
     new_domain_id,
     ros_env,
 )
+from steps import step
 
 from mobile_vla import topics
 from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER, TELEOP
@@ -130,49 +133,69 @@ def logs(nodes) -> str:
     return '\n'.join(f'--- {name}\n{node.log()[-3000:]}' for name, node in nodes.items())
 
 
-def test_the_graph_drives_stops_records_and_leaves_zero(graph, tmp_path):
-    nodes, probe, teleop_params = graph
-    cmd = probe.listen_to(topics.CMD_VEL)
-    actions = probe.listen_to(topics.ROBOT_ACTION)
-    teleop_cmd = probe.listen_to(topics.TELEOP_CMD_VEL)
-    state = probe.listen_to(topics.CONTROL_STATE)
-    command = probe.publisher(topics.VLA_COMMAND)
-    mode = probe.publisher(topics.CONTROL_MODE)
-    estop = probe.publisher(topics.CONTROL_ESTOP)
-    assert probe.spin_until(lambda: cmd, DISCOVERY_S), logs(nodes)
-    assert nodes[ARBITER.name].fqn == f'/{NAMESPACE}/control_arbiter'
-    assert probe.get_parameters(nodes[ARBITER.name].fqn, ['initial_mode']) == {
+@dataclass
+class Live:
+    """The running graph as the scenario's steps see it: what they listen to and send."""
+
+    nodes: dict
+    probe: Probe
+    teleop_params: dict
+    tmp_path: Path
+
+    def __post_init__(self) -> None:
+        self.cmd = self.probe.listen_to(topics.CMD_VEL)
+        self.actions = self.probe.listen_to(topics.ROBOT_ACTION)
+        self.teleop_cmd = self.probe.listen_to(topics.TELEOP_CMD_VEL)
+        self.state = self.probe.listen_to(topics.CONTROL_STATE)
+        self.command = self.probe.publisher(topics.VLA_COMMAND)
+        self.mode = self.probe.publisher(topics.CONTROL_MODE)
+        self.estop = self.probe.publisher(topics.CONTROL_ESTOP)
+
+    def moving(self) -> bool:
+        return bool(self.cmd) and not is_zero(self.cmd[-1][1])
+
+
+def the_graph_is_up_as_launched(g: Live) -> None:
+    assert g.probe.spin_until(lambda: g.cmd, DISCOVERY_S), logs(g.nodes)
+    assert g.nodes[ARBITER.name].fqn == f'/{NAMESPACE}/control_arbiter'
+    assert g.probe.get_parameters(g.nodes[ARBITER.name].fqn, ['initial_mode']) == {
         'initial_mode': 'vla'}
 
-    # An instruction makes the policy drive in vla mode (published once the inference
-    # hears the publisher, as `ros2 topic pub --once` waits for a matching subscription).
-    assert probe.wait_for_reader(command, 'vla_inference'), logs(nodes)
-    command.publish(string_msg(LEFT))
-    assert probe.spin_until(lambda: not is_zero(cmd[-1][1]), 60.0), logs(nodes)
 
-    # The e-stop stops it at once; released once the policy is told to stop.
-    estop.publish(bool_msg(True))
+def an_instruction_drives_in_vla_mode(g: Live) -> None:
+    # Published once the inference hears the publisher, as `ros2 topic pub --once` waits
+    # for a matching subscription.
+    assert g.probe.wait_for_reader(g.command, 'vla_inference'), logs(g.nodes)
+    g.command.publish(string_msg(LEFT))
+    assert g.probe.spin_until(g.moving, 60.0), logs(g.nodes)
+
+
+def the_estop_stops_at_once_and_releases_after_a_stop(g: Live) -> None:
+    g.estop.publish(bool_msg(True))
     engaged = time.monotonic()
-    probe.spin_for(1.0)
-    after = [m for t, m in cmd if t > engaged + 0.15]
-    assert after and all(is_zero(m) for m in after), logs(nodes)
-    command.publish(string_msg('stop'))
-    probe.spin_for(1.0)
-    estop.publish(bool_msg(False))
+    g.probe.spin_for(1.0)
+    after = [m for t, m in g.cmd if t > engaged + 0.15]
+    assert after and all(is_zero(m) for m in after), logs(g.nodes)
+    g.command.publish(string_msg('stop'))
+    g.probe.spin_for(1.0)
+    g.estop.publish(bool_msg(False))
     # Released once every input has been zero for estop_release_hold_s (0.5 s).
-    assert probe.spin_until(
-        lambda: not json.loads(state[-1][1].data)['estop']['latched'], 5.0), logs(nodes)
-    command.publish(string_msg(LEFT))
-    assert probe.spin_until(lambda: not is_zero(cmd[-1][1]), 10.0), logs(nodes)
+    assert g.probe.spin_until(
+        lambda: not json.loads(g.state[-1][1].data)['estop']['latched'], 5.0), logs(g.nodes)
+    g.command.publish(string_msg(LEFT))
+    assert g.probe.spin_until(g.moving, 10.0), logs(g.nodes)
 
-    # A mode switch to manual: the policy may no longer drive.
-    mode.publish(string_msg('manual'))
+
+def manual_mode_takes_the_policy_off(g: Live) -> None:
+    g.mode.publish(string_msg('manual'))
     switched = time.monotonic()
-    probe.spin_for(1.5)
-    assert all(is_zero(m) for t, m in cmd if t > switched + 0.8), logs(nodes)
+    g.probe.spin_for(1.5)
+    assert all(is_zero(m) for t, m in g.cmd if t > switched + 0.8), logs(g.nodes)
 
-    # WASD teleop in a real terminal drives in manual and in hybrid, and records.
-    teleop = Teleop(tmp_path, teleop_params, probe.domain_id)
+
+def wasd_in_a_terminal_drives_takes_over_records_and_ends_with_zero(g: Live) -> None:
+    probe, cmd = g.probe, g.cmd
+    teleop = Teleop(g.tmp_path, g.teleop_params, probe.domain_id)
     try:
         assert probe.spin_until(lambda: 'space: stop' in teleop.screen(), 30.0), teleop.screen()
         assert hold_until(probe, teleop, 'w', lambda: action(cmd[-1][1])[0] > 0.3, 20.0), \
@@ -188,8 +211,8 @@ def test_the_graph_drives_stops_records_and_leaves_zero(graph, tmp_path):
             hold(probe, teleop, key, 0.6)
             probe.spin_for(0.5)
         press(probe, teleop, 'k')
-        episodes = tmp_path / 'episodes'
-        assert probe.spin_until(lambda: list(episodes.glob('*.h5')), 10.0), logs(nodes)
+        episodes = g.tmp_path / 'episodes'
+        assert probe.spin_until(lambda: list(episodes.glob('*.h5')), 10.0), logs(g.nodes)
         validate = subprocess.run([sys.executable, '-m', 'mobile_vla.cli', 'data', 'validate',
                                    str(episodes)], capture_output=True, text=True, timeout=120)
         assert validate.returncode == 0, validate.stdout + validate.stderr
@@ -199,30 +222,48 @@ def test_the_graph_drives_stops_records_and_leaves_zero(graph, tmp_path):
         assert probe.spin_until(teleop.code.exists, 15.0), teleop.screen()
         assert teleop.code.read_text().strip() == '0', teleop.screen()
         probe.spin_for(0.3)
-        assert is_zero(teleop_cmd[-1][1])
+        assert is_zero(g.teleop_cmd[-1][1])
     finally:
         teleop.close()
 
-    # Back to the policy; then the camera dies: zero within the frame age, one policy
-    # period and the arbiter's deceleration.
-    mode.publish(string_msg('vla'))
-    assert probe.spin_until(lambda: not is_zero(cmd[-1][1]), 10.0), logs(nodes)
-    nodes[CAMERA.name].process.kill()
-    killed = time.monotonic()
-    probe.spin_for(MAX_FRAME_AGE_S + 1.5)
-    zero_from = next((t for t, m in cmd if t > killed and is_zero(m)), None)
-    assert zero_from is not None and zero_from - killed <= MAX_FRAME_AGE_S + 1.0, logs(nodes)
-    assert all(is_zero(m) for t, m in cmd if t >= zero_from)
 
-    # Each node ends on SIGINT or SIGTERM with exit code 0; the drivers' last word is zero.
-    command.publish(string_msg(LEFT))
-    nodes[INFERENCE.name].send(signal.SIGTERM)
-    assert nodes[INFERENCE.name].wait(15) == 0, logs(nodes)
-    probe.spin_for(0.3)
-    assert is_zero(actions[-1][1])
-    nodes[ARBITER.name].send(signal.SIGINT)
-    assert nodes[ARBITER.name].wait(15) == 0, logs(nodes)
-    probe.spin_for(0.3)
-    assert is_zero(cmd[-1][1])
-    nodes[RECORDER.name].send(signal.SIGINT)
-    assert nodes[RECORDER.name].wait(35) == 0, logs(nodes)
+def a_dead_camera_gives_zero_within_the_frame_age(g: Live) -> None:
+    # Zero within the frame age, one policy period and the arbiter's deceleration.
+    g.mode.publish(string_msg('vla'))
+    assert g.probe.spin_until(g.moving, 10.0), logs(g.nodes)
+    g.nodes[CAMERA.name].process.kill()
+    killed = time.monotonic()
+    g.probe.spin_for(MAX_FRAME_AGE_S + 1.5)
+    zero_from = next((t for t, m in g.cmd if t > killed and is_zero(m)), None)
+    assert zero_from is not None and zero_from - killed <= MAX_FRAME_AGE_S + 1.0, logs(g.nodes)
+    assert all(is_zero(m) for t, m in g.cmd if t >= zero_from)
+
+
+def each_node_ends_on_a_signal_with_zero_as_its_last_word(g: Live) -> None:
+    g.command.publish(string_msg(LEFT))
+    g.nodes[INFERENCE.name].send(signal.SIGTERM)
+    assert g.nodes[INFERENCE.name].wait(15) == 0, logs(g.nodes)
+    g.probe.spin_for(0.3)
+    assert is_zero(g.actions[-1][1])
+    g.nodes[ARBITER.name].send(signal.SIGINT)
+    assert g.nodes[ARBITER.name].wait(15) == 0, logs(g.nodes)
+    g.probe.spin_for(0.3)
+    assert is_zero(g.cmd[-1][1])
+    g.nodes[RECORDER.name].send(signal.SIGINT)
+    assert g.nodes[RECORDER.name].wait(35) == 0, logs(g.nodes)
+
+
+SCENARIO = (the_graph_is_up_as_launched, an_instruction_drives_in_vla_mode,
+            the_estop_stops_at_once_and_releases_after_a_stop, manual_mode_takes_the_policy_off,
+            wasd_in_a_terminal_drives_takes_over_records_and_ends_with_zero,
+            a_dead_camera_gives_zero_within_the_frame_age,
+            each_node_ends_on_a_signal_with_zero_as_its_last_word)
+
+
+def test_the_graph_drives_stops_records_and_leaves_zero(graph, tmp_path):
+    """The whole graph as launched, one step after another (each needs the ones before)."""
+    nodes, probe, teleop_params = graph
+    live = Live(nodes, probe, teleop_params, tmp_path)
+    for scenario_step in SCENARIO:
+        with step(scenario_step.__name__.replace('_', ' ')):
+            scenario_step(live)

@@ -15,9 +15,11 @@ import json
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 
 import pytest
 from ros_harness import new_domain_id
+from steps import step
 from web_harness import CHROMIUM, Listener, browser, moving, screenshot_path, still
 
 from mobile_vla_sim.live_graph import LiveGraph
@@ -50,90 +52,122 @@ def post(url: str, body: dict, token: str | None = None) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read())
 
 
+@dataclass
+class Session:
+    """What the scenario's steps share: the graph, the cmd_vel listener and the page."""
+
+    graph: LiveGraph
+    cmd_vel: Listener
+    page: object
+
+
+def the_page_opens_and_shows_the_camera(s: Session) -> None:
+    s.page.goto(f'{s.graph.url}#token={s.graph.token}')
+    # The token leaves the address bar (and the history) at once.
+    s.page.wait_for_function("() => !location.hash.includes('token')")
+    s.page.wait_for_function('() => window.consoleStats.frames >= 20', timeout=30_000)
+    s.page.wait_for_function("() => document.getElementById('link').textContent === 'connected'")
+
+
+def an_instruction_moves_the_robot_and_shows_the_plan(s: Session) -> None:
+    page = s.page
+    page.fill('#instruction', LEFT)
+    sent = time.time()
+    page.press('#instruction', 'Enter')
+    assert s.cmd_vel.wait_for(moving, sent, timeout=20.0), 'cmd_vel never moved'
+    page.wait_for_function(
+        "() => document.getElementById('plan-body').textContent.includes('go around')")
+    page.wait_for_function(  # the navigation step's target, from vla/status
+        "() => (document.getElementById('plan-target') || {}).textContent === 'target: cup'")
+    time.sleep(1.5)  # every node's once-a-second /diagnostics has caught up
+    page.screenshot(path=str(screenshot_path('console.png')))
+
+
+def the_estop_click_stops_the_robot_and_shows_the_arbiters_state(s: Session) -> None:
+    page, cmd_vel = s.page, s.cmd_vel
+    page.click('#estop')
+    clicked_ms = page.evaluate('() => window.consoleStats.estopClickedAt')
+    stopped = cmd_vel.wait_for(still, clicked_ms / 1000, timeout=5.0)
+    assert stopped, 'cmd_vel did not go to zero after the e-stop click'
+    page.wait_for_function(
+        "() => document.getElementById('estop-state').textContent === 'E-STOP ENGAGED'")
+    print(f'e-stop click to zero cmd_vel: {(stopped[0] * 1000 - clicked_ms):.1f} ms')
+    time.sleep(0.5)
+    assert all(still(v) for _, v in cmd_vel.since(stopped[0]))
+
+
+def nothing_is_accepted_without_the_token(s: Session) -> None:
+    status, body = post(s.graph.url + 'api/estop', {'engaged': False})
+    assert status == 401 and 'token' in body['error']
+    status, _ = post(s.graph.url + 'api/estop', {'engaged': False}, token='not-the-token')
+    assert status == 401
+    time.sleep(0.3)
+    assert s.page.text_content('#estop-state') == 'E-STOP ENGAGED'
+
+
+def the_release_waits_until_the_policy_is_stopped(s: Session) -> None:
+    page = s.page  # every input zero first: the arbiter's rule
+    page.click('#release')
+    page.wait_for_function(
+        "() => document.getElementById('release').textContent.includes('waiting')")
+    page.click('#stop-policy')
+    page.wait_for_function(
+        "() => document.getElementById('plan-body').textContent.includes('stopped')")
+    page.wait_for_function(
+        "() => document.getElementById('estop-state').textContent === 'e-stop released'")
+
+
+def keys_drive_in_manual_mode_and_an_episode_is_recorded(s: Session) -> None:
+    page, cmd_vel = s.page, s.cmd_vel
+    page.click('[data-mode=manual]')
+    page.wait_for_function(
+        "() => document.querySelector('[data-mode=manual]').classList.contains('active')")
+    page.select_option('#scenario', '1')
+    page.click('#rec-start')
+    page.wait_for_function(
+        "() => document.getElementById('recorder').textContent.includes('recording')")
+    page.locator('body').click(position={'x': 5, 'y': 5})  # focus off the buttons
+    for key in ('w', 'a', 'w', 'd', 's'):
+        pressed = time.time()
+        page.keyboard.down(key)
+        assert cmd_vel.wait_for(moving, pressed, timeout=2.0), f'{key} did not drive'
+        time.sleep(0.6)
+        page.keyboard.up(key)
+        released = time.time()
+        assert cmd_vel.wait_for(still, released, timeout=1.0), f'{key} did not stop'
+        time.sleep(0.2)
+    page.click('#rec-keep')
+    page.wait_for_function(
+        "() => document.querySelector('#episodes tbody td.valid') !== null", timeout=30_000)
+    assert '1box_vert_left' in page.text_content('#episodes tbody')
+    assert len(list(s.graph.episodes.glob('*.h5'))) == 1
+
+
+def the_page_kept_up_with_the_camera(s: Session) -> None:
+    stats = s.page.evaluate('() => window.consoleStats')
+    latencies = sorted(stats['latencies'])
+    print(f"page: {stats['fps']:.1f} fps, capture-to-page delay p50 "
+          f"{latencies[len(latencies) // 2]:.0f} ms over {len(latencies)} frames")
+    assert stats['fps'] >= 8
+
+
+SCENARIO = (the_page_opens_and_shows_the_camera,
+            an_instruction_moves_the_robot_and_shows_the_plan,
+            the_estop_click_stops_the_robot_and_shows_the_arbiters_state,
+            nothing_is_accepted_without_the_token, the_release_waits_until_the_policy_is_stopped,
+            keys_drive_in_manual_mode_and_an_episode_is_recorded, the_page_kept_up_with_the_camera)
+
+
 def test_a_user_watches_instructs_stops_drives_and_records(live):
+    """What a user does, one step after another (each needs the ones before)."""
     from playwright.sync_api import sync_playwright
 
     graph, cmd_vel = live
     with sync_playwright() as p:
         chromium = browser(p)
-        page = chromium.new_page(viewport={'width': 1360, 'height': 900})
-        page.goto(f'{graph.url}#token={graph.token}')
-        # The token leaves the address bar (and the history) at once.
-        page.wait_for_function("() => !location.hash.includes('token')")
-
-        # Camera frames arrive and are drawn.
-        page.wait_for_function('() => window.consoleStats.frames >= 20', timeout=30_000)
-        page.wait_for_function("() => document.getElementById('link').textContent === 'connected'")
-
-        # An instruction makes the robot move; the plan shows up from vla/status.
-        page.fill('#instruction', LEFT)
-        sent = time.time()
-        page.press('#instruction', 'Enter')
-        assert cmd_vel.wait_for(moving, sent, timeout=20.0), 'cmd_vel never moved'
-        page.wait_for_function(
-            "() => document.getElementById('plan-body').textContent.includes('go around')")
-        page.wait_for_function(  # the navigation step's target, from vla/status
-            "() => (document.getElementById('plan-target') || {}).textContent === 'target: cup'")
-        time.sleep(1.5)  # every node's once-a-second /diagnostics has caught up
-        page.screenshot(path=str(screenshot_path('console.png')))
-
-        # E-stop: the click stops the robot, and the page shows the arbiter's state.
-        page.click('#estop')
-        clicked_ms = page.evaluate('() => window.consoleStats.estopClickedAt')
-        stopped = cmd_vel.wait_for(still, clicked_ms / 1000, timeout=5.0)
-        assert stopped, 'cmd_vel did not go to zero after the e-stop click'
-        page.wait_for_function(
-            "() => document.getElementById('estop-state').textContent === 'E-STOP ENGAGED'")
-        print(f'e-stop click to zero cmd_vel: {(stopped[0] * 1000 - clicked_ms):.1f} ms')
-        time.sleep(0.5)
-        assert all(still(v) for _, v in cmd_vel.since(stopped[0]))
-
-        # Without the token nothing is accepted (here: the e-stop release).
-        status, body = post(graph.url + 'api/estop', {'engaged': False})
-        assert status == 401 and 'token' in body['error']
-        status, _ = post(graph.url + 'api/estop', {'engaged': False}, token='not-the-token')
-        assert status == 401
-        time.sleep(0.3)
-        assert page.text_content('#estop-state') == 'E-STOP ENGAGED'
-
-        # Release waits until every input is zero (the arbiter's rule): stop the policy first.
-        page.click('#release')
-        page.wait_for_function(
-            "() => document.getElementById('release').textContent.includes('waiting')")
-        page.click('#stop-policy')
-        page.wait_for_function(
-            "() => document.getElementById('plan-body').textContent.includes('stopped')")
-        # Then manual mode, and an episode recorded while driving with the keyboard.
-        page.wait_for_function(
-            "() => document.getElementById('estop-state').textContent === 'e-stop released'")
-        page.click('[data-mode=manual]')
-        page.wait_for_function(
-            "() => document.querySelector('[data-mode=manual]').classList.contains('active')")
-        page.select_option('#scenario', '1')
-        page.click('#rec-start')
-        page.wait_for_function(
-            "() => document.getElementById('recorder').textContent.includes('recording')")
-        page.locator('body').click(position={'x': 5, 'y': 5})  # focus off the buttons
-        for key in ('w', 'a', 'w', 'd', 's'):
-            pressed = time.time()
-            page.keyboard.down(key)
-            assert cmd_vel.wait_for(moving, pressed, timeout=2.0), f'{key} did not drive'
-            time.sleep(0.6)
-            page.keyboard.up(key)
-            released = time.time()
-            assert cmd_vel.wait_for(still, released, timeout=1.0), f'{key} did not stop'
-            time.sleep(0.2)
-        page.click('#rec-keep')
-        page.wait_for_function(
-            "() => document.querySelector('#episodes tbody td.valid') !== null", timeout=30_000)
-        listed = page.text_content('#episodes tbody')
-        assert '1box_vert_left' in listed
-
-        stats = page.evaluate('() => window.consoleStats')
-        latencies = sorted(stats['latencies'])
-        print(f"page: {stats['fps']:.1f} fps, capture-to-page delay p50 "
-              f"{latencies[len(latencies) // 2]:.0f} ms over {len(latencies)} frames")
-        assert stats['fps'] >= 8
+        session = Session(graph, cmd_vel, chromium.new_page(viewport={'width': 1360,
+                                                                      'height': 900}))
+        for scenario_step in SCENARIO:
+            with step(scenario_step.__name__.replace('_', ' ')):
+                scenario_step(session)
         chromium.close()
-    episodes = list(graph.episodes.glob('*.h5'))
-    assert len(episodes) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from mobile_vla.config import ConfigError
+from mobile_vla.config import ConfigError, documented
 from mobile_vla.units import NS
 
 #: Simulation clock origin: 2026-01-01T00:00:00Z (file names and stamps are reproducible).
@@ -22,14 +22,18 @@ MAX_RENDER = 2048
 class SimConfig:
     """The simulator's own parameters (``--set key=value`` on the command line)."""
 
-    width: int = 640  # forward camera render size; the policy resizes to its input
-    height: int = 360
-    frame_rate_hz: float = 4.0  # camera frames = policy decisions = recorded frames
-    physics_rate_hz: float = 100.0  # base command updates (physics steps at 200 Hz inside)
-    odom_rate_hz: float = 10.0
-    time_limit_s: float = 12.0
-    success_radius: float = 0.45  # robot centre to cup centre, metres
-    top_size: int = 480  # top-down PNG, pixels
+    width: int = documented('forward camera render width in pixels (the policy resizes to '
+                            'its input)', 640)
+    height: int = documented('forward camera render height in pixels', 360)
+    frame_rate_hz: float = documented(
+        'camera frames per second = policy decisions = recorded frames', 4.0)
+    physics_rate_hz: float = documented(
+        'base command updates per second (MuJoCo steps at 200 Hz)', 100.0)
+    odom_rate_hz: float = documented('`sim/odom` messages per second', 10.0)
+    time_limit_s: float = documented('a run without success ends here (time-out)', 12.0)
+    success_radius: float = documented(
+        'robot centre to cup (goal) centre that counts as reached, metres', 0.45)
+    top_size: int = documented('top-down PNG size in pixels', 480)
 
     def __post_init__(self) -> None:
         if not (16 <= self.width <= MAX_RENDER and 16 <= self.height <= MAX_RENDER):

@@ -15,6 +15,7 @@ from pathlib import Path
 from mobile_vla.config import load_node_params, parameter_table
 from mobile_vla.graph import ALL_NODES, SIM_ROBOT
 from mobile_vla.resources import config_dir, workspace_dir
+from mobile_vla_sim.config import SimConfig
 from mobile_vla_sim.graph import CONFIGS
 from mobile_vla_sim.live import LiveSimConfig
 
@@ -23,12 +24,15 @@ NODES: dict[str, tuple[type, str]] = {
     **{spec.name: (CONFIGS[spec.name], spec.package) for spec in ALL_NODES},
     SIM_ROBOT.name: (LiveSimConfig, SIM_ROBOT.package),
 }
+#: Every generated table: the nodes', and the simulator's own (``--set key=value``).
+TABLES: dict[str, tuple[type, str]] = {**NODES, 'sim_config': (SimConfig, 'mobile_vla_sim')}
 _FILES = {spec.name: spec.config for spec in ALL_NODES}
 
 
 def table(node: str) -> str:
-    """The parameter table of ``node``, with what its shipped file changes."""
-    cls, _ = NODES[node]
+    """The parameter table of ``node`` (or of another entry of ``TABLES``), with what
+    its shipped file changes."""
+    cls, _ = TABLES[node]
     name = _FILES.get(node)
     shipped = load_node_params(config_dir() / name, node) if name else {}
     return parameter_table(cls, shipped, f'config/{name}')
@@ -39,7 +43,7 @@ def _markers(node: str) -> tuple[str, str]:
 
 
 def readme(node: str, workspace: Path | None = None) -> Path:
-    return (workspace or workspace_dir()) / 'src' / NODES[node][1] / 'README.md'
+    return (workspace or workspace_dir()) / 'src' / TABLES[node][1] / 'README.md'
 
 
 def _table_section(node: str, workspace: Path | None
@@ -59,7 +63,7 @@ def _table_section(node: str, workspace: Path | None
 def stale_tables(workspace: Path | None = None) -> list[str]:
     """Nodes whose README table is missing or not the generated one, with the fix."""
     problems = []
-    for node in NODES:
+    for node in TABLES:
         path, text, parts = _table_section(node, workspace)
         if parts is None:
             begin, end = _markers(node)
@@ -74,7 +78,7 @@ def stale_tables(workspace: Path | None = None) -> list[str]:
 def write_tables(workspace: Path | None = None) -> list[Path]:
     """Rewrite every README table between its markers; the files changed."""
     changed = []
-    for node in NODES:
+    for node in TABLES:
         path, text, parts = _table_section(node, workspace)
         begin, end = _markers(node)
         if parts is None:
