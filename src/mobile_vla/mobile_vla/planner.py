@@ -454,6 +454,8 @@ def _step(raw: str, limits: PlannerLimits) -> Step:
                             f'{", ".join(t.describe() for t in targets)}); go to one at a '
                             'time: "first go to the ball, then to the cup"')
         return Step(NAVIGATE, raw, side=_side_of(part), target=next(iter(targets), None))
+    if _NEGATION.search(_CONSTRAINT.sub(' ', part)):  # "don't go left": no goal named
+        _check_navigation(raw, _CONSTRAINT.sub(' ', part))
     if _MOTION_WORDS.match(part):
         raise PlanError(f'{raw!r} needs an amount (for example "move left 0.5 m", "turn '
                         'right 90 degrees", "wait 2 seconds")')

@@ -37,6 +37,9 @@ __all__ = ['QosIntent', 'Topic', 'ALL_TOPICS', 'by_name', 'resolve', 'compatibil
 SENSOR_PUBLISHER = QosIntent('reliable', 'volatile', 5)
 #: REP 2003 consumers: best effort matches any publisher, and the newest frame wins.
 SENSOR_SUBSCRIPTION = QosIntent('best_effort', 'volatile', 5)
+#: The policy's frames: as above, 3 deep. A frame is not lost while the executor is
+#: briefly busy; the step always takes the newest one, the older only count as received.
+POLICY_FRAME_SUBSCRIPTION = QosIntent('best_effort', 'volatile', 3)
 #: Velocity commands: reliable, only the newest matters.
 COMMAND = QosIntent('reliable', 'volatile', 1)
 #: Latched state (mode, instruction, status): a late subscriber gets the last value.
@@ -123,7 +126,7 @@ CAMERA_IMAGE_POLICY = Topic(
     'camera/image_policy', 'sensor_msgs/msg/Image',
     'the same frame resized to the policy input (224x224 by default), same header; the '
     'policy subscribes to it so full-size frames never travel to it',
-    SENSOR_PUBLISHER, (SENSOR_SUBSCRIPTION,), clients_publish=True,
+    SENSOR_PUBLISHER, (POLICY_FRAME_SUBSCRIPTION,), clients_publish=True,
 )
 CAMERA_INFO = Topic(
     'camera/camera_info', 'sensor_msgs/msg/CameraInfo',

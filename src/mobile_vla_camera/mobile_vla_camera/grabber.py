@@ -76,16 +76,17 @@ class _GrabLoop:
         if wait > 0:
             self.sleep(min(wait, MAX_WAIT_S))
             return False
-        source = self.publisher.make_source()
+        self.source = self.publisher.make_source()  # closed at the end, whatever happens
         try:
-            source.open()
+            self.source.open()
         except (SourceError, cv2.error, OSError) as exc:
             self._failed(exc)
+            self.source = None
             return False
         with self.guard:
             self.publisher.opened(self.clock_ns())
         self.info(f'{self.publisher.config.source} camera open')
-        self.source, self.start_ns, self.count = source, self.clock_ns(), 0
+        self.start_ns, self.count = self.clock_ns(), 0
         return True
 
     def _read(self) -> object:

@@ -211,7 +211,7 @@ class ControlArbiter:
                        f'(hold {self.config.estop_release_hold_s} s)')
         return self.sources.pick(self.mode, now, self.config.hybrid_hold_s)
 
-    def tick(self, now: float, estop_pending: bool = False) -> ArbiterOutput:
+    def tick(self, now: float, *, estop_pending: bool = False) -> ArbiterOutput:
         """The command to publish at ``now``: call at ``rate_hz`` (the watchdog that keeps
         zero going out when inputs are stale) and on each new command. Slew limits apply
         over the time since the last instant (``SlewLimiter``). A time that is not finite
@@ -219,7 +219,7 @@ class ControlArbiter:
         e-stop publisher is known but its state has not arrived (zero for up to
         ``latched_wait_s`` from the first tick)."""
         if not self._observe_clock(now):
-            self.slew.zero()
+            self.slew.output = ZERO  # the instant's limit hits stay counted
             self._last = ArbiterOutput(ZERO, None, 'bad_time', NO_HITS, NO_HITS)
             return self._last
         self.slew.begin(now, 1.0 / self.config.rate_hz)

@@ -414,3 +414,16 @@ def test_holds_and_rates_must_be_finite(overrides, match):
 def test_a_source_that_never_expires_is_refused():
     with pytest.raises(ConfigError, match='finite number > 0 s'):
         SourceConfig('vla', 'robot/action', math.inf, 50, 'policy')
+
+
+def test_a_bad_time_gives_zero_and_keeps_the_limit_hits_already_counted():
+    arb, _ = arbiter(max_acceleration=(1.0, 1.0, 1.0))
+    arb.on_command('teleop', (1.0, 0.0, 0.0), 0.0)
+    arb.tick(0.0)
+    hits = arb.state(0.0)['limits_hit']['acceleration']['linear_x']
+    assert hits == 1
+    assert arb.tick(math.nan).action == ZERO
+    assert arb.state(0.0)['limits_hit']['acceleration']['linear_x'] == hits  # never back
+    arb.on_command('teleop', (1.0, 0.0, 0.0), 0.05)
+    arb.tick(0.05)
+    assert arb.state(0.05)['limits_hit']['acceleration']['linear_x'] == hits + 1

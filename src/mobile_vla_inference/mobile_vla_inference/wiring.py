@@ -45,9 +45,6 @@ from mobile_vla_inference.scheduler import Start, StepScheduler
 if TYPE_CHECKING:
     from mobile_vla.policy.runner import PolicyRunner
 
-#: Policy frames kept (sensor-data QoS): a frame is not lost while the executor is briefly
-#: busy (the step always takes the newest frame; older ones only update the frame count).
-POLICY_FRAME_DEPTH = 3
 RATE_WINDOW_S = 5.0
 #: Policy steps whose capture-to-publish delay is kept for the p50 / p95 in diagnostics.
 DELAY_WINDOW = 300
@@ -73,7 +70,7 @@ class InferenceWiring:
         self._warn = throttled_warnings(bus, 2.0)
         self._action = publisher_of(bus, topics.ROBOT_ACTION)
         self._diagnostics = publisher_of(bus, topics.DIAGNOSTICS)
-        subscribe_to(bus, topics.CAMERA_IMAGE_POLICY, self._on_image, depth=POLICY_FRAME_DEPTH)
+        subscribe_to(bus, topics.CAMERA_IMAGE_POLICY, self._on_image)
         subscribe_to(bus, topics.VLA_COMMAND, self._on_instruction)
         subscribe_to(bus, topics.ODOM, self._on_odometry)
         self._status = publisher_of(bus, topics.VLA_STATUS)

@@ -275,7 +275,6 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _eval_shifts(args: argparse.Namespace, sim) -> int:
-    from mobile_vla_sim.robustness import evaluate_shifts, shift_table, write_shift_report
     from mobile_vla_sim.shifts import resolve
 
     families = resolve(args.shift)  # an unknown name lists the known ones, before any work
@@ -284,6 +283,8 @@ def _eval_shifts(args: argparse.Namespace, sim) -> int:
                          '--shift')
     scenarios = _scenarios(args)
     out = writable_folder(args.out) if args.out else None
+    from mobile_vla_sim.robustness import evaluate_shifts, shift_table, write_shift_report
+
     policy = _policy(args)
     t0 = time.perf_counter()
     report = evaluate_shifts(policy, families, args.episodes_per_scenario, seed=args.seed,
@@ -303,10 +304,10 @@ def _eval_shifts(args: argparse.Namespace, sim) -> int:
 def _eval_arrival(args: argparse.Namespace, sim) -> int:
     import json as json_module
 
-    from mobile_vla_sim.robustness import arrival_table, evaluate_arrival
-
     scenarios = _scenarios(args)
     out = writable_folder(args.out) if args.out else None
+    from mobile_vla_sim.robustness import arrival_table, evaluate_arrival
+
     report = evaluate_arrival(_policy(args), args.arrival, args.episodes_per_scenario,
                               seed=args.seed, scenarios=scenarios, sim=sim,
                               workers=args.workers, progress=_progress(args))

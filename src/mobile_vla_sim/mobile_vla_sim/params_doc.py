@@ -96,10 +96,10 @@ def _params(args: argparse.Namespace) -> int:
         for path in write_tables():
             print(f'updated {path}')
         return 0
-    for node in args.node or NODES:
-        if node not in NODES:
-            raise ValueError(f'unknown node {node!r}; known: {", ".join(NODES)}')
-        print(f'## {node} ({NODES[node][0].__name__})\n\n{table(node)}')
+    for node in args.node or TABLES:
+        if node not in TABLES:
+            raise ValueError(f'unknown node {node!r}; known: {", ".join(TABLES)}')
+        print(f'## {node} ({TABLES[node][0].__name__})\n\n{table(node)}')
     return 0
 
 

@@ -20,11 +20,10 @@ high)})`` with any factors of ``world.FACTORS``, passed to ``evaluate_shifts``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from mobile_vla.policy.runner import PolicyRunner
 from mobile_vla.scenarios import SCENARIOS
 from mobile_vla.units import NS
 from mobile_vla_sim.config import SIM_EPOCH_NS, SimConfig
@@ -39,6 +38,9 @@ from mobile_vla_sim.evaluate import (
 from mobile_vla_sim.results import RunResult
 from mobile_vla_sim.shifts import ShiftFamily
 from mobile_vla_sim.world import check_ranges
+
+if TYPE_CHECKING:  # torch loads with a policy, not with this module
+    from mobile_vla.policy.runner import PolicyRunner
 
 #: The name of the rooms drawn from the training ranges in the report.
 UNSHIFTED = 'unshifted'
