@@ -432,3 +432,23 @@ def _shut_down(name: str, bus: RosBus | None, wiring: Any) -> None:
             step()
         except Exception as exc:  # the next step still runs
             print(f'{name}: during shutdown: {type(exc).__name__}: {exc}', file=sys.stderr)
+
+
+def wait_for_status(name: str, timeout_s: float) -> list[str]:
+    """The /diagnostics status names heard until one is ``name`` or ``timeout_s`` passes:
+    whether a node is up, as a readiness check on a ROS host sees it (the launch tests).
+    Starts and ends its own rclpy context."""
+    rclpy.init()
+    names: list[str] = []
+    try:
+        probe = rclpy.create_node('status_probe')
+        probe.create_subscription(message_class(topics.DIAGNOSTICS.msgtype),
+                                  topics.DIAGNOSTICS.name,
+                                  lambda m: names.extend(s.name for s in m.status), 10)
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end and name not in names:
+            rclpy.spin_once(probe, timeout_sec=0.1)
+        probe.destroy_node()
+    finally:
+        rclpy.shutdown()
+    return names

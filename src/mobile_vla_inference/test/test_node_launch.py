@@ -7,7 +7,6 @@ wheels).
 Runs in the docker/ image: `colcon test --packages-select mobile_vla_inference`.
 """
 
-import time
 import unittest
 
 import pytest
@@ -20,8 +19,8 @@ import launch_ros.actions  # noqa: E402
 import launch_testing  # noqa: E402
 import launch_testing.actions  # noqa: E402
 import launch_testing.asserts  # noqa: E402
-import rclpy  # noqa: E402
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+
+from mobile_vla.ros_bus import wait_for_status  # noqa: E402
 
 STATUS = 'vla_inference: policy'
 
@@ -37,19 +36,7 @@ def generate_test_description():
 
 class TestStartsFromLaunch(unittest.TestCase):
     def test_reports_on_diagnostics(self):
-        rclpy.init()
-        names = []
-        try:
-            probe = rclpy.create_node('launch_probe')
-            probe.create_subscription(DiagnosticArray, 'diagnostics',
-                                      lambda m: names.extend(s.name for s in m.status), 10)
-            end = time.monotonic() + 30
-            while time.monotonic() < end and STATUS not in names:
-                rclpy.spin_once(probe, timeout_sec=0.1)
-            probe.destroy_node()
-        finally:
-            rclpy.shutdown()
-        self.assertIn(STATUS, names)
+        self.assertIn(STATUS, wait_for_status(STATUS, 30.0))
 
 
 @launch_testing.post_shutdown_test()
