@@ -59,6 +59,7 @@ class Session:
     graph: LiveGraph
     cmd_vel: Listener
     page: object
+    frames_at_start: int = 0
 
 
 def the_page_opens_and_shows_the_camera(s: Session) -> None:
@@ -67,6 +68,7 @@ def the_page_opens_and_shows_the_camera(s: Session) -> None:
     s.page.wait_for_function("() => !location.hash.includes('token')")
     s.page.wait_for_function('() => window.consoleStats.frames >= 20', timeout=30_000)
     s.page.wait_for_function("() => document.getElementById('link').textContent === 'connected'")
+    s.frames_at_start = s.page.evaluate('() => window.consoleStats.frames')
 
 
 def an_instruction_moves_the_robot_and_shows_the_plan(s: Session) -> None:
@@ -143,19 +145,22 @@ def keys_drive_in_manual_mode_and_an_episode_is_recorded(s: Session) -> None:
     assert len(list(s.graph.episodes.glob('*.h5'))) == 1
 
 
-def the_page_kept_up_with_the_camera(s: Session) -> None:
+def the_camera_stayed_live_on_the_page_throughout(s: Session) -> None:
+    """Frames kept coming the whole time (the rate is a benchmark's: bench_web.py)."""
     stats = s.page.evaluate('() => window.consoleStats')
     latencies = sorted(stats['latencies'])
     print(f"page: {stats['fps']:.1f} fps, capture-to-page delay p50 "
           f"{latencies[len(latencies) // 2]:.0f} ms over {len(latencies)} frames")
-    assert stats['fps'] >= 8
+    assert stats['frames'] > s.frames_at_start + 50, (stats['frames'], s.frames_at_start)
+    s.page.wait_for_function(f"() => window.consoleStats.frames > {stats['frames']}")
 
 
 SCENARIO = (the_page_opens_and_shows_the_camera,
             an_instruction_moves_the_robot_and_shows_the_plan,
             the_estop_click_stops_the_robot_and_shows_the_arbiters_state,
             nothing_is_accepted_without_the_token, the_release_waits_until_the_policy_is_stopped,
-            keys_drive_in_manual_mode_and_an_episode_is_recorded, the_page_kept_up_with_the_camera)
+            keys_drive_in_manual_mode_and_an_episode_is_recorded,
+            the_camera_stayed_live_on_the_page_throughout)
 
 
 def test_a_user_watches_instructs_stops_drives_and_records(live):
