@@ -258,12 +258,13 @@ def test_inference_runs_a_plan_and_says_so_on_vla_status(workspace, started, pro
     assert probe.spin_until(lambda: state()['step'] == 2, 3.0), inference.log()
     probe.spin_for(0.5)
     assert is_zero(actions[-1][1]) and state()['kind'] == 'navigate'
-    assert state()['target'] == {'kind': 'cup', 'colour': '', 'place': ''}
+    assert state()['target'] == {'kind': 'cup', 'colour': '', 'place': '', 'text': 'cup'}
     # A place that tells one of several cups apart travels with the target.
     command.publish(string_msg('go to the nearest red cup'))
     assert probe.spin_until(lambda: (state().get('target') or {}).get('place') == 'nearest',
                             5.0), state()
-    assert state()['target'] == {'kind': 'cup', 'colour': 'red', 'place': 'nearest'}
+    assert state()['target'] == {'kind': 'cup', 'colour': 'red', 'place': 'nearest',
+                                 'text': 'nearest red cup'}
 
     # A target the checkpoint was not trained to find is refused, naming the ones it knows.
     command.publish(string_msg('go to the red ball'))

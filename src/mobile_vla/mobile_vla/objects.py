@@ -93,7 +93,9 @@ class Target:
         return Target(self.kind, self.colour or other.colour, self.place or other.place)
 
     def to_dict(self) -> dict[str, str]:
-        return {'kind': self.kind, 'colour': self.colour, 'place': self.place}
+        """As ``vla/status`` carries it, with ``text`` for people ("ball on the left")."""
+        return {'kind': self.kind, 'colour': self.colour, 'place': self.place,
+                'text': self.describe()}
 
 
 def targets_in(text: str) -> list[Target]:

@@ -51,7 +51,8 @@ def test_targets_by_kind_colour_and_synonym():
     assert targets_in('go around the box on the left') == []
     step = plan('drive to the green cone').steps[0]
     assert step.kind == NAVIGATE and step.target == Target('cone', 'green')
-    assert step.target.to_dict() == {'kind': 'cone', 'colour': 'green', 'place': ''}
+    assert step.target.to_dict() == {'kind': 'cone', 'colour': 'green', 'place': '',
+                                     'text': 'green cone'}
 
 
 @pytest.mark.parametrize('text, target', [

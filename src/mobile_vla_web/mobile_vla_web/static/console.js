@@ -412,10 +412,7 @@ function renderPlan(status, stale) {
   if (status.target && status.target.kind) {  // what the current navigation step drives to
     const target = document.createElement('div');
     target.id = 'plan-target';
-    const {kind, colour, place} = status.target;
-    const what = [colour, kind].filter(Boolean).join(' ');
-    const side = place === 'left' || place === 'right';
-    target.textContent = `target: ${side ? `${what} on the ${place}` : [place, what].filter(Boolean).join(' ')}`;
+    target.textContent = `target: ${status.target.text || status.target.kind}`;  // the planner's words
     parts.push(target);
   }
   steps.forEach((text, i) => {
