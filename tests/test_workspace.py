@@ -146,3 +146,30 @@ def test_the_readme_qos_table_is_the_one_the_topic_definitions_give(workspace):
     table = text.split(begin, 1)[1].split(end, 1)[0]
     assert table == compatibility_table(), \
         'README.md QoS table is out of date: python -m mobile_vla.topics prints it'
+
+
+def test_every_file_and_name_docs_architecture_points_at_exists(workspace):
+    """docs/ARCHITECTURE.md says where each behaviour lives: each file it names is in the
+    package its row names (or somewhere in src/), and each Class.method it names exists."""
+    import importlib
+    import re
+
+    text = (workspace / 'docs' / 'ARCHITECTURE.md').read_text()
+    sources = {p.relative_to(workspace / 'src').as_posix()
+               for p in (workspace / 'src').rglob('*.py')}
+    missing = []
+    for name in sorted(set(re.findall(r'`([A-Za-z_/<>]+\.py)`', text))):
+        if '<' in name or '*' in name:
+            continue
+        if not (workspace / name).is_file() and \
+                not any(s.endswith('/' + name) or s == name for s in sources):
+            missing.append(name)
+    for owner, attr in set(re.findall(r'`([A-Z]\w+)\.(\w+)\(', text)):
+        found = False
+        for module in ('mobile_vla_control.arbiter', 'mobile_vla_web.api',
+                       'mobile_vla_inference.inference', 'mobile_vla_recorder.recorder'):
+            cls = getattr(importlib.import_module(module), owner, None)
+            found = found or (cls is not None and hasattr(cls, attr))
+        if not found:
+            missing.append(f'{owner}.{attr}')
+    assert not missing, f'docs/ARCHITECTURE.md names what the code does not have: {missing}'
