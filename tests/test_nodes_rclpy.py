@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 from ros_harness import DISCOVERY_S, NodeProcess, Probe, action, is_zero, new_domain_id
+from steps import step
 
 from mobile_vla import topics
 from mobile_vla.episode import validate_episode
@@ -510,53 +511,57 @@ def test_no_input_kills_a_node(workspace, started, probe, tmp_path):
                 pubs[topic].publish(image_msg(probe, good))
             probe.spin_for(0.05)
 
-    frames(0.5)
-    pubs[topics.RECORDER_CONTROL].publish(string_msg(f'start 1box_vert_left {LEFT}'))
-    frames(0.3)
-    for msg in bad_images(probe):
-        for topic in cameras:
-            pubs[topic].publish(msg)
-        probe.spin_for(0.05)
-    for value in (huge, '', '\x00\xff', 'stop' * 1000):
-        pubs[topics.VLA_COMMAND].publish(string_msg(value))
-        pubs[topics.CONTROL_MODE].publish(string_msg(value))
-        pubs[topics.RECORDER_CONTROL].publish(string_msg(value))
-        probe.spin_for(0.05)
-    for text in ('start no_such_scenario', 'stop', 'stop', 'discard', 'discard', 'k'):
-        pubs[topics.RECORDER_CONTROL].publish(string_msg(text))
-        probe.spin_for(0.05)
-    for values in ((nan, 0, 0), (inf, 0, 0), (1e30, -1e30, 0), (0, 0, -inf)):
-        for topic in (topics.ROBOT_ACTION, topics.TELEOP_CMD_VEL, topics.CMD_VEL):
-            pubs[topic].publish(_twist(values))
-        probe.spin_for(0.05)
-    probe.spin_for(1.0)
-    assert all(node.process.poll() is None for node in nodes), \
-        '\n'.join(n.log()[-3000:] for n in nodes)
-    # Still at work: the arbiter ticks, the policy answers (zero: the instruction was the
-    # refused 1 MB one, then '' ...), the recorder takes a new episode.
-    count = len(cmd), len(actions)
-    probe.spin_for(1.0)
-    assert len(cmd) > count[0] + 10 and len(actions) > count[1] + 5
-    assert is_zero(cmd[-1][1])
-    frames(0.5)
-    pubs[topics.RECORDER_CONTROL].publish(string_msg(f'start 1box_vert_left {LEFT}'))
-    for command in ((1.15, 0.0, 0.0), (0.0, 0.0, 0.0)):
-        for _ in range(6):
-            pubs[topics.CAMERA_IMAGE].publish(image_msg(probe, good))
-            pubs[topics.CMD_VEL].publish(_twist(command))
+    with step('bad frames, words and velocities on every input'):
+        frames(0.5)
+        pubs[topics.RECORDER_CONTROL].publish(string_msg(f'start 1box_vert_left {LEFT}'))
+        frames(0.3)
+        for msg in bad_images(probe):
+            for topic in cameras:
+                pubs[topic].publish(msg)
             probe.spin_for(0.05)
-    pubs[topics.RECORDER_CONTROL].publish(string_msg('stop'))
-    assert probe.spin_until(lambda: list((tmp_path / 'episodes').glob('*.h5')), 10.0)
-    for path in (tmp_path / 'episodes').glob('*.h5'):
-        assert validate_episode(path) == []
-    for node in nodes:
-        log = node.log()
-        assert 'Traceback' not in log, log[-3000:]
-        assert max(len(line) for line in log.splitlines()) < 2200
-    recorder_log = nodes[2].log()
-    assert 'camera frame refused' in recorder_log
-    assert 'stop: no episode is being recorded' in recorder_log
-    assert 'instruction refused: 1000000 characters' in nodes[0].log()
+        for value in (huge, '', '\x00\xff', 'stop' * 1000):
+            pubs[topics.VLA_COMMAND].publish(string_msg(value))
+            pubs[topics.CONTROL_MODE].publish(string_msg(value))
+            pubs[topics.RECORDER_CONTROL].publish(string_msg(value))
+            probe.spin_for(0.05)
+        for text in ('start no_such_scenario', 'stop', 'stop', 'discard', 'discard', 'k'):
+            pubs[topics.RECORDER_CONTROL].publish(string_msg(text))
+            probe.spin_for(0.05)
+        for values in ((nan, 0, 0), (inf, 0, 0), (1e30, -1e30, 0), (0, 0, -inf)):
+            for topic in (topics.ROBOT_ACTION, topics.TELEOP_CMD_VEL, topics.CMD_VEL):
+                pubs[topic].publish(_twist(values))
+            probe.spin_for(0.05)
+        probe.spin_for(1.0)
+    with step('every node is alive and still at work'):
+        assert all(node.process.poll() is None for node in nodes), \
+            '\n'.join(n.log()[-3000:] for n in nodes)
+        # Still at work: the arbiter ticks, the policy answers (zero: the instruction was the
+        # refused 1 MB one, then '' ...), the recorder takes a new episode.
+        count = len(cmd), len(actions)
+        probe.spin_for(1.0)
+        assert len(cmd) > count[0] + 10 and len(actions) > count[1] + 5
+        assert is_zero(cmd[-1][1])
+    with step('the recorder still records a valid episode'):
+        frames(0.5)
+        pubs[topics.RECORDER_CONTROL].publish(string_msg(f'start 1box_vert_left {LEFT}'))
+        for command in ((1.15, 0.0, 0.0), (0.0, 0.0, 0.0)):
+            for _ in range(6):
+                pubs[topics.CAMERA_IMAGE].publish(image_msg(probe, good))
+                pubs[topics.CMD_VEL].publish(_twist(command))
+                probe.spin_for(0.05)
+        pubs[topics.RECORDER_CONTROL].publish(string_msg('stop'))
+        assert probe.spin_until(lambda: list((tmp_path / 'episodes').glob('*.h5')), 10.0)
+        for path in (tmp_path / 'episodes').glob('*.h5'):
+            assert validate_episode(path) == []
+    with step('no traceback and no unbounded line in any log'):
+        for node in nodes:
+            log = node.log()
+            assert 'Traceback' not in log, log[-3000:]
+            assert max(len(line) for line in log.splitlines()) < 2200
+        recorder_log = nodes[2].log()
+        assert 'camera frame refused' in recorder_log
+        assert 'stop: no episode is being recorded' in recorder_log
+        assert 'instruction refused: 1000000 characters' in nodes[0].log()
 
 
 RCL_CASES = (

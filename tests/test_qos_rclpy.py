@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 from ros_harness import DISCOVERY_S, NodeProcess, Probe, is_zero, new_domain_id
+from steps import step
 
 from mobile_vla import qos, topics
 from mobile_vla.graph import ARBITER, INFERENCE, SIM_ROBOT
@@ -154,51 +155,54 @@ def test_dds_matches_every_client_profile_as_the_table_says(graph):
                            f'the rules say {want}')
         return out
 
-    assert probe.spin_until(graph_up, 60.0), graph_.logs()
-    assert probe.spin_until(lambda: not disagreements(), 2 * DISCOVERY_S), disagreements()
-
-    # The profile presets resolve as the rules say (Fast DDS's system default).
-    for topic, kind, client, _ in clients:
-        seen = [policies(i.qos_profile) for i in (
-            probe.node.get_publishers_info_by_topic(topic.path) if kind == qos.PUBLISHER
-            else probe.node.get_subscriptions_info_by_topic(topic.path))
-            if i.node_name == probe.node.get_name()]
-        assert client.policies in seen, (topic.name, kind, client.key, seen)
-
-    # The graph's endpoints have the topic definitions' QoS, and so the table's cells are
-    # what the real graph does: 'yes' where a graph endpoint matches the client.
-    specs = [n.spec for n in graph_.nodes.values()]
-    for topic in topics.ALL_TOPICS:
-        subs = {policies(i.qos_profile) for i in graph_endpoints(probe, topic, qos.SUBSCRIPTION)}
-        pubs = {policies(i.qos_profile) for i in graph_endpoints(probe, topic, qos.PUBLISHER)}
-        if any(topic in spec.subscribes for spec in specs):
-            # The late-joiner twins end once the arbiter's start-up is over.
-            live = qos.Policies(topic.subscription_qos.reliability,
-                                topic.subscription_qos.durability)
-            twins = {qos.Policies(s.reliability, s.durability)
-                     for s in topic.subscriptions if s.late_joiner}
-            assert live in subs and subs <= {live} | twins, topic.name
-        if any(topic in spec.publishes for spec in specs):
-            assert pubs == {qos.Policies(topic.publisher_qos.reliability,
-                                         topic.publisher_qos.durability)}, topic.name
-    row = {line.split('|')[1].strip(' `'): [c.strip() for c in line.split('|')[4:-1]]
-           for line in topics.compatibility_table().splitlines() if line.startswith('| `')}
-    for topic, kind, client, _ in clients:
-        theirs = graph_endpoints(probe, topic, qos.SUBSCRIPTION if kind == qos.PUBLISHER
-                                 else qos.PUBLISHER)
-        if not theirs:
-            continue  # nothing in this graph consumes it (camera_info)
-        if kind == qos.PUBLISHER:
-            matched = any(not qos.mismatches(client.policies, policies(i.qos_profile))
-                          and i.qos_profile.durability == rclpy_qos.DurabilityPolicy.VOLATILE
-                          for i in theirs)
-            cell = row[topic.name][qos.CLIENT_PUBLISHERS.index(client)]
-        else:
-            matched = any(not qos.mismatches(policies(i.qos_profile), client.policies)
-                          for i in theirs)
-            cell = row[topic.name][len(qos.CLIENT_PUBLISHERS) + qos.CLIENT_SUBSCRIPTIONS.index(
-                client)]
-        assert matched == cell.startswith('yes'), (topic.name, kind, client.key, cell)
+    with step('the graph is up and DDS matches every client as the rules say'):
+        assert probe.spin_until(graph_up, 60.0), graph_.logs()
+        assert probe.spin_until(lambda: not disagreements(), 2 * DISCOVERY_S), disagreements()
+    with step('the profile presets resolve as the rules say'):
+        # The profile presets resolve as the rules say (Fast DDS's system default).
+        for topic, kind, client, _ in clients:
+            seen = [policies(i.qos_profile) for i in (
+                probe.node.get_publishers_info_by_topic(topic.path) if kind == qos.PUBLISHER
+                else probe.node.get_subscriptions_info_by_topic(topic.path))
+                if i.node_name == probe.node.get_name()]
+            assert client.policies in seen, (topic.name, kind, client.key, seen)
+    with step("the graph's endpoints have the topics' QoS"):
+        # The graph's endpoints have the topic definitions' QoS, and so the table's cells are
+        # what the real graph does: 'yes' where a graph endpoint matches the client.
+        specs = [n.spec for n in graph_.nodes.values()]
+        for topic in topics.ALL_TOPICS:
+            subs = {policies(i.qos_profile)
+                    for i in graph_endpoints(probe, topic, qos.SUBSCRIPTION)}
+            pubs = {policies(i.qos_profile) for i in graph_endpoints(probe, topic, qos.PUBLISHER)}
+            if any(topic in spec.subscribes for spec in specs):
+                # The late-joiner twins end once the arbiter's start-up is over.
+                live = qos.Policies(topic.subscription_qos.reliability,
+                                    topic.subscription_qos.durability)
+                twins = {qos.Policies(s.reliability, s.durability)
+                         for s in topic.subscriptions if s.late_joiner}
+                assert live in subs and subs <= {live} | twins, topic.name
+            if any(topic in spec.publishes for spec in specs):
+                assert pubs == {qos.Policies(topic.publisher_qos.reliability,
+                                             topic.publisher_qos.durability)}, topic.name
+    with step("the README table's cells are what the real graph does"):
+        row = {line.split('|')[1].strip(' `'): [c.strip() for c in line.split('|')[4:-1]]
+               for line in topics.compatibility_table().splitlines() if line.startswith('| `')}
+        for topic, kind, client, _ in clients:
+            theirs = graph_endpoints(probe, topic, qos.SUBSCRIPTION if kind == qos.PUBLISHER
+                                     else qos.PUBLISHER)
+            if not theirs:
+                continue  # nothing in this graph consumes it (camera_info)
+            if kind == qos.PUBLISHER:
+                matched = any(not qos.mismatches(client.policies, policies(i.qos_profile))
+                              and i.qos_profile.durability == rclpy_qos.DurabilityPolicy.VOLATILE
+                              for i in theirs)
+                cell = row[topic.name][qos.CLIENT_PUBLISHERS.index(client)]
+            else:
+                matched = any(not qos.mismatches(policies(i.qos_profile), client.policies)
+                              for i in theirs)
+                cell = row[topic.name][len(qos.CLIENT_PUBLISHERS) + qos.CLIENT_SUBSCRIPTIONS.index(
+                    client)]
+            assert matched == cell.startswith('yes'), (topic.name, kind, client.key, cell)
     for _, kind, _, endpoint in clients:
         (probe.node.destroy_publisher if kind == qos.PUBLISHER
          else probe.node.destroy_subscription)(endpoint)
