@@ -11,10 +11,11 @@ from mobile_vla.policy.checkpoint import save_checkpoint
 from mobile_vla.policy.configuration_policy import load_preset
 from mobile_vla.policy.modeling_policy import build_policy
 from mobile_vla.replay import MessageLog, ReplayExecutor
+from mobile_vla.units import NS
 from mobile_vla_camera import pattern
 from mobile_vla_sim.graph import build_replay_graph
 
-S = 1_000_000_000
+S = NS  # a second, in nanoseconds
 T0 = 1_780_000_000 * S
 LEFT = 'go around the box on the left to the cup'
 

@@ -12,8 +12,9 @@ from mobile_vla.bag import BagWriter
 from mobile_vla.policy.checkpoint import save_checkpoint
 from mobile_vla.policy.configuration_policy import load_preset
 from mobile_vla.policy.modeling_policy import build_policy
+from mobile_vla.units import NS
 
-S = 1_000_000_000
+S = NS  # a second, in nanoseconds
 
 
 def run(*args):

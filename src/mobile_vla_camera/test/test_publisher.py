@@ -8,11 +8,12 @@ from mobile_vla.config import ConfigError, from_params, load_node_params
 from mobile_vla.msgs import array_buffer, image_to_numpy
 from mobile_vla.policy.configuration_policy import load_preset
 from mobile_vla.policy.preprocess import ImagePreprocessor, resize_frame
+from mobile_vla.units import NS
 from mobile_vla_camera.calibration import load_calibration
 from mobile_vla_camera.publisher import CameraConfig, CameraPublisher, make_source
 from mobile_vla_camera.sources import CsiSource, Frame
 
-S = 1_000_000_000
+S = NS  # a second, in nanoseconds
 BGR = np.random.default_rng(5).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
 
 

@@ -12,12 +12,13 @@ from mobile_vla.policy.checkpoint import save_checkpoint
 from mobile_vla.policy.configuration_policy import load_preset
 from mobile_vla.policy.modeling_policy import build_policy
 from mobile_vla.replay import MessageLog, ReplayExecutor
+from mobile_vla.units import NS
 from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
 from mobile_vla_inference.sequence import Zero
 from mobile_vla_inference.wiring import InferenceWiring
 
 MS = 1_000_000
-S = 1_000_000_000
+S = NS  # a second, in nanoseconds
 T0 = 1_780_000_000
 
 

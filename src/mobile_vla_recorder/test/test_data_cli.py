@@ -9,6 +9,7 @@ import pytest
 
 from mobile_vla.bag import BagWriter
 from mobile_vla.episode import Episode, episode_paths, read_episode, write_episode
+from mobile_vla.units import NS
 
 RNG = np.random.default_rng(9)
 
@@ -77,7 +78,7 @@ def test_mirror_augmentation_through_the_command(folder, tmp_path):
 
 
 def test_from_bag_cuts_episodes(tmp_path):
-    s = 1_000_000_000
+    s = NS
     t0 = 1_780_000_000 * s
     bag = tmp_path / 'bag'
     with BagWriter(bag) as writer:

@@ -16,10 +16,11 @@ from mobile_vla.bag import BagWriter
 from mobile_vla.bus import ReplayBus
 from mobile_vla.episode import episode_paths, leftover_temp_files, read_episode, validate_episode
 from mobile_vla.replay import ReplayExecutor
+from mobile_vla.units import NS
 from mobile_vla_recorder.store import EpisodeStore
 from mobile_vla_recorder.wiring import RecorderWiring
 
-S = 1_000_000_000
+S = NS  # a second, in nanoseconds
 T0 = 1_780_000_000 * S
 W = (1.15, 0.0, 0.0)
 A = (0.0, 1.15, 0.0)
