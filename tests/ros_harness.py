@@ -40,6 +40,10 @@ _LOW, _HIGH = (int(v) for v in os.environ.get('MOBILE_VLA_TEST_DOMAINS', '10-99'
 _DOMAINS = itertools.count(os.getpid())
 
 
+#: A service request with no answer this long is sent again (see ``Probe.call``).
+RESEND_S = 5.0
+
+
 def new_domain_id() -> int:
     return _LOW + next(_DOMAINS) % (_HIGH - _LOW + 1)
 #: How long a new participant may take to discover the others.
@@ -178,15 +182,22 @@ class Probe:
 
     def call(self, service_type: Any, name: str, request: Any,
              timeout: float = DISCOVERY_S) -> Any:
-        """One call of a real service: wait for it, call, wait for the answer."""
+        """One call of a real service: wait for it, call, wait for the answer. A request
+        with no answer after ``RESEND_S`` is sent again until ``timeout``: DDS may report
+        the service ready before the server's response writer has matched this client,
+        and then drops the response (a known race, ros2/rmw_fastrtps#238,
+        ros2/rmw_cyclonedds#187); the parameter services asked here are idempotent."""
         client = self.node.create_client(service_type, name)
         try:
             if not self.spin_until(client.service_is_ready, timeout):
                 raise TimeoutError(f'{name} did not come up')
-            future = client.call_async(request)
-            if not self.spin_until(future.done, timeout):
-                raise TimeoutError(f'{name} did not answer')
-            return future.result()
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                future = client.call_async(request)
+                if self.spin_until(future.done, min(RESEND_S, end - time.monotonic())):
+                    return future.result()
+                client.remove_pending_request(future)
+            raise TimeoutError(f'{name} did not answer')
         finally:
             self.node.destroy_client(client)
 
