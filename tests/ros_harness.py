@@ -46,6 +46,8 @@ RESEND_S = 5.0
 
 def new_domain_id() -> int:
     return _LOW + next(_DOMAINS) % (_HIGH - _LOW + 1)
+
+
 #: How long a new participant may take to discover the others.
 DISCOVERY_S = 10.0
 
@@ -187,17 +189,19 @@ class Probe:
         the service ready before the server's response writer has matched this client,
         and then drops the response (a known race, ros2/rmw_fastrtps#238,
         ros2/rmw_cyclonedds#187); the parameter services asked here are idempotent."""
+        end = time.monotonic() + timeout  # one deadline for coming up and answering
         client = self.node.create_client(service_type, name)
         try:
             if not self.spin_until(client.service_is_ready, timeout):
                 raise TimeoutError(f'{name} did not come up')
-            end = time.monotonic() + timeout
+            attempts = 0
             while time.monotonic() < end:
+                attempts += 1
                 future = client.call_async(request)
                 if self.spin_until(future.done, min(RESEND_S, end - time.monotonic())):
                     return future.result()
                 client.remove_pending_request(future)
-            raise TimeoutError(f'{name} did not answer')
+            raise TimeoutError(f'{name} did not answer ({attempts} requests in {timeout:g} s)')
         finally:
             self.node.destroy_client(client)
 

@@ -137,7 +137,6 @@ def test_the_checks_catch_broken_wiring(workspace, tmp_path):
     assert any("no console script 'ghost_node'" in p for p in executable_problems(
         workspace, [ghost]))
 
-
     class RenamedTopic(ArbiterWiring):
         def __init__(self, bus):
             bus.publisher('cmd_vel_out', 'geometry_msgs/msg/Twist', topics.COMMAND)

@@ -19,6 +19,7 @@ from mobile_vla import topics
 from mobile_vla.episode import validate_episode
 from mobile_vla.graph import ARBITER, CAMERA, INFERENCE, RECORDER
 from mobile_vla.msgs import as_array_data
+from mobile_vla.ros_bus import wait_for_status
 from mobile_vla_control.arbiter_config import ArbiterConfig
 
 LEFT = 'go around the box on the left to the cup'
@@ -156,6 +157,9 @@ def test_camera_publishes_at_its_rate(workspace, started, probe):
     small = probe.listen_to(topics.CAMERA_IMAGE_POLICY)
     diagnostics = probe.listen_to(topics.DIAGNOSTICS)
     assert probe.spin_until(lambda: len(images) >= 5, DISCOVERY_S), camera.log()
+    # The readiness probe the launch tests use hears the node's own status.
+    assert 'camera_publisher: camera' in wait_for_status(
+        'camera_publisher: camera', DISCOVERY_S, domain_id=probe.domain_id)
     start = time.monotonic()
     probe.spin_for(2.0)
     assert 24.0 <= rate_hz(images, start) <= 36.0
@@ -499,6 +503,9 @@ def test_no_input_kills_a_node(workspace, started, probe, tmp_path):
     cameras = (topics.CAMERA_IMAGE, topics.CAMERA_IMAGE_POLICY)
     assert probe.spin_until(lambda: actions and cmd, 30.0), '\n'.join(n.log() for n in nodes)
     assert probe.wait_for_reader(pubs[topics.VLA_COMMAND], 'vla_inference')
+    # The node is up before its model: instructions wait for the load (then each is
+    # refused or planned in turn), so the refusals below are in its log once it is in.
+    assert probe.spin_until(lambda: 'policy loaded' in nodes[0].log(), 60.0), nodes[0].log()
     good = np.full((48, 64, 3), 80, np.uint8)
     huge = 'x' * 1_000_000
     nan, inf = float('nan'), float('inf')
@@ -542,6 +549,7 @@ def test_no_input_kills_a_node(workspace, started, probe, tmp_path):
         assert len(cmd) > count[0] + 10 and len(actions) > count[1] + 5
         assert is_zero(cmd[-1][1])
     with step('the recorder still records a valid episode'):
+        before = set((tmp_path / 'episodes').glob('*.h5'))
         frames(0.5)
         pubs[topics.RECORDER_CONTROL].publish(string_msg(f'start 1box_vert_left {LEFT}'))
         for command in ((1.15, 0.0, 0.0), (0.0, 0.0, 0.0)):
@@ -550,8 +558,9 @@ def test_no_input_kills_a_node(workspace, started, probe, tmp_path):
                 pubs[topics.CMD_VEL].publish(_twist(command))
                 probe.spin_for(0.05)
         pubs[topics.RECORDER_CONTROL].publish(string_msg('stop'))
-        assert probe.spin_until(lambda: list((tmp_path / 'episodes').glob('*.h5')), 10.0)
-        for path in (tmp_path / 'episodes').glob('*.h5'):
+        assert probe.spin_until(
+            lambda: set((tmp_path / 'episodes').glob('*.h5')) - before, 10.0), before
+        for path in set((tmp_path / 'episodes').glob('*.h5')) - before:
             assert validate_episode(path) == []
     with step('no traceback and no unbounded line in any log'):
         for node in nodes:

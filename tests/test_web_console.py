@@ -11,11 +11,12 @@ runs/web_console/console.png (the README shows one).
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from ros_harness import new_domain_id
@@ -59,7 +60,7 @@ class Session:
     graph: LiveGraph
     cmd_vel: Listener
     page: object
-    frames_at_start: int = 0
+    frames_after_step: list = field(default_factory=list)  # the page's frame count
 
 
 def the_page_opens_and_shows_the_camera(s: Session) -> None:
@@ -68,7 +69,6 @@ def the_page_opens_and_shows_the_camera(s: Session) -> None:
     s.page.wait_for_function("() => !location.hash.includes('token')")
     s.page.wait_for_function('() => window.consoleStats.frames >= 20', timeout=30_000)
     s.page.wait_for_function("() => document.getElementById('link').textContent === 'connected'")
-    s.frames_at_start = s.page.evaluate('() => window.consoleStats.frames')
 
 
 def an_instruction_moves_the_robot_and_shows_the_plan(s: Session) -> None:
@@ -146,12 +146,13 @@ def keys_drive_in_manual_mode_and_an_episode_is_recorded(s: Session) -> None:
 
 
 def the_camera_stayed_live_on_the_page_throughout(s: Session) -> None:
-    """Frames kept coming the whole time (the rate is a benchmark's: bench_web.py)."""
+    """Frames kept coming during every step (the rate is a benchmark's: bench_web.py)."""
     stats = s.page.evaluate('() => window.consoleStats')
     latencies = sorted(stats['latencies'])
     print(f"page: {stats['fps']:.1f} fps, capture-to-page delay p50 "
           f"{latencies[len(latencies) // 2]:.0f} ms over {len(latencies)} frames")
-    assert stats['frames'] > s.frames_at_start + 50, (stats['frames'], s.frames_at_start)
+    counts = s.frames_after_step
+    assert all(b > a for a, b in itertools.pairwise(counts)), counts
     s.page.wait_for_function(f"() => window.consoleStats.frames > {stats['frames']}")
 
 
@@ -175,4 +176,6 @@ def test_a_user_watches_instructs_stops_drives_and_records(live):
         for scenario_step in SCENARIO:
             with step(scenario_step.__name__.replace('_', ' ')):
                 scenario_step(session)
+            session.frames_after_step.append(
+                session.page.evaluate('() => window.consoleStats.frames'))
         chromium.close()

@@ -128,6 +128,8 @@ NOT_LIVE = """() => {
     && document.querySelector('kbd.held') === null
     && !/[0-9]/.test(text('cmd_vel'));
 }"""
+
+
 def watch(predicate: str) -> str:
     """JS that installs a watcher in the page: ``window.__heldAt`` is the wall-clock time
     (ms) at which ``predicate`` (a JS function) first held after the call (checked every

@@ -25,6 +25,8 @@ STOP_KEYS = frozenset({' '})
 MODE_KEYS = {'m': 'manual', 'v': 'vla', 'h': 'hybrid'}
 #: f / g: throttle down / up by one step.
 THROTTLE_KEYS = {'f': -1, 'g': +1}
+#: The original collector's step, in percent (a teleop may set its own, throttle_step).
+THROTTLE_STEP = 10
 THROTTLE_MIN, THROTTLE_MAX = 10, 100
 
 

@@ -41,8 +41,9 @@ from typing import Any, Callable, Protocol, TypeVar
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy import qos as rclpy_qos
+from rclpy.context import Context
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -434,21 +435,26 @@ def _shut_down(name: str, bus: RosBus | None, wiring: Any) -> None:
             print(f'{name}: during shutdown: {type(exc).__name__}: {exc}', file=sys.stderr)
 
 
-def wait_for_status(name: str, timeout_s: float) -> list[str]:
+def wait_for_status(name: str, timeout_s: float, domain_id: int | None = None) -> list[str]:
     """The /diagnostics status names heard until one is ``name`` or ``timeout_s`` passes:
     whether a node is up, as a readiness check on a ROS host sees it (the launch tests).
-    Starts and ends its own rclpy context."""
-    rclpy.init()
+    Runs in a context of its own (``domain_id``: ROS_DOMAIN_ID's when None)."""
+    context = Context()
+    rclpy.init(context=context, domain_id=domain_id)
     names: list[str] = []
     try:
-        probe = rclpy.create_node('status_probe')
+        probe = rclpy.create_node('status_probe', context=context)
         probe.create_subscription(message_class(topics.DIAGNOSTICS.msgtype),
                                   topics.DIAGNOSTICS.name,
-                                  lambda m: names.extend(s.name for s in m.status), 10)
+                                  lambda m: names.extend(s.name for s in m.status),
+                                  topics.DIAGNOSTICS.subscription_qos.profile(rclpy_qos))
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(probe)
         end = time.monotonic() + timeout_s
         while time.monotonic() < end and name not in names:
-            rclpy.spin_once(probe, timeout_sec=0.1)
+            executor.spin_once(timeout_sec=0.1)
+        executor.shutdown()
         probe.destroy_node()
     finally:
-        rclpy.shutdown()
+        rclpy.try_shutdown(context=context)
     return names

@@ -16,8 +16,8 @@ from mobile_vla.bus import (
 )
 from mobile_vla.config import ConfigError
 from mobile_vla.replay import MessageLog, ReplayExecutor
+from mobile_vla.units import MS
 
-MS = 1_000_000
 FACTORY = MessageFactory()
 
 

@@ -1,4 +1,5 @@
-"""The key map is the original data collector's (REFERENCE.md), at every throttle."""
+"""The key map is the original data collector's (its table is in the workspace's shared
+reference notes: w = 1.15 forward, ..., f / g = throttle by 10), at every throttle."""
 
 import pytest
 
@@ -8,6 +9,7 @@ from mobile_vla.keymap import (
     MODE_KEYS,
     STOP_KEYS,
     THROTTLE_KEYS,
+    THROTTLE_STEP,
     clamp_throttle,
     key_command,
 )
@@ -30,9 +32,9 @@ def test_throttle_scales_a_key_and_no_key_is_zero():
     assert key_command(None, ACTION_LIMIT, 100) == (0.0, 0.0, 0.0)
 
 
-def test_the_other_keys_stop_switch_modes_and_change_the_throttle_by_ten():
+def test_the_other_keys_stop_switch_modes_and_step_the_throttle_by_ten():
     assert set(KEY_BINDINGS) == set(ORIGINAL) and STOP_KEYS == {' '}
     assert set(MODE_KEYS.values()) == set(CONTROL_MODES)
     assert MODE_KEYS == {'m': 'manual', 'v': 'vla', 'h': 'hybrid'}
-    assert THROTTLE_KEYS == {'f': -1, 'g': +1}
+    assert THROTTLE_KEYS == {'f': -1, 'g': +1} and THROTTLE_STEP == 10
     assert [clamp_throttle(p) for p in (0, 10, 55, 100, 250)] == [10, 10, 55, 100, 100]

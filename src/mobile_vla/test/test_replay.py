@@ -2,8 +2,8 @@ import pytest
 
 from mobile_vla.bag import BagMessage, BagWriter, MessageFactory, read_messages
 from mobile_vla.replay import MessageLog, ReplayError, ReplayExecutor, merge_streams
+from mobile_vla.units import MS
 
-MS = 1_000_000
 FACTORY = MessageFactory()
 
 

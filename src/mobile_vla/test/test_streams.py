@@ -1,8 +1,7 @@
 import numpy as np
 
 from mobile_vla.streams import StreamMonitor
-
-MS = 1_000_000
+from mobile_vla.units import MS
 
 
 def feed(monitor, stamps_ms):

@@ -91,7 +91,6 @@ def test_the_feature_cache_keeps_token_features_the_pooling_trains_on(policy, tm
     assert FeatureCache(policy, tmp_path / 'cache').key == cache.key
 
 
-
 def test_the_feature_cache_key_follows_every_field_the_encoders_see(policy):
     """A config field is part of the key unless it only shapes the trained head: a new
     field (auto_exposure, say) recomputes the features instead of reusing stale ones."""

@@ -43,7 +43,6 @@ CAMERA_SOURCES = ('csi', 'v4l2')
 ENCODINGS = ('rgb8', 'bgr8')
 
 
-
 @dataclass(frozen=True)
 class CameraConfig:
     """Parameters of the camera publisher node."""

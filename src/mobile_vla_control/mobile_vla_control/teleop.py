@@ -23,6 +23,7 @@ from mobile_vla.keymap import (  # noqa: F401 (the teleop's key map, re-exported
     MODE_KEYS,
     STOP_KEYS,
     THROTTLE_KEYS,
+    THROTTLE_STEP,
     clamp_throttle,
     key_command,
 )
@@ -57,7 +58,7 @@ class TeleopConfig:
     key_speed: float = documented(
         'command magnitude of a key at 100 % throttle (the key map uses 1.15)', ACTION_LIMIT)
     throttle_percent: int = documented('throttle at start, 10-100 % in steps of throttle_step', 50)
-    throttle_step: int = documented('f/g change the throttle by this', 10)
+    throttle_step: int = documented('f/g change the throttle by this', THROTTLE_STEP)
     first_key_timeout_s: float = documented(
         'a first key press holds this long; must exceed the auto-repeat delay', 0.7)
     repeat_timeout_s: float = documented(

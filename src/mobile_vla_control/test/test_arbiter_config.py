@@ -27,11 +27,13 @@ def test_config_validation_names_the_problem():
     with pytest.raises(ConfigError, match='unknown source parameter'):
         sources_from_params({'sources.joy.speed': 1})
 
+
 def test_the_shipped_yaml_builds_the_default_config(workspace_config):
     params = load_node_params(workspace_config / 'control.yaml', 'control_arbiter')
     assert ArbiterConfig.from_params(params) == ArbiterConfig()
     ns_params = load_node_params(workspace_config / 'control.yaml', 'control_arbiter', 'robot1')
     assert ns_params == params
+
 
 def test_yaml_sources_replace_the_defaults(tmp_path):
     path = tmp_path / 'p.yaml'
@@ -44,6 +46,7 @@ def test_yaml_sources_replace_the_defaults(tmp_path):
     assert config.rate_hz == 50.0
     assert [s.name for s in config.sources] == ['joy']
 
+
 @pytest.mark.parametrize('overrides, match', [
     ({'hybrid_hold_s': math.nan}, 'hybrid_hold_s must be a finite number'),
     ({'startup_hold_s': math.inf}, 'startup_hold_s must be a finite number'),
@@ -52,6 +55,7 @@ def test_yaml_sources_replace_the_defaults(tmp_path):
 def test_holds_and_rates_must_be_finite(overrides, match):
     with pytest.raises(ConfigError, match=match):
         ArbiterConfig(**overrides)
+
 
 def test_a_source_that_never_expires_is_refused():
     with pytest.raises(ConfigError, match='finite number > 0 s'):

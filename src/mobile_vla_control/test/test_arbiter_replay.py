@@ -8,12 +8,11 @@ from mobile_vla.bag import BagWriter, read_messages
 from mobile_vla.bus import ReplayBus
 from mobile_vla.msgs import twist_to_action
 from mobile_vla.replay import ReplayExecutor
-from mobile_vla.units import NS
+from mobile_vla.units import MS, NS
 from mobile_vla_control.arbiter_config import ArbiterConfig, arbiter_params
 from mobile_vla_control.wiring import ArbiterWiring
 
 S = NS  # a second, in nanoseconds
-MS = 1_000_000
 FAST = dict(max_acceleration=(100.0,) * 3, max_deceleration=(100.0,) * 3,
             startup_hold_s=0.0)
 

@@ -17,7 +17,6 @@ from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_r
 from mobile_vla_inference.sequence import Zero
 from mobile_vla_inference.wiring import InferenceWiring
 
-MS = 1_000_000
 S = NS  # a second, in nanoseconds
 T0 = 1_780_000_000
 

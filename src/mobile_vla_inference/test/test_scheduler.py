@@ -1,9 +1,8 @@
 """StepScheduler on its own: one run of steps at a time, frames that came due during a
 run taken before it ends, instructions acting at once, and the watchdog's quiet time."""
 
+from mobile_vla.units import MS
 from mobile_vla_inference.scheduler import Start, StepScheduler
-
-MS = 1_000_000
 
 
 def test_a_due_frame_starts_a_run_and_one_during_it_is_taken_before_it_ends():

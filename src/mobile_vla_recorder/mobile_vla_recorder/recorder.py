@@ -57,7 +57,6 @@ FIXED_RATE_SLACK_S = 1e-3
 CONTROL_HELP = "use 'start <scenario> [instruction]', 'stop' or 'discard'"
 
 
-
 @dataclass(frozen=True)
 class RecorderConfig:
     """Parameters of the episode recorder node."""

@@ -17,6 +17,7 @@ from mobile_vla.episode import (
 #: How many names ``EpisodeStore.write`` tries when other writers take them meanwhile.
 NAME_ATTEMPTS = 100
 
+
 class EpisodeStore:
     """A folder of episode files. Creating it removes temp files of writers that died."""
 

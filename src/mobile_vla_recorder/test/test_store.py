@@ -44,7 +44,6 @@ def test_concurrent_writers_of_one_name_never_overwrite_each_other(tmp_path):
     assert not list(leftover_temp_files(tmp_path))
 
 
-
 def test_temp_files_of_dead_or_reused_pid_writers_are_removed(tmp_path):
     me = os.getpid()
     alive = tmp_path / f'.a.h5.tmp-{me}-{process_start(me)}-0a1b2c3d'

@@ -44,7 +44,6 @@ SUCCESS_RADIUS = SimConfig.success_radius
 PATH_STEP_M = 0.02
 
 
-
 @dataclass(frozen=True)
 class LiveSimConfig:
     """Parameters of the live simulator node."""

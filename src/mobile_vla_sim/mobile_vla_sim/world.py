@@ -736,7 +736,6 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None
 """
 
 
-
 def _lights(layout: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, ...]]:
     """Ambient, a sun from the room's direction, and a fill from the camera's side (the
     light a room's walls and ceiling give back), all at the room's level and colour:
@@ -791,6 +790,7 @@ def _surroundings(layout: Layout) -> tuple[str, tuple[float, ...], tuple[float, 
                  '    <geom name="wall_right" type="box" material="wall" contype="0" '
                  f'conaffinity="0" pos="{far / 2:.4g} -3.2 1" size="{far / 2 + 1:.4g} 0.05 1"/>')
     return walls, sky, sky2
+
 
 def _goal_geoms(i: int, goal: GoalObject) -> str:
     """The geoms of goal object ``i`` (named ``goal<i>``; a bottle has a neck, too)."""

@@ -20,14 +20,15 @@ def run(tmp_path_factory):
         path = session.top_down(tmp_path_factory.mktemp('top') / 'top_down.png')
         blank = write_top_down(tmp_path_factory.mktemp('blank') / 'top.png', session.world,
                                result, sim, goals=[])
-        blocked = tmp_path_factory.mktemp('blocked') / 'a_file'
-        blocked.write_text('x')
-        try:
-            write_top_down(blocked / 'top.png', session.world, result, sim, goals=[])
-        except OSError as exc:
-            failure = exc
-        else:
-            failure = None
+        with pytest.MonkeyPatch.context() as patch:  # a full disk: the encoder says no
+            patch.setattr(cv2, 'imwrite', lambda *_args: False)
+            try:
+                write_top_down(tmp_path_factory.mktemp('full') / 'top.png', session.world,
+                               result, sim, goals=[])
+            except OSError as exc:
+                failure = exc
+            else:
+                failure = None
         yield result, path, blank, failure
 
 
@@ -40,5 +41,5 @@ def test_the_picture_is_written_at_its_size_with_the_path_drawn(run):
     assert not np.array_equal(image, cv2.imread(str(blank)))  # the goal's circle
 
 
-def test_a_folder_that_cannot_be_written_is_an_error(run):
-    assert isinstance(run[3], OSError)
+def test_a_picture_that_cannot_be_written_is_an_error_naming_it(run):
+    assert isinstance(run[3], OSError) and 'could not write' in str(run[3])

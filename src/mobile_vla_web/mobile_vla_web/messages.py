@@ -153,7 +153,8 @@ def _throttle(m: dict[str, Any], sender: Sender) -> int | Reply:
         return int(percent)
     if delta is not None and abs(delta) <= 90:
         return clamp_throttle(sender.throttle + int(delta))
-    return error(400, 'throttle needs "percent" (10-100) or "delta" (+-1 step = 10)')
+    return error(400, 'throttle needs "percent" (10-100) or "delta" (a change in percent, '
+                      'at most +-90; the page sends +-10)')
 
 
 def _record(m: dict[str, Any], sender: Sender) -> tuple[str, str | None, str | None] | Reply:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from mobile_vla import topics
 from mobile_vla.actions import ZERO
 from mobile_vla.bus import Bus, publisher_of, subscribe_to, throttled_warnings
+from mobile_vla.keymap import THROTTLE_STEP
 from mobile_vla.msgs import ImageConversionError, colour_image, stamp_to_ns, twist_to_action
 from mobile_vla.node_runtime import KindThrottle
 from mobile_vla.streams import StreamMonitor
@@ -141,7 +142,8 @@ class WebWiring:
                     'config': {'plot_window_s': self.config.plot_window_s,
                                'max_instruction_chars': self.config.max_instruction_chars,
                                'page_stale_s': self.config.page_stale_s,
-                               'stream_fps': self.config.stream_fps}}
+                               'stream_fps': self.config.stream_fps,
+                               'throttle_step': THROTTLE_STEP}}
 
     def latest_frame(self) -> JpegFrame | None:
         return self._latest

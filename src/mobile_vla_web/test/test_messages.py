@@ -17,8 +17,12 @@ PAGE = Sender('page', throttle=50, max_instruction_chars=20)
 API = Sender('api', throttle=50, max_instruction_chars=20)
 
 
-def test_every_control_type_has_its_check():
-    assert set(FIELD_CHECKS) == set(CONTROL_TYPES)
+def test_every_type_the_console_acts_on_has_its_check():
+    from mobile_vla_web.api import ConsoleApi
+    from mobile_vla_web.config import WebConfig
+
+    acted_on = set(ConsoleApi(WebConfig(), 'a-token-long-enough')._actions) | {'take_control'}
+    assert set(FIELD_CHECKS) == acted_on and set(CONTROL_TYPES) == acted_on
 
 
 @pytest.mark.parametrize('raw, problem', [

@@ -39,7 +39,6 @@ WHITE_BALANCE_GAIN = 4.0
 EXPOSURE_MIN_STD = 0.02
 
 
-
 def preset_dir() -> Path:
     """``config/model/``, wherever the workspace is installed (``mobile_vla.resources``)."""
     return config_dir() / 'model'

@@ -42,6 +42,7 @@ let held = null;
 let repeat = null;
 let nextId = 1;
 let plotWindow = 10;
+let throttleStep = null;     // f / g, from the console's hello
 let history = [];   // [t, cmd_vel[3] or null, robot_action[3] or null]
 let staleMs = 500;          // page_stale_s, from the console's hello
 let cameraStaleMs = 500;    // the larger of page_stale_s and three frame periods
@@ -308,6 +309,7 @@ function onText(m) {
     history = m.history || [];
     const config = m.config || {};
     plotWindow = config.plot_window_s || plotWindow;
+    throttleStep = config.throttle_step || throttleStep;
     if (config.page_stale_s) staleMs = config.page_stale_s * 1000;
     cameraStaleMs = Math.max(staleMs, config.stream_fps ? 3000 / config.stream_fps : 0);
     if (config.max_instruction_chars) {
@@ -412,7 +414,8 @@ function renderPlan(status, stale) {
   if (status.target && status.target.kind) {  // what the current navigation step drives to
     const target = document.createElement('div');
     target.id = 'plan-target';
-    target.textContent = `target: ${status.target.text || status.target.kind}`;  // the planner's words
+    const {text, colour, kind} = status.target;  // the planner's words (older nodes: none)
+    target.textContent = `target: ${text || [colour, kind].filter(Boolean).join(' ')}`;
     parts.push(target);
   }
   steps.forEach((text, i) => {
@@ -637,7 +640,7 @@ document.addEventListener('keydown', (ev) => {
   if (KEYS.includes(key) && key.length === 1) down.add(key);
   if (typing() || ev.ctrlKey || ev.metaKey || ev.altKey) return;
   if (KEYS.includes(key) && key.length === 1) { ev.preventDefault(); startDriving(key); return; }
-  if ((key === 'f' || key === 'g') && !ev.repeat) act({ type: 'throttle', delta: key === 'f' ? -10 : 10 });
+  if ((key === 'f' || key === 'g') && !ev.repeat && throttleStep) act({ type: 'throttle', delta: key === 'f' ? -throttleStep : throttleStep });
   if (MODE_KEYS[key] && !ev.repeat) act({ type: 'mode', mode: MODE_KEYS[key] });
 });
 document.addEventListener('keyup', (ev) => {
