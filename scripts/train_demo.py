@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         done=work / 'demo' / 'summary.json')
     t_train = _phase(work, 'train', time.perf_counter() - t0 - t_collect)
     best = work / 'demo' / 'checkpoints' / 'best'
+
     def evaluate(out: str, *options: str) -> None:
         report = work / out / 'report.json'
         run(['mobile-vla', 'sim', 'eval', '--checkpoint', str(best), *options, *workers,
