@@ -48,7 +48,7 @@ and the limits (``limits``), the held key (``driving``), and what the graph says
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from mobile_vla import topics
@@ -61,10 +61,12 @@ from mobile_vla_web.messages import (
     Reply,
     Sender,
     check_fields,
+    check_message,
     client_name,
+    decode_message,
     error,
     number,
-    parse_message,
+    request_id,
 )
 from mobile_vla_web.telemetry import Telemetry
 
@@ -167,13 +169,21 @@ class ConsoleApi:
     # --------------------------------------------------------------- control
     def control(self, client_id: str, address: str, token: Any, raw: Any, now: float,
                 kind: str = 'api') -> Reply:
-        """One control (or stats) message from a client; see the module docstring."""
+        """One control (or stats) message from a client; see the module docstring. The
+        reply carries the message's ``id`` (``Reply.request_id``)."""
         size = len(raw) if isinstance(raw, (bytes, str)) else 0
         if size > self.config.max_message_bytes:
             self.counts['refused_input'] += 1
             return error(413, f'message of {size} bytes; the most is '
                                f'{self.config.max_message_bytes} (max_message_bytes)')
-        message, problem = parse_message(raw)
+        decoded, problem = decode_message(raw)
+        message, problem = (None, problem) if problem else check_message(decoded)
+        reply = self._control(client_id, address, token, message, problem, now, kind)
+        return replace(reply, request_id=request_id(decoded))
+
+    def _control(self, client_id: str, address: str, token: Any,
+                 message: dict[str, Any] | None, problem: str | None, now: float,
+                 kind: str) -> Reply:
         if message is not None and message.get('type') == 'stats':
             refused = self.may_watch(address, token, now)
             return refused or self._stats(client_id, message, now)

@@ -19,6 +19,8 @@ from mobile_vla.topics import CONTROL_MODES
 RECORD_ACTIONS = {'start': 'start', 'keep': 'stop', 'discard': 'discard'}
 #: Characters of the name a page gives itself (shown to every page: "alice (10.0.0.7)").
 MAX_NAME_CHARS = 40
+#: Characters of the ``id`` a message may ask its reply to carry.
+MAX_ID_CHARS = 64
 Publish = tuple[topics.Topic, Any]
 
 
@@ -29,6 +31,8 @@ class Reply:
     status: int
     body: dict[str, Any]
     publish: list[Publish] = field(default_factory=list)
+    #: The ``id`` of the message answered (``request_id``): a page matches replies by it.
+    request_id: int | str | None = None
 
     @property
     def ok(self) -> bool:
@@ -83,21 +87,39 @@ def client_name(value: Any) -> str | None:
     return ' '.join(word for word in words if word)[:MAX_NAME_CHARS].strip() or None
 
 
+def decode_message(raw: Any) -> tuple[Any, str | None]:
+    """A message's JSON text (bytes or str) decoded, anything else as it is; or None and
+    what is wrong."""
+    if not isinstance(raw, (bytes, str)):
+        return raw, None
+    try:
+        return json.loads(raw, parse_constant=no_constant), None
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f'not JSON: {exc}'
+    except RecursionError:
+        return None, 'not JSON this console reads: nested too deeply'
+
+
 def parse_message(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
     """The message as a dict with a known ``type``, or None and what is wrong."""
-    if isinstance(raw, (bytes, str)):
-        try:
-            raw = json.loads(raw, parse_constant=no_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return None, f'not JSON: {exc}'
-        except RecursionError:
-            return None, 'not JSON this console reads: nested too deeply'
+    decoded, problem = decode_message(raw)
+    return (None, problem) if problem is not None else check_message(decoded)
+
+
+def check_message(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """A decoded message as a dict with a known ``type``, or None and what is wrong."""
     if not isinstance(raw, dict):
         return None, 'a message is a JSON object with a "type"'
     kind = raw.get('type')
     if not isinstance(kind, str) or (kind not in CONTROL_TYPES and kind != 'stats'):
         return None, f'unknown type {kind!r}; one of {", ".join(CONTROL_TYPES)}'
     return raw, None
+
+
+def request_id(message: Any) -> int | str | None:
+    """The ``id`` a decoded message asks its reply to carry (a number or a short string)."""
+    value = message.get('id') if isinstance(message, dict) else None
+    return value if isinstance(value, (int, str)) and len(str(value)) <= MAX_ID_CHARS else None
 
 
 def instruction_problem(text: Any, limit: int) -> str | None:

@@ -329,9 +329,8 @@ class ConsoleServer:
                 if msg.type == WSMsgType.TEXT:
                     reply = self.backend.control(client_id, address, page.token, msg.data,
                                                  'page')
-                    request_id = _request_id(msg.data)
-                    if request_id is not None or not reply.ok:
-                        page.events.append(json.dumps({'type': 'reply', 'id': request_id,
+                    if reply.request_id is not None or not reply.ok:
+                        page.events.append(json.dumps({'type': 'reply', 'id': reply.request_id,
                                                        'status': reply.status, **reply.body}))
                         page.wake.set()
                 elif msg.type == WSMsgType.BINARY:
@@ -359,12 +358,3 @@ class ConsoleServer:
                     await ws.send_bytes(frame.message())
         except (ConnectionError, RuntimeError, asyncio.CancelledError):
             return
-
-
-def _request_id(text: str) -> Any:
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    value = data.get('id') if isinstance(data, dict) else None
-    return value if isinstance(value, (int, str)) and len(str(value)) <= 64 else None

@@ -130,6 +130,15 @@ def test_bad_input_gets_a_400_that_says_what_is_wrong(message, needle):
     assert needle in reply.body['error'] and not reply.publish
 
 
+def test_every_reply_carries_the_id_of_its_message():
+    api = make()
+    assert send(api, {'type': 'mode', 'mode': 'vla', 'id': 'a1'}).request_id == 'a1'
+    refused = send(api, {'type': 'fly', 'id': 9})
+    assert refused.status == 400 and refused.request_id == 9
+    assert send(api, {'type': 'mode', 'mode': 'vla', 'id': 3}, token='wrong').request_id == 3
+    assert send(api, {'type': 'mode', 'mode': 'vla'}).request_id is None
+
+
 def test_a_large_message_is_refused_before_it_is_read():
     api = make(max_message_bytes=1024)
     reply = send(api, {'type': 'instruction', 'text': 'a' * 2000})

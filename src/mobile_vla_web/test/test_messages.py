@@ -9,8 +9,10 @@ from mobile_vla_web.messages import (
     Sender,
     check_fields,
     client_name,
+    decode_message,
     number,
     parse_message,
+    request_id,
 )
 
 PAGE = Sender('page', throttle=50, max_instruction_chars=20)
@@ -32,6 +34,22 @@ def test_every_type_the_console_acts_on_has_its_check():
 def test_a_message_that_is_not_one_says_why(raw, problem):
     message, why = parse_message(raw)
     assert message is None and problem in why
+
+
+def test_json_text_is_decoded_once():
+    # A JSON string that holds a message is a string, not the message inside it.
+    assert parse_message('"{\\"type\\": \\"mode\\"}"') == (None, 'a message is a JSON object '
+                                                                 'with a "type"')
+    assert decode_message(b'{"id": 7}') == ({'id': 7}, None)
+
+
+@pytest.mark.parametrize('decoded, expected', [
+    ({'id': 7}, 7), ({'id': 'k-1'}, 'k-1'), ({'id': 'x' * 64}, 'x' * 64),
+    ({'id': 'x' * 65}, None), ({'id': [1]}, None), ({'id': None}, None), ([1], None),
+    (None, None),
+])
+def test_a_reply_carries_only_a_short_id(decoded, expected):
+    assert request_id(decoded) == expected
 
 
 def test_nan_and_infinity_read_as_nothing():
