@@ -419,6 +419,52 @@ def test_the_patch_token_preset_exports_to_onnx_and_drives_the_same(tmp_path):
         np.testing.assert_allclose(a.chunk, b.chunk, atol=1e-4)
 
 
+def test_the_patch_reader_reads_each_patch_as_the_instruction_asks(tmp_path):
+    """With ``patch_channels`` the fusion stage first reads every patch token in place,
+    scaled and shifted by the instruction: the same inputs give the same fused features
+    in training (batch x window), a frame at a time and in ONNX Runtime; the instruction
+    changes what a patch gives; and a patch changes only its own channels."""
+    torch.manual_seed(0)
+    config = load_preset('kosmos2_clip_minilm_patches_tiny', patch_channels=6, patch_hidden=16)
+    policy = build_policy(config).eval()
+    reader = policy.head.reader
+    assert (reader.patches, reader.width, reader.text_dim) == (49, 64, policy.text.dim)
+    assert policy.head.fusion[0].in_features == 49 * 6 + 32 + policy.text.dim
+    in_dim = policy.vision.dim + policy.text.dim
+    rng = np.random.default_rng(3)
+    feats = torch.from_numpy(rng.standard_normal((2, 4, in_dim)).astype(np.float32))
+    with torch.no_grad():
+        for p in reader.film.parameters():  # as trained: the instruction matters
+            p.normal_(0, 0.5)
+        together = policy.head.fuse(feats)
+        apart = torch.stack([policy.head.fuse(feats[i]) for i in range(2)])
+        torch.testing.assert_close(together, apart, atol=1e-5, rtol=0)
+        read = reader(feats[0])
+        other = feats[0].clone()
+        other[:, -policy.text.dim:] += 1.0  # another instruction, the same frames
+        assert (reader(other)[:, :49 * 6] - read[:, :49 * 6]).abs().max() > 1e-2
+        moved = feats[0].clone()
+        moved[:, 64 * 10:64 * 11] += 1.0  # patch 10 changes, nothing else
+        changed = (reader(moved) - read).abs().amax(dim=0) > 0
+        assert changed.nonzero().flatten().tolist() == list(range(60, 66))
+    export_onnx(policy, tmp_path / 'onnx')
+    onnx, torch_engine = OnnxEngine(tmp_path / 'onnx', 'cpu'), TorchEngine(policy)
+    flat = rng.standard_normal((3, in_dim)).astype(np.float32)
+    np.testing.assert_allclose(onnx.fuse(flat), torch_engine.fuse(flat), atol=1e-4)
+    np.testing.assert_allclose(onnx.fuse(flat[:1]), torch_engine.fuse(flat[:1]), atol=1e-4)
+
+
+@pytest.mark.parametrize('changes, match', [
+    ({'patch_channels': 8, 'pooling': 'mean'}, 'use it with pooling: patches'),
+    ({'patch_channels': -1}, 'patch_channels must be in'),
+    ({'patch_channels': 10**6}, 'patch_channels must be in'),
+    ({'patch_hidden': 0}, 'patch_hidden must be in'),
+])
+def test_patch_reader_sizes_are_checked_at_load(changes, match):
+    with pytest.raises(ConfigError, match=match):
+        load_preset('kosmos2_clip_minilm_patches_tiny', **changes)
+
+
 def test_patch_pooling_needs_a_small_kosmos2_encoder():
     with pytest.raises(ConfigError, match='patches pooling reads the Kosmos-2 vision encoder'):
         load_preset('clip_tiny', pooling='patches')

@@ -26,6 +26,8 @@ BACKBONES = ('kosmos2', 'clip', 'kosmos2_clip')
 POOLINGS = ('mean', 'resampler', 'patches')
 #: The most patch-token values ``patches`` pooling may hand the fusion layer.
 MAX_PATCH_FEATURES = 16384
+#: The most values the patch reader may give each patch (``PolicyConfig.patch_channels``).
+MAX_PATCH_CHANNELS = 256
 TOKENIZERS = ('snapshot', 'words')
 #: CLIP's normalisation, which Kosmos-2's processor uses too.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -101,6 +103,16 @@ class PolicyConfig:
     resampler_latents: int = 16
     resampler_layers: int = 2
     resampler_heads: int = 8
+    #: With ``patches`` pooling: how many values the patch reader gives each patch token
+    #: (0: no reader; the fusion layer reads the tokens as they are). The reader is one
+    #: small network shared by every patch (a 1x1 convolution over the token grid) whose
+    #: ``patch_hidden`` units the instruction scales and shifts (FiLM), so it can find
+    #: what the words name (the cup, the blue ball) in whichever patch it falls; the
+    #: fusion layer then reads where it was found. A linear fusion layer over raw patch
+    #: tokens can only weigh fixed mixtures of what is where. The reader runs inside the
+    #: fusion stage: cached features, the ONNX export and the robot are unchanged.
+    patch_channels: int = 0
+    patch_hidden: int = 64
     fusion_dim: int = 2048
     lstm_hidden: int = 512
     lstm_layers: int = 4
@@ -165,6 +177,15 @@ class PolicyConfig:
                 raise ConfigError(f'{name}.vision_config.image_size is {size} but image_size '
                                   f'is {self.image_size}: the encoders take frames of '
                                   'image_size; set both alike')
+        if not 0 <= self.patch_channels <= MAX_PATCH_CHANNELS:
+            raise ConfigError(f'patch_channels must be in [0, {MAX_PATCH_CHANNELS}], got '
+                              f'{self.patch_channels}')
+        if self.patch_channels and self.pooling != 'patches':
+            raise ConfigError('patch_channels reads patch tokens: use it with pooling: patches, '
+                              'or set patch_channels: 0')
+        if not 1 <= self.patch_hidden <= SIZE_LIMITS['mlp_hidden']:
+            raise ConfigError(f"patch_hidden must be in [1, {SIZE_LIMITS['mlp_hidden']}], got "
+                              f'{self.patch_hidden}')
         if not 0 <= self.dropout < 1:
             raise ConfigError(f'dropout must be in [0, 1), got {self.dropout}')
         # A negative or zero limit would flip or null every action the head predicts.

@@ -11,9 +11,11 @@ Stages, so each can run (and export) on its own:
   ``text_encoder``, a pretrained English encoder (MiniLM) whose token features a
   learned attention pooling reads (``tokens`` is the frozen part a cache may keep,
   ``pool_tokens`` the trained part).
-- ``PolicyHead``: [vision, text] per step -> fusion (Linear, LayerNorm, GELU, dropout)
-  -> LSTM over the history window -> MLP -> ``fwd_pred_next_n`` future actions per
-  step, squashed by tanh to [-1, 1] (normalised by the action limit).
+- ``PolicyHead``: [vision, text] per step -> (with ``patch_channels``, the
+  ``PatchReader``: every patch token read in place, as the instruction asks) -> fusion
+  (Linear, LayerNorm, GELU, dropout) -> LSTM over the history window -> MLP ->
+  ``fwd_pred_next_n`` future actions per step, squashed by tanh to [-1, 1] (normalised
+  by the action limit).
 
 ``VlaPolicy`` holds the three stages and the tokenizer and offers ``forward(batch)
 -> (loss, metrics)`` (Huber loss on normalised actions, masked) for training.
@@ -166,9 +168,15 @@ class VisionStage(nn.Module):
                               f'(more than {MAX_PATCH_FEATURES}): use it with a small vision '
                               'encoder, or pooling: mean / resampler')
 
-    def _patch_dim(self) -> int:
+    @property
+    def patch_grid(self) -> tuple[int, int]:
+        """(patch tokens, width of each) that ``patches`` pooling hands the head."""
         vision = self.kosmos2.config.vision_config
-        return (vision.image_size // vision.patch_size) ** 2 * vision.hidden_size
+        return (vision.image_size // vision.patch_size) ** 2, vision.hidden_size
+
+    def _patch_dim(self) -> int:
+        count, width = self.patch_grid
+        return count * width
 
     @property
     def dim(self) -> int:
@@ -282,10 +290,44 @@ class TextStage(nn.Module):
         return self.pool_tokens(*self.tokens(input_ids, attention_mask))
 
 
+class PatchReader(nn.Module):
+    """Reads every patch token in its place, as the instruction asks
+    (``PolicyConfig.patch_channels``): one network shared by all patches, a 1x1
+    convolution over the token grid, whose hidden units the instruction scales and
+    shifts (FiLM). Head inputs are ``[patch tokens, other vision, instruction]``; the
+    patch tokens are replaced by ``channels`` values each, in the same order."""
+
+    def __init__(self, patches: int, width: int, text_dim: int, hidden: int,
+                 channels: int) -> None:
+        super().__init__()
+        self.patches, self.width, self.text_dim = patches, width, text_dim
+        self.channels = channels
+        self.read = nn.Linear(width, hidden)
+        self.film = nn.Linear(text_dim, 2 * hidden)
+        self.out = nn.Linear(hidden, channels)
+        nn.init.zeros_(self.film.weight)  # starts as the same reader for every instruction
+        nn.init.zeros_(self.film.bias)
+
+    def out_dim(self, in_dim: int) -> int:
+        return in_dim - self.patches * (self.width - self.channels)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, in_dim) -> (N, out_dim)."""
+        split = self.patches * self.width
+        tokens = features[:, :split].reshape(-1, self.patches, self.width)
+        scale, shift = self.film(features[:, -self.text_dim:]).unsqueeze(1).chunk(2, dim=-1)
+        hidden = F.gelu(self.read(tokens) * (1 + scale) + shift)
+        return torch.cat([self.out(hidden).flatten(1), features[:, split:]], dim=1)
+
+
 class PolicyHead(nn.Module):
-    def __init__(self, in_dim: int, config: PolicyConfig) -> None:
+    def __init__(self, in_dim: int, config: PolicyConfig,
+                 reader: PatchReader | None = None) -> None:
         super().__init__()
         self.chunk, self.action_dim = config.fwd_pred_next_n, config.action_dim
+        self.reader = reader
+        if reader is not None:
+            in_dim = reader.out_dim(in_dim)
         self.fusion = nn.Sequential(nn.Linear(in_dim, config.fusion_dim),
                                     nn.LayerNorm(config.fusion_dim), nn.GELU(),
                                     nn.Dropout(config.dropout))
@@ -302,6 +344,10 @@ class PolicyHead(nn.Module):
 
     def fuse(self, features: torch.Tensor) -> torch.Tensor:
         """Per-frame fusion, (..., in) -> (..., fusion_dim); cached per frame when streaming."""
+        if self.reader is not None:
+            lead = features.shape[:-1]
+            features = self.reader(features.reshape(-1, features.shape[-1]))
+            features = features.reshape(*lead, features.shape[-1])
         return self.fusion(features)
 
     def temporal(self, fused: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor):
@@ -326,7 +372,11 @@ class VlaPolicy(nn.Module):
         self.tokenizer = tokenizer
         self.vision = VisionStage(config, kosmos2, clip)
         self.text = TextStage(config, kosmos2, clip, text_encoder)
-        self.head = PolicyHead(self.vision.dim + self.text.dim, config)
+        reader = None
+        if config.patch_channels and self.vision.patches:
+            reader = PatchReader(*self.vision.patch_grid, self.text.dim, config.patch_hidden,
+                                 config.patch_channels)
+        self.head = PolicyHead(self.vision.dim + self.text.dim, config, reader)
         self.register_buffer('image_mean', torch.tensor(config.image_mean).view(1, 3, 1, 1),
                              persistent=False)
         self.register_buffer('image_std', torch.tensor(config.image_std).view(1, 3, 1, 1),

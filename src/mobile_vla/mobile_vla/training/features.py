@@ -32,7 +32,7 @@ HEAD_FIELDS = frozenset({
     'preset', 'freeze_backbones', 'train_vision', 'resampler_latents', 'resampler_layers',
     'resampler_heads', 'fusion_dim', 'lstm_hidden', 'lstm_layers', 'mlp_hidden', 'dropout',
     'window', 'fwd_pred_next_n', 'action_dim', 'action_limit', 'huber_delta', 'text_queries',
-    'text_dim', 'objects',
+    'text_dim', 'objects', 'patch_channels', 'patch_hidden',
 })
 
 
