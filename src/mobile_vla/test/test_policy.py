@@ -21,6 +21,7 @@ from mobile_vla.policy.configuration_policy import PolicyConfig, load_preset, pr
 from mobile_vla.policy.engines import OnnxEngine, StaleExportError, TorchEngine, export_onnx
 from mobile_vla.policy.modeling_policy import (
     ModelFilesError,
+    PolicyHead,
     auto_exposure,
     build_policy,
     count_parameters,
@@ -443,6 +444,9 @@ def test_the_patch_reader_reads_each_patch_as_the_instruction_asks(tmp_path):
         other = feats[0].clone()
         other[:, -policy.text.dim:] += 1.0  # another instruction, the same frames
         assert (reader(other)[:, :49 * 6] - read[:, :49 * 6]).abs().max() > 1e-2
+        clip = feats[0].clone()
+        clip[:, 49 * 64:49 * 64 + 32] += 1.0  # the CLIP embedding is not the instruction
+        torch.testing.assert_close(reader(clip)[:, :49 * 6], read[:, :49 * 6])
         moved = feats[0].clone()
         moved[:, 64 * 10:64 * 11] += 1.0  # patch 10 changes, nothing else
         changed = (reader(moved) - read).abs().amax(dim=0) > 0
@@ -452,6 +456,18 @@ def test_the_patch_reader_reads_each_patch_as_the_instruction_asks(tmp_path):
     flat = rng.standard_normal((3, in_dim)).astype(np.float32)
     np.testing.assert_allclose(onnx.fuse(flat), torch_engine.fuse(flat), atol=1e-4)
     np.testing.assert_allclose(onnx.fuse(flat[:1]), torch_engine.fuse(flat[:1]), atol=1e-4)
+    # The reader is saved with the head and loads strictly; the runner drives with it.
+    save_checkpoint(policy, tmp_path / 'ckpt')
+    loaded = load_checkpoint(tmp_path / 'ckpt')
+    torch.testing.assert_close(loaded.head.reader.film.weight, reader.film.weight)
+    runners = [PolicyRunner(TorchEngine(p), p.config, p.tokenizer) for p in (policy, loaded)]
+    for r in runners:
+        r.set_instruction(LEFT)
+    for f in frames(2, (720, 1280), seed=7):
+        a, b = (r.step(f) for r in runners)
+        np.testing.assert_allclose(a.chunk, b.chunk, atol=1e-6)
+    with pytest.raises(ConfigError, match='needs a PatchReader exactly when'):
+        PolicyHead(in_dim, config)
 
 
 @pytest.mark.parametrize('changes, match', [

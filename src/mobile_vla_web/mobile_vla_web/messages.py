@@ -119,7 +119,9 @@ def check_message(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
 def request_id(message: Any) -> int | str | None:
     """The ``id`` a decoded message asks its reply to carry (a number or a short string)."""
     value = message.get('id') if isinstance(message, dict) else None
-    return value if isinstance(value, (int, str)) and len(str(value)) <= MAX_ID_CHARS else None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    return value if len(str(value)) <= MAX_ID_CHARS else None
 
 
 def instruction_problem(text: Any, limit: int) -> str | None:

@@ -137,13 +137,15 @@ def test_every_reply_carries_the_id_of_its_message():
     assert refused.status == 400 and refused.request_id == 9
     assert send(api, {'type': 'mode', 'mode': 'vla', 'id': 3}, token='wrong').request_id == 3
     assert send(api, {'type': 'mode', 'mode': 'vla'}).request_id is None
+    big = send(api, {'type': 'instruction', 'text': 'go left ' * 2000, 'id': 2})
+    assert big.status == 413 and big.request_id == 2
 
 
 def test_a_large_message_is_refused_before_it_is_read():
     api = make(max_message_bytes=1024)
     reply = send(api, {'type': 'instruction', 'text': 'a' * 2000})
     assert reply.status == 413 and '1024' in reply.body['error']
-    # Without the token, still 413 (nothing is parsed) and nothing is published.
+    # Without the token, still 413, and nothing is published.
     assert send(api, 'x' * 5000, token=None).status == 413
 
 

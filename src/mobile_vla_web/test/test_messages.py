@@ -45,8 +45,8 @@ def test_json_text_is_decoded_once():
 
 @pytest.mark.parametrize('decoded, expected', [
     ({'id': 7}, 7), ({'id': 'k-1'}, 'k-1'), ({'id': 'x' * 64}, 'x' * 64),
-    ({'id': 'x' * 65}, None), ({'id': [1]}, None), ({'id': None}, None), ([1], None),
-    (None, None),
+    ({'id': 'x' * 65}, None), ({'id': [1]}, None), ({'id': None}, None), ({'id': True}, None),
+    ([1], None), (None, None),
 ])
 def test_a_reply_carries_only_a_short_id(decoded, expected):
     assert request_id(decoded) == expected

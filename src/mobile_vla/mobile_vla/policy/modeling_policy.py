@@ -325,6 +325,9 @@ class PolicyHead(nn.Module):
                  reader: PatchReader | None = None) -> None:
         super().__init__()
         self.chunk, self.action_dim = config.fwd_pred_next_n, config.action_dim
+        if (reader is None) != (config.patch_channels == 0):
+            raise ConfigError(f'patch_channels is {config.patch_channels}: the head needs a '
+                              'PatchReader exactly when it is not 0 (VlaPolicy builds it)')
         self.reader = reader
         if reader is not None:
             in_dim = reader.out_dim(in_dim)
