@@ -117,16 +117,22 @@ class RunResult:
 
 
 def write_summary(result: RunResult, path: Path) -> Path:
+    """The summary as strict JSON: numpy values as numbers, a non-finite number as null
+    (``json`` would write NaN, which no strict reader takes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.summary(), indent=2, default=_jsonable) + '\n')
+    path.write_text(json.dumps(_jsonable(result.summary()), indent=2, allow_nan=False) + '\n')
     return path
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, (np.ndarray, np.generic)):
+        return _jsonable(value.tolist())
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if value is None or isinstance(value, (str, int, float)):
+        return value
     raise TypeError(f'not JSON serialisable: {type(value).__name__}')

@@ -1,0 +1,82 @@
+"""What one closed-loop run did: success and its errors, SPL, plan tracking, the JSON."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from mobile_vla_sim.results import RunResult, write_summary
+
+
+def run(**changes) -> RunResult:
+    base = dict(scenario='1box_vert_left', seed=7, instruction='go left to the cup',
+                instructed_side='left', driver='policy', mode='vla')
+    return RunResult(**{**base, **changes})
+
+
+@pytest.mark.parametrize('changes, success, wrong_side', [
+    ({'reached': True, 'passed_side': 'left'}, True, False),
+    ({'reached': True, 'passed_side': 'right'}, False, True),
+    ({'reached': False, 'passed_side': 'left'}, False, False),
+    ({'reached': True, 'passed_side': None}, False, False),
+    # a goal room: the words chose the object, any side
+    ({'goal': True, 'reached': True, 'passed_side': 'right'}, True, False),
+    ({'goal': True, 'reached': True, 'wrong_object': 'red ball'}, False, False),
+    # a room without the named object: reaching nothing and hitting nothing is right
+    ({'goal': True, 'absent': True, 'outcome': 'not_found'}, True, False),
+    ({'goal': True, 'absent': True, 'wrong_object': 'blue cup'}, False, False),
+    ({'goal': True, 'absent': True, 'collision': True}, False, False),
+    ({'goal': True, 'absent': True, 'outcome': 'failed: worker died'}, False, False),
+])
+def test_success_and_wrong_side(changes, success, wrong_side):
+    result = run(**changes)
+    assert (result.success, result.wrong_side) == (success, wrong_side)
+    assert result.on_instructed_side == result.success
+
+
+def test_spl_weighs_success_by_the_shortest_path():
+    result = run(reached=True, passed_side='left', shortest_m=3.0,
+                 path=[(0.0, 0.0), (0.0, 2.0), (3.0, 2.0)])
+    assert result.path_length == pytest.approx(5.0)
+    assert result.spl == pytest.approx(0.6)
+    result.path = [(0.0, 0.0), (1.0, 0.0)]  # shorter than the shortest: capped at 1
+    assert result.spl == 1.0
+    result.passed_side = 'right'
+    assert result.spl == 0.0 and run().path_length == 0.0
+
+
+def test_plan_steps_follow_the_status_as_it_goes():
+    result = run(instruction='go left around the box, then stop at the cup')
+    status = [({'state': 'running', 'step': 1, 'kind': 'navigate', 'text': 'go left'}, 0.5),
+              ({'state': 'running', 'step': 1, 'kind': 'navigate', 'text': 'go left'}, 1.0),
+              ({'state': 'running', 'step': 2, 'kind': 'navigate', 'text': 'the cup'}, 4.0),
+              ({'state': 'done', 'step': 2}, 9.0)]
+    for k, (message, now) in enumerate(status):
+        result.track_plan(message, [float(k), 0.0, 0.0], now)
+    first, second = result.plan_steps
+    assert (first['text'], first['started_s'], first['ended_s'], first['state']) == \
+        ('go left', 0.5, 4.0, 'done')
+    assert first['end_pose'] == [2.0, 0.0, 0.0] == second['start_pose']
+    assert (second['ended_s'], second['state'], result.plan_state) == (9.0, 'done', 'done')
+
+
+def test_a_failed_step_keeps_its_state():
+    result = run()
+    result.track_plan({'state': 'running', 'step': 1, 'kind': 'navigate', 'text': 'x'},
+                      [0.0, 0.0, 0.0], 0.0)
+    result.track_plan({'state': 'failed', 'step': 1}, [1.0, 0.0, 0.0], 2.0)
+    assert result.plan_steps[0]['state'] == 'failed'
+
+
+def test_the_summary_is_json_with_numpy_values_and_no_nan(tmp_path):
+    result = run(reached=True, passed_side='left', shortest_m=2.0,
+                 path=[(0.0, 0.0), (2.0, 0.0)],
+                 layout={'cup': np.array([3.0, 0.1]), 'light': np.float32(0.5),
+                         'offset': math.nan})
+    path = write_summary(result, tmp_path / 'runs' / 'r.json')
+    data = json.loads(path.read_text())
+    assert data['success'] and data['spl'] == 1.0 and data['path_length_m'] == 2.0
+    assert data['layout'] == {'cup': [3.0, 0.1], 'light': 0.5, 'offset': None}
+    with pytest.raises(TypeError, match='not JSON serialisable: object'):
+        write_summary(run(layout={'x': object()}), tmp_path / 'bad.json')
