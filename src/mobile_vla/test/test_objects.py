@@ -52,5 +52,9 @@ def test_a_target_describes_itself_as_vla_status_carries_it():
         Target('cup', 'red', 'left')
 
 
-def test_every_kind_is_named_by_its_own_name():
-    assert all(words[0] == kind and set(words) <= OBJECT_WORDS for kind, words in KINDS.items())
+def test_every_word_of_a_kind_names_that_kind():
+    for kind, words in KINDS.items():
+        assert words[0] == kind
+        for word in words:
+            assert targets_in(f'go to the {word}') == [Target(kind)], word
+    assert OBJECT_WORDS == {word for words in KINDS.values() for word in words}

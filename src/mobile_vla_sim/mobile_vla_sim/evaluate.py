@@ -18,7 +18,6 @@ that ignores the instruction passes at most about half of them.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,7 +34,7 @@ from mobile_vla_inference.sequence import wrap_angle
 from mobile_vla_recorder.store import EpisodeStore
 from mobile_vla_sim import EVAL_SEED
 from mobile_vla_sim.config import SIM_EPOCH_NS, SimConfig
-from mobile_vla_sim.results import RunResult, write_summary
+from mobile_vla_sim.results import RunResult, json_text, write_summary
 from mobile_vla_sim.session import SimSession
 from mobile_vla_sim.workers import Failure, run_jobs
 from mobile_vla_sim.world import Layout, sample_layout
@@ -466,7 +465,7 @@ def write_outputs(report: dict, out: Path, text: str, size: tuple[float, float],
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {'report': out / 'report.json', 'table': out / 'table.md', 'plot': out / 'eval.png'}
-    paths['report'].write_text(json.dumps(report, indent=2) + '\n')
+    paths['report'].write_text(json_text(report))
     paths['table'].write_text(text + '\n')
     fig, ax = plt.subplots(figsize=size)
     draw(ax)

@@ -117,11 +117,15 @@ class RunResult:
 
 
 def write_summary(result: RunResult, path: Path) -> Path:
-    """The summary as strict JSON: numpy values as numbers, a non-finite number as null
-    (``json`` would write NaN, which no strict reader takes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_jsonable(result.summary()), indent=2, allow_nan=False) + '\n')
+    path.write_text(json_text(result.summary()))
     return path
+
+
+def json_text(value: Any) -> str:
+    """``value`` as strict JSON text (a summary, a report): numpy values as numbers, a
+    non-finite number as null (``json`` would write NaN, which no strict reader takes)."""
+    return json.dumps(_jsonable(value), indent=2, allow_nan=False) + '\n'
 
 
 def _jsonable(value: Any) -> Any:
