@@ -8,6 +8,7 @@ import pytest
 
 from mobile_vla.config import ConfigError
 from mobile_vla.objects import Target
+from mobile_vla_sim.expert import shortest_path_length
 from mobile_vla_sim.targets import (
     GoalJudge,
     described_target,
@@ -61,6 +62,10 @@ def test_the_judge_says_what_counts(room):
     judge = GoalJudge(room, 'go to the ball on the left', 'left', 0.3)
     assert judge.named == (0,) and judge.target == 'red ball' and not judge.absent
     assert judge.goals() == [room.objects[0].center]
+    sides = {side: shortest_path_length(replace(room, cup=room.objects[0].center), side, 0.3)
+             for side in ('left', 'right')}
+    assert sides['left'] != sides['right']  # the object is off the centre line
+    assert judge.shortest() == pytest.approx(min(sides.values()))  # the shorter side
     assert judge.shortest() >= math.dist(room.robot[:2], room.objects[0].center) - 0.3
     open_words = GoalJudge(room, 'go to the ball', 'left', 0.3)
     assert open_words.target == 'red ball or blue ball'
