@@ -376,7 +376,7 @@ class VlaPolicy(nn.Module):
         self.vision = VisionStage(config, kosmos2, clip)
         self.text = TextStage(config, kosmos2, clip, text_encoder)
         reader = None
-        if config.patch_channels and self.vision.patches:
+        if config.patch_channels:  # the config holds it to pooling: patches
             reader = PatchReader(*self.vision.patch_grid, self.text.dim, config.patch_hidden,
                                  config.patch_channels)
         self.head = PolicyHead(self.vision.dim + self.text.dim, config, reader)
