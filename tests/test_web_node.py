@@ -326,9 +326,11 @@ def test_camera_frames_reach_a_viewer_downscaled_once_each(console):
         received = []
         async with aiohttp.ClientSession() as session:
             ws, _ = await _hello(session, url, token)
-            end = time.monotonic() + 4.0
+            # Until 20 frames arrive, however slow the machine: a count in a
+            # fixed window would be a rate assertion, which belongs in benchmarks.
+            end = time.monotonic() + 60.0
             i = 0
-            while time.monotonic() < end:
+            while len(received) < 20 and time.monotonic() < end:
                 camera.publish(frame(i))
                 i += 1
                 try:
