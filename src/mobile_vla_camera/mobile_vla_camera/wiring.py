@@ -79,7 +79,10 @@ class CameraWiring:
             self._info(self.bus.msgs.camera_info(info, out.stamp_ns, out.frame_id))
 
     def publish_frame(self, frame: Frame, capture_ns: int) -> bool:
-        """Render and publish one frame captured now (the simulator's camera)."""
+        """Render and publish one frame captured now (the simulator's camera). A camera
+        handed its frames is open from the first one."""
+        if self.camera.state == 'opening':
+            self.camera.opened(capture_ns)
         out = self.camera.render(frame, capture_ns)
         if out is None:
             return False

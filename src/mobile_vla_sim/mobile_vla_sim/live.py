@@ -135,8 +135,6 @@ class LiveSimWiring:
 
     def _render(self) -> None:
         capture_ns = self.bus.now_ns()
-        if self._frames == 0:  # the rendered camera is open from its first frame
-            self.camera.camera.opened(capture_ns)
         rgb = self.world.render()
         self._frames += 1
         self.camera.publish_frame(Frame(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), self._frames),
