@@ -52,6 +52,12 @@ _BODIES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
                      {}, []),
 }
 
+#: Fields a body needs for some values of another: a recording starts in a named room.
+_REQUIRED_WHEN: dict[str, dict[str, Any]] = {
+    'record': {'if': {'properties': {'action': {'const': 'start'}}, 'required': ['action']},
+               'then': {'required': ['scenario']}},
+}
+
 _ERROR = {'type': 'object', 'properties': {'ok': {'type': 'boolean'},
                                            'error': {'type': 'string'}}}
 _ERRORS = {
@@ -115,6 +121,7 @@ def openapi() -> dict[str, Any]:
                                   'additionalProperties': True}
         if required:
             schema['required'] = required
+        schema.update(_REQUIRED_WHEN.get(kind, {}))
         paths[path] = {'post': {
             'summary': summary, 'operationId': kind, 'security': [{'token': []}],
             'requestBody': {'required': bool(required),

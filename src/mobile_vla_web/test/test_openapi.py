@@ -1,0 +1,114 @@
+"""The OpenAPI document (``/api/openapi.json``) says what the console accepts: every
+value its schemas allow at their edges passes the console's own field checks, and every
+value just outside them gets a 400. (That the server serves every documented route is
+``test_server.py``'s.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mobile_vla_web.config import WebConfig
+from mobile_vla_web.messages import CONTROL_TYPES, Reply, Sender, check_fields
+from mobile_vla_web.openapi import POST_TYPES, openapi
+
+SENDER = Sender('api', throttle=50, max_instruction_chars=WebConfig.max_instruction_chars)
+#: What a field needs beside it to be read at all (a start names its room; a goal room
+#: needs its words, as the document's summary says).
+CONTEXT = {('record', 'scenario'): {'action': 'start', 'instruction': 'go to the cup'},
+           ('record', 'instruction'): {'action': 'start', 'scenario': 1},
+           ('record', 'action'): {'scenario': 1}}
+
+
+def body_schema(kind: str) -> dict[str, Any]:
+    post = openapi()['paths'][POST_TYPES[kind]]['post']
+    return post['requestBody']['content']['application/json']['schema']
+
+
+def inside(schema: dict[str, Any]) -> list[Any]:
+    """Values at the edges of what ``schema`` allows."""
+    if 'oneOf' in schema:
+        return [v for branch in schema['oneOf'] for v in inside(branch)]
+    if 'enum' in schema:
+        return list(schema['enum'])
+    kind = schema['type']
+    if kind == 'boolean':
+        return [True, False]
+    if kind == 'integer':
+        return [schema['minimum'], schema['maximum']]
+    return ['go to the cup', 'x' * schema['maxLength']]
+
+
+def outside(schema: dict[str, Any]) -> list[Any]:
+    """Values just outside what ``schema`` allows."""
+    if 'oneOf' in schema:
+        return [None, 'bogus', 0, 9, 1.5]
+    if 'enum' in schema:
+        return ['bogus', None, 3]
+    kind = schema['type']
+    if kind == 'boolean':
+        return ['true', 1, None]
+    if kind == 'integer':
+        return [schema['minimum'] - 1, schema['maximum'] + 1, 'ten', None]
+    return [None, 3, 'x' * (schema['maxLength'] + 1)]
+
+
+FIELDS = [(kind, name) for kind in POST_TYPES
+          for name in body_schema(kind)['properties']]
+
+
+def test_every_control_type_has_a_route_but_driving_which_needs_the_websocket():
+    assert set(POST_TYPES) == set(CONTROL_TYPES) - {'drive'}
+    assert 'drive' in openapi()['paths']['/api/ws']['get']['summary']
+
+
+@pytest.mark.parametrize('kind, name', FIELDS, ids=lambda v: str(v))
+def test_what_the_schema_allows_the_console_accepts(kind, name):
+    schema = body_schema(kind)
+    for value in inside(schema['properties'][name]):
+        message = {**CONTEXT.get((kind, name), {}), name: value}
+        assert not isinstance(check_fields(kind, message, SENDER), Reply), (name, value)
+
+
+@pytest.mark.parametrize('kind, name', [f for f in FIELDS if f[0] != 'throttle'],
+                         ids=lambda v: str(v))
+def test_what_the_schema_forbids_the_console_refuses(kind, name):
+    """(Throttle takes "percent" or "delta": a wrong one with a right other is read as the
+    other, so its two fields are checked alone below.)"""
+    for value in outside(body_schema(kind)['properties'][name]):
+        message = {**CONTEXT.get((kind, name), {}), name: value}
+        if value is None and name not in body_schema(kind).get('required', []) and \
+                (kind, name) != ('record', 'scenario'):
+            continue  # an optional field left out is no error
+        reply = check_fields(kind, message, SENDER)
+        assert isinstance(reply, Reply) and reply.status == 400, (name, value)
+
+
+@pytest.mark.parametrize('name', ['percent', 'delta'])
+def test_a_throttle_outside_its_range_is_refused(name):
+    for value in outside(body_schema('throttle')['properties'][name]):
+        reply = check_fields('throttle', {name: value}, SENDER)
+        assert isinstance(reply, Reply) and reply.status == 400, (name, value)
+
+
+def test_a_required_field_left_out_is_refused():
+    for kind in POST_TYPES:
+        schema = body_schema(kind)
+        full = {k: inside(v)[0] for k, v in schema['properties'].items()}
+        for name in schema.get('required', []):
+            reply = check_fields(kind, {k: v for k, v in full.items() if k != name}, SENDER)
+            assert isinstance(reply, Reply) and reply.status == 400, (kind, name)
+
+
+def test_a_field_required_only_with_another_value_is_documented_and_refused():
+    """A recording starts in a named room (JSON Schema if/then); other actions need none."""
+    schema = body_schema('record')
+    [(field, value)] = [(k, v['const']) for k, v in schema['if']['properties'].items()]
+    assert (field, value) == ('action', 'start')
+    for name in schema['then']['required']:
+        reply = check_fields('record', {field: value}, SENDER)
+        assert isinstance(reply, Reply) and reply.status == 400 and name in reply.body['error']
+    for other in inside(schema['properties'][field]):
+        if other != value:
+            assert not isinstance(check_fields('record', {field: other}, SENDER), Reply)
