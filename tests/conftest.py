@@ -23,7 +23,7 @@ def humble_bag() -> Path:
 # isolated), then the rest one at a time (-m 'not isolated'), where a live graph's timing
 # is measured without a neighbour competing for the CPU.
 ISOLATED = {'test_fuzz.py', 'test_graph_replay.py', 'test_hostile_input.py',
-            'test_launch_static.py', 'test_real_bag_arbiter.py', 'test_real_bags.py',
+            'test_launch_plan.py', 'test_real_bag_arbiter.py', 'test_real_bags.py',
             'test_requirements.py', 'test_sim_demo.py', 'test_workspace.py'}
 
 

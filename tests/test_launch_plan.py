@@ -1,4 +1,5 @@
-"""The launch file, node table and parameter files checked without ROS 2."""
+"""``launch_plan``: the launch file built from the plan, parameters layered as ``ros2 launch``
+layers them, the node table and the parameter files, all checked without ROS 2."""
 
 import ast
 import shutil

@@ -1,33 +1,17 @@
-"""VlaInference gating with a real tiny policy, and a replayed bag through it."""
+"""VlaInference gating with a real tiny policy: when a step runs, and every reason to
+publish zero instead."""
 
 import numpy as np
 import pytest
 import torch
 
-from mobile_vla.bag import BagWriter, read_messages
-from mobile_vla.bus import ReplayBus
-from mobile_vla.config import ConfigError, from_params, load_node_params, to_params
-from mobile_vla.msgs import twist_to_action
-from mobile_vla.policy.checkpoint import save_checkpoint
-from mobile_vla.policy.configuration_policy import load_preset
-from mobile_vla.policy.modeling_policy import build_policy
-from mobile_vla.replay import MessageLog, ReplayExecutor
+from mobile_vla.config import ConfigError, from_params, load_node_params
 from mobile_vla.units import NS
 from mobile_vla_inference.inference import InferenceConfig, VlaInference, load_runner
 from mobile_vla_inference.sequence import Zero
-from mobile_vla_inference.wiring import InferenceWiring
 
 S = NS  # a second, in nanoseconds
 T0 = 1_780_000_000
-
-
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    policy = build_policy(load_preset('kosmos2_clip_tiny'))
-    with torch.no_grad():  # a visible, non-zero output for an untrained head
-        policy.head.mlp[-1].bias.fill_(0.5)
-    return str(save_checkpoint(policy, tmp_path_factory.mktemp('ckpt') / 'tiny'))
 
 
 load = load_runner
@@ -97,64 +81,11 @@ def test_failures_and_nan_outputs_give_zero(checkpoint):
     assert inf.zero_reasons == {'policy step failed': 1, 'policy output is NaN or inf': 1}
 
 
-def test_a_replayed_bag_gives_a_robot_action_stream(checkpoint, tmp_path):
-    bag = tmp_path / 'bag'
-    with BagWriter(bag) as writer:
-        for n in range(3 * 30):  # frames for 3 s, then the camera drops out
-            writer.write_image('/camera/image_policy', frame(n), T0 * S + n * S // 30)
-        writer.write_string('/vla/command', 'go around the box on the right to the cup',
-                            T0 * S + S // 2)
-        writer.write_string('/vla/command', 'stop', T0 * S + 2 * S)
-        writer.write_string('/vla/command', 'go around the box on the left to the cup',
-                            T0 * S + 5 * S // 2)
-        writer.write_string('/vla/command', 'go to the cup', T0 * S + 4 * S)  # 1 s after dropout
-    log = MessageLog()
-    ex = ReplayExecutor(sink=log)
-    inf = InferenceWiring(ReplayBus(ex, to_params(InferenceConfig(checkpoint=checkpoint,
-                                                                  rate_hz=10.0))),
-                          load=load).inference
-    ex.run_bag(bag)
-    actions = [(round((m.t_ns - T0 * S) / 1e9, 3), twist_to_action(m.msg))
-               for m in log.on('/robot/action')]
-    last = dict(actions)  # the last action of each instant: what the arbiter goes by
-    # A step on every third frame of the 30 Hz camera (10 Hz, at the frames' own
-    # instants), then the watchdog at 10 Hz once frames stop: 0 to 4 s.
-    assert sorted(last) == [round(k / 10, 3) for k in range(41)]
-    # An instruction acts at once on the newest fresh frame (the frame of 0.5 s came
-    # just before it): a second output at 0.5 s, at 2.0 s (stop) and at 2.5 s.
-    # (the instruction at 4 s goes out instead of the watchdog's zero: the frame is stale.)
-    assert len(actions) == 41 + 3
-    assert inf.steps == 21  # the policy: 0.5-2.0 s and 2.5-2.9 s
-    moving = {t for t, a in last.items() if any(abs(v) > 1e-6 for v in a)}
-    # Driving after the instruction, zero after stop, again after the new instruction;
-    # the last frame (2.967 s) is held while fresh, zero once it is older than 0.5 s.
-    assert moving == {round(0.5 + k / 10, 3) for k in range(15)} | {
-        round(2.5 + k / 10, 3) for k in range(10)}
-    assert inf.zero_reasons['stale camera frame'] >= 1
-
-
 def test_config_and_shipped_yaml(workspace_config):
     with pytest.raises(ConfigError, match='execution'):
         InferenceConfig(execution='all')
     params = load_node_params(workspace_config / 'inference.yaml', 'vla_inference')
     assert from_params(InferenceConfig, params).rate_hz == 10.0
-
-
-def test_replayed_action_bag_is_written(checkpoint, tmp_path):
-    bag, out = tmp_path / 'in', tmp_path / 'out'
-    with BagWriter(bag) as writer:
-        writer.write_string('/vla/command', 'go around the box on the left to the cup', T0 * S)
-        for n in range(10):
-            writer.write_image('/camera/image_policy', frame(n), T0 * S + n * S // 10)
-    with BagWriter(out) as sink:
-        ex = ReplayExecutor(sink=sink)
-        InferenceWiring(ReplayBus(ex, to_params(InferenceConfig(checkpoint=checkpoint))),
-                        load=load)
-        ex.run_bag(bag)
-    msgs = read_messages(out, ['/robot/action'])
-    # The instruction answers at once (zero: no frame yet), then a step per frame.
-    assert len(msgs) == 11 and msgs[0].msgtype == 'geometry_msgs/msg/Twist'
-    assert msgs[0].t_ns == msgs[1].t_ns == T0 * S
 
 
 def test_an_untrained_preset_runs_the_graph_without_a_checkpoint():

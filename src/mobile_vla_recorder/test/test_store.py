@@ -1,11 +1,26 @@
-"""The episode store: unique names under concurrent writers, clean-up of dead writers."""
+"""The episode store: unique names under concurrent writers, clean-up of dead writers,
+and a recorder killed at random moments that never leaves a bad or changed episode."""
 
+import hashlib
 import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 
 import numpy as np
 
-from mobile_vla.episode import Episode, leftover_temp_files, process_start, read_episode
+from mobile_vla.episode import (
+    Episode,
+    episode_paths,
+    leftover_temp_files,
+    process_start,
+    read_episode,
+    validate_episode,
+)
 from mobile_vla_recorder.store import EpisodeStore
 
 
@@ -54,3 +69,56 @@ def test_temp_files_of_dead_or_reused_pid_writers_are_removed(tmp_path):
     store = EpisodeStore(tmp_path, 'none')
     assert sorted(p.name for p in store.removed_temp_files) == sorted([reused.name, dead.name])
     assert alive.exists() and not reused.exists() and not dead.exists()
+
+
+RECORD_FOREVER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    sys.path[:0] = {path!r}
+    from mobile_vla_recorder.recorder import EpisodeRecorder, RecorderConfig
+    from mobile_vla_recorder.store import EpisodeStore
+    store = EpisodeStore({folder!r}, compression='gzip')
+    rec = EpisodeRecorder(RecorderConfig(), free_bytes=store.free_bytes)
+    rng = np.random.default_rng({seed})
+    t = 1_780_000_000.0 + {seed} * 1000
+    while True:
+        rec.on_image(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8), 'rgb8', t)
+        rec.on_control('start 1box_vert_left', t)
+        episode = None
+        for k in range(40):
+            t += 0.05
+            rec.on_image(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8), 'rgb8', t)
+            episode = rec.on_command((1.15, 0, 0) if k % 2 == 0 else (0, 0, 0), t) or episode
+        store.write(episode)
+        t += 1.0
+""")
+
+
+def _checksums(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in episode_paths(folder)}
+
+
+def test_sigkill_at_random_moments_never_leaves_a_bad_or_changed_episode(tmp_path):
+    folder = tmp_path / 'episodes'
+    folder.mkdir()
+    rnd = random.Random(7)
+    known: dict[str, str] = {}
+    for seed in range(15):
+        script = RECORD_FOREVER.format(path=sys.path, folder=str(folder), seed=seed)
+        proc = subprocess.Popen([sys.executable, '-c', script])
+        time.sleep(rnd.uniform(0.6, 1.6))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        for path in episode_paths(folder):
+            assert validate_episode(path) == [], path
+        now = _checksums(folder)
+        for name, digest in known.items():
+            assert now[name] == digest, f'{name} changed after a kill'
+        known = now
+    assert len(known) >= 10, 'the recorder wrote too few episodes to mean anything'
+    # The file is built in memory and written out in one go, so most kills mid-episode
+    # leave nothing at all; one that hits the final write leaves a temp file, which a
+    # new store removes.
+    EpisodeStore(folder)  # a new recorder removes what dead writers left
+    assert not list(leftover_temp_files(folder))
+    assert list(leftover_temp_files(folder)) == []

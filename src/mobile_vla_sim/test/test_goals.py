@@ -208,22 +208,6 @@ def test_goal_sets_report_each_set_and_a_refused_absent_target_is_right():
     assert '### pairs' in text and 'wrong object' in text
 
 
-def test_scenario_groups_on_the_command_line(tmp_path, capsys):
-    from mobile_vla.cli import main as cli_main
-
-    out = tmp_path / 'episodes'
-    assert cli_main(['sim', 'collect', '--episodes', '2', '--scenario', 'goal', '--seed', '7',
-                     '--out', str(out), '--set', 'width=64', '--set', 'height=48']) == 0
-    from mobile_vla.episode import read_episode
-    for f in sorted(out.glob('*.h5')):
-        ep = read_episode(f)
-        assert parse(ep.scenario).goal
-        lay = sample_layout(ep.scenario, 7)
-        assert ep.instruction == instruction_for(ep.scenario, 7, lay)
-    assert cli_main(['sim', 'eval', '--scenario', 'goal_4box_vert_left']) == 2
-    assert 'goal room' in capsys.readouterr().err
-
-
 def test_place_words_name_one_of_two_objects_of_a_kind(tmp_path):
     entries = read_goal_sets('goals_places_heldout')
     assert entries and all(e.target for e in entries)

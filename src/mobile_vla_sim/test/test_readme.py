@@ -29,17 +29,3 @@ def test_the_readme_tables_are_the_ones_the_definitions_give(marker, module):
     assert begin in text and end in text
     assert text.split(begin, 1)[1].split(end, 1)[0] == want, \
         f'README.md {marker} is out of date: python -m mobile_vla_sim.{module} prints it'
-
-
-def test_every_node_parameter_table_is_the_generated_one(capsys):
-    """The README tables come from the config dataclasses (``mobile-vla doc params``)."""
-    from mobile_vla.cli import main as cli_main
-    from mobile_vla_sim.params_doc import NODES, stale_tables
-
-    assert stale_tables() == []
-    assert cli_main(['doc', 'params', '--node', 'control_arbiter']) == 0
-    out = capsys.readouterr().out
-    assert '| `rate_hz` | 20.0 |' in out and '`sources.<name>.role`' in out
-    assert set(NODES) >= {'camera_publisher', 'vla_inference', 'control_arbiter',
-                          'episode_recorder', 'wasd_teleop', 'web_console', 'sim_robot'}
-    assert cli_main(['doc', 'params', '--node', 'nope']) == 2
