@@ -6,6 +6,19 @@ from mobile_vla.episode import Episode, write_episode
 from mobile_vla.scenarios import SCENARIOS, parse
 from mobile_vla.training.config import load_train_config
 
+_RNG = np.random.default_rng(8)
+
+
+def small_episode(scenario='1box_vert_left', frames=18, name='ep') -> Episode:
+    """A 36 x 48 episode of random pixels, every other frame a key press."""
+    actions = np.zeros((frames, 3), np.float32)
+    actions[1::2] = [0.9, 0.5, -0.3]
+    return Episode(
+        images=_RNG.integers(0, 256, (frames, 36, 48, 3), dtype=np.uint8), actions=actions,
+        event_types=(['episode_start'] + ['start_action', 'stop_action'] * 9)[:frames],
+        scenario=scenario, instruction='go around the box on the left to the cup',
+        total_duration=9.0, name=name)
+
 
 def make_episodes(folder, count=12, seed=0):
     """Episodes whose side (left/right) shows in the images and in linear_y."""

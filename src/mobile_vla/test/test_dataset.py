@@ -1,34 +1,13 @@
+"""Episode windows for training (``EpisodeWindowDataset``): history padding and chunk
+masks, the pixels of the file, bad files skipped, and mirrored windows."""
+
 import warnings
 
 import numpy as np
-import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from mobile_vla.augment import distance_scaled, mirror, photometric
 from mobile_vla.dataset import EpisodeWindowDataset
-from mobile_vla.episode import Episode, episode_paths, write_episode
-from mobile_vla.episode_stats import collect_stats
-
-RNG = np.random.default_rng(8)
-
-
-def episode(scenario='1box_vert_left', frames=18, name='ep') -> Episode:
-    actions = np.zeros((frames, 3), np.float32)
-    actions[1::2] = [0.9, 0.5, -0.3]
-    return Episode(
-        images=RNG.integers(0, 256, (frames, 36, 48, 3), dtype=np.uint8), actions=actions,
-        event_types=(['episode_start'] + ['start_action', 'stop_action'] * 9)[:frames],
-        scenario=scenario, instruction='go around the box on the left to the cup',
-        total_duration=9.0, name=name)
-
-
-@pytest.fixture
-def folder(tmp_path):
-    for i, scenario in enumerate(['1box_vert_left', '2box_hori_right', '1box_hori_left']):
-        write_episode(tmp_path / f'episode_2026010{i}_000000_{scenario}.h5',
-                      episode(scenario, frames=18 if i < 2 else 12))
-    return tmp_path
 
 
 def test_windows_pad_history_and_chunks_with_masks(folder):
@@ -73,44 +52,6 @@ def test_bad_files_are_skipped_with_a_warning(folder):
         ds = EpisodeWindowDataset(folder)
     assert len(ds.episodes) == 3 and len(ds.skipped) == 1
     assert any('not a readable HDF5 file' in str(w.message) for w in caught)
-
-
-def test_mirror_twice_gives_back_the_original():
-    ep = episode('2box_vert_left', name='episode_x_2box_vert_left')
-    once = mirror(ep)
-    assert once.scenario == '2box_vert_right'
-    assert once.instruction == 'go around the box on the right to the cup'
-    np.testing.assert_array_equal(once.images[:, :, 0], ep.images[:, :, -1])
-    np.testing.assert_allclose(once.actions[1], [0.9, -0.5, 0.3])
-    twice = mirror(once)
-    np.testing.assert_array_equal(twice.images, ep.images)
-    np.testing.assert_array_equal(twice.actions, ep.actions)
-    assert (twice.scenario, twice.instruction, twice.name, twice.event_types) == (
-        ep.scenario, ep.instruction, ep.name, ep.event_types)
-
-
-def test_photometric_and_distance_augmentations_stay_valid():
-    ep = episode()
-    photo = photometric(ep, np.random.default_rng(0))
-    photo.check()
-    assert not np.array_equal(photo.images, ep.images)
-    assert np.all(photo.actions[0] == 0) and np.all(np.abs(photo.actions) <= 1.15)
-    assert np.abs(photo.actions[1] - ep.actions[1]).max() < 0.3
-    closer = distance_scaled(ep, 1.2)
-    closer.check()
-    np.testing.assert_allclose(closer.actions[1], [0.9 / 1.2, 0.5, -0.3], rtol=1e-6)
-    with pytest.raises(ValueError):
-        distance_scaled(ep, 3.0)
-
-
-def test_stats_count_scenarios_frames_and_actions(folder, tmp_path):
-    stats = collect_stats(episode_paths(folder))
-    assert stats.episodes == 3 and stats.frames == 48
-    assert stats.per_scenario['2box_hori_right'] == 1 and stats.complete == 2
-    text = stats.text()
-    assert '3 episodes, 48 frames' in text and '1box_vert_left' in text
-    png = stats.plot(tmp_path / 'stats.png')
-    assert png.stat().st_size > 10_000
 
 
 def test_mirrored_windows_flip_pixels_actions_and_sides(folder):
