@@ -673,13 +673,9 @@ def floor_rgb(layout: Layout) -> tuple[float, float, float]:
 def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None = None) -> str:
     """The MJCF text of ``layout`` with a forward camera of ``width`` x ``height``.
     Textures are declared flat here and painted by ``SimWorld`` (``paint_textures``)."""
-    pitch = CAMERA_MOUNT['pitch_deg'] + layout.factor('camera_pitch_deg')
-    cam_axes = _f(camera_axes(pitch, layout.factor('camera_roll_deg')))
-    cam_z = CAMERA_MOUNT['z'] + layout.factor('camera_height') - ROBOT_HALF_HEIGHT
     ambient, diffuse, fill, light_dir = _lights(layout)
     boxes, box_assets, goals = _object_geoms(layout)
     clutter = '\n'.join(_clutter_geom(i, c) for i, c in enumerate(layout.clutter))
-    x, y, yaw = layout.robot
     walls, sky, sky2 = _surroundings(layout)
     extent = top_extent if top_extent is not None else max(4.4, layout.far_x + 1.0)
     top_x = (layout.robot[0] + layout.far_x) / 2
@@ -714,7 +710,26 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None
 {goals}
     <camera name="top" pos="{top_x:.4g} 0 8" xyaxes="0 -1 0 1 0 0" projection="orthographic"
             fovy="{extent:.4g}"/>
-    <body name="robot" pos="{_f((x, y, ROBOT_HALF_HEIGHT + 0.01))}">
+{_robot_body(layout, width, height)}
+  </worldbody>
+  <actuator>
+    <velocity name="vx" joint="x" kv="900" forcelimited="true" forcerange="-180 180"/>
+    <velocity name="vy" joint="y" kv="900" forcelimited="true" forcerange="-180 180"/>
+    <velocity name="wz" joint="yaw" kv="20" forcelimited="true" forcerange="-20 20"/>
+  </actuator>
+</mujoco>
+"""
+
+
+
+def _robot_body(layout: Layout, width: int, height: int) -> str:
+    """The robot: a cylinder on three velocity-driven joints, with the forward camera
+    where the layout's camera factors put it."""
+    pitch = CAMERA_MOUNT['pitch_deg'] + layout.factor('camera_pitch_deg')
+    cam_axes = _f(camera_axes(pitch, layout.factor('camera_roll_deg')))
+    cam_z = CAMERA_MOUNT['z'] + layout.factor('camera_height') - ROBOT_HALF_HEIGHT
+    x, y, _yaw = layout.robot
+    return f"""    <body name="robot" pos="{_f((x, y, ROBOT_HALF_HEIGHT + 0.01))}">
       <joint name="x" type="slide" axis="1 0 0" damping="0"/>
       <joint name="y" type="slide" axis="0 1 0" damping="0"/>
       <joint name="yaw" type="hinge" axis="0 0 1" ref="0"/>
@@ -725,15 +740,7 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None
             size="0.02 0.04 0.08" rgba="0.3 0.3 0.3 1" contype="0" conaffinity="0"/>
       <camera name="front" pos="{CAMERA_MOUNT['x']} 0 {cam_z:.4g}"
               xyaxes="{cam_axes}" fovy="{vertical_fov_deg(width, height):.6g}"/>
-    </body>
-  </worldbody>
-  <actuator>
-    <velocity name="vx" joint="x" kv="900" forcelimited="true" forcerange="-180 180"/>
-    <velocity name="vy" joint="y" kv="900" forcelimited="true" forcerange="-180 180"/>
-    <velocity name="wz" joint="yaw" kv="20" forcelimited="true" forcerange="-20 20"/>
-  </actuator>
-</mujoco>
-"""
+    </body>"""
 
 
 def _lights(layout: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, ...]]:

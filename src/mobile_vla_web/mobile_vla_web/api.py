@@ -207,7 +207,7 @@ class ConsoleApi:
             self.counts['refused_rate'] += 1
             return error(429, f'more than {self.config.control_rate:g} control messages a '
                                f'second (burst {self.config.control_burst}); slow down')
-        checked = check_fields(kind_of, message, Sender(client.kind, self.throttle,
+        checked = check_fields(kind_of, message, Sender(client.kind, self.held.throttle,
                                                         self.config.max_instruction_chars))
         if isinstance(checked, Reply):
             self.counts['refused_input'] += 1
@@ -276,7 +276,7 @@ class ConsoleApi:
         publish: list[Publish] = []
         if previous != client.id:
             if previous is not None:
-                if self.drive_key is not None:
+                if self.held.key is not None:
                     self._needs_release.add(previous)
                 publish = self.stop_drive()
                 before = self.clients[previous].label if previous in self.clients else previous
@@ -301,7 +301,7 @@ class ConsoleApi:
         return Reply(200, {'ok': True}, [(topics.CONTROL_MODE, mode)])
 
     def _do_estop(self, engaged: bool, now: float) -> Reply:
-        if engaged and self.drive_key is not None and self.controller is not None:
+        if engaged and self.held.key is not None and self.controller is not None:
             self._needs_release.add(self.controller)
         publish = self.stop_drive() if engaged else []
         self._estop_sent = engaged
@@ -335,14 +335,6 @@ class ConsoleApi:
             return error(409, 'release the key first: driving stopped (e-stop or a change '
                                'of control) while it was held')
         return Reply(200, {'ok': True}, self.held.press(key, now))
-
-    @property
-    def drive_key(self) -> str | None:
-        return self.held.key
-
-    @property
-    def throttle(self) -> int:
-        return self.held.throttle
 
     def stop_drive(self) -> list[Publish]:
         """Zero for a held key (a change of control, an e-stop, the console going away)."""
@@ -388,7 +380,7 @@ class ConsoleApi:
         return {
             'type': 'state', 't': now,
             'controller': self.clients[holder].describe() if holder else None,
-            'throttle': self.throttle, 'drive_key': self.drive_key,
+            'throttle': self.held.throttle, 'drive_key': self.held.key,
             **self.telemetry.state(now),
             'estop_sent': self._estop_sent,  # sent by this console, not yet confirmed
             'recent_instructions': list(self.recent),

@@ -478,7 +478,7 @@ def test_drive_messages_queued_in_a_stall_are_dropped_not_replayed():
     for i in range(5):  # W held, repeated every 0.1 s, each 20 ms on the way
         reply = drive_sent('w', 0.1 * i, 0.1 * i + 0.02, api)
         assert reply.ok
-    assert api.drive_key == 'w'
+    assert api.held.key == 'w'
     # The console (or the link) stalls from 0.45 s to 3.45 s; the page went on sending
     # until it noticed, and released W: all of it arrives at once.
     assert api.tick(3.45) == [(topics.TELEOP_CMD_VEL, ZERO)]  # the watchdog, first
@@ -487,7 +487,7 @@ def test_drive_messages_queued_in_a_stall_are_dropped_not_replayed():
     assert not [p for r in replayed for t, p in r.publish if p != ZERO]
     assert api.counts['refused_late'] == 3
     assert drive_sent(None, 0.8, 3.46, api).ok  # the release is never dropped
-    assert api.tick(3.5) == [] and api.drive_key is None
+    assert api.tick(3.5) == [] and api.held.key is None
     # A new press after the stall drives.
     fresh = drive_sent('w', 4.0, 4.02, api)
     assert fresh.ok and published(fresh, topics.TELEOP_CMD_VEL) == [(0.575, 0.0, 0.0)]
@@ -500,7 +500,7 @@ def test_when_the_watchdog_wins_the_race_the_replayed_key_is_dropped_too():
     drive_sent('w', 0.0, 0.02, api)
     late = drive_sent('w', 0.1, 3.0, api)
     assert late.status == 409 and published(late, topics.TELEOP_CMD_VEL) == [ZERO]
-    assert api.drive_key is None and api.tick(3.1) == []
+    assert api.held.key is None and api.tick(3.1) == []
 
 
 def test_a_key_that_lapsed_drives_again_only_once_released():
