@@ -61,11 +61,10 @@ from mobile_vla_web.messages import (
     Reply,
     Sender,
     check_fields,
-    check_message,
     client_name,
-    decode_message,
     error,
     number,
+    parse_message,
     request_id,
 )
 from mobile_vla_web.telemetry import Telemetry
@@ -172,13 +171,12 @@ class ConsoleApi:
         """One control (or stats) message from a client; see the module docstring. The
         reply carries the message's ``id`` (``Reply.request_id``)."""
         size = len(raw) if isinstance(raw, (bytes, str)) else 0
-        decoded, problem = decode_message(raw)  # the server bounds what it reads
+        decoded, message, problem = parse_message(raw)  # the server bounds what it reads
         if size > self.config.max_message_bytes:
             self.counts['refused_input'] += 1
             return replace(error(413, f'message of {size} bytes; the most is '
                                       f'{self.config.max_message_bytes} (max_message_bytes)'),
                            request_id=request_id(decoded))
-        message, problem = (None, problem) if problem else check_message(decoded)
         reply = self._control(client_id, address, token, message, problem, now, kind)
         return replace(reply, request_id=request_id(decoded))
 

@@ -100,10 +100,14 @@ def decode_message(raw: Any) -> tuple[Any, str | None]:
         return None, 'not JSON this console reads: nested too deeply'
 
 
-def parse_message(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
-    """The message as a dict with a known ``type``, or None and what is wrong."""
+def parse_message(raw: Any) -> tuple[Any, dict[str, Any] | None, str | None]:
+    """(what ``raw`` decodes to, the message as a dict with a known ``type`` or None, what
+    is wrong or None). The decoded value is kept for a reply's ``id`` even when the
+    message is refused."""
     decoded, problem = decode_message(raw)
-    return (None, problem) if problem is not None else check_message(decoded)
+    if problem is not None:
+        return decoded, None, problem
+    return (decoded, *check_message(decoded))
 
 
 def check_message(raw: Any) -> tuple[dict[str, Any] | None, str | None]:

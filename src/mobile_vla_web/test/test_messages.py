@@ -32,14 +32,14 @@ def test_every_type_the_console_acts_on_has_its_check():
     ('[' * 100_000, 'not JSON'), ({'no': 'type'}, 'unknown type'),
 ])
 def test_a_message_that_is_not_one_says_why(raw, problem):
-    message, why = parse_message(raw)
+    _decoded, message, why = parse_message(raw)
     assert message is None and problem in why
 
 
 def test_json_text_is_decoded_once():
     # A JSON string that holds a message is a string, not the message inside it.
-    assert parse_message('"{\\"type\\": \\"mode\\"}"') == (None, 'a message is a JSON object '
-                                                                 'with a "type"')
+    assert parse_message('"{\\"type\\": \\"mode\\"}"') == (
+        '{"type": "mode"}', None, 'a message is a JSON object with a "type"')
     assert decode_message(b'{"id": 7}') == ({'id': 7}, None)
 
 
@@ -53,7 +53,7 @@ def test_a_reply_carries_only_a_short_id(decoded, expected):
 
 
 def test_nan_and_infinity_read_as_nothing():
-    message, _ = parse_message('{"type": "throttle", "percent": NaN, "delta": Infinity}')
+    _, message, _ = parse_message('{"type": "throttle", "percent": NaN, "delta": Infinity}')
     assert number(message, 'percent') is None and number(message, 'delta') is None
     assert number({'x': True}, 'x') is None and number({'x': 10 ** 400}, 'x') is None
 
