@@ -115,6 +115,9 @@ def evaluate_arrival(policy: PolicySource | PolicyRunner, distances: list[float]
         episodes_per_scenario, seed, scenarios, sim, workers, progress, until='plan_done')
     rows = []
     for distance, runs in zip(checked, grouped, strict=True):
+        # In a goal room the gap is to the named object; no other is within the success
+        # radius of a stop there (the judge refuses a radius that reaches two objects), so
+        # a run that went on to another object after the target never stopped at it.
         gaps = [_stop_gap(r) for r in runs]
         arrived = [r.outcome == 'plan_done' and r.plan_state == 'done' for r in runs]
         stopped = [a and gap < sim.success_radius and r.success

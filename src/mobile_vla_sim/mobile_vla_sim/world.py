@@ -6,7 +6,8 @@ two alike. The target is one of the objects on the scenario's side, so the left 
 right variants of a seed with objects on both sides are the same room with another
 object named. Objects are placed beyond the obstacle with room between them (the
 approach to any one never passes within ``GOAL_SPACING`` of another), and they do
-not collide: reaching one that was not named is ``wrong_object``.
+not collide: reaching one that was not named is ``wrong_object``. Clutter keeps
+``CLUTTER_CLEARANCE`` from every goal object.
 
 World frame: the robot starts near the origin facing +x; +y is its left. A room is
 drawn per (scenario, seed) from the training ranges in ``FACTORS``; the side of a
@@ -92,6 +93,10 @@ HELDOUT_PAIRS: frozenset[tuple[str, str]] = frozenset({
 #: strays from a straight line, so reaching one never reaches another.
 GOAL_SPACING = 0.95
 GOAL_APPROACH_CLEARANCE = 0.85
+#: Least floor between a clutter item and a goal object, metres; an item reaches this
+#: many times its size from its centre (a capsule lying across the robot's view).
+CLUTTER_CLEARANCE = 0.1
+CLUTTER_REACH = 1.5
 
 
 @dataclass(frozen=True)
@@ -427,8 +432,21 @@ def sample_layout(scenario: str, seed: int,
     objects, index = _goal_objects(draw, sc.side, cup_x, layout.obstacle_bounds(), target,
                                    decoy)
     goal = objects[index]
+    # The room's record says how many objects stand in it (a draw that could not be
+    # placed is left out), not how many were drawn.
+    factors = {**draw.values, 'goal_count': float(len(objects))}
     return replace(layout, cup=goal.center, cup_radius=goal.radius, cup_height=goal.height,
-                   cup_rgb=goal.rgb, factors=dict(draw.values), objects=objects, target=index)
+                   cup_rgb=goal.rgb, factors=factors, objects=objects, target=index,
+                   clutter=_clear_of(clutter, objects))
+
+
+def _clear_of(clutter: tuple[Clutter, ...],
+              objects: tuple[GoalObject, ...]) -> tuple[Clutter, ...]:
+    """The clutter that stands apart from every goal object (``CLUTTER_CLEARANCE``
+    between them): an item drawn into one would hide it or change its look."""
+    return tuple(c for c in clutter if all(
+        math.dist(c.center, o.center) >= o.radius + CLUTTER_REACH * c.size + CLUTTER_CLEARANCE
+        for o in objects))
 
 
 def _boxes(draw: _Draw, sc: Scenario, robot_x: float, cup_x: float) -> tuple[Box, ...]:

@@ -11,6 +11,8 @@ from mobile_vla_sim.evaluate import instruction_for, run_episode
 from mobile_vla_sim.goals import goal_jobs, read_goal_sets
 from mobile_vla_sim.targets import named_objects
 from mobile_vla_sim.world import (
+    CLUTTER_CLEARANCE,
+    CLUTTER_REACH,
     FACTORS,
     GOAL_COLOURS,
     GOAL_KINDS,
@@ -46,7 +48,7 @@ def test_goal_rooms_hold_one_to_four_objects_apart_beyond_the_obstacle(name):
     for seed in range(30):
         lay = sample_layout(name, seed)
         counts.add(len(lay.objects))
-        assert 1 <= len(lay.objects) <= 4
+        assert 1 <= len(lay.objects) <= 4 and lay.factor('goal_count') == len(lay.objects)
         pairs = [(o.kind, o.colour) for o in lay.objects]
         assert len(set(pairs)) == len(pairs)  # no two alike
         assert not set(pairs) & HELDOUT_PAIRS  # never a held-out pair unless asked
@@ -62,8 +64,12 @@ def test_goal_rooms_hold_one_to_four_objects_apart_beyond_the_obstacle(name):
         assert lay.cup == goal.center and lay.cup_rgb == goal.rgb
         # the room's words name it, and name only it
         assert named_objects(lay, instruction_for(name, seed, lay)) == (lay.target,)
-        # no clutter looks like a goal kind
+        # no clutter looks like a goal kind, or stands in one's way of being seen
         assert {c.shape for c in lay.clutter} <= {'capsule'}
+        for c in lay.clutter:
+            for o in lay.objects:
+                assert np.hypot(*np.subtract(c.center, o.center)) >= \
+                    o.radius + CLUTTER_REACH * c.size + CLUTTER_CLEARANCE
     assert len(counts) >= 3
 
 
