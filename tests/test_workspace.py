@@ -138,3 +138,65 @@ def test_every_file_and_name_docs_architecture_points_at_exists(workspace):
         if not found:
             missing.append(f'{owner}.{attr}')
     assert not missing, f'docs/ARCHITECTURE.md names what the code does not have: {missing}'
+
+
+#: Source modules whose behaviour is tested under another name, and where. Every other
+#: module ``<package>/<name>.py`` (or ``<package>/<sub>/<name>.py``) has its tests in
+#: ``src/<package>/test/test_<name>.py``.
+TESTED_ELSEWHERE = {
+    'mobile_vla/cli.py': ['src/mobile_vla/test/test_policy_cli.py',
+                          'src/mobile_vla_recorder/test/test_data_cli.py',
+                          'src/mobile_vla_sim/test/test_cli.py'],  # each command's own
+    'mobile_vla/graph.py': ['tests/test_launch_plan.py'],
+    'mobile_vla/launch_plan.py': ['tests/test_launch_plan.py'],  # needs every package
+    'mobile_vla/policy/checkpoint_files.py': ['src/mobile_vla/test/test_checkpoint.py',
+                                              'tests/test_hostile_input.py'],
+    'mobile_vla/policy/cli.py': ['src/mobile_vla/test/test_policy_cli.py'],
+    'mobile_vla/policy/tokenization.py': ['src/mobile_vla/test/test_modeling_policy.py',
+                                          'src/mobile_vla/test/test_text_encoder.py'],
+    'mobile_vla/ros_bus.py': ['tests/test_nodes_rclpy.py', 'tests/test_qos_rclpy.py'],
+    'mobile_vla/scenarios.py': ['src/mobile_vla/test/test_language.py',
+                                'src/mobile_vla_sim/test/test_goals.py'],
+    'mobile_vla/training/cli.py': ['src/mobile_vla/test/test_trainer.py',
+                                   'src/mobile_vla/test/test_evaluate.py'],
+    'mobile_vla/units.py': [],  # constants only
+    'mobile_vla_camera/calibration.py': ['src/mobile_vla_camera/test/test_publisher.py'],
+    'mobile_vla_camera/media.py': ['src/mobile_vla_camera/test/test_sources.py'],
+    'mobile_vla_control/keyboard.py': ['src/mobile_vla_control/test/test_teleop.py',
+                                       'src/mobile_vla_control/test/test_teleop_terminal.py'],
+    'mobile_vla_control/teleop_console.py': [
+        'src/mobile_vla_control/test/test_teleop_terminal.py'],
+    'mobile_vla_sim/config.py': ['src/mobile_vla_sim/test/test_session.py',
+                                 'src/mobile_vla_sim/test/test_goals.py'],
+    'mobile_vla_sim/graph.py': ['tests/test_graph_replay.py', 'tests/test_launch_plan.py'],
+}
+
+
+def test_every_module_with_behaviour_has_tests_a_newcomer_finds_by_name(workspace):
+    """A module's tests are ``test/test_<module>.py`` in its package, or listed above with
+    where they are; a node's ``*_node.py`` (one ``run_node`` call) is tested as a process
+    in ``tests/test_nodes_rclpy.py``."""
+    missing, stale = [], []
+    for package in PACKAGES:
+        code = workspace / 'src' / package / package
+        tests = workspace / 'src' / package / 'test'
+        for path in sorted(code.rglob('*.py')):
+            if path.name in ('__init__.py',) or path.name.endswith('_node.py'):
+                continue
+            name = f'{package}/{path.relative_to(code).as_posix()}'
+            if (tests / f'test_{path.stem}.py').is_file():
+                if name in TESTED_ELSEWHERE:
+                    stale.append(f'{name} has test_{path.stem}.py; drop it from the table')
+                continue
+            if name not in TESTED_ELSEWHERE:
+                missing.append(name)
+            for where in TESTED_ELSEWHERE.get(name, []):
+                if not (workspace / where).is_file():
+                    stale.append(f'{name}: {where} does not exist')
+    for name in TESTED_ELSEWHERE:
+        package, module = name.split('/', 1)
+        if not (workspace / 'src' / package / package / module).is_file():
+            stale.append(f'{name} is not a module any more; drop it from the table')
+    assert not missing, f'no test/test_<module>.py and not in TESTED_ELSEWHERE: {missing}'
+    assert not stale, stale
+    assert (workspace / 'tests' / 'test_nodes_rclpy.py').is_file()
