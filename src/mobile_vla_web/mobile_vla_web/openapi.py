@@ -52,10 +52,18 @@ _BODIES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
                      {}, []),
 }
 
-#: Fields a body needs for some values of another: a recording starts in a named room.
-_REQUIRED_WHEN: dict[str, dict[str, Any]] = {
-    'record': {'if': {'properties': {'action': {'const': 'start'}}, 'required': ['action']},
-               'then': {'required': ['scenario']}},
+#: What a body needs beyond its required fields: a recording starts in a named room, and
+#: a goal room's with its words; a throttle is set or stepped.
+_CONDITIONS: dict[str, dict[str, Any]] = {
+    'record': {'allOf': [
+        {'if': {'properties': {'action': {'const': 'start'}}, 'required': ['action']},
+         'then': {'required': ['scenario']}},
+        {'if': {'properties': {'action': {'const': 'start'},
+                               'scenario': {'enum': list(GOAL_SCENARIOS)}},
+                'required': ['action', 'scenario']},
+         'then': {'required': ['instruction']}},
+    ]},
+    'throttle': {'anyOf': [{'required': ['percent']}, {'required': ['delta']}]},
 }
 
 _ERROR = {'type': 'object', 'properties': {'ok': {'type': 'boolean'},
@@ -121,10 +129,10 @@ def openapi() -> dict[str, Any]:
                                   'additionalProperties': True}
         if required:
             schema['required'] = required
-        schema.update(_REQUIRED_WHEN.get(kind, {}))
+        schema.update(_CONDITIONS.get(kind, {}))
         paths[path] = {'post': {
             'summary': summary, 'operationId': kind, 'security': [{'token': []}],
-            'requestBody': {'required': bool(required),
+            'requestBody': {'required': bool(required) or 'anyOf' in schema,
                             'content': {'application/json': {'schema': schema}}},
             'responses': _responses('accepted and published',
                                     ('400', '401', '409', '413', '429'))}}

@@ -6,7 +6,8 @@ socket and a slow browser never holds up another. Each page gets the newest came
 frame when it is ready for one (older frames are dropped for it alone), the newest
 state, and every event.
 
-Routes are in ``openapi.ROUTES``; ``GET /api/openapi.json`` documents them.
+The POST routes are ``openapi.POST_TYPES``'s; ``GET /api/openapi.json`` documents every
+route (``test_server.py`` checks that the two agree).
 """
 
 from __future__ import annotations

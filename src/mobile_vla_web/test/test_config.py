@@ -35,7 +35,7 @@ def test_a_value_out_of_range_is_refused_by_name(changes, named):
         WebConfig(**changes)
 
 
-def test_the_edges_of_each_range_are_allowed():
+def test_values_at_the_edges_of_ranges_are_allowed():
     WebConfig(port=0)
     WebConfig(port=1024, stream_width=160, jpeg_quality=95, throttle_percent=10,
               key_speed=10.0, telemetry_rate_hz=4.0, page_stale_s=0.5,

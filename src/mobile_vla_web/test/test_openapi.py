@@ -1,7 +1,8 @@
 """The OpenAPI document (``/api/openapi.json``) says what the console accepts: every
-value its schemas allow at their edges passes the console's own field checks, and every
-value just outside them gets a 400. (That the server serves every documented route is
-``test_server.py``'s.)"""
+value its schemas allow at their edges, in a body the schema allows, passes the console's
+own field checks; every value just outside them gets a 400, and so does a body that
+misses what a condition of the schema (if/then, anyOf) asks for. (That the server serves
+every documented route is ``test_server.py``'s.)"""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from mobile_vla_web.messages import CONTROL_TYPES, Reply, Sender, check_fields
 from mobile_vla_web.openapi import POST_TYPES, openapi
 
 SENDER = Sender('api', throttle=50, max_instruction_chars=WebConfig.max_instruction_chars)
-#: What a field needs beside it to be read at all (a start names its room; a goal room
-#: needs its words, as the document's summary says).
+#: What a field needs beside it in a body the schema allows (a start names its room, and
+#: a goal room's start its words: the conditions tested below).
 CONTEXT = {('record', 'scenario'): {'action': 'start', 'instruction': 'go to the cup'},
            ('record', 'instruction'): {'action': 'start', 'scenario': 1},
            ('record', 'action'): {'scenario': 1}}
@@ -101,14 +102,40 @@ def test_a_required_field_left_out_is_refused():
             assert isinstance(reply, Reply) and reply.status == 400, (kind, name)
 
 
-def test_a_field_required_only_with_another_value_is_documented_and_refused():
-    """A recording starts in a named room (JSON Schema if/then); other actions need none."""
-    schema = body_schema('record')
-    [(field, value)] = [(k, v['const']) for k, v in schema['if']['properties'].items()]
-    assert (field, value) == ('action', 'start')
-    for name in schema['then']['required']:
-        reply = check_fields('record', {field: value}, SENDER)
-        assert isinstance(reply, Reply) and reply.status == 400 and name in reply.body['error']
-    for other in inside(schema['properties'][field]):
-        if other != value:
-            assert not isinstance(check_fields('record', {field: other}, SENDER), Reply)
+def condition_holds(condition: dict[str, Any], message: dict[str, Any]) -> bool:
+    """Whether ``message`` matches an ``if`` of the document: its consts, enums and required."""
+    return all(name in message for name in condition.get('required', [])) and all(
+        name not in message or message[name] == rule.get('const', message[name])
+        and message[name] in rule.get('enum', [message[name]])
+        for name, rule in condition['properties'].items())
+
+
+@pytest.mark.parametrize('message', [
+    {'action': 'start', 'scenario': 1}, {'action': 'start', 'scenario': 'goal_1box_vert_left'},
+    {'action': 'start'}, {'action': 'keep'}, {'action': 'start', 'scenario': '2box_hori_left',
+                                              'instruction': 'swing left to the cup'},
+    {'action': 'start', 'scenario': 'goal_2box_hori_right', 'instruction': 'go to the ball'},
+])
+def test_a_recording_needs_what_the_schemas_conditions_say_and_the_console_agrees(message):
+    """A start names its room (scenario), and a goal room's start its words too."""
+    conditions = body_schema('record')['allOf']
+    needs = [name for c in conditions if condition_holds(c['if'], message)
+             for name in c['then']['required']]
+    missing = [name for name in needs if name not in message]
+    reply = check_fields('record', message, SENDER)
+    if missing:
+        assert isinstance(reply, Reply) and reply.status == 400, (message, missing)
+        assert any(name in reply.body['error'] for name in missing), reply.body
+    else:
+        assert not isinstance(reply, Reply), (message, reply)
+
+
+def test_a_throttle_sets_or_steps_and_a_body_with_neither_is_refused():
+    schema = body_schema('throttle')
+    assert [a['required'] for a in schema['anyOf']] == [['percent'], ['delta']]
+    post = openapi()['paths'][POST_TYPES['throttle']]['post']
+    assert post['requestBody']['required']
+    reply = check_fields('throttle', {}, SENDER)
+    assert isinstance(reply, Reply) and reply.status == 400
+    for name in ('percent', 'delta'):
+        assert not isinstance(check_fields('throttle', {name: 20}, SENDER), Reply)
