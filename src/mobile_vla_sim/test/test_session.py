@@ -2,23 +2,16 @@
 control handing over to manual input and back."""
 
 
-import pytest
 
 from mobile_vla import topics
 from mobile_vla.cli import main as cli_main
 from mobile_vla.episode import read_episode, validate_episode
 from mobile_vla.language import scenario_phrasings
-from mobile_vla.policy.runner import untrained_runner
 from mobile_vla_sim.config import SimConfig
 from mobile_vla_sim.session import SimSession
 from mobile_vla_sim.world import sample_layout
 
 SMALL = SimConfig(width=160, height=90, time_limit_s=3.0)
-
-
-@pytest.fixture(scope='module')
-def runner():
-    return untrained_runner('kosmos2_clip_tiny')
 
 
 def test_collect_writes_episodes_that_validate(tmp_path, capsys):
