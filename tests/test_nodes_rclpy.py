@@ -531,6 +531,11 @@ def test_no_input_kills_a_node(workspace, started, probe, tmp_path):
             pubs[topics.CONTROL_MODE].publish(string_msg(value))
             pubs[topics.RECORDER_CONTROL].publish(string_msg(value))
             probe.spin_for(0.05)
+            if value is huge:
+                # A latched publisher keeps only its newest message: on a loaded machine the
+                # next one could replace 1 MB still in flight: the policy hears it first.
+                assert probe.spin_until(lambda: 'instruction refused: 1000000 characters'
+                                        in nodes[0].log(), 30.0), nodes[0].log()[-3000:]
         for text in ('start no_such_scenario', 'stop', 'stop', 'discard', 'discard', 'k'):
             pubs[topics.RECORDER_CONTROL].publish(string_msg(text))
             probe.spin_for(0.05)

@@ -25,7 +25,8 @@ def away(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_the_source_checkout_serves_its_own_config():
+def test_the_source_checkout_serves_its_own_config(monkeypatch):
+    monkeypatch.delenv(resources.HOME_VARIABLE, raising=False)  # set in the robot's images
     found = resources.share_dir()
     assert (found / 'config' / 'model').is_dir() and resources.source_checkout() == found
     assert resources.config_dir() == found / 'config'
