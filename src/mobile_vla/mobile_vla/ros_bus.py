@@ -11,7 +11,8 @@ robot) as well as Jazzy.
   node never dies from what arrives on a topic.
 - SIGINT and SIGTERM end ``spin`` while the context is still valid, so the
   wiring's ``shutdown`` can publish (a zero velocity) and the node then waits,
-  bounded, until reliable subscribers have acknowledged it.
+  bounded, until reliable subscribers have acknowledged it. The DDS teardown after
+  that is bounded too (``TEARDOWN_TIMEOUT_S``; then the process ends by SIGALRM).
 - A configuration error ends the node with one line and exit code 2.
 - A node that publishes camera frames (``publishes_frames``) gets the shared-memory
   transport that carries whole 720p frames (``mobile_vla.transport``), unless the
@@ -69,6 +70,9 @@ MAX_LOG_CHARS = 2000
 FLUSH_TIMEOUT_S = 1.0
 #: How long shutdown waits for workers (an episode still being written; launch gives 35 s).
 WORKER_CLOSE_TIMEOUT_S = 30.0
+#: How long the DDS teardown after a node's last word may take before the process ends
+#: without it (by SIGALRM; whole seconds, for ``signal.alarm``).
+TEARDOWN_TIMEOUT_S = 5
 #: The QoS policies every endpoint declares an override parameter for.
 OVERRIDABLE = (rclpy_qos.QoSPolicyKind.HISTORY, rclpy_qos.QoSPolicyKind.DEPTH,
                rclpy_qos.QoSPolicyKind.RELIABILITY, rclpy_qos.QoSPolicyKind.DURABILITY)
@@ -406,9 +410,7 @@ def run_node(name: str, wire: Callable[[RosBus], Wiring], args: list[str] | None
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _shut_down(name, bus, wiring)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+        _tear_down(node)
     return code
 
 
@@ -433,6 +435,25 @@ def _shut_down(name: str, bus: RosBus | None, wiring: Any) -> None:
             step()
         except Exception as exc:  # the next step still runs
             print(f'{name}: during shutdown: {type(exc).__name__}: {exc}', file=sys.stderr)
+
+
+def _tear_down(node: Node | None) -> None:
+    """Destroy the node and the context, bounded. What matters is said by now (the zero,
+    acknowledged; the episode, written), so a second signal ends the process at once, and
+    a teardown that has not ended after ``TEARDOWN_TIMEOUT_S`` ends it by SIGALRM. Fast DDS
+    2.14 (Jazzy) can wait without end while it destroys a participant
+    (``DomainParticipant::set_listener``, seen with 20 nodes starting and stopping on two
+    cores), holding the GIL, so no Python code could end it: the kernel does."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(TEARDOWN_TIMEOUT_S)
+    try:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    finally:
+        signal.alarm(0)
 
 
 def wait_for_status(name: str, timeout_s: float, domain_id: int | None = None) -> list[str]:
