@@ -68,9 +68,10 @@ def start_node(spec: NodeSpec, params: Mapping[str, Any], folder: Path, env: Map
                             preexec_fn=_default_sigint)
 
 
-def stop_all(processes: list[subprocess.Popen], timeout_s: float = 15.0) -> None:
+def stop_all(processes: list[subprocess.Popen], timeout_s: float = 40.0) -> None:
     """SIGINT each (the nodes publish their zero and finish their files), then wait; a
-    process that does not end in ``timeout_s`` is killed."""
+    process that does not end in ``timeout_s`` is killed. The default covers a node's
+    longest clean-up: an episode still being written (30 s), then a bounded teardown."""
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)

@@ -70,8 +70,9 @@ MAX_LOG_CHARS = 2000
 FLUSH_TIMEOUT_S = 1.0
 #: How long shutdown waits for workers (an episode still being written; launch gives 35 s).
 WORKER_CLOSE_TIMEOUT_S = 30.0
-#: How long the DDS teardown after a node's last word may take before the process ends
-#: without it (by SIGALRM; whole seconds, for ``signal.alarm``).
+#: How long the DDS teardown after a node's last word (and the interpreter's exit) may
+#: take before the process ends without it (by SIGALRM; whole seconds, for
+#: ``signal.alarm``).
 TEARDOWN_TIMEOUT_S = 5
 #: The QoS policies every endpoint declares an override parameter for.
 OVERRIDABLE = (rclpy_qos.QoSPolicyKind.HISTORY, rclpy_qos.QoSPolicyKind.DEPTH,
@@ -355,6 +356,10 @@ class Wiring(Protocol):
 
 
 def _raise_interrupt(_signum: int, _frame: object) -> None:
+    # The first signal starts the shutdown; one more before ``run_node`` reaches its
+    # clean-up must not cut it short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -419,13 +424,20 @@ def _shut_down(name: str, bus: RosBus | None, wiring: Any) -> None:
     progress), the workers finish what was queued, and the zero is said once more:
     whatever a worker did meanwhile, the last word is zero. Each step runs whatever
     the one before did."""
+    def close_workers() -> None:
+        for worker in bus.workers:
+            if not worker.close(WORKER_CLOSE_TIMEOUT_S):
+                print(f'{name}: {worker.name} was still at work after '
+                      f'{WORKER_CLOSE_TIMEOUT_S:g} s; it ends with the process',
+                      file=sys.stderr, flush=True)
+
     steps = []
     if bus is not None:
         steps.append(lambda: [worker.stop() for worker in bus.workers])
     if wiring is not None:
         steps.append(wiring.shutdown)
     if bus is not None:
-        steps.append(lambda: [worker.close(WORKER_CLOSE_TIMEOUT_S) for worker in bus.workers])
+        steps.append(close_workers)
     if wiring is not None:
         steps.append(wiring.shutdown)
     if bus is not None:
@@ -438,22 +450,22 @@ def _shut_down(name: str, bus: RosBus | None, wiring: Any) -> None:
 
 
 def _tear_down(node: Node | None) -> None:
-    """Destroy the node and the context, bounded. What matters is said by now (the zero,
-    acknowledged; the episode, written), so a second signal ends the process at once, and
-    a teardown that has not ended after ``TEARDOWN_TIMEOUT_S`` ends it by SIGALRM. Fast DDS
-    2.14 (Jazzy) can wait without end while it destroys a participant
-    (``DomainParticipant::set_listener``, seen with 20 nodes starting and stopping on two
-    cores), holding the GIL, so no Python code could end it: the kernel does."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    """Destroy the node and the context, bounded until the process ends. The node's last
+    word went out before (its zero, waited for until acknowledged or ``FLUSH_TIMEOUT_S``;
+    its episode, until written or ``WORKER_CLOSE_TIMEOUT_S``, which it says), so a signal
+    during the teardown ends the process at once,
+    and a teardown (or interpreter exit) that has not ended after ``TEARDOWN_TIMEOUT_S``
+    ends it by SIGALRM. Fast DDS 2.14 (Jazzy) can wait without end while it destroys a
+    participant (``DomainParticipant::set_listener``, seen with 20 nodes stopping at once
+    on two cores), holding the GIL, so no Python code could end it: the kernel does."""
+    ending = {signal.SIGINT, signal.SIGTERM, signal.SIGALRM}
+    for sig in ending:
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, ending)  # a parent may have blocked them
     signal.alarm(TEARDOWN_TIMEOUT_S)
-    try:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    finally:
-        signal.alarm(0)
+    if node is not None:
+        node.destroy_node()
+    rclpy.try_shutdown()
 
 
 def wait_for_status(name: str, timeout_s: float, domain_id: int | None = None) -> list[str]:

@@ -407,7 +407,7 @@ def sample_layout(scenario: str, seed: int,
     object in the room is of its kind, unless ``decoy``: then one on the other side of
     the obstacle (if there is one) is of the target's kind in another colour, so that
     only colour or place tells them apart. The rest of the room is the seed's (but for
-    clutter that the target's size brings within ``CLUTTER_CLEARANCE`` of it)."""
+    clutter that the target's kind and size bring within ``CLUTTER_CLEARANCE`` of it)."""
     sc = parse(scenario)
     if target is not None:
         check_goal_pair(target)

@@ -1,8 +1,6 @@
 """Closed-loop sessions (``SimSession``): expert data through the recorder, and hybrid
 control handing over to manual input and back."""
 
-
-
 from mobile_vla import topics
 from mobile_vla.cli import main as cli_main
 from mobile_vla.episode import read_episode, validate_episode

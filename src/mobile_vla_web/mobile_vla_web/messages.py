@@ -200,7 +200,8 @@ def _record(m: dict[str, Any], sender: Sender) -> tuple[str, str | None, str | N
         return error(400, 'record start needs "scenario": 1-8, one of '
                           f'{", ".join(SCENARIOS)}, or a goal room (goal_ and one '
                           'of them, with its instruction)')
-    if scenario in GOAL_SCENARIOS and m.get('instruction') is None:
+    words = m.get('instruction')
+    if scenario in GOAL_SCENARIOS and not (isinstance(words, str) and words.split()):
         return error(400, f'{scenario} is a goal room: give its "instruction" '
                           '(e.g. "go to the blue ball")')
     text = m.get('instruction')

@@ -61,7 +61,8 @@ _CONDITIONS: dict[str, dict[str, Any]] = {
         {'if': {'properties': {'action': {'const': 'start'},
                                'scenario': {'enum': list(GOAL_SCENARIOS)}},
                 'required': ['action', 'scenario']},
-         'then': {'required': ['instruction']}},
+         'then': {'required': ['instruction'],
+                  'properties': {'instruction': {'type': 'string', 'pattern': '\\S'}}}},
     ]},
     'throttle': {'anyOf': [{'required': ['percent']}, {'required': ['delta']}]},
 }

@@ -6,6 +6,7 @@ every documented route is ``test_server.py``'s.)"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -115,13 +116,15 @@ def condition_holds(condition: dict[str, Any], message: dict[str, Any]) -> bool:
     {'action': 'start'}, {'action': 'keep'}, {'action': 'start', 'scenario': '2box_hori_left',
                                               'instruction': 'swing left to the cup'},
     {'action': 'start', 'scenario': 'goal_2box_hori_right', 'instruction': 'go to the ball'},
+    {'action': 'start', 'scenario': 'goal_2box_hori_right', 'instruction': '  '},
 ])
 def test_a_recording_needs_what_the_schemas_conditions_say_and_the_console_agrees(message):
     """A start names its room (scenario), and a goal room's start its words too."""
     conditions = body_schema('record')['allOf']
-    needs = [name for c in conditions if condition_holds(c['if'], message)
-             for name in c['then']['required']]
-    missing = [name for name in needs if name not in message]
+    then = [c['then'] for c in conditions if condition_holds(c['if'], message)]
+    missing = [name for t in then for name in t['required'] if name not in message or (
+        'pattern' in t.get('properties', {}).get(name, {})
+        and not re.search(t['properties'][name]['pattern'], message[name]))]
     reply = check_fields('record', message, SENDER)
     if missing:
         assert isinstance(reply, Reply) and reply.status == 400, (message, missing)
