@@ -673,9 +673,12 @@ import ctypes, sys
 import rclpy.node
 from mobile_vla import ros_bus
 from mobile_vla.config import ConfigError
-ros_bus.TEARDOWN_TIMEOUT_S = 1
-if sys.argv[1] == 'stuck':  # as Fast DDS can in participant destruction: the GIL held
-    rclpy.node.Node.destroy_node = lambda self: ctypes.PyDLL(None).pause()
+ros_bus.TEARDOWN_TIMEOUT_S = 60 if sys.argv[1] == 'signalled' else 1
+def stuck(self):  # as Fast DDS can in participant destruction: the GIL held
+    print('tearing down', flush=True)
+    ctypes.PyDLL(None).pause()
+if sys.argv[1] != 'clean':
+    rclpy.node.Node.destroy_node = stuck
 def wire(bus):
     raise ConfigError('a wiring that ends the node at once')
 code = ros_bus.run_node('teardown_probe', wire)
@@ -699,3 +702,26 @@ def test_the_teardown_after_the_last_word_is_bounded(domain_id, case, code):
     assert 'configuration error: a wiring that ends the node at once' in done.stderr
     assert ('ended 2' in done.stdout) == (case == 'clean'), done.stdout
     assert time.monotonic() - started < 30
+
+
+def test_a_signal_during_the_teardown_ends_it_at_once(domain_id):
+    """Once the node's last word is out, Ctrl-C (or launch's SIGTERM) need not wait for a
+    teardown that hangs."""
+    import select
+    import subprocess
+    import sys
+
+    from mobile_vla.processes import ros_env
+
+    process = subprocess.Popen([sys.executable, '-c', TEAR_DOWN, 'signalled'],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=ros_env(domain_id))
+    try:
+        assert select.select([process.stdout], [], [], 60)[0], 'no teardown reached'
+        assert process.stdout.readline() == 'tearing down\n'
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == -signal.SIGINT
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()

@@ -4,6 +4,7 @@ and a recorder killed at random moments that never leaves a bad or changed episo
 import hashlib
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -107,7 +108,9 @@ def test_sigkill_at_random_moments_never_leaves_a_bad_or_changed_episode(tmp_pat
     for seed in range(15):
         script = RECORD_FOREVER.format(path=sys.path, folder=str(folder), seed=seed)
         proc = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE)
-        assert proc.stdout.readline() == b'ready\n'  # imports done, however slow the machine
+        # imports done, however slow the machine (a child that never gets there fails here)
+        assert select.select([proc.stdout], [], [], 120)[0], 'the recorder never started'
+        assert proc.stdout.readline() == b'ready\n'
         time.sleep(rnd.uniform(0.1, 1.1))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
