@@ -19,7 +19,6 @@ Simulator parameters (``SimConfig``) change with ``--set key=value``, for exampl
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -168,9 +167,11 @@ def _run(args: argparse.Namespace) -> int:
     result = run_episode(name, args.seed, args.instruction, runner=runner, driver=args.driver,
                          mode=args.mode, sim=sim, manual_window=window,
                          outputs=RunOutputs(out, bag=not args.no_bag))
+    from mobile_vla_sim.results import json_text
+
     summary = result.summary()
     summary.pop('layout')
-    print(json.dumps(summary, indent=2))
+    print(json_text(summary), end='')
     print(f'outputs in {out.resolve()}')
     return 0 if result.success else 3
 
@@ -302,10 +303,9 @@ def _eval_shifts(args: argparse.Namespace, sim) -> int:
 
 
 def _eval_arrival(args: argparse.Namespace, sim) -> int:
-    import json as json_module
-
     scenarios = _scenarios(args)
     out = writable_folder(args.out) if args.out else None
+    from mobile_vla_sim.results import json_text
     from mobile_vla_sim.robustness import arrival_table, evaluate_arrival
 
     report = evaluate_arrival(_policy(args), args.arrival, args.episodes_per_scenario,
@@ -316,7 +316,7 @@ def _eval_arrival(args: argparse.Namespace, sim) -> int:
     print(text)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / 'report.json').write_text(json_module.dumps(report, indent=2) + '\n')
+        (out / 'report.json').write_text(json_text(report))
         (out / 'table.md').write_text(text + '\n')
         print(f'report: {out / "report.json"}  table: {out / "table.md"}')
     return 0
