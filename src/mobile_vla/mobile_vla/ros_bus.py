@@ -355,11 +355,17 @@ class Wiring(Protocol):
         twice on the way out (before and after the workers finish): idempotent."""
 
 
+def _ignore_stop_signals() -> None:
+    """SIGINT and SIGTERM ignored: the clean-up under way (a zero command, an episode
+    still being written) must not be cut short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _raise_interrupt(_signum: int, _frame: object) -> None:
     # The first signal starts the shutdown; one more before ``run_node`` reaches its
     # clean-up must not cut it short.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _ignore_stop_signals()
     raise KeyboardInterrupt
 
 
@@ -410,10 +416,7 @@ def run_node(name: str, wire: Callable[[RosBus], Wiring], args: list[str] | None
         print(f'{name}: cannot start: {type(exc).__name__}: {exc}', file=sys.stderr)
         code = 2
     finally:
-        # A second signal must not cut short the clean-up (a zero command, an episode
-        # still being written).
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _ignore_stop_signals()
         _shut_down(name, bus, wiring)
         _tear_down(node)
     return code
@@ -453,11 +456,11 @@ def _tear_down(node: Node | None) -> None:
     """Destroy the node and the context, bounded until the process ends. The node's last
     word went out before (its zero, waited for until acknowledged or ``FLUSH_TIMEOUT_S``;
     its episode, until written or ``WORKER_CLOSE_TIMEOUT_S``, which it says), so a signal
-    during the teardown ends the process at once,
-    and a teardown (or interpreter exit) that has not ended after ``TEARDOWN_TIMEOUT_S``
-    ends it by SIGALRM. Fast DDS 2.14 (Jazzy) can wait without end while it destroys a
-    participant (``DomainParticipant::set_listener``, seen with 20 nodes stopping at once
-    on two cores), holding the GIL, so no Python code could end it: the kernel does."""
+    during the teardown ends the process at once, and a teardown (or interpreter exit)
+    that has not ended after ``TEARDOWN_TIMEOUT_S`` ends it by SIGALRM. Fast DDS 2.14
+    (Jazzy) can wait without end while it destroys a participant
+    (``DomainParticipant::set_listener``, seen with 20 nodes stopping at once on two
+    cores), holding the GIL, so no Python code could end it: the kernel does."""
     ending = {signal.SIGINT, signal.SIGTERM, signal.SIGALRM}
     for sig in ending:
         signal.signal(sig, signal.SIG_DFL)

@@ -200,11 +200,10 @@ def _record(m: dict[str, Any], sender: Sender) -> tuple[str, str | None, str | N
         return error(400, 'record start needs "scenario": 1-8, one of '
                           f'{", ".join(SCENARIOS)}, or a goal room (goal_ and one '
                           'of them, with its instruction)')
-    words = m.get('instruction')
-    if scenario in GOAL_SCENARIOS and not (isinstance(words, str) and words.split()):
+    text = m.get('instruction')
+    if scenario in GOAL_SCENARIOS and not (isinstance(text, str) and text.split()):
         return error(400, f'{scenario} is a goal room: give its "instruction" '
                           '(e.g. "go to the blue ball")')
-    text = m.get('instruction')
     if text is None:
         return (action, scenario, None)
     problem = instruction_problem(text, sender.max_instruction_chars)
