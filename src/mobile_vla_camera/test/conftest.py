@@ -28,3 +28,18 @@ def image_folder(tmp_path):
 def pattern_video(tmp_path):
     """A 60-frame 720p MP4 of the counter pattern (lossy: compare by counter)."""
     return write_pattern_video(tmp_path / 'pattern.mp4', 60)
+
+
+@pytest.fixture
+def calibration_file(tmp_path) -> Path:
+    """A 1280x720 camera calibration (camera_calibration's YAML), fx 900, fy 910."""
+    path = tmp_path / 'cal.yaml'
+    path.write_text(
+        'image_width: 1280\nimage_height: 720\ncamera_name: csi\n'
+        'camera_matrix: {rows: 3, cols: 3, data: [900, 0, 640, 0, 910, 360, 0, 0, 1]}\n'
+        'distortion_model: plumb_bob\n'
+        'distortion_coefficients: {rows: 1, cols: 5, data: [0.1, -0.2, 0, 0, 0]}\n'
+        'rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}\n'
+        'projection_matrix: {rows: 3, cols: 4, data: [900, 0, 640, 0, 0, 910, 360, 0, 0, 0, '
+        '1, 0]}\n')
+    return path

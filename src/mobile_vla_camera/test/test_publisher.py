@@ -106,16 +106,8 @@ def test_backoff_doubles_up_to_the_limit_and_diagnostics_explain():
     assert level == 'ERROR' and 'stalled' in message and 'nvargus-daemon' in message
 
 
-def test_camera_info_follows_the_published_size(tmp_path):
-    path = tmp_path / 'cal.yaml'
-    path.write_text(
-        'image_width: 1280\nimage_height: 720\ncamera_name: csi\n'
-        'camera_matrix: {rows: 3, cols: 3, data: [900, 0, 640, 0, 910, 360, 0, 0, 1]}\n'
-        'distortion_model: plumb_bob\n'
-        'distortion_coefficients: {rows: 1, cols: 5, data: [0.1, -0.2, 0, 0, 0]}\n'
-        'rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}\n'
-        'projection_matrix: {rows: 3, cols: 4, data: [900, 0, 640, 0, 0, 910, 360, 0, 0, 0, '
-        '1, 0]}\n')
+def test_camera_info_follows_the_published_size(tmp_path, calibration_file):
+    path = calibration_file
     pub = CameraPublisher(CameraConfig(source='synthetic'), load_calibration(path))
     info = pub.camera_info(1280, 720)
     assert info['k'][:3] == [900, 0, 640] and info['d'] == [0.1, -0.2, 0, 0, 0]

@@ -18,14 +18,6 @@ from mobile_vla_camera.wiring import CameraWiring
 
 MSGS = MessageFactory()
 SHOOT = '/test/shoot'
-CALIBRATION = (
-    'image_width: 1280\nimage_height: 720\ncamera_name: csi\n'
-    'camera_matrix: {rows: 3, cols: 3, data: [900, 0, 640, 0, 910, 360, 0, 0, 1]}\n'
-    'distortion_model: plumb_bob\n'
-    'distortion_coefficients: {rows: 1, cols: 5, data: [0.1, -0.2, 0, 0, 0]}\n'
-    'rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}\n'
-    'projection_matrix: {rows: 3, cols: 4, data: [900, 0, 640, 0, 0, 910, 360, 0, 0, 0, 1, 0]}'
-    '\n')
 
 
 def shoot(params, seconds=3.0, fps=10):
@@ -45,10 +37,8 @@ def shoot(params, seconds=3.0, fps=10):
 
 
 @pytest.fixture
-def calibrated(tmp_path):
-    path = tmp_path / 'cal.yaml'
-    path.write_text(CALIBRATION)
-    return {'source': 'synthetic', 'calibration_file': str(path),
+def calibrated(calibration_file):
+    return {'source': 'synthetic', 'calibration_file': str(calibration_file),
             'output_width': 640, 'output_height': 360}
 
 
