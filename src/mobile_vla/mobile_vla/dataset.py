@@ -10,12 +10,16 @@ Each sample is the frame at time ``t`` with its history and the actions to come:
 With 18-frame episodes, window 8 and chunk 10 the full window is t = 7 (frames
 0-7, actions 7-16) and t = 8 (frames 1-8, actions 8-17); ``samples='all'`` also
 yields the padded windows of every other t, weighted out of the loss by the masks.
+With ``stop_frames`` an episode ends a few frames into its final stop
+(``stop_length``): the rest of its stop phase, one unchanging view with a zero action,
+is not trained on.
 HDF5 files are opened lazily, one handle per worker process. Files that fail the
 format checks are skipped with a warning, so one bad file never stops training.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from dataclasses import dataclass
@@ -27,7 +31,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mobile_vla.actions import ACTION_LIMIT, ActionSpace
-from mobile_vla.episode import EpisodeError, EpisodeFile, episode_paths
+from mobile_vla.episode import Episode, EpisodeError, EpisodeFile, episode_paths
 from mobile_vla.language import phrasings_in
 from mobile_vla.policy.preprocess import resize_frame
 from mobile_vla.scenarios import swap_sides
@@ -44,6 +48,35 @@ def chunk_steps(t: int, chunk: int, num_frames: int) -> tuple[np.ndarray, np.nda
     """Indices of the actions t .. t+chunk-1 (clipped) and the mask of the real ones."""
     steps = np.arange(t, t + chunk)
     return np.clip(steps, None, num_frames - 1), steps < num_frames
+
+
+def stop_length(actions: np.ndarray, stop_frames: int) -> int:
+    """How many frames of an episode training keeps when it cuts the stop phase, the run
+    of zero actions that ends the episode (the robot held at its goal): up to and
+    including the first ``stop_frames`` frames of it. Stops between moves (a teleoperator
+    between key presses) are kept. ``stop_frames`` 0 keeps every frame, and so does an
+    episode that never moves or ends moving."""
+    n = len(actions)
+    moving = np.abs(np.asarray(actions)).max(axis=1, initial=0.0) > 0
+    if stop_frames <= 0 or not moving.any():
+        return n
+    stop_start = n - int(np.argmax(moving[::-1]))  # the frame after the last move
+    return min(n, stop_start + stop_frames)
+
+
+def cut_stop_phase(episode: Episode, stop_frames: int) -> Episode:
+    """``episode`` up to ``stop_length`` frames (itself when nothing is cut)."""
+    t = stop_length(episode.actions, stop_frames)
+    if t == episode.num_frames:
+        return episode
+    share = t / episode.num_frames
+    return dataclasses.replace(
+        episode, images=episode.images[:t], actions=episode.actions[:t],
+        event_types=list(episode.event_types[:t]),
+        timestamps=None if episode.timestamps is None else episode.timestamps[:t],
+        frame_age=None if episode.frame_age is None else episode.frame_age[:t],
+        target_frames=min(episode.target_frames, t),
+        total_duration=episode.total_duration * share)
 
 
 def window_index(lengths: list[int], window: int, chunk: int,
@@ -79,6 +112,7 @@ class EpisodeWindowDataset(Dataset):
         action_limit: float = ACTION_LIMIT,
         mirror: bool = False,
         paraphrase: bool = False,
+        stop_frames: int = 0,
     ) -> None:
         if window < 1 or chunk < 1:
             raise ValueError(f'window and chunk must be >= 1, got {window} and {chunk}')
@@ -90,8 +124,9 @@ class EpisodeWindowDataset(Dataset):
         for path in paths if paths is not None else episode_paths(*sources):
             try:
                 with EpisodeFile(path) as ep:
-                    actions = ep.actions()[:, :action_dim]
-                    info = EpisodeInfo(path, ep.num_frames, ep.scenario, ep.instruction,
+                    recorded = ep.actions()
+                    actions = recorded[:stop_length(recorded, stop_frames), :action_dim]
+                    info = EpisodeInfo(path, len(actions), ep.scenario, ep.instruction,
                                        self.space.normalize(actions).astype(np.float32))
             except (EpisodeError, OSError, ValueError) as exc:
                 self.skipped.append(f'{path}: {exc}')

@@ -149,3 +149,39 @@ def test_only_the_trainer_calls_the_image_augmentation():
 def test_bad_augmentation_settings_are_refused_naming_the_field(override, words):
     with pytest.raises(ConfigError, match=words):
         load_train_config('tiny', [override])
+
+
+@pytest.mark.parametrize('model', [{}, {'train_vision': True}, {'freeze_backbones': False}],
+                         ids=['cached features', 'towers from pixels', 'trainable encoders'])
+def test_stop_frames_cut_the_final_stop_on_every_data_path(tmp_path, model):
+    """Each way the trainer reads episodes (cached features, frames for the towers,
+    windows for trainable encoders) ends them ``stop_frames`` into their final stop,
+    training and validation alike."""
+    from training_data import small_episode
+
+    from mobile_vla.episode import write_episode
+
+    data = tmp_path / 'held'
+    data.mkdir()
+    for i in range(4):  # the robot moves for 11 frames and holds still for 7
+        ep = small_episode('1box_vert_left', frames=18)
+        ep.actions[:] = 0.0
+        ep.actions[1:11] = [0.5, 0.2, 0.0]
+        write_episode(data / f'episode_2026010{i}_000000_1box_vert_left.h5', ep)
+
+    def lengths(stop_frames: int) -> list[int]:
+        cfg = config(tmp_path, data, epochs=1, run_name=f'cut{stop_frames}', mirror=False,
+                     stop_frames=stop_frames, model=model)
+        trainer = Trainer(cfg)
+        datasets = trainer._datasets(trainer._split())
+        return [len(e.actions) if hasattr(e, 'actions') else e.num_frames
+                for ds in datasets for e in ds.episodes]
+
+    assert lengths(0) == [18] * 4
+    assert lengths(2) == [13] * 4
+
+
+def test_stop_frames_out_of_range_are_refused_naming_the_field():
+    for value in ('-1', '65'):
+        with pytest.raises(ConfigError, match=r'stop_frames must be in \[0, 64\]'):
+            load_train_config('tiny', [f'stop_frames={value}'])

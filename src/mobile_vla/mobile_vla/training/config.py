@@ -14,6 +14,7 @@ from mobile_vla.resources import config_dir
 
 SCHEDULES = ('cosine', 'step', 'constant')
 PRECISIONS = ('auto', 'no', 'bf16', 'fp16')
+MAX_STOP_FRAMES = 64
 
 
 def preset_dir() -> Path:
@@ -29,6 +30,12 @@ class TrainConfig:
     seed: int = 0
     mirror: bool = False  # add left/right mirrored copies of the training episodes
     samples: str = 'all'  # 'all' windows (masked padding) or only 'full' windows
+    # 0 trains on whole episodes; n >= 1 ends every episode (training and validation)
+    # n frames into the stop that ends it, the robot held at its goal (mobile_vla.
+    # dataset.stop_length): the rest of that stop, one unchanging view with a zero
+    # action, would teach the head that an unchanging view means "hold still", which
+    # holds a policy that slowed short of its goal
+    stop_frames: int = 0
     # each training window takes a random training phrasing of its scenario's side
     # (mobile_vla.language) instead of the recorded instruction; needs the scenario
     paraphrase: bool = False
@@ -83,6 +90,9 @@ class TrainConfig:
         if not 0 <= self.text_token_dropout < 1:
             raise ConfigError(f'text_token_dropout must be in [0, 1), got '
                               f'{self.text_token_dropout}')
+        if not 0 <= self.stop_frames <= MAX_STOP_FRAMES:
+            raise ConfigError(f'stop_frames must be in [0, {MAX_STOP_FRAMES}] (0 keeps whole '
+                              f'episodes), got {self.stop_frames}')
         if not 0 <= self.augment_views <= 16:
             raise ConfigError(f'augment_views must be in [0, 16], got {self.augment_views}')
         try:

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from mobile_vla.actions import ActionSpace
 from mobile_vla.augment import ImageAugment, mirror
-from mobile_vla.dataset import chunk_steps, window_frames, window_index
+from mobile_vla.dataset import chunk_steps, cut_stop_phase, window_frames, window_index
 from mobile_vla.episode import read_episode
 from mobile_vla.language import phrasings_in
 from mobile_vla.policy.preprocess import resize_frame
@@ -48,10 +48,11 @@ class EpisodeFrames:
 
 
 def episode_frames(path: str | Path, size: int, space: ActionSpace, mirrored: bool = False,
-                   paraphrase: bool = False) -> list[EpisodeFrames]:
+                   paraphrase: bool = False, stop_frames: int = 0) -> list[EpisodeFrames]:
     """An episode file as training pixels (frames at ``size``, normalised actions), read
-    once; with ``mirrored``, its left/right mirror follows it."""
-    ep = read_episode(path)
+    once; with ``mirrored``, its left/right mirror follows it; ``stop_frames`` cuts its
+    stop phase (``TrainConfig.stop_frames``)."""
+    ep = cut_stop_phase(read_episode(path), stop_frames)
     ep = dataclasses.replace(ep, images=np.stack([resize_frame(img, size, size)
                                                   for img in ep.images]))
     out = []

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from mobile_vla.actions import ActionSpace
 from mobile_vla.augment import ImageAugment, mirror
 from mobile_vla.config import ConfigError
-from mobile_vla.dataset import EpisodeWindowDataset
+from mobile_vla.dataset import EpisodeWindowDataset, cut_stop_phase
 from mobile_vla.episode import EpisodeError, episode_paths, read_episode
 from mobile_vla.language import phrasings_in
 from mobile_vla.policy.checkpoint import load_state_strict, save_checkpoint
@@ -65,12 +65,14 @@ def seed_everything(seed: int) -> None:
 
 def episode_features(path: str | Path, cache: FeatureCache, space: ActionSpace,
                      mirrored: bool = False, paraphrase: bool = False,
-                     augment: tuple[ImageAugment, int] | None = None) -> EpisodeFeatures:
+                     augment: tuple[ImageAugment, int] | None = None,
+                     stop_frames: int = 0) -> EpisodeFeatures:
     """An episode as head inputs: cached vision features per frame; its instruction (or,
     with ``paraphrase``, the training phrasings of its scenario's side) goes through the
     text cache separately (``instruction_tokens``). ``augment`` = (config, seed) makes it
-    an augmented training copy (the same copy for the same seed: its features cache)."""
-    ep = read_episode(path)
+    an augmented training copy (the same copy for the same seed: its features cache);
+    ``stop_frames`` cuts its stop phase (``TrainConfig.stop_frames``)."""
+    ep = cut_stop_phase(read_episode(path), stop_frames)
     if mirrored:
         ep = mirror(ep)
     size = cache.policy.config.image_size
@@ -229,7 +231,8 @@ class Trainer:
               + (' (augment_views needs the cache: not applied)' if c.augment_views else ''))
         size = (pc.image_size, pc.image_size)
         common = dict(window=pc.window, chunk=pc.fwd_pred_next_n, image_size=size,
-                      action_dim=pc.action_dim, action_limit=pc.action_limit)
+                      action_dim=pc.action_dim, action_limit=pc.action_limit,
+                      stop_frames=c.stop_frames)
         train = EpisodeWindowDataset(paths=[Path(p) for p in split['train']],
                                      samples=c.samples, mirror=c.mirror,
                                      paraphrase=c.paraphrase, **common)
@@ -257,13 +260,14 @@ class Trainer:
     def _frames(self, paths, mirrored: bool, paraphrase: bool) -> list[EpisodeFrames]:
         """Training pixels of each file (and its mirror)."""
         size = self.policy.config.image_size
-        return _usable(paths, lambda path: episode_frames(path, size, self.space, mirrored,
-                                                          paraphrase))
+        return _usable(paths, lambda path: episode_frames(
+            path, size, self.space, mirrored, paraphrase, self.config.stop_frames))
 
     def _features(self, load, paraphrase: bool = False) -> list[EpisodeFeatures]:
         """Cached features of each (path, mirrored, augment)."""
         return _usable(load, lambda item: [episode_features(
-            item[0], self.cache, self.space, item[1], paraphrase, item[2])])
+            item[0], self.cache, self.space, item[1], paraphrase, item[2],
+            self.config.stop_frames)])
 
     # ------------------------------------------------------------ checkpoints
     def _save(self, name: str, model, optimizer, scheduler) -> Path:
