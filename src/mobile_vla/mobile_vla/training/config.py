@@ -34,7 +34,9 @@ class TrainConfig:
     # n frames into the stop that ends it, the robot held at its goal (mobile_vla.
     # dataset.stop_length): the rest of that stop, one unchanging view with a zero
     # action, would teach the head that an unchanging view means "hold still", which
-    # holds a policy that slowed short of its goal
+    # holds a policy that slowed short of its goal. The cost: a head that sees less of
+    # the stop learns less of where to stop (with 2, the demo recipe's policy reached
+    # more cups and held still at none; README, "Seeing"), so the demo keeps 0
     stop_frames: int = 0
     # each training window takes a random training phrasing of its scenario's side
     # (mobile_vla.language) instead of the recorded instruction; needs the scenario
