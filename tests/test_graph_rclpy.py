@@ -66,7 +66,9 @@ class Teleop:
                        if k.startswith(('ROS_', 'RMW_', 'AMENT_', 'PYTHON', 'LD_', 'PATH')))
         command = (f'env {env} {executable(TELEOP.package, TELEOP.executable)} --ros-args '
                    f'-r __ns:=/{NAMESPACE} --params-file {params_file}; '
-                   f'echo $? > {self.code}; sleep 30')
+                   # written whole, then renamed: the file never exists empty
+                   f'echo $? > {self.code}.part && mv {self.code}.part {self.code}; '
+                   'sleep 30')
         subprocess.run(self.tmux + ['new-session', '-d', '-s', 'teleop', '-x', '100', '-y', '30',
                                     'bash', '-c', command], check=True)
 
