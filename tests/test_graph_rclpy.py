@@ -202,8 +202,9 @@ def wasd_in_a_terminal_drives_takes_over_records_and_ends_with_zero(g: Live) -> 
         assert probe.spin_until(lambda: 'space: stop' in teleop.screen(), 30.0), teleop.screen()
         assert hold_until(probe, teleop, 'w', lambda: action(cmd[-1][1])[0] > 0.3, 20.0), \
             teleop.screen()
-        probe.spin_for(1.0)
-        assert is_zero(cmd[-1][1])  # released: stops
+        # Released: stops within the first-key timeout (0.7 s), the arbiter's deceleration
+        # (0.13 s from 0.575 m/s) and delivery, which a loaded 2-core machine stretches.
+        assert probe.spin_until(lambda: is_zero(cmd[-1][1]), 2.0), (cmd[-1][1], teleop.screen())
         press(probe, teleop, 'h')
         # Manual input takes over at once in hybrid.
         assert hold_until(probe, teleop, 'a', lambda: action(cmd[-1][1])[1] > 0.3, 5.0), \
