@@ -82,6 +82,18 @@ PAGE_SEEN = """() => ({frames: window.consoleStats.frames, live: window.consoleS
     events: window.consoleStats.events.map((e) => e.text).slice(-5)})"""
 
 
+def wait_for_frames(page, graph, count: int, what: str) -> None:
+    """Wait up to 30 s until the page has shown ``count`` camera frames; otherwise fail
+    with ``what``, what the page saw (frames, link, camera, events) and the graph's
+    events."""
+    try:
+        page.wait_for_function(f'() => window.consoleStats.frames >= {count}',
+                               timeout=30_000)
+    except Exception as exc:  # Playwright's TimeoutError
+        raise AssertionError(f'{what} within 30 s: {page.evaluate(PAGE_SEEN)}; '
+                             f'graph: {graph.events}') from exc
+
+
 @pytest.fixture
 def open_console(live, chromium):
     """Opens a console page (through ``url`` if given, with ``name``); every page a test
@@ -93,12 +105,7 @@ def open_console(live, chromium):
         page = chromium.new_page(viewport={'width': 1360, 'height': 900})
         pages.append(page)
         page.goto(f'{url or graph.url}#token={graph.token}' + (f'&name={name}' if name else ''))
-        try:
-            page.wait_for_function('() => window.consoleStats.frames >= 5', timeout=30_000)
-        except Exception as exc:  # Playwright's TimeoutError: say what the page saw
-            seen = page.evaluate(PAGE_SEEN)
-            raise AssertionError(f'no 5 camera frames on a new page within 30 s: {seen}; '
-                                 f'graph: {graph.events}') from exc
+        wait_for_frames(page, graph, 5, 'no 5 camera frames on a new page')
         page.wait_for_function(
             text_is('link', 'connected'))
         return page
@@ -490,12 +497,7 @@ def test_a_killed_console_is_shown_at_once_its_estop_fails_loudly_and_it_restart
     # process has found the camera on DDS, and the tests after this one take the console
     # as whole. A respawn that never streams fails here, by name, not in the next test.
     frames = page.evaluate('() => window.consoleStats.frames')
-    try:
-        page.wait_for_function(f'() => window.consoleStats.frames >= {frames + 5}',
-                               timeout=30_000)
-    except Exception as exc:  # Playwright's TimeoutError
-        raise AssertionError(f'the restarted console streams no camera frames: '
-                             f'{page.evaluate(PAGE_SEEN)}; graph: {graph.events}') from exc
+    wait_for_frames(page, graph, frames + 5, 'the restarted console streams no camera frames')
 
 
 def test_a_node_that_dies_is_reported_on_the_page_and_the_graph_runs_on(live, open_console):

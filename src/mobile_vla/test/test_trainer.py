@@ -169,16 +169,16 @@ def test_stop_frames_cut_the_final_stop_on_every_data_path(tmp_path, model):
         ep.actions[1:11] = [0.5, 0.2, 0.0]
         write_episode(data / f'episode_2026010{i}_000000_1box_vert_left.h5', ep)
 
-    def lengths(stop_frames: int) -> list[int]:
+    def lengths(stop_frames: int) -> list[tuple[int, int]]:
+        """(frames, actions) of every training and validation episode."""
         cfg = config(tmp_path, data, epochs=1, run_name=f'cut{stop_frames}', mirror=False,
                      stop_frames=stop_frames, model=model)
         trainer = Trainer(cfg)
         datasets = trainer._datasets(trainer._split())
-        return [len(e.actions) if hasattr(e, 'actions') else e.num_frames
-                for ds in datasets for e in ds.episodes]
+        return [(e.num_frames, len(e.actions)) for ds in datasets for e in ds.episodes]
 
-    assert lengths(0) == [18] * 4
-    assert lengths(2) == [13] * 4
+    assert lengths(0) == [(18, 18)] * 4
+    assert lengths(2) == [(13, 13)] * 4
 
 
 def test_stop_frames_out_of_range_are_refused_naming_the_field():
