@@ -205,42 +205,42 @@ def main(argv: list[str] | None = None) -> int:
     both_success = (held['success'] * held['episodes'] +
                     held_b['success'] * held_b['episodes']) / both_runs
     side_by_side = [
-        '| instructions | runs | success | wrong side | collisions | timeouts |',
-        '|---|---|---|---|---|---|',
-        f"| trained phrasings (documented set) | {overall['episodes']} | "
-        f"{overall['success']:.1%} | {overall['wrong_side']} | {overall['collisions']:.0%} | "
-        f"{overall['timeouts']:.0%} |",
-        f"| held-out paraphrases, set A ({paraphrases}, never trained on) | "
-        f"{held['episodes']} | {held['success']:.1%} | {held['wrong_side']} | "
-        f"{held['collisions']:.0%} | {held['timeouts']:.0%} |",
-        f"| held-out paraphrases, set B ({paraphrases_b}, never trained on) | "
-        f"{held_b['episodes']} | {held_b['success']:.1%} | {held_b['wrong_side']} | "
-        f"{held_b['collisions']:.0%} | {held_b['timeouts']:.0%} |",
-        f"| held-out, both sets | {both_runs} | {both_success:.1%} | "
+        '| instructions | runs | success | reached | stopped away | wrong side | collisions '
+        '| timeouts |',
+        '|---|---|---|---|---|---|---|---|',
+        *(f"| {name} | {row['episodes']} | {row['success']:.1%} | {row['reached']:.0%} | "
+          f"{row['stopped_away']:.0%} | {row['wrong_side']} | {row['collisions']:.0%} | "
+          f"{row['timeouts']:.0%} |" for name, row in (
+              ('trained phrasings (documented set)', overall),
+              (f'held-out paraphrases, set A ({paraphrases}, never trained on)', held),
+              (f'held-out paraphrases, set B ({paraphrases_b}, never trained on)', held_b))),
+        f"| held-out, both sets | {both_runs} | {both_success:.1%} | | | "
         f"{held['wrong_side'] + held_b['wrong_side']} | | |",
     ]
     goals_overall = goal_rooms['overall']
     goal_lines = [
-        '| goal instructions | runs | success | wrong object | collisions | timeouts | SPL |',
-        '|---|---|---|---|---|---|---|',
-        f"| goal rooms, trained colour x kind pairs | {goals_overall['episodes']} | "
-        f"{goals_overall['success']:.1%} | {goals_overall['wrong_object']:.1%} | "
-        f"{goals_overall['collisions']:.0%} | {goals_overall['timeouts']:.0%} | "
-        f"{goals_overall['spl']:.2f} |",
-        *(f"| held-out set `{name}` | {part['overall']['episodes']} | "
-          f"{part['overall']['success']:.1%} | {part['overall']['wrong_object']:.1%} | "
-          f"{part['overall']['collisions']:.0%} | {part['overall']['timeouts']:.0%} | "
-          f"{_spl(part['overall']['spl'])} |" for name, part in goal_sets['sets'].items()),
+        '| goal instructions | runs | success | reached | wrong object | collisions | '
+        'timeouts | SPL |',
+        '|---|---|---|---|---|---|---|---|',
+        *(f"| {name} | {row['episodes']} | {row['success']:.1%} | {row['reached']:.0%} | "
+          f"{row['wrong_object']:.1%} | {row['collisions']:.0%} | {row['timeouts']:.0%} | "
+          f"{_spl(row['spl'])} |" for name, row in (
+              ('goal rooms, trained colour x kind pairs', goals_overall),
+              *((f'held-out set `{name}`', part['overall'])
+                for name, part in goal_sets['sets'].items()))),
     ]
-    by_distance = ['| cup ahead | runs | success | time-outs |', '|---|---|---|---|']
+    by_distance = ['| cup ahead | runs | success | reached | stopped away | time-outs |',
+                   '|---|---|---|---|---|---|']
     for low, high in ((1.8, 2.5), (2.5, 3.2), (3.2, 3.9), (3.9, 4.6)):
         runs = [r for r in report['runs']
                 if low <= r['layout']['cup'][0] - r['layout']['robot'][0] < high]
         if runs:
-            by_distance.append(
-                f"| {low:g}-{high:g} m | {len(runs)} | "
-                f"{sum(r['success'] for r in runs) / len(runs):.0%} | "
-                f"{sum(r['outcome'] == 'timeout' for r in runs) / len(runs):.0%} |")
+            shares = [sum(map(test, runs)) / len(runs) for test in (
+                lambda r: r['success'], lambda r: r['reached'],
+                lambda r: r['outcome'] == 'plan_done' and not r['stopped_at_goal'],
+                lambda r: r['outcome'] == 'timeout')]
+            by_distance.append(f'| {low:g}-{high:g} m | {len(runs)} | '
+                               + ' | '.join(f'{v:.0%}' for v in shares) + ' |')
     lines = [
         '# Demo checkpoint: tiny Kosmos-2 (patch tokens) + CLIP hybrid with the MiniLM '
         'instruction encoder',
@@ -285,7 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         '',
         '## Trained phrasings and held-out paraphrases',
         '',
-        'Success = the cup reached AND the obstacle passed on the instructed side. Each '
+        'Success = the robot STOPPED at the cup (its navigation step arrived, the policy '
+        'holding still, within the success radius) AND passed the obstacle on the '
+        'instructed side; `reached` = came within the radius at some time, stopping there '
+        'or not; `stopped away` = held still elsewhere. Each '
         'held-out paraphrase runs in every scenario of its side on '
         f"{heldout['episodes_per_pair']} unseen layouts (seeds {heldout['first_seed']} and "
         'up): 8 rooms per paraphrase. Set A is `config/language/heldout.yaml`, set B '
@@ -303,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         '',
         '## Goal rooms: the words choose the object',
         '',
-        'Success = the named object reached before any other, with no collision, in time; '
+        'Success = stopped at the named object (as above), no other reached before it, no '
+        'collision, in time; '
         '`wrong object` = another object reached first. The goal rooms run on '
         f"{goal_rooms['episodes_per_scenario']} unseen layouts each; each held-out goal "
         f"instruction (`config/language/goals_heldout.yaml`, written before training) in "

@@ -484,9 +484,9 @@ def _add_eval(sim_sub: argparse._SubParsersAction) -> None:
                         '(mobile_vla_sim/shifts.py), against the unshifted rooms of the '
                         'same seeds; "all" = every family; may repeat')
     p.add_argument('--arrival', action='append', type=float, metavar='METRES',
-                   help='arrival: the cup this far ahead; each run goes on until the plan '
-                        'says it arrived, and the report says where the robot stopped; '
-                        'may repeat (e.g. --arrival 1.8 --arrival 4.5)')
+                   help='arrival: the cup this far ahead; the report says how often the '
+                        'navigation step arrived, where the robot stopped, and how near it '
+                        'came; may repeat (e.g. --arrival 1.8 --arrival 4.5)')
     p.add_argument('--verbose', action='store_true')
     _workers_option(p)
     _common_options(p)

@@ -30,9 +30,11 @@ class SimConfig:
     physics_rate_hz: float = documented(
         'base command updates per second (MuJoCo steps at 200 Hz)', 100.0)
     odom_rate_hz: float = documented('`sim/odom` messages per second', 10.0)
-    time_limit_s: float = documented('a run without success ends here (time-out)', 12.0)
+    time_limit_s: float = documented('a run whose plan has not ended by then is a time-out',
+                                     12.0)
     success_radius: float = documented(
-        'robot centre to cup (goal) centre that counts as reached, metres', 0.45)
+        'success: the robot stops with its centre this near the cup (goal) centre; '
+        'coming this near at all is "reached", metres', 0.45)
     top_size: int = documented('top-down PNG size in pixels', 480)
 
     def __post_init__(self) -> None:

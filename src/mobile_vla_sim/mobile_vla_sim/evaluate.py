@@ -1,11 +1,14 @@
 """Closed-loop evaluation: every scenario on fixed seeds, and the language test.
 
-Success means the robot centre came within ``success_radius`` of the cup, with no
-collision, within ``time_limit_s``, AND passed the obstacle on the instructed side;
-reaching the cup on the other side counts as ``wrong_side``, next to it. Per
-scenario the report gives success, wrong side, collision and time-out rates, mean
-path length, SPL (success weighted by shortest path / driven path) and mean time to
-the cup. ``evaluate_instructions`` does the same per instruction of a list of
+Success means the robot STOPPED at the cup: its navigation step arrived (the policy
+held still for ``arrive_hold_s``) with the robot centre within ``success_radius`` of the
+cup, with no collision, within ``time_limit_s``, AND it passed the obstacle on the
+instructed side. Reaching the cup on the other side counts as ``wrong_side``, next to
+it; ``reached`` (came within the radius at any time, stopping or not) and
+``stopped_away`` (held still elsewhere: short of the cup, past it, beside it) are
+reported beside success. Per scenario the report gives these, collision and time-out
+rates, mean path length, SPL (success weighted by shortest path / driven path) and
+mean time to the cup. ``evaluate_instructions`` does the same per instruction of a list of
 (scenario, instruction) pairs (``sim eval --instructions FILE``); an instruction of
 several steps ("first move left 0.5 m, then ...") also gets step-level success: each
 motion step done as asked, measured on the ground truth (``step_done_as_asked``).
@@ -96,7 +99,6 @@ class EpisodeJob:
     #: episode writes it to this episode folder (its name comes from the run's start
     #: time, so any worker writes the same file) and returns without the images.
     episodes: str | None = None
-    until: str = 'reached'  # or 'plan_done': the run goes on until the plan is done
     target: tuple[str, str] | None = None  # a goal room's target (kind, colour)
     decoy: bool = False  # and another of its kind across the obstacle (world.sample_layout)
 
@@ -104,7 +106,7 @@ class EpisodeJob:
 def run_job(runner: PolicyRunner | None, job: EpisodeJob) -> RunResult:
     from mobile_vla_sim.expert import ExpertConfig
 
-    options: dict[str, Any] = {'until': job.until}
+    options: dict[str, Any] = {}
     if job.driver == 'expert':
         options['expert'] = ExpertConfig(actions=job.expert_actions,
                                          gaze=job.expert_gaze)
@@ -307,6 +309,7 @@ class ScenarioStats:
             'wrong_side': sum(r.wrong_side for r in self.runs),
             'wrong_object': _share(sum(bool(r.wrong_object) for r in self.runs), n),
             'reached': _share(sum(r.reached for r in self.runs), n),
+            'stopped_away': _share(sum(r.stopped_away for r in self.runs), n),
             **({'all_steps_done': _share(sum(all(d) for d in sequences), len(sequences)),
                 'steps_done': _share(sum(map(sum, sequences)), sum(map(len, sequences)))}
                if sequences else {}),
@@ -402,13 +405,14 @@ def instruction_table(report: dict) -> str:
     """An instruction report as a Markdown table."""
     sequences = any('all_steps_done' in row for row in report['instructions'])
     extra = ' all steps done |' if sequences else ''
-    lines = [f'| instruction | runs | success | wrong side | wrong object | collisions | '
-             f'timeouts | SPL |{extra}', '|---|---|---|---|---|---|---|---|'
-             + ('---|' if sequences else '')]
+    lines = [f'| instruction | runs | success | reached | stopped away | wrong side | '
+             f'wrong object | collisions | timeouts | SPL |{extra}',
+             '|---|---|---|---|---|---|---|---|---|---|' + ('---|' if sequences else '')]
     for row in [*report['instructions'], report['overall']]:
         steps = (f" {row['all_steps_done']:.0%} |" if 'all_steps_done' in row else ' - |') \
             if sequences else ''
         lines.append(f"| {row['instruction']} | {row['episodes']} | {row['success']:.0%} | "
+                     f"{row['reached']:.0%} | {row['stopped_away']:.0%} | "
                      f"{row['wrong_side']} | {round(row['wrong_object'] * row['episodes'])} | "
                      f"{row['collisions']:.0%} | {row['timeouts']:.0%} | {row['spl']:.2f} |"
                      f'{steps}')
@@ -437,21 +441,22 @@ def language_test(results: list[RunResult]) -> dict:
 
 def table(report: dict) -> str:
     """The report as a Markdown table."""
-    head = ('| scenario | episodes | success | wrong side | wrong object | collisions | '
-            'timeouts | path m | SPL | time s |\n|---|---|---|---|---|---|---|---|---|---|')
+    head = ('| scenario | episodes | success | reached | stopped away | wrong side | '
+            'wrong object | collisions | timeouts | path m | SPL | time s |\n'
+            '|---|---|---|---|---|---|---|---|---|---|---|---|')
     lines = [head]
     for row in [*report['scenarios'], report['overall']]:
         lines.append(
             f"| {row['scenario']} | {row['episodes']} | {row['success']:.0%} | "
-            f"{row['wrong_side']} | {round(row['wrong_object'] * row['episodes'])} | "
-            f"{row['collisions']:.0%} | "
+            f"{row['reached']:.0%} | {row['stopped_away']:.0%} | {row['wrong_side']} | "
+            f"{round(row['wrong_object'] * row['episodes'])} | {row['collisions']:.0%} | "
             f"{row['timeouts']:.0%} | {row['path_length_m']:.2f} | {row['spl']:.2f} | "
             f"{row['time_s']:.2f} |")
     lang = report['language_test']
     lines.append('')
     lines.append(f"Language test: {lang['pairs_passed']}/{lang['pairs']} rooms passed with both "
                  f"instructions ({lang['pass_rate']:.0%}); {lang['instructions_on_side']:.0%} of "
-                 f"instructions reached the cup on the instructed side; {lang['wrong_side']} "
+                 f"instructions stopped at the goal on the instructed side; {lang['wrong_side']} "
                  'reached it on the wrong side.')
     return '\n'.join(lines)
 

@@ -197,12 +197,13 @@ def goal_table(report: dict) -> str:
     """A goal-set report as Markdown: one table per set."""
     parts = []
     for name, part in report['sets'].items():
-        lines = [f'### {name}', '', '| instruction | runs | success | wrong object | '
-                 'refused | not found | collisions | timeouts | SPL |',
-                 '|---|---|---|---|---|---|---|---|---|']
+        lines = [f'### {name}', '', '| instruction | runs | success | reached | stopped away | '
+                 'wrong object | refused | not found | collisions | timeouts | SPL |',
+                 '|---|---|---|---|---|---|---|---|---|---|---|']
         for row in [*part['instructions'], part['overall']]:
             spl = '-' if row['spl'] is None else f"{row['spl']:.2f}"
             lines.append(f"| {row['instruction']} | {row['episodes']} | {row['success']:.0%} | "
+                         f"{row['reached']:.0%} | {row['stopped_away']:.0%} | "
                          f"{row['wrong_object']:.0%} | {row['refused']:.0%} | "
                          f"{row['not_found']:.0%} | {row['collisions']:.0%} | "
                          f"{row['timeouts']:.0%} | {spl} |")

@@ -23,10 +23,14 @@ class RunResult:
     instructed_side: str
     driver: str
     mode: str
-    reached: bool = False  # the cup (a goal room: the named object), on any side
+    reached: bool = False  # came within success_radius of the goal, on any side, at any time
+    #: The driver stopped within success_radius of the goal: the policy's last navigation
+    #: step arrived there (it held still), the expert ended its episode there.
+    stopped_at_goal: bool = False
     collision: bool = False
-    outcome: str = 'running'  # reached, collision, timeout, episode_done, wrong_object,
-    # not_found (a goal room without the named object: the time passed, nothing reached)
+    outcome: str = 'running'  # plan_done (plan_failed, plan_refused, plan_stopped),
+    # collision, timeout, wrong_object, not_found (a goal room without the named object:
+    # the time passed, nothing reached); the expert: episode_done, reached
     goal: bool = False  # a goal room: the words chose the object, not the side
     target: str = ''  # a goal room: what the words name ("blue ball")
     absent: bool = False  # a goal room that holds no object the words name
@@ -56,14 +60,22 @@ class RunResult:
 
     @property
     def success(self) -> bool:
-        """Reached the cup AND passed the obstacle on the instructed side. In a goal room:
-        reached the named object and no other first (any side); when the room holds no
-        such object, reached nothing and hit nothing (not found, or the plan refused)."""
+        """Stopped at the cup (``stopped_at_goal``) AND passed the obstacle on the
+        instructed side. In a goal room: stopped at the named object, no other reached
+        first (any side); when the room holds no such object, reached nothing and hit
+        nothing (not found, stopped elsewhere, or the plan refused). Coming within
+        ``success_radius`` and driving on is not success: that is ``reached``."""
         if self.absent:
             return not (self.wrong_object or self.collision or self.outcome.startswith('failed'))
         if self.wrong_object:
             return False
-        return self.reached and (self.goal or self.passed_side == self.instructed_side)
+        return self.stopped_at_goal and (self.goal or self.passed_side == self.instructed_side)
+
+    @property
+    def stopped_away(self) -> bool:
+        """The plan said it arrived (the policy held still) away from the goal: short of
+        it, past it, or beside it."""
+        return self.outcome == 'plan_done' and not self.stopped_at_goal and not self.absent
 
     @property
     def wrong_side(self) -> bool:
@@ -102,7 +114,8 @@ class RunResult:
         return {
             'scenario': self.scenario, 'seed': self.seed, 'instruction': self.instruction,
             'instructed_side': self.instructed_side, 'driver': self.driver, 'mode': self.mode,
-            'success': self.success, 'reached': self.reached, 'wrong_side': self.wrong_side,
+            'success': self.success, 'reached': self.reached,
+            'stopped_at_goal': self.stopped_at_goal, 'wrong_side': self.wrong_side,
             'goal': self.goal, 'target': self.target, 'absent': self.absent,
             'wrong_object': self.wrong_object,
             'collision': self.collision, 'outcome': self.outcome,

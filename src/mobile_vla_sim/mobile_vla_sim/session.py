@@ -61,21 +61,21 @@ if TYPE_CHECKING:  # torch loads with a policy, not with this module
 ODOM = '/sim/odom'
 ODOM_TYPE = 'nav_msgs/msg/Odometry'
 DRIVERS = ('expert', 'policy')
-#: When a policy run ends: at the cup, or when its plan is done (arrival measured).
-UNTIL = ('reached', 'plan_done')
 
 
 class SimSession:
-    """Builds the graph for one layout and runs it until reached, collision or time-out.
+    """Builds the graph for one layout and runs it until the driver is done, collision,
+    time-out, or the robot at an object the words do not name.
 
     ``driver='expert'``: the scripted expert drives through ``teleop/cmd_vel`` in
     manual mode (data collection); the run ends when the recorder's episode is full.
     ``driver='policy'``: ``runner`` drives through ``robot/action`` in ``mode``
     (vla, or hybrid with the expert as scripted manual input in ``manual_window``).
-    ``until='plan_done'``: a policy run that reaches the cup goes on until the plan
-    says it is done (its navigation step arrived: the policy held still), stopped,
-    failed or timed out, so that where the robot STOPS is measured, not only that it
-    passed within ``success_radius``.
+    A policy run ends when its plan does: its navigation step arrived (the policy held
+    still for ``arrive_hold_s``), or the plan was stopped, failed or refused. Passing
+    within ``success_radius`` of the goal does not end it, because success is where the
+    robot STOPS (``RunResult.stopped_at_goal``), as on the robot, where the plan's
+    arrival is the only end a navigation step has.
     """
 
     def __init__(self, layout: Layout, instruction: str, *, driver: str = 'policy',
@@ -84,11 +84,7 @@ class SimSession:
                  expert: ExpertConfig | None = None, record: bool = True,
                  manual_window: tuple[float, float] | None = None,
                  start_ns: int = SIM_EPOCH_NS, sink: OutputSink | None = None,
-                 video: Path | None = None, profile: str | Path | None = SIM_PROFILE,
-                 until: str = 'reached') -> None:
-        if until not in UNTIL:
-            raise ValueError(f'until must be one of {UNTIL}, got {until!r}')
-        self.until = until
+                 video: Path | None = None, profile: str | Path | None = SIM_PROFILE) -> None:
         if driver not in DRIVERS:
             raise ValueError(f'driver must be one of {DRIVERS}, got {driver!r}')
         if mode not in CONTROL_MODES:
@@ -197,11 +193,28 @@ class SimSession:
         elif self.result.reached_at_s is None and self.judge.reached(self.world):
             self.result.reached_at_s = round(now, 4)
             self.result.reached = True
-            if self.driver == 'policy' and self.until == 'reached':
-                self._end('reached')
         elif now >= self.sim.time_limit_s:
-            self._end('reached' if self.result.reached else
-                      'not_found' if self.result.absent else 'timeout')
+            self._end(self._time_out())
+
+    def _time_out(self) -> str:
+        """How a run that reached its time limit ended: an expert that reached the cup
+        (its episode was not yet full), a goal room without the named object, or a
+        time-out (a policy that passed the goal without stopping at it included)."""
+        if self.driver == 'expert' and self.result.reached:
+            return 'reached'
+        return 'not_found' if self.result.absent else 'timeout'
+
+    def _stopped_at_goal(self) -> bool:
+        """Where the driver stopped, within ``success_radius`` of the goal: the policy's
+        last navigation step arrived (done) there; the expert ended its episode there."""
+        if self.result.collision or self.result.wrong_object:
+            return False
+        if self.driver == 'expert':
+            return self.result.outcome in ('episode_done', 'reached') and \
+                self.judge.reached(self.world)
+        navigation = [s for s in self.result.plan_steps if s['kind'] == 'navigate']
+        return bool(navigation) and navigation[-1]['state'] == 'done' and \
+            self.result.plan_state == 'done' and self.judge.at_goal(navigation[-1]['end_pose'])
 
     def _end(self, outcome: str) -> None:
         if self.result.outcome == 'running':
@@ -251,15 +264,15 @@ class SimSession:
 
     def _on_status(self, msg: Any, t_ns: int) -> None:
         """vla/status: where each step of the plan began and ended; a plan that ends
-        (failed, refused, or done without a navigation step) ends the run."""
+        (done, stopped, failed or refused) ends the run."""
         status = json.loads(msg.data)
         state = status.get('state')
         self.result.track_plan(status, [round(float(v), 4) for v in self.world.pose()],
                                round(self._seconds(t_ns), 4))
-        if state in ('failed', 'refused') or (state in ('done', 'stopped') and (
-                self.until == 'plan_done' or not any(
-                    s['kind'] == 'navigate' for s in self.result.plan_steps))):
-            self._end(f'plan_{state}')
+        if state in ('failed', 'refused', 'done', 'stopped'):
+            # Held still in a room without what the words name: it found nothing there.
+            self._end('not_found' if state == 'done' and self.result.absent
+                      else f'plan_{state}')
 
     def _on_episode(self, episode: Episode) -> None:
         self.result.episode = episode
@@ -277,8 +290,7 @@ class SimSession:
         try:
             self.executor.run(inputs, start_ns=self.start_ns, end_ns=end_ns)
             if self.result.outcome == 'running':
-                self.result.outcome = 'reached' if self.result.reached else \
-                    'not_found' if self.result.absent else 'timeout'
+                self.result.outcome = self._time_out()
             if self.recorder is not None and self.recorder.recording:
                 stop = self.recorder.on_control('stop', self._last_physics_ns / NS)
                 if stop.episode is not None:
@@ -291,6 +303,7 @@ class SimSession:
         if steps and steps[-1]['end_pose'] is None:  # the run ended during this step
             steps[-1].update(end_pose=[round(float(v), 4) for v in self.world.pose()],
                              ended_s=round(self.result.time_s, 4))
+        self.result.stopped_at_goal = self._stopped_at_goal()
         self.result.expert_keys = ''.join(self._keys)
         if self.inference is not None:
             self.result.policy_steps = self.inference.steps

@@ -101,6 +101,12 @@ class GoalJudge:
             return world.cup_distance() < self.radius
         return any(world.object_distance(k) < self.radius for k in self.named)
 
+    def at_goal(self, pose: list[float]) -> bool:
+        """Whether a pose (x, y, ...) is within ``success_radius`` of the goal: the
+        cup, or an object the words name."""
+        return any(math.hypot(pose[0] - x, pose[1] - y) < self.radius
+                   for x, y in self.goals())
+
     def other_reached(self, world: SimWorld) -> str:
         """An object no step names that the robot is at ('' if none)."""
         for k, goal in enumerate(self.layout.objects):

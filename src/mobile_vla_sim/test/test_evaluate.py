@@ -110,3 +110,58 @@ def test_language_test_pairs_rooms_by_seed():
                             R('2box_hori_left', 1, True)])
     assert report['pairs'] == 2 and report['pairs_passed'] == 1
     assert report['instructions_on_side'] == 0.75
+
+
+class ExpertRunner:
+    """Stands in for the policy: the scripted expert's keys, read from the simulated
+    robot's true pose, so that where it stops is the test's to choose."""
+
+    engine = type('Engine', (), {'name': 'expert'})()
+
+    def __init__(self, stop_radius: float):
+        from mobile_vla.policy.configuration_policy import PolicyConfig
+
+        self.stop_radius, self.instruction, self.session = stop_radius, None, None
+        self.config = PolicyConfig(image_size=8)
+        self.expert = None
+
+    def reset(self):
+        pass
+
+    def set_instruction(self, text):
+        self.instruction = text
+
+    def step(self, image, order):
+        from mobile_vla_sim.expert import ExpertConfig, ScriptedExpert
+
+        if self.expert is None:
+            session = self.session
+            self.expert = ScriptedExpert(session.layout, session.scenario.side,
+                                         ExpertConfig(stop_radius=self.stop_radius))
+        action = self.expert.act(self.session.world.pose()).astype(np.float32)
+        return type('R', (), {'action': action, 'latency_ms': {}})()
+
+
+@pytest.mark.parametrize('stop_radius, success, reached, outcome', [
+    (0.30, True, True, 'plan_done'),  # held still at the cup: the navigation step arrived
+    (0.0, False, True, 'timeout'),  # drove through the cup and on, never holding still
+    (0.8, False, False, 'plan_done'),  # held still short of the cup: stopped away
+])
+def test_success_is_where_the_policy_stops_not_where_it_passed(stop_radius, success,
+                                                               reached, outcome):
+    from mobile_vla_sim.session import SimSession
+    from mobile_vla_sim.world import sample_layout
+
+    runner = ExpertRunner(stop_radius)
+    layout = sample_layout('1box_vert_left', 3)
+    with SimSession(layout, 'go left around the box to the cup', runner=runner,
+                    sim=SimConfig(width=96, height=54, time_limit_s=12.0),
+                    record=False) as session:
+        runner.session = session
+        result = session.run()
+    assert (result.success, result.reached, result.outcome) == (success, reached, outcome), \
+        result.summary()
+    assert result.stopped_at_goal == success and result.stopped_away == (outcome == 'plan_done'
+                                                                          and not success)
+    if success:
+        assert result.plan_steps[-1]['state'] == 'done' and result.spl > 0

@@ -139,7 +139,8 @@ def test_every_kind_renders_in_its_colour_where_it_stands():
                                         ('goal_1box_hori_right', 11)])
 def test_the_expert_reaches_the_named_object_and_no_other(name, seed):
     result = run_episode(name, seed, driver='expert', sim=SMALL)
-    assert result.success and result.reached and not result.wrong_object, result.summary()
+    assert result.success and result.reached and result.stopped_at_goal, result.summary()
+    assert not result.wrong_object
     assert result.goal and not result.wrong_side
     lay = sample_layout(name, seed)
     assert result.target == lay.objects[lay.target].describe()
@@ -204,7 +205,7 @@ def test_goal_sets_report_each_set_and_a_refused_absent_target_is_right():
                                 sim=SimConfig(width=96, height=54, time_limit_s=1.0))
     assert list(report['sets']) == ['pairs', 'known', 'absent']
     runs = report['runs']
-    assert runs[0]['target'] == 'green cup' and runs[0]['outcome'] in ('timeout', 'reached',
+    assert runs[0]['target'] == 'green cup' and runs[0]['outcome'] in ('timeout', 'plan_done',
                                                                        'collision',
                                                                        'wrong_object')
     assert runs[1]['outcome'] == 'plan_refused' and not runs[1]['success']

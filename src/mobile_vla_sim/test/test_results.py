@@ -15,14 +15,23 @@ def run(**changes) -> RunResult:
     return RunResult(**{**base, **changes})
 
 
+AT_CUP = {'reached': True, 'stopped_at_goal': True, 'outcome': 'plan_done'}
+
+
 @pytest.mark.parametrize('changes, success, wrong_side', [
-    ({'reached': True, 'passed_side': 'left'}, True, False),
-    ({'reached': True, 'passed_side': 'right'}, False, True),
+    ({**AT_CUP, 'passed_side': 'left'}, True, False),
+    ({**AT_CUP, 'passed_side': 'right'}, False, True),
     ({'reached': False, 'passed_side': 'left'}, False, False),
-    ({'reached': True, 'passed_side': None}, False, False),
+    ({**AT_CUP, 'passed_side': None}, False, False),
+    # came within the radius and drove on, or held still elsewhere: not success
+    ({'reached': True, 'passed_side': 'left', 'outcome': 'timeout'}, False, False),
+    ({'reached': True, 'passed_side': 'left', 'outcome': 'plan_done'}, False, False),
+    ({'reached': True, 'passed_side': 'right', 'outcome': 'plan_done'}, False, True),
     # a goal room: the words chose the object, any side
-    ({'goal': True, 'reached': True, 'passed_side': 'right'}, True, False),
-    ({'goal': True, 'reached': True, 'wrong_object': 'red ball'}, False, False),
+    ({'goal': True, **AT_CUP, 'passed_side': 'right'}, True, False),
+    ({'goal': True, 'reached': True, 'passed_side': 'right', 'outcome': 'timeout'},
+     False, False),
+    ({'goal': True, **AT_CUP, 'wrong_object': 'red ball'}, False, False),
     # a room without the named object: reaching nothing and hitting nothing is right
     ({'goal': True, 'absent': True, 'outcome': 'not_found'}, True, False),
     ({'goal': True, 'absent': True, 'wrong_object': 'blue cup'}, False, False),
@@ -34,8 +43,20 @@ def test_success_and_wrong_side(changes, success, wrong_side):
     assert (result.success, result.wrong_side) == (success, wrong_side)
 
 
+@pytest.mark.parametrize('changes, away', [
+    ({'outcome': 'plan_done'}, True),  # held still short of the cup, or past it
+    ({'outcome': 'plan_done', 'reached': True}, True),
+    ({**AT_CUP}, False),
+    ({'outcome': 'timeout'}, False),
+    ({'outcome': 'plan_refused'}, False),
+    ({'goal': True, 'absent': True, 'outcome': 'plan_done'}, False),  # nothing to stop at
+])
+def test_stopped_away_is_a_plan_that_arrived_elsewhere(changes, away):
+    assert run(**changes).stopped_away == away
+
+
 def test_spl_weighs_success_by_the_shortest_path():
-    result = run(reached=True, passed_side='left', shortest_m=3.0,
+    result = run(**AT_CUP, passed_side='left', shortest_m=3.0,
                  path=[(0.0, 0.0), (0.0, 2.0), (3.0, 2.0)])
     assert result.path_length == pytest.approx(5.0)
     assert result.spl == pytest.approx(0.6)
@@ -69,7 +90,7 @@ def test_a_failed_step_keeps_its_state():
 
 
 def test_the_summary_is_json_with_numpy_values_and_no_nan(tmp_path):
-    result = run(reached=True, passed_side='left', shortest_m=2.0,
+    result = run(**AT_CUP, passed_side='left', shortest_m=2.0,
                  path=[(0.0, 0.0), (2.0, 0.0)],
                  layout={'cup': np.array([3.0, 0.1]), 'light': np.float32(0.5),
                          'offset': math.nan})
