@@ -99,7 +99,8 @@ def _collect(args: argparse.Namespace) -> int:
     if not 0 <= args.start_spread <= 1.0:
         raise ValueError('--start-spread must be in [0, 1] metres')
     check_workers(args.workers)
-    ExpertConfig(actions=args.actions, gaze=args.gaze)  # a pair it cannot drive, named now
+    # a pair it cannot drive, or an approach out of range, named now
+    ExpertConfig(actions=args.actions, gaze=args.gaze, approach=args.approach)
     store = EpisodeStore(args.out)
     jobs = []
     for i in range(args.episodes):
@@ -114,7 +115,7 @@ def _collect(args: argparse.Namespace) -> int:
             name, args.seed + i // len(scenarios), _collect_instruction(name, args.seed, i),
             start_ns=SIM_EPOCH_NS + (args.seed * 100_000 + i) * 60 * NS, sim=sim,
             driver='expert', start_shift=shift, expert_actions=args.actions,
-            expert_gaze=args.gaze,
+            expert_gaze=args.gaze, expert_approach=args.approach,
             episodes=str(store.folder)))
     written, failed = 0, []
     t0 = time.perf_counter()
@@ -410,6 +411,10 @@ def _add_collect(sim_sub: argparse._SubParsersAction) -> None:
                    help='ahead: the camera keeps the start heading (never turns); cup: the '
                         'base turns to keep the cup in view while it drives the same route '
                         '(with --actions continuous)')
+    p.add_argument('--approach', type=float, default=0.0, metavar='M',
+                   help='the last M metres straight at the cup: the expert lines up with '
+                        'the cup first, so a camera at the start heading sees it until the '
+                        'stop (0 = the diagonal back to the cup, as the original operator)')
     p.add_argument('--start-spread', type=float, default=0.0, metavar='M',
                    help='shift each start up to M metres sideways (M/2 along x): data for '
                         'a policy that takes over after a motion step (0 = as drawn)')

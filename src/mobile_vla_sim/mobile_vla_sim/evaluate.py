@@ -95,6 +95,7 @@ class EpisodeJob:
     start_shift: tuple[float, float] = (0.0, 0.0)
     expert_actions: str = 'discrete'
     expert_gaze: str = 'ahead'  # ExpertConfig.gaze: where the expert's camera looks
+    expert_approach: float = 0.0  # ExpertConfig.approach: the straight last leg, metres
     #: Expert data: a run that reached the cup on the instructed side with a complete
     #: episode writes it to this episode folder (its name comes from the run's start
     #: time, so any worker writes the same file) and returns without the images.
@@ -108,8 +109,8 @@ def run_job(runner: PolicyRunner | None, job: EpisodeJob) -> RunResult:
 
     options: dict[str, Any] = {}
     if job.driver == 'expert':
-        options['expert'] = ExpertConfig(actions=job.expert_actions,
-                                         gaze=job.expert_gaze)
+        options['expert'] = ExpertConfig(actions=job.expert_actions, gaze=job.expert_gaze,
+                                         approach=job.expert_approach)
     result = _run_job(runner, job, options)
     if job.episodes and result.episode is not None:
         if result.success and result.episode.complete:

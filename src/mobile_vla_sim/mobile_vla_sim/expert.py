@@ -10,6 +10,11 @@ Each decision follows the route:
   (magnitude 1.15 per axis), as an operator does: the diagonal toward the lane
   (q or e) until the chassis is in the lane, forward (w) until it is past the
   obstacle, then the key nearest to the cup's direction (the diagonal back, then w).
+  With ``approach`` (metres) the last leg lines up first: the keys head for the point
+  that far before the cup on its line (a sideways key once level with it), then w
+  straight at the cup, so that a camera at the start heading sees the cup, centred and
+  growing, until the stop. On the diagonal back the cup leaves the 62-degree view one
+  to two frames before the stop.
   A key whose next ``decision_period`` of travel would bring the chassis within
   ``safety`` of a box is replaced by the nearest safe one (a, d, ...);
 - ``actions: continuous`` follows the route with a look-ahead point (pure
@@ -47,6 +52,7 @@ KEYS: dict[str, tuple[int, int]] = {
 }
 ACTIONS = ('discrete', 'continuous')
 GAZES = ('ahead', 'cup')
+MAX_APPROACH = 2.0  # metres: longer than any room has between the obstacle and the cup
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ class ExpertConfig:
     gaze: str = 'ahead'  # where the camera looks: 'ahead' (never turns) or 'cup'
     gaze_gain: float = 0.6  # share of the heading error turned per decision
     gaze_radius: float = 0.6  # the heading holds this close to the cup, metres
+    #: metres of straight final approach on the cup's line (0: the diagonal back to it)
+    approach: float = 0.0
 
     def __post_init__(self) -> None:
         if self.actions not in ACTIONS:
@@ -74,6 +82,9 @@ class ExpertConfig:
                              "actions (a key turns or translates, not both)")
         if not 0.0 < self.gaze_gain <= 1.0:
             raise ValueError(f'gaze_gain must be in (0, 1], got {self.gaze_gain}')
+        if not 0.0 <= self.approach <= MAX_APPROACH:
+            raise ValueError(f'approach must be in [0, {MAX_APPROACH}] metres, got '
+                             f'{self.approach}')
 
 
 def _segment_rect_distance(p: np.ndarray, q: np.ndarray, rect: tuple) -> float:
@@ -110,13 +121,19 @@ def _segment_crosses_rect(p: np.ndarray, q: np.ndarray, rect: tuple) -> bool:
 
 
 def route(layout: Layout, side: str, clearance: float, corner_margin: float,
-          start: np.ndarray | None = None) -> np.ndarray:
-    """Waypoints (x, y): start, lane entry, lane exit, cup."""
+          start: np.ndarray | None = None, approach: float = 0.0) -> np.ndarray:
+    """Waypoints (x, y): start, lane entry, lane exit, cup; with ``approach``, the
+    point that far before the cup on its line (not before the lane exit) comes before
+    the cup."""
     bounds = layout.obstacle_bounds()
     exit_ = lane_exit(side, bounds, clearance, corner_margin)
     start = np.array(layout.robot[:2]) if start is None else start
     entry = (bounds[0] - ROBOT_RADIUS - corner_margin, exit_[1])
-    return np.array([start, entry, exit_, layout.cup], dtype=np.float64)
+    points = [start, entry, exit_, layout.cup]
+    if approach > 0:
+        points.insert(3, (min(max(exit_[0], layout.cup[0] - approach), layout.cup[0]),
+                          layout.cup[1]))
+    return np.array(points, dtype=np.float64)
 
 
 def _axes(yaw: float) -> tuple[float, float]:
@@ -129,7 +146,8 @@ class ScriptedExpert:
             raise ValueError(f"side must be 'left' or 'right', got {side!r}")
         self.layout, self.side = layout, side
         self.config = config or ExpertConfig()
-        self.route = route(layout, side, self.config.clearance, self.config.corner_margin)
+        self.route = route(layout, side, self.config.clearance, self.config.corner_margin,
+                           approach=self.config.approach)
         self._progress = 0.0  # arc length along the route, never decreasing
         lengths = np.linalg.norm(np.diff(self.route, axis=0), axis=1)
         self._cumulative = np.concatenate([[0.0], np.cumsum(lengths)])
@@ -204,13 +222,19 @@ class ScriptedExpert:
 
     def _leg_direction(self, position: np.ndarray) -> np.ndarray:
         """World direction of the key the current leg calls for (operator style)."""
-        _, entry, exit_, cup = self.route
+        entry, exit_, cup = self.route[1], self.route[2], self.route[-1]
         sign = 1.0 if self.side == 'left' else -1.0
         tol = self.config.lane_tolerance
         if position[0] < exit_[0]:
             if sign * (entry[1] - position[1]) > tol:  # not in the lane yet: diagonal
                 return np.array([1.0, sign])
             return np.array([1.0, 0.0])  # in the lane: forward past the obstacle
+        # Lining up (approach): off the cup's line by more than half a key's travel, the
+        # key nearest to the approach point, or sideways once level with it.
+        line = max(tol, self.config.speed * self.config.decision_period / 2)
+        if self.config.approach > 0 and abs(cup[1] - position[1]) > line:
+            ahead = self.route[3] - position
+            return ahead if ahead[0] > 0 else np.array([0.0, ahead[1]])
         return cup - position  # past it: the key nearest to the cup's direction
 
     def _key_action(self, position: np.ndarray, body: np.ndarray, c: float,
