@@ -170,6 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     shifts = json.loads((work / 'eval_shifts' / 'report.json').read_text())
     goal_rooms = json.loads((work / 'eval_goals' / 'report.json').read_text())
     goal_sets = json.loads((work / 'eval_goal_sets' / 'report.json').read_text())
+    old = [name for name, part in (
+        ('eval', report), ('eval_heldout', heldout), ('eval_heldout_b', heldout_b),
+        ('eval_sequences', sequences), ('eval_shifts', shifts), ('eval_goals', goal_rooms),
+        ('eval_goal_sets', goal_sets))
+        if part['runs'] and 'stopped_at_goal' not in part['runs'][0]]
+    if old:  # --resume kept evaluations that counted passing near the goal as success
+        raise SystemExit(f"{', '.join(str(work / name) for name in old)}: evaluated before "
+                         'success meant stopping at the goal; remove these folders and run '
+                         'again with --resume')
     target.mkdir(parents=True, exist_ok=True)
     for name in CHECKPOINT_FILES:
         if (best / name).is_file():

@@ -14,8 +14,8 @@ several steps ("first move left 0.5 m, then ...") also gets step-level success: 
 motion step done as asked, measured on the ground truth (``step_done_as_asked``).
 
 The language test uses the fact that the left and right scenarios of a seed are
-the same room: a layout passes when the left instruction reaches the cup passing
-left of the obstacle and the right instruction reaches it passing right. A policy
+the same room: a layout passes when the left instruction stops at the cup having
+passed left of the obstacle and the right instruction stops there having passed right. A policy
 that ignores the instruction passes at most about half of them.
 """
 
@@ -96,7 +96,7 @@ class EpisodeJob:
     expert_actions: str = 'discrete'
     expert_gaze: str = 'ahead'  # ExpertConfig.gaze: where the expert's camera looks
     expert_approach: float = 0.0  # ExpertConfig.approach: the straight last leg, metres
-    #: Expert data: a run that reached the cup on the instructed side with a complete
+    #: Expert data: a run that stopped at the cup on the instructed side with a complete
     #: episode writes it to this episode folder (its name comes from the run's start
     #: time, so any worker writes the same file) and returns without the images.
     episodes: str | None = None

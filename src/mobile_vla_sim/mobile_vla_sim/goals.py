@@ -12,7 +12,8 @@ four of the side a place word names, where the target stands): room
 ``k`` is the first of seeds ``seed + k``, ``seed + k + 7919``, ... where the words mean
 what the entry says (they name the target and only it; for an absent target, nothing;
 by nearest or farthest, with the two half a metre apart at least). Each set is reported
-apart: success, wrong object, refused, not found, collisions, time-outs and SPL.
+apart: success, reached, stopped away, wrong object, refused, not found, collisions,
+time-outs and SPL.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ class RunResult:
     collision: bool = False
     outcome: str = 'running'  # plan_done (plan_failed, plan_refused, plan_stopped),
     # collision, timeout, wrong_object, not_found (a goal room without the named object:
-    # the time passed, nothing reached); the expert: episode_done, reached
+    # the policy held still, or the time passed, with nothing reached); the expert:
+    # episode_done, reached
     goal: bool = False  # a goal room: the words chose the object, not the side
     target: str = ''  # a goal room: what the words name ("blue ball")
     absent: bool = False  # a goal room that holds no object the words name
@@ -75,7 +76,8 @@ class RunResult:
     def stopped_away(self) -> bool:
         """The plan said it arrived (the policy held still) away from the goal: short of
         it, past it, or beside it."""
-        return self.outcome == 'plan_done' and not self.stopped_at_goal and not self.absent
+        return self.outcome in ('plan_done', 'plan_stopped') and not self.stopped_at_goal \
+            and not self.absent
 
     @property
     def wrong_side(self) -> bool:

@@ -64,8 +64,8 @@ DRIVERS = ('expert', 'policy')
 
 
 class SimSession:
-    """Builds the graph for one layout and runs it until the driver is done, collision,
-    time-out, or the robot at an object the words do not name.
+    """Builds the graph for one layout and runs it until the driver is done, collision or
+    time-out (a policy run also ends with the robot at an object the words do not name).
 
     ``driver='expert'``: the scripted expert drives through ``teleop/cmd_vel`` in
     manual mode (data collection); the run ends when the recorder's episode is full.
@@ -212,9 +212,11 @@ class SimSession:
         if self.driver == 'expert':
             return self.result.outcome in ('episode_done', 'reached') and \
                 self.judge.reached(self.world)
+        # A plan that ends with a stop step ("..., then stop") ends 'stopped', not 'done'.
         navigation = [s for s in self.result.plan_steps if s['kind'] == 'navigate']
         return bool(navigation) and navigation[-1]['state'] == 'done' and \
-            self.result.plan_state == 'done' and self.judge.at_goal(navigation[-1]['end_pose'])
+            self.result.plan_state in ('done', 'stopped') and \
+            self.judge.at_goal(navigation[-1]['end_pose'])
 
     def _end(self, outcome: str) -> None:
         if self.result.outcome == 'running':

@@ -604,7 +604,8 @@ def lane_exit(side: str, obstacle: tuple[float, float, float, float],
               clearance: float = LANE_CLEARANCE,
               corner_margin: float = CORNER_MARGIN) -> tuple[float, float]:
     """Where the lane past the obstacle (x0, x1, y0, y1) ends on ``side``: the route's
-    last corner before the goal (``mobile_vla_sim.expert.route``)."""
+    corner after the obstacle (``mobile_vla_sim.expert.route``; the last before the goal
+    unless the expert lines up with it first, ``approach``)."""
     x0, x1, y0, y1 = obstacle
     offset = ROBOT_RADIUS + clearance
     return (x1 + ROBOT_RADIUS + corner_margin, y1 + offset if side == 'left' else y0 - offset)

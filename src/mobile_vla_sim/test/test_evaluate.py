@@ -142,26 +142,32 @@ class ExpertRunner:
         return type('R', (), {'action': action, 'latency_ms': {}})()
 
 
-@pytest.mark.parametrize('stop_radius, success, reached, outcome', [
-    (0.30, True, True, 'plan_done'),  # held still at the cup: the navigation step arrived
-    (0.0, False, True, 'timeout'),  # drove through the cup and on, never holding still
-    (0.8, False, False, 'plan_done'),  # held still short of the cup: stopped away
+GO_LEFT = 'go left around the box to the cup'
+
+
+@pytest.mark.parametrize('stop_radius, success, reached, outcome, text', [
+    # held still at the cup: the navigation step arrived
+    (0.30, True, True, 'plan_done', GO_LEFT),
+    # a plan that ends with a stop step ends 'stopped'; the stop was still at the cup
+    (0.30, True, True, 'plan_stopped', GO_LEFT + ', then stop'),
+    (0.0, False, True, 'timeout', GO_LEFT),  # drove through the cup, never holding still
+    (0.8, False, False, 'plan_done', GO_LEFT),  # held still short of the cup: stopped away
 ])
 def test_success_is_where_the_policy_stops_not_where_it_passed(stop_radius, success,
-                                                               reached, outcome):
+                                                               reached, outcome, text):
     from mobile_vla_sim.session import SimSession
     from mobile_vla_sim.world import sample_layout
 
     runner = ExpertRunner(stop_radius)
     layout = sample_layout('1box_vert_left', 3)
-    with SimSession(layout, 'go left around the box to the cup', runner=runner,
+    with SimSession(layout, text, runner=runner,
                     sim=SimConfig(width=96, height=54, time_limit_s=12.0),
                     record=False) as session:
         runner.session = session
         result = session.run()
     assert (result.success, result.reached, result.outcome) == (success, reached, outcome), \
         result.summary()
-    assert result.stopped_at_goal == success and result.stopped_away == (outcome == 'plan_done'
-                                                                          and not success)
+    assert result.stopped_at_goal == success
+    assert result.stopped_away == (outcome.startswith('plan_') and not success)
     if success:
         assert result.plan_steps[-1]['state'] == 'done' and result.spl > 0
