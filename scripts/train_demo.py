@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         ('eval', report), ('eval_heldout', heldout), ('eval_heldout_b', heldout_b),
         ('eval_sequences', sequences), ('eval_shifts', shifts), ('eval_goals', goal_rooms),
         ('eval_goal_sets', goal_sets))
-        if part['runs'] and 'stopped_at_goal' not in part['runs'][0]]
+        if part['runs'] and 'stopped_away' not in part['runs'][0]]
     if old:  # --resume kept evaluations that counted passing near the goal as success
         raise SystemExit(f"{', '.join(str(work / name) for name in old)}: evaluated before "
                          'success meant stopping at the goal; remove these folders and run '
@@ -245,8 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                 if low <= r['layout']['cup'][0] - r['layout']['robot'][0] < high]
         if runs:
             shares = [sum(map(test, runs)) / len(runs) for test in (
-                lambda r: r['success'], lambda r: r['reached'],
-                lambda r: r['outcome'] == 'plan_done' and not r['stopped_at_goal'],
+                lambda r: r['success'], lambda r: r['reached'], lambda r: r['stopped_away'],
                 lambda r: r['outcome'] == 'timeout')]
             by_distance.append(f'| {low:g}-{high:g} m | {len(runs)} | '
                                + ' | '.join(f'{v:.0%}' for v in shares) + ' |')

@@ -59,6 +59,13 @@ def test_continuous_expert_also_reaches_the_cup():
         assert np.all(r.episode.actions[:, 2] == 0)
 
 
+def _bearing_deg(layout, pose):
+    """Degrees between the camera's heading (the base's yaw) and the cup, 0-180."""
+    dx, dy = np.array(layout.cup) - pose[:2]
+    error = np.arctan2(dy, dx) - pose[2]
+    return abs(np.degrees(np.arctan2(np.sin(error), np.cos(error))))
+
+
 @pytest.mark.parametrize('name', SCENARIOS)
 def test_a_cup_gaze_reaches_the_cup_with_the_cup_in_view(name):
     """gaze='cup' drives the same route on the instructed side, turning so that the cup
@@ -78,9 +85,7 @@ def test_a_cup_gaze_reaches_the_cup_with_the_cup_in_view(name):
                 pose = world.pose()
                 action = expert.act(pose)
                 if step >= 2 and world.cup_distance() > config.gaze_radius:
-                    dx, dy = np.array(layout.cup) - pose[:2]
-                    error = np.arctan2(dy, dx) - pose[2]
-                    off.append(abs(np.degrees(np.arctan2(np.sin(error), np.cos(error)))))
+                    off.append(_bearing_deg(layout, pose))
                 world.set_command(action)
                 world.step(config.decision_period)
         finally:
@@ -103,9 +108,7 @@ def _last_bearing_in_view_range(name, seed, config, near=0.5):
             if not np.any(action):
                 break
             if world.cup_distance() >= near:
-                dx, dy = np.array(layout.cup) - pose[:2]
-                error = np.arctan2(dy, dx) - pose[2]
-                last = abs(np.degrees(np.arctan2(np.sin(error), np.cos(error))))
+                last = _bearing_deg(layout, pose)
             world.set_command(action)
             world.step(config.decision_period)
     finally:
