@@ -41,7 +41,7 @@ help:
 	@echo 'make demo-web - the simulator in real time with the whole graph and the web'
 	@echo '              console; prints the URL and token (Ctrl-C stops);'
 	@echo '              DEMO_WEB_ARGS="--scenario goal_1box_vert_left" opens a goal room'
-	@echo 'make train-demo - expert data + tiny preset training + eval -> models/demo'
+	@echo 'make train-demo - expert data + image tower + tiny preset training + eval -> models/demo'
 	@echo 'make bench  - print the speed figures (median / p95); the full-size policy:'
 	@echo '              python tests/benchmarks/bench_policy.py --full'
 	@echo 'make check-deps - resolve every requirement set (requirements/) for each of'

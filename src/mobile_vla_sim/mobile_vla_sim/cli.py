@@ -11,6 +11,7 @@
     mobile-vla sim eval --shift all --episodes-per-scenario 3 --workers 2  # robustness
     mobile-vla sim eval --arrival 1.8 --arrival 4.5 --workers 2   # does it stop at the cup?
     mobile-vla sim collect --episodes 960 --workers 2    # both CPUs: one world each
+    mobile-vla sim frames --frames 16000 --out runs/frames --workers 2   # for train-vision
 
 Simulator parameters (``SimConfig``) change with ``--set key=value``, for example
 ``--set width=1280 --set height=720``. Everything runs in simulation time.
@@ -19,6 +20,7 @@ Simulator parameters (``SimConfig``) change with ``--set key=value``, for exampl
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -74,6 +76,41 @@ def _scenarios(args: argparse.Namespace) -> tuple[str, ...]:
         group = {'goal': GOAL_SCENARIOS, 'all': SCENARIOS + GOAL_SCENARIOS}.get(value)
         names += group if group else [parse(value).name]
     return tuple(dict.fromkeys(names))
+
+
+def _frames(args: argparse.Namespace) -> int:
+    from mobile_vla.training.config import load_train_config
+    from mobile_vla.training.vision_pretrain import save_frames, tower_geometry
+    from mobile_vla_sim.frames import COLOUR_NAMES, PATCH_CLASSES, frame_jobs, run_frame_job
+    from mobile_vla_sim.workers import Failure, check_workers, run_jobs
+
+    check_workers(args.workers)
+    size, grid = tower_geometry(load_train_config(args.config, args.config_set))
+    out = writable_folder(args.out)
+    jobs = frame_jobs(args.frames, args.seed, _scenarios(args) if args.scenario else
+                      SCENARIOS + GOAL_SCENARIOS, args.per_room, size, grid,
+                      _sim_config(args.set))
+    t0 = time.perf_counter()
+    results = run_jobs(jobs, run_frame_job, workers=args.workers)
+    failed = [r for r in results if isinstance(r, Failure)]
+    for failure in failed:
+        print(f'{failure.job.scenario} seed {failure.job.seed}: no frames ({failure.reason})',
+              file=sys.stderr)
+    kept = [(i, r) for i, r in enumerate(results) if not isinstance(r, Failure)]
+    if not kept:
+        raise RuntimeError('no room gave frames (see above)')
+    images, kinds, colours = (np.concatenate([r[part] for _, r in kept]) for part in range(3))
+    rooms = np.array([i for i, r in kept for _ in range(len(r[0]))], np.int32)
+    path = save_frames(out, images, kinds, colours, rooms, {
+        'classes': list(PATCH_CLASSES), 'colours': list(COLOUR_NAMES), 'size': size,
+        'grid': grid, 'seed': args.seed, 'rooms': len(kept),
+        'scenarios': sorted({jobs[i].scenario for i, _ in kept}),
+        'failed_rooms': len(failed)})
+    minutes = (time.perf_counter() - t0) / 60
+    print(f'{len(images)} labelled frames of {len(kept)} rooms in {path} '
+          f'({len(images) / max(minutes, 1e-9):.0f} per minute, {args.workers} worker'
+          f'{"s" if args.workers > 1 else ""})')
+    return 1 if failed else 0
 
 
 def _collect_instruction(scenario: str, seed: int, index: int) -> str | None:
@@ -378,7 +415,7 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
     sim = sub.add_parser('sim', help='MuJoCo simulator: expert data, closed-loop run and eval',
                          description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sim_sub = sim.add_subparsers(dest='sim_command', required=True)
-    for add in (_add_collect, _add_run, _add_live, _add_eval):
+    for add in (_add_collect, _add_frames, _add_run, _add_live, _add_eval):
         add(sim_sub)
 
 
@@ -422,6 +459,25 @@ def _add_collect(sim_sub: argparse._SubParsersAction) -> None:
     _workers_option(p)
     _common_options(p)
     p.set_defaults(func=_collect)
+
+
+def _add_frames(sim_sub: argparse._SubParsersAction) -> None:
+    p = sim_sub.add_parser('frames', help='camera frames labelled with what each patch shows '
+                                          '(for mobile-vla train-vision)')
+    p.add_argument('--frames', type=int, required=True)
+    p.add_argument('--out', required=True, help='folder for frames.npz and frames.json')
+    p.add_argument('--seed', type=int, default=0, help='first layout seed')
+    p.add_argument('--scenario', action='append',
+                   help='only these rooms, as for collect (default: all sixteen)')
+    p.add_argument('--per-room', type=int, default=24, help='frames from each room')
+    p.add_argument('--config', default='demo',
+                   help='training preset whose image tower the frames are for (its size and '
+                        'patch grid)')
+    p.add_argument('--config-set', action='append', default=[], metavar='KEY=VALUE',
+                   help='override a field of that preset')
+    _workers_option(p)
+    _common_options(p)
+    p.set_defaults(func=_frames)
 
 
 def _add_run(sim_sub: argparse._SubParsersAction) -> None:

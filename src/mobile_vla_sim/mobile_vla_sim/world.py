@@ -331,6 +331,13 @@ class Layout:
         seed must not differ in where the target is)."""
         return max(o.center[0] for o in self.objects) if self.objects else self.cup[0]
 
+    @property
+    def cup_colour(self) -> str:
+        """The colour name of the cup (of the target, in a goal room)."""
+        if self.objects:
+            return self.objects[self.target].colour
+        return _choice(list(CUP_COLOURS), self.factor('cup_colour'))
+
     def side_of(self, point: tuple[float, float]) -> str:
         """'left' or 'right' of the obstacle's centre line, as the robot faces +x."""
         _, _, y0, y1 = self.obstacle_bounds()
@@ -417,7 +424,7 @@ def sample_layout(scenario: str, seed: int,
     robot = (draw('robot_x'), draw('robot_y'), math.radians(draw('robot_yaw_deg')))
     cup_x = robot[0] + draw('cup_distance')
     cup = (cup_x, draw('cup_y'))
-    cup_colour = _choice(list(CUP_COLOURS), draw('cup_colour'))
+    cup_colour = _choice(list(CUP_COLOURS), draw('cup_colour'))  # Layout.cup_colour
     jitter = draw('cup_jitter')
     cup_rgb = tuple(float(np.clip(c + j, 0.0, 1.0)) for c, j in zip(
         CUP_COLOURS[cup_colour], draw.rng('cup_rgb').uniform(-jitter, jitter, 3), strict=True))
@@ -925,6 +932,7 @@ class SimWorld:
         self._obstacles = {self.model.geom(f'box{i}').id for i in range(len(layout.boxes))}
         self._renderer: mujoco.Renderer | None = None
         self._top: mujoco.Renderer | None = None
+        self._segment: mujoco.Renderer | None = None
         self.top_size = top_size
         self.noise = np.random.default_rng(
             [layout.seed if noise_seed is None else noise_seed, 0x0153])
@@ -991,6 +999,23 @@ class SimWorld:
         self._renderer.update_scene(self.data, 'front')
         return apply_sensor(self._renderer.render(), self.layout, self.noise)
 
+    def render_segmentation(self, scale: int = 1) -> np.ndarray:
+        """The forward camera's geom id of every pixel (height, width) int32, -1 where
+        no geom is seen (the sky); ``scale`` > 1 renders that many times smaller."""
+        if self._segment is None:
+            self._segment = mujoco.Renderer(self.model, max(1, self.height // scale),
+                                            max(1, self.width // scale))
+            self._segment.enable_segmentation_rendering()
+        self._segment.update_scene(self.data, 'front')
+        ids = self._segment.render()
+        return np.where(ids[:, :, 1] == mujoco.mjtObj.mjOBJ_GEOM, ids[:, :, 0], -1)
+
+    def place(self, x: float, y: float, yaw: float) -> None:
+        """Put the robot at a world pose (x, y, yaw), at rest: frames seen from anywhere."""
+        self.data.qpos[:3] = (x - self._origin[0], y - self._origin[1], yaw)
+        self.data.qvel[:] = 0.0
+        mujoco.mj_forward(self.model, self.data)
+
     def render_top(self) -> np.ndarray:
         """An orthographic top-down view of the room (RGB)."""
         if self._top is None:
@@ -1011,10 +1036,10 @@ class SimWorld:
         return (round((cy + extent / 2 - y) * scale), round((cx + extent / 2 - x) * scale))
 
     def close(self) -> None:
-        for renderer in (self._renderer, self._top):
+        for renderer in (self._renderer, self._top, self._segment):
             if renderer is not None:
                 renderer.close()
-        self._renderer = self._top = None
+        self._renderer = self._top = self._segment = None
 
 
 if __name__ == '__main__':  # the README's ranges table

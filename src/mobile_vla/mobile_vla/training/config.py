@@ -58,6 +58,10 @@ class TrainConfig:
         'schema': ImageAugment, 'doc': 'ImageAugment fields that differ from its defaults'})
     # model
     preset: str = 'kosmos2_clip_tiny'
+    # the Kosmos-2 image tower's weights from `mobile-vla train-vision` (its
+    # vision_tower.safetensors), loaded in place of the tiny preset's random ones before
+    # features are computed; '' keeps the random tower
+    vision_init: str = ''
     model: dict = field(default_factory=dict, metadata={
         'schema': PolicyConfig, 'doc': 'PolicyConfig fields that differ from the preset'})
     # loop

@@ -124,7 +124,12 @@ def build_model(config: TrainConfig) -> VlaPolicy:
         policy_config = load_preset(config.preset, **config.model)
     except TypeError as exc:
         raise ConfigError(f'model overrides: {exc}') from None
-    return build_policy(policy_config)
+    policy = build_policy(policy_config)
+    if config.vision_init:
+        from mobile_vla.training.vision_pretrain import load_tower
+
+        load_tower(policy, resolve(config.vision_init))
+    return policy
 
 
 def lr_lambda(config: TrainConfig, steps_per_epoch: int, total_steps: int):
