@@ -63,9 +63,11 @@ EXPERT_WORDS = {
 }
 
 
-def _phase(work: Path, name: str, seconds: float) -> float:
-    """The wall time of a phase, kept in ``<work>/times.json``: a resumed run reports the
-    time the phase took when it ran, not the moment it took to skip it."""
+def _phase(work: Path, name: str, start: float) -> float:
+    """The wall time of a phase that began at ``start`` (``time.perf_counter``), kept in
+    ``<work>/times.json``: a resumed run reports the time the phase took when it ran,
+    not the moment it took to skip it."""
+    seconds = time.perf_counter() - start
     path = work / 'times.json'
     times = json.loads(path.read_text()) if path.is_file() else {}
     if RESUME and name in times and seconds < times[name]:
@@ -80,11 +82,30 @@ def _spl(value: float | None) -> str:
     return '-' if value is None else f'{value:.2f}'
 
 
+def _trained_on(run: Path, vision: list[str]) -> None:
+    """A resumed recipe keeps a trained head only if it trained on the image tower this
+    recipe gives it (the same ``vision_init``, and no tower made since): else it stops,
+    naming what to remove, instead of describing a model it did not make."""
+    import yaml
+
+    summary, config = run / 'summary.json', run / 'config.yaml'
+    if not (RESUME and summary.is_file() and config.is_file()):
+        return
+    want = vision[0].split('=', 1)[1] if vision else ''
+    had = (yaml.safe_load(config.read_text()) or {}).get('train', {}).get('vision_init', '')
+    newer = bool(want) and Path(want).stat().st_mtime > summary.stat().st_mtime
+    if had != want or newer:
+        raise SystemExit(f'{run} was trained on the image tower {had or "(random)"!r}, not on '
+                         f'{want or "(random)"!r}{" as made since" if newer else ""}: remove '
+                         f'{run} and the eval* folders beside it, then --resume again')
+
+
 def tower_lines(tower: Path, frames: int) -> list[str]:
     """TRAINING.md's account of the image tower: taught on labelled frames, or random."""
     if not frames:
         return ["- Image tower: the tiny preset's random Kosmos-2 tower, never trained."]
     report = json.loads((tower / 'vision_tower.json').read_text())
+    frames = json.loads((Path(report['frames']) / 'frames.json').read_text())['frames']
     last = report['history'][-1]
     found = ', '.join(f'{name} {value:.0%}' for name, value in last['recall'].items()
                       if value is not None)
@@ -141,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     workers = ['--workers', str(args.workers)]
     expert = ['--actions', args.actions, '--gaze', args.gaze]
     commands: list[str] = []
-    t0 = time.perf_counter()
+    start = time.perf_counter()
     data, spread, goals = work / 'episodes', work / 'episodes_spread', work / 'episodes_goals'
     run(['mobile-vla', 'sim', 'collect', '--episodes', str(args.episodes), '--seed',
          str(args.seed), *expert, '--out', str(data), *workers], commands, done=data)
@@ -154,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         run(['mobile-vla', 'sim', 'collect', '--episodes', str(args.goal_episodes), '--seed',
              str(args.seed), '--scenario', 'goal', *expert, '--out', str(goals), *workers],
             commands, done=goals)
-    t_collect = _phase(work, 'collect', time.perf_counter() - t0)
+    t_collect = _phase(work, 'collect', start)
+    start = time.perf_counter()
     # The tiny image tower learns what each patch shows before the head trains on it.
     frames, tower = work / 'frames', work / 'tower'
     vision = []
@@ -165,13 +187,16 @@ def main(argv: list[str] | None = None) -> int:
         run(['mobile-vla', 'train-vision', '--config', args.train_config, '--frames',
              str(frames), '--out', str(tower)], commands, done=tower / 'vision_tower.json')
         vision = ['--set', f'vision_init={tower / "vision_tower.safetensors"}']
-    t_tower = _phase(work, 'tower', time.perf_counter() - t0 - t_collect)
+    t_tower = _phase(work, 'tower', start)
+    start = time.perf_counter()
+    _trained_on(work / 'demo', vision[1:])
     folders = [str(data)] + ([str(spread)] if args.spread_episodes else []) + (
         [str(goals)] if args.goal_episodes else [])
     run(['mobile-vla', 'train', '--config', args.train_config, '--data', *folders,
          '--run-name', 'demo', '--output-dir', str(work), *vision], commands,
         done=work / 'demo' / 'summary.json')
-    t_train = _phase(work, 'train', time.perf_counter() - t0 - t_collect - t_tower)
+    t_train = _phase(work, 'train', start)
+    start = time.perf_counter()
     best = work / 'demo' / 'checkpoints' / 'best'
 
     def evaluate(out: str, *options: str) -> None:
@@ -192,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
              str(args.goal_layouts))
     evaluate('eval_goal_sets', '--instructions', 'goals_heldout', '--episodes-per-scenario',
              str(args.goal_set_layouts))
-    t_eval = _phase(work, 'eval', time.perf_counter() - t0 - t_collect - t_tower - t_train)
+    t_eval = _phase(work, 'eval', start)
 
     summary = json.loads((work / 'demo' / 'summary.json').read_text())
     report = json.loads((work / 'eval' / 'report.json').read_text())

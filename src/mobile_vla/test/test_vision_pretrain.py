@@ -86,12 +86,12 @@ def test_a_missing_or_foreign_tower_file_is_refused_naming_vision_init(tmp_path,
         build_model(load_train_config('demo', [f'vision_init={tmp_path / "none.safetensors"}']))
     out, _ = tower
     state = load_file(str(out / TOWER_FILE))
-    state['embeddings.patch_embedding.weight'] = torch.zeros(8, 3, 16, 16)
+    state['model.embeddings.patch_embedding.weight'] = torch.zeros(8, 3, 16, 16)
     save_file(state, str(tmp_path / 'other.safetensors'))
     with pytest.raises(ConfigError, match='made for another image tower'):
         build_model(load_train_config('demo', [f'vision_init={tmp_path / "other.safetensors"}']))
     policy = build_model(load_train_config('tiny'))  # pooled latents, no patch tokens
-    with pytest.raises(ConfigError, match='no Kosmos-2 patch tokens'):
+    with pytest.raises(ConfigError, match='no tiny Kosmos-2 tower whose patch tokens'):
         load_tower(policy, out / TOWER_FILE)
 
 
@@ -107,6 +107,20 @@ def test_frame_sets_that_do_not_fit_are_refused(tmp_path):
         load_frames(small)
     with pytest.raises(ConfigError, match='epochs must be >= 1'):
         TowerConfig(epochs=0)
+    one_room = squares(tmp_path / 'one', count=2)
+    with pytest.raises(ConfigError, match='1 room.* cannot be split .* make more frames'):
+        train_tower(load_train_config('demo'), TowerConfig(epochs=1), one_room, tmp_path / 'o')
+
+
+def test_a_resumed_run_keeps_the_tower_its_head_learned_on(tmp_path, data):
+    from training_data import config
+
+    from mobile_vla.training.trainer import Trainer
+
+    Trainer(config(tmp_path, data, epochs=1, run_name='t')).fit()
+    with pytest.raises(ConfigError, match="trained on the image tower '': resume with"):
+        Trainer(config(tmp_path, data, epochs=2, run_name='t', vision_init='tower.safetensors'),
+                resume=True)
 
 
 def test_the_command_reports_a_missing_frame_set_without_a_traceback(tmp_path):

@@ -8,7 +8,9 @@ the tower's grid, the kind of thing that covers it (an obstacle box, a goal kind
 clutter, or nothing) and, for a cup or a goal object, its colour name.
 
 A frame is the forward camera of a room drawn from the training ranges (``sample_layout``
-with its defaults: no held-out shift, no held-out colour x kind pair), with the robot
+with its defaults, layout seeds below ``EVAL_SEED``: no held-out shift family, and no goal
+room holds a held-out colour x kind pair; the cups of the original rooms come in all six
+colours, as in the expert episodes), with the robot
 placed where a drive puts it: along the way from the start to the goal, beside the
 obstacle, and near a goal object, heading about as the room's start does. The camera
 renders at the simulator's size (``SimConfig``) with the room's sensor, and the frame is
@@ -26,6 +28,7 @@ import numpy as np
 
 from mobile_vla.policy.preprocess import resize_frame
 from mobile_vla.scenarios import GOAL_SCENARIOS, SCENARIOS
+from mobile_vla_sim import EVAL_SEED
 from mobile_vla_sim.config import SimConfig
 from mobile_vla_sim.world import (
     CUP_COLOURS,
@@ -181,6 +184,11 @@ def frame_jobs(frames: int, seed: int, scenarios: tuple[str, ...], per_room: int
         raise ValueError(f'--frames must be in [1, {MAX_FRAMES}], got {frames}')
     if per_room < 1:
         raise ValueError(f'--per-room must be at least 1, got {per_room}')
+    last = seed + (math.ceil(frames / per_room) - 1) // len(scenarios)
+    if seed < 0 or last >= EVAL_SEED:
+        raise ValueError(f'--seed {seed} with --frames {frames} draws layout seeds {seed} to '
+                         f'{last}: they must be 0 or more and below {EVAL_SEED}, where the '
+                         'unseen evaluation rooms begin')
     jobs = []
     for i in range(math.ceil(frames / per_room)):
         jobs.append(FrameJob(scenarios[i % len(scenarios)], seed + i // len(scenarios),

@@ -14,7 +14,6 @@ from mobile_vla_sim.frames import (
     COLOUR_NAMES,
     MIN_SHARE,
     PATCH_CLASSES,
-    _blocked,
     frame_jobs,
     frame_poses,
     geom_labels,
@@ -53,18 +52,20 @@ def test_the_target_in_front_of_the_camera_is_labelled_with_its_kind_and_colour(
     target = PATCH_CLASSES.index(goal.kind)
     rows, cols = np.nonzero(k == target)
     assert len(rows) and set(cols) <= {2, 3, 4}  # ahead, in the middle of the frame
+    assert set(rows) <= {3, 4, 5, 6}  # on the floor a metre ahead: below the horizon
     assert {COLOUR_NAMES[v] for v in c[k == target]} == {goal.colour}
 
 
 def test_poses_stand_clear_of_boxes_and_objects_near_the_start_heading():
     layout = sample_layout('2box_hori_right', 5)
     poses = frame_poses(layout, 200, np.random.default_rng(0))
-    assert len(poses) == 200 and not any(_blocked(layout, x, y) for x, y, _ in poses)
-    for x, y, _ in poses:
+    assert len(poses) == 200
+    for x, y, _ in poses:  # the chassis's circle clear of every box's rectangle
         for box in layout.boxes:
-            inside = (abs(x - box.center[0]) < box.size[0] / 2 + ROBOT_RADIUS
-                      and abs(y - box.center[1]) < box.size[1] / 2)
-            assert not inside
+            dx = max(abs(x - box.center[0]) - box.size[0] / 2, 0.0)
+            dy = max(abs(y - box.center[1]) - box.size[1] / 2, 0.0)
+            assert math.hypot(dx, dy) >= ROBOT_RADIUS
+        assert math.hypot(x - layout.cup[0], y - layout.cup[1]) >= ROBOT_RADIUS
     assert max(abs(yaw - layout.robot[2]) for _, _, yaw in poses) <= math.radians(36.01)
     near = [p for p in poses if math.hypot(p[0] - layout.cup[0], p[1] - layout.cup[1]) < 1.0]
     assert len(near) > 40  # the stop is seen, not only the way there
@@ -93,6 +94,8 @@ def test_frames_depend_only_on_the_room_and_workers_write_the_same_set(tmp_path)
     (['--frames', '0'], '--frames must be in'),
     (['--frames', '4', '--per-room', '0'], '--per-room must be at least 1'),
     (['--frames', '4', '--workers', '0'], '--workers must be at least 1'),
+    (['--frames', '4', '--seed', '-1'], 'must be 0 or more and below 100000'),
+    (['--frames', '160', '--per-room', '1', '--seed', '99995'], 'draws layout seeds 99995 to'),
     (['--frames', '4', '--config', 'tiny'], 'whose patch tokens the head reads'),
 ])
 def test_bad_frame_requests_are_refused_without_a_traceback(tmp_path, args, words):

@@ -189,13 +189,18 @@ class VisionStage(nn.Module):
             dim += self.clip.config.projection_dim
         return dim
 
+    def patch_tokens(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(N, patches, width): the Kosmos-2 encoder's patch tokens (not the class token),
+        normalised, as ``patches`` pooling hands them to the head."""
+        model = self.kosmos2.vision_model
+        tokens = model(pixel_values=pixel_values, return_dict=True)[0]
+        return model.model.post_layernorm(tokens)[:, 1:]
+
     def backbone_outputs(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
         """What the (possibly frozen) backbones give: Kosmos-2 latents, CLIP embedding."""
         parts = []
-        if self.patches:  # the encoder's patch tokens (not the class token), normalised
-            model = self.kosmos2.vision_model
-            tokens = model(pixel_values=pixel_values, return_dict=True)[0]
-            parts.append(model.model.post_layernorm(tokens)[:, 1:].flatten(1))
+        if self.patches:
+            parts.append(self.patch_tokens(pixel_values).flatten(1))
         elif self.kosmos2 is not None:
             parts.append(self.kosmos2.get_image_features(pixel_values=pixel_values).pooler_output)
         if self.clip is not None:

@@ -7,7 +7,8 @@ room stays one room. ``augment`` applies the draws of a whole training step at o
 (``mobile_vla.training.pixels``); ``augment_frames`` makes one augmented copy in numpy
 for the feature cache (``TrainConfig.augment_views``).
 
-Only the trainer calls this module: validation, evaluation and the robot's policy step
+Only training calls this module (the trainer, and the image tower's training in
+``vision_pretrain``): validation, evaluation and the robot's policy step
 never see augmented frames.
 """
 

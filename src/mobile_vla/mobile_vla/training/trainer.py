@@ -162,6 +162,20 @@ def _precision(requested: str) -> str:
     return 'no'
 
 
+def _same_tower(config: TrainConfig, run_dir: Path) -> None:
+    """A resumed run's head trains on the features of the image tower it started with: a
+    ConfigError naming ``vision_init`` when the run's config.yaml names another one."""
+    saved = run_dir / 'config.yaml'
+    if not saved.is_file():
+        return
+    before = (yaml.safe_load(saved.read_text()) or {}).get('train', {}).get('vision_init', '')
+    if before != config.vision_init:
+        raise ConfigError(f'vision_init is {config.vision_init!r}, but run {run_dir} trained '
+                          f'on the image tower {before!r}: resume with --set vision_init='
+                          f'{before} (its head learned the features of that tower), or start '
+                          'a new run')
+
+
 class Trainer:
     """One training run in ``output_dir/run_name``; ``resume=True`` continues its last state."""
 
@@ -178,6 +192,8 @@ class Trainer:
         last = self.run_dir / 'checkpoints' / 'last'
         if resume and not (last / STATE_FILE).is_file():
             raise ConfigError(f'nothing to resume in {self.run_dir} (no checkpoints/last)')
+        if resume:
+            _same_tower(config, self.run_dir)
         if not resume and (self.run_dir / 'metrics.csv').exists():
             if (last / STATE_FILE).is_file():
                 raise ConfigError(f'run {self.run_dir} exists; pick another run_name or '

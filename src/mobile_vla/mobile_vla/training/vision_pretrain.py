@@ -136,9 +136,10 @@ def load_tower(policy, path: str | Path) -> None:
     if not path.is_file():
         raise ConfigError(f'vision_init: {path} is not a file; give the {TOWER_FILE} that '
                           '`mobile-vla train-vision` wrote, or leave vision_init empty')
-    if policy.vision.kosmos2 is None or not policy.vision.patches:
-        raise ConfigError('vision_init: this preset has no Kosmos-2 patch tokens to load an '
-                          'image tower into; leave vision_init empty')
+    if not (policy.vision.patches and 'vision.kosmos2.' in policy.trainable_prefixes()):
+        raise ConfigError('vision_init: this preset has no tiny Kosmos-2 tower whose patch '
+                          'tokens the head reads and whose weights its checkpoint carries; '
+                          'leave vision_init empty')
     tower = tower_of(policy)
     state = load_file(str(path))
     own = tower.state_dict()
@@ -162,10 +163,9 @@ class Probes(nn.Module):
         return self.kind(tokens), self.colour(tokens)
 
 
-def patch_tokens(policy, tower: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 3, S, S) -> (N, patches, width): the tokens ``patches`` pooling reads."""
-    out = tower(pixel_values=policy.normalize_images(images), return_dict=True)[0]
-    return tower.model.post_layernorm(out)[:, 1:]
+def patch_tokens(policy, images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 3, S, S) -> (N, patches, width): the tokens the policy head reads."""
+    return policy.vision.patch_tokens(policy.normalize_images(images))
 
 
 def class_weights(kinds: np.ndarray, classes: int) -> torch.Tensor:
@@ -187,7 +187,7 @@ def recall(policy, tower: nn.Module, probes: Probes, images: np.ndarray, kinds: 
     with torch.no_grad():
         for i in range(0, len(images), batch):
             x = torch.from_numpy(images[i:i + batch]).permute(0, 3, 1, 2)
-            kind_logits, colour_logits = probes(patch_tokens(policy, tower, x))
+            kind_logits, colour_logits = probes(patch_tokens(policy, x))
             k = torch.from_numpy(kinds[i:i + batch].reshape(len(x), -1).astype(np.int64))
             c = torch.from_numpy(colours[i:i + batch].reshape(len(x), -1).astype(np.int64))
             hit = kind_logits.argmax(-1) == k
@@ -231,6 +231,10 @@ def train_tower(train: TrainConfig, tower_config: TowerConfig, frames: str | Pat
                           replace=False).tolist())
     val = np.array([r in held for r in rooms])
     train_idx = np.flatnonzero(~val)
+    if not len(train_idx) or len(held) == len(unique):
+        raise ConfigError(f'{frames}: {len(unique)} room(s) cannot be split into training and '
+                          f'held-out rooms (val_fraction {tower_config.val_fraction}); make '
+                          'more frames (sim frames --frames / --per-room)')
     weights = class_weights(kinds[train_idx], len(names))
     photometric = dataclasses.replace(train.image_augment, shift=0.0, zoom=0.0,
                                       hue=min(train.image_augment.hue, MAX_HUE))
@@ -252,7 +256,7 @@ def train_tower(train: TrainConfig, tower_config: TowerConfig, frames: str | Pat
             idx = np.sort(order[start:start + tower_config.batch_size])
             x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2)
             x = augment(x, [(1, draw(rng, photometric)) for _ in idx], generator)
-            kind_logits, colour_logits = probes(patch_tokens(policy, tower, x))
+            kind_logits, colour_logits = probes(patch_tokens(policy, x))
             k = torch.from_numpy(kinds[idx].reshape(len(idx), -1).astype(np.int64))
             c = torch.from_numpy(colours[idx].reshape(len(idx), -1).astype(np.int64))
             loss = F.cross_entropy(kind_logits.flatten(0, 1), k.flatten(), weight=weights)
