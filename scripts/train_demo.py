@@ -82,17 +82,15 @@ def _spl(value: float | None) -> str:
     return '-' if value is None else f'{value:.2f}'
 
 
-def _trained_on(run: Path, vision: list[str]) -> None:
+def _trained_on(run: Path, want: str) -> None:
     """A resumed recipe keeps a trained head only if it trained on the image tower this
-    recipe gives it (the same ``vision_init``, and no tower made since): else it stops,
-    naming what to remove, instead of describing a model it did not make."""
-    import yaml
+    recipe gives it (``want``, the same ``vision_init``, and no tower made since): else it
+    stops, naming what to remove, instead of describing a model it did not make."""
+    from mobile_vla.training.trainer import trained_vision_init
 
-    summary, config = run / 'summary.json', run / 'config.yaml'
-    if not (RESUME and summary.is_file() and config.is_file()):
+    summary, had = run / 'summary.json', trained_vision_init(run)
+    if not (RESUME and summary.is_file() and had is not None):
         return
-    want = vision[0].split('=', 1)[1] if vision else ''
-    had = (yaml.safe_load(config.read_text()) or {}).get('train', {}).get('vision_init', '')
     newer = bool(want) and Path(want).stat().st_mtime > summary.stat().st_mtime
     if had != want or newer:
         raise SystemExit(f'{run} was trained on the image tower {had or "(random)"!r}, not on '
@@ -179,21 +177,21 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     # The tiny image tower learns what each patch shows before the head trains on it.
     frames, tower = work / 'frames', work / 'tower'
-    vision = []
+    vision_init = str(tower / 'vision_tower.safetensors') if args.frames else ''
     if args.frames:
         run(['mobile-vla', 'sim', 'frames', '--frames', str(args.frames), '--per-room', '16',
              '--seed', str(args.seed), '--config', args.train_config, '--out', str(frames),
              *workers], commands, done=frames / 'frames.json')
         run(['mobile-vla', 'train-vision', '--config', args.train_config, '--frames',
              str(frames), '--out', str(tower)], commands, done=tower / 'vision_tower.json')
-        vision = ['--set', f'vision_init={tower / "vision_tower.safetensors"}']
     t_tower = _phase(work, 'tower', start)
     start = time.perf_counter()
-    _trained_on(work / 'demo', vision[1:])
+    _trained_on(work / 'demo', vision_init)
     folders = [str(data)] + ([str(spread)] if args.spread_episodes else []) + (
         [str(goals)] if args.goal_episodes else [])
     run(['mobile-vla', 'train', '--config', args.train_config, '--data', *folders,
-         '--run-name', 'demo', '--output-dir', str(work), *vision], commands,
+         '--run-name', 'demo', '--output-dir', str(work),
+         *(['--set', f'vision_init={vision_init}'] if vision_init else [])], commands,
         done=work / 'demo' / 'summary.json')
     t_train = _phase(work, 'train', start)
     start = time.perf_counter()

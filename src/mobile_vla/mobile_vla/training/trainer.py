@@ -162,14 +162,20 @@ def _precision(requested: str) -> str:
     return 'no'
 
 
+def trained_vision_init(run_dir: Path) -> str | None:
+    """The ``vision_init`` a run's head trained on ('' for the random tower), from its
+    config.yaml; None before the run wrote one."""
+    saved = run_dir / 'config.yaml'
+    if not saved.is_file():
+        return None
+    return (yaml.safe_load(saved.read_text()) or {}).get('train', {}).get('vision_init', '')
+
+
 def _same_tower(config: TrainConfig, run_dir: Path) -> None:
     """A resumed run's head trains on the features of the image tower it started with: a
     ConfigError naming ``vision_init`` when the run's config.yaml names another one."""
-    saved = run_dir / 'config.yaml'
-    if not saved.is_file():
-        return
-    before = (yaml.safe_load(saved.read_text()) or {}).get('train', {}).get('vision_init', '')
-    if before != config.vision_init:
+    before = trained_vision_init(run_dir)
+    if before is not None and before != config.vision_init:
         raise ConfigError(f'vision_init is {config.vision_init!r}, but run {run_dir} trained '
                           f'on the image tower {before!r}: resume with --set vision_init='
                           f'{before} (its head learned the features of that tower), or start '
