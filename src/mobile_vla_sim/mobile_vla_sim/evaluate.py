@@ -276,19 +276,24 @@ def step_done_as_asked(step: Step, start: list[float], end: list[float]) -> bool
 
 
 def steps_done(result: RunResult) -> list[bool] | None:
-    """Per step of a multi-step instruction: done as asked (a navigation step: the run's
-    success); None for an instruction of one step."""
+    """Per step of a multi-step instruction: done as asked (the last navigation step: the
+    run's success; an earlier one ("first go to the ball, then to the cup"): it arrived
+    at an object its target names); None for an instruction of one step."""
     try:
         steps = plan(result.instruction).steps
     except PlanError:
         return None
     if len(steps) < 2:
         return None
+    last = max((k for k, step in enumerate(steps) if step.kind == NAVIGATE), default=-1)
     done = []
     for k, step in enumerate(steps):
         record = result.plan_steps[k] if k < len(result.plan_steps) else None
-        if step.kind == NAVIGATE:
+        if step.kind == NAVIGATE and k == last:
             done.append(record is not None and result.success)
+        elif step.kind == NAVIGATE:
+            done.append(record is not None and record.get('state') == 'done'
+                        and bool(record.get('at_target')))
         else:
             done.append(record is not None and record.get('state') == 'done' and
                         step_done_as_asked(step, record['start_pose'], record['end_pose']))

@@ -63,8 +63,10 @@ class RunResult:
     def success(self) -> bool:
         """Stopped at the cup (``stopped_at_goal``) AND passed the obstacle on the
         instructed side. In a goal room: stopped at the named object, no other reached
-        first (any side); when the room holds no such object, reached nothing and hit
-        nothing (not found, stopped elsewhere, or the plan refused). Coming within
+        before or after it (any side); when the room holds no such object, reached nothing and hit
+        nothing (not found, stopped elsewhere, the plan refused, or its navigation step
+        out of time: ``plan_failed``), while a run that did not run (``failed: ...``, its
+        worker died) is never a success. Coming within
         ``success_radius`` and driving on is not success: that is ``reached``."""
         if self.absent:
             return not (self.wrong_object or self.collision or self.outcome.startswith('failed'))
@@ -109,8 +111,9 @@ class RunResult:
                              or state in ('done', 'stopped') else state)
         if state == 'running' and index == len(steps):
             steps.append({'kind': status.get('kind'), 'text': status.get('text'),
-                          'start_pose': pose, 'started_s': now, 'end_pose': None,
-                          'ended_s': None, 'state': 'running'})
+                          'target': status.get('target'), 'start_pose': pose,
+                          'started_s': now, 'end_pose': None, 'ended_s': None,
+                          'state': 'running'})
 
     def summary(self) -> dict[str, Any]:
         return {

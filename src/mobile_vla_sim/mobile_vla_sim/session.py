@@ -181,8 +181,9 @@ class SimSession:
         self.result.path.append((float(pose[0]), float(pose[1])))
         now = self._seconds(t_ns)
         self.result.time_s = now
-        other = '' if self.result.reached or self.result.wrong_object else \
-            self.judge.other_reached(self.world)
+        # Checked after the goal was reached too: driving on to another object and
+        # stopping there is the wrong object, not a stop away from the goal.
+        other = '' if self.result.wrong_object else self.judge.other_reached(self.world)
         if self.world.collided:
             self.result.collision = True
             self._end('collision')
@@ -305,6 +306,10 @@ class SimSession:
         if steps and steps[-1]['end_pose'] is None:  # the run ended during this step
             steps[-1].update(end_pose=[round(float(v), 4) for v in self.world.pose()],
                              ended_s=round(self.result.time_s, 4))
+        for step in steps:  # where each navigation step held still: at what it named?
+            if step['kind'] == 'navigate' and step['end_pose'] is not None:
+                step['at_target'] = self.judge.at_step_target(step.get('target'),
+                                                              step['end_pose'])
         self.result.stopped_at_goal = self._stopped_at_goal()
         self.result.expert_keys = ''.join(self._keys)
         if self.inference is not None:

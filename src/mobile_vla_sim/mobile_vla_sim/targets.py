@@ -107,6 +107,19 @@ class GoalJudge:
         return any(math.hypot(pose[0] - x, pose[1] - y) < self.radius
                    for x, y in self.goals())
 
+    def at_step_target(self, target: dict[str, str] | None, pose: list[float]) -> bool:
+        """Whether a navigation step that named ``target`` (``vla/status``'s dict) ended
+        at an object it names: in an original room, at the cup; with no target, at the
+        room's goal."""
+        if not self.layout.objects:  # an original room: its one goal is the cup
+            return (not target or target.get('kind') == 'cup') and self.at_goal(pose)
+        if not target:
+            return self.at_goal(pose)
+        found = matching(self.layout, Target(target['kind'], target.get('colour', ''),
+                                             target.get('place', '')))
+        return any(math.hypot(pose[0] - x, pose[1] - y) < self.radius
+                   for x, y in (self.layout.objects[k].center for k in found))
+
     def other_reached(self, world: SimWorld) -> str:
         """An object no step names that the robot is at ('' if none)."""
         for k, goal in enumerate(self.layout.objects):

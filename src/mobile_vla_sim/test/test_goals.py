@@ -287,3 +287,57 @@ def test_a_goal_room_recording_needs_its_instruction():
     recorder.on_image(np.zeros((48, 64, 3), np.uint8), 'rgb8', 1.0)
     result = recorder.on_control('start goal_1box_vert_left', 1.0)
     assert not result.ok and 'goal room' in result.message and 'go to the' in result.message
+
+
+def test_driving_on_from_the_named_object_to_another_is_wrong_object():
+    """Reaching the named object does not end the checks: a robot that drives on and
+    comes to another object has gone to the wrong object, not stopped away."""
+    from mobile_vla_sim.session import SimSession
+
+    lay = sample_layout('goal_1box_vert_left', 3)
+    target = lay.objects[lay.target]
+    other = next(o for k, o in enumerate(lay.objects) if k != lay.target)
+    with SimSession(lay, f'go to the {target.describe()}', driver='expert', sim=SMALL,
+                    record=False) as session:
+        session.world.place(*target.center, 0.0)
+        session._physics(session.start_ns)
+        assert session.result.reached and not session.result.wrong_object
+        session.world.place(*other.center, 0.0)
+        session._physics(session.start_ns + 10_000_000)
+        assert session.result.wrong_object == other.describe()
+
+
+def test_an_earlier_navigation_step_counts_only_where_it_arrived_at_what_it_named():
+    from mobile_vla_sim.evaluate import steps_done
+    from mobile_vla_sim.results import RunResult
+    from mobile_vla_sim.targets import GoalJudge
+
+    lay = sample_layout('goal_1box_vert_left', 3)
+    kinds = [o.kind for o in lay.objects]
+    first = next(o for o in lay.objects if kinds.count(o.kind) == 1 and o.kind != 'cup')
+    judge = GoalJudge(lay, f'go to the {first.kind}', 'left', 0.45)
+    near = [first.center[0] - 0.2, first.center[1], 0.0]
+    far = [first.center[0] - 1.5, first.center[1], 0.0]
+    assert judge.at_step_target({'kind': first.kind, 'colour': '', 'place': ''}, near)
+    assert not judge.at_step_target({'kind': first.kind, 'colour': '', 'place': ''}, far)
+    wrong_colour = next(c for c in ('red', 'blue') if c != first.colour)
+    assert not judge.at_step_target({'kind': first.kind, 'colour': wrong_colour}, near)
+    # an original room: its one goal is the cup
+    plain = sample_layout('1box_vert_left', 3)
+    cup_judge = GoalJudge(plain, 'go to the cup', 'left', 0.45)
+    at_cup = [plain.cup[0] - 0.2, plain.cup[1], 0.0]
+    assert cup_judge.at_step_target({'kind': 'cup'}, at_cup)
+    assert cup_judge.at_step_target(None, at_cup)
+    assert not cup_judge.at_step_target({'kind': 'ball'}, at_cup)
+
+    def run(at_first: bool) -> RunResult:
+        result = RunResult('goal_1box_vert_left', 3, 'first go to the ball, then to the cup',
+                           'left', 'policy', 'vla', goal=True, stopped_at_goal=True,
+                           outcome='plan_done')
+        result.plan_steps = [
+            {'kind': 'navigate', 'state': 'done', 'at_target': at_first},
+            {'kind': 'navigate', 'state': 'done', 'at_target': True}]
+        return result
+    assert steps_done(run(True)) == [True, True]
+    # straight to the cup: the run succeeds, but its first step was not done as asked
+    assert run(False).success and steps_done(run(False)) == [False, True]

@@ -99,4 +99,26 @@ def test_a_goal_room_says_what_it_holds_and_which_object_the_robot_reached():
     goal = lay.objects[lay.target]
     wiring.world.data.qpos[:2] = np.array(goal.center) - np.array(lay.robot[:2]) - [0.3, 0.0]
     executor.run([], start_ns=0, end_ns=NS // 5)
-    assert sum(f'the robot reached the {goal.describe()}' in line for line in logs) == 1
+    near = f'the robot came within 0.45 m of the {goal.describe()}'
+    assert sum(near in line for line in logs) == 1
+    # no command, at rest there: it stopped at it, said once
+    assert sum(f'the robot stopped at the {goal.describe()}, 0.30 m' in line
+               for line in logs) == 1
+    others = [o.describe() for k, o in enumerate(lay.objects) if k != lay.target]
+    assert not any(f'of the {name}' in line or f'at the {name},' in line
+                   for line in logs for name in others)
+
+
+def test_an_original_room_says_when_the_robot_came_near_the_cup_and_when_it_stopped():
+    logs = []
+    executor = ReplayExecutor(sink=MessageLog())
+    bus = ReplayBus(executor, {'width': 96, 'height': 54, 'fps': 5.0,
+                               'scenario': '1box_vert_left', 'seed': 3}, msgs=MSGS,
+                    log=logs.append)
+    wiring = LiveSimWiring(bus)
+    lay = wiring.layout
+    wiring.world.data.qpos[:2] = np.array(lay.cup) - np.array(lay.robot[:2]) - [0.2, 0.0]
+    executor.run([], start_ns=0, end_ns=NS // 5)
+    assert wiring.reached
+    assert sum('the robot came within 0.45 m of the cup' in line for line in logs) == 1
+    assert sum('the robot stopped at the cup, 0.20 m from it' in line for line in logs) == 1

@@ -37,6 +37,8 @@ AT_CUP = {'reached': True, 'stopped_at_goal': True, 'outcome': 'plan_done'}
     ({'goal': True, 'absent': True, 'wrong_object': 'blue cup'}, False, False),
     ({'goal': True, 'absent': True, 'collision': True}, False, False),
     ({'goal': True, 'absent': True, 'outcome': 'failed: worker died'}, False, False),
+    # its navigation step ran out of time having reached nothing: it found nothing
+    ({'goal': True, 'absent': True, 'outcome': 'plan_failed'}, True, False),
 ])
 def test_success_and_wrong_side(changes, success, wrong_side):
     result = run(**changes)
