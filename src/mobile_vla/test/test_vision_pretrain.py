@@ -107,6 +107,9 @@ def test_frame_sets_that_do_not_fit_are_refused(tmp_path):
         load_frames(small)
     with pytest.raises(ConfigError, match='epochs must be >= 1'):
         TowerConfig(epochs=0)
+    for bad in (-0.1, 1.5, float('nan')):
+        with pytest.raises(ConfigError, match='class_balance must be in'):
+            TowerConfig(class_balance=bad)
     one_room = squares(tmp_path / 'one', count=2)
     with pytest.raises(ConfigError, match='1 room.* cannot be split .* make more frames'):
         train_tower(load_train_config('demo'), TowerConfig(epochs=1), one_room, tmp_path / 'o')
@@ -129,3 +132,16 @@ def test_the_command_reports_a_missing_frame_set_without_a_traceback(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode != 0 and 'no labelled frames there' in out.stderr
     assert 'Traceback' not in out.stderr
+
+
+def test_class_balance_weighs_rare_classes_up_to_equal_shares():
+    from mobile_vla.training.vision_pretrain import class_weights
+
+    kinds = np.array([0] * 899 + [1] * 99 + [2] * 0)  # class 2 never seen: one count
+    counts = np.array([900.0, 100.0, 1.0])
+    assert np.allclose(class_weights(kinds, 3, 0.0).numpy(), 1.0)
+    even = class_weights(kinds, 3, 1.0).numpy() * counts  # every class weighs alike
+    assert np.allclose(even, even[0])
+    w = class_weights(kinds, 3, 0.5).numpy()
+    assert w[1] / w[0] == pytest.approx(3.0) and (w * counts).sum() / counts.sum() == \
+        pytest.approx(1.0)

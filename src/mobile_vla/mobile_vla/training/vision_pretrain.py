@@ -57,6 +57,9 @@ class TowerConfig:
     weight_decay: float = documented('AdamW weight decay', 1e-4)
     val_fraction: float = documented('share of the rooms held out to report recall', 0.1)
     colour_weight: float = documented('weight of the colour loss beside the class loss', 0.5)
+    class_balance: float = documented(
+        'class loss weight = 1 / share ** class_balance (0: every patch alike, 1: every '
+        'class alike); a cup patch is rare', 0.5)
     seed: int = documented('shuffling, augmentation and probe initialisation', 0)
 
     def __post_init__(self) -> None:
@@ -69,6 +72,8 @@ class TowerConfig:
             raise ConfigError(f'val_fraction must be in (0, 1), got {self.val_fraction}')
         if not (self.weight_decay >= 0 and self.colour_weight >= 0):
             raise ConfigError('weight_decay and colour_weight must be >= 0')
+        if not 0 <= self.class_balance <= 1:
+            raise ConfigError(f'class_balance must be in [0, 1], got {self.class_balance}')
 
 
 # ------------------------------------------------------------------ the frame set
@@ -168,10 +173,10 @@ def patch_tokens(policy, images: torch.Tensor) -> torch.Tensor:
     return policy.vision.patch_tokens(policy.normalize_images(images))
 
 
-def class_weights(kinds: np.ndarray, classes: int) -> torch.Tensor:
-    """1 / sqrt(share) per class, mean 1 over the patches: a cup patch is rare."""
+def class_weights(kinds: np.ndarray, classes: int, balance: float = 0.5) -> torch.Tensor:
+    """1 / share ** balance per class, mean 1 over the patches: a cup patch is rare."""
     counts = np.bincount(kinds.reshape(-1).astype(np.int64), minlength=classes) + 1.0
-    weights = 1.0 / np.sqrt(counts / counts.sum())
+    weights = (counts / counts.sum()) ** -balance
     weights /= (weights * counts).sum() / counts.sum()
     return torch.tensor(weights, dtype=torch.float32)
 
@@ -235,7 +240,7 @@ def train_tower(train: TrainConfig, tower_config: TowerConfig, frames: str | Pat
         raise ConfigError(f'{frames}: {len(unique)} room(s) cannot be split into training and '
                           f'held-out rooms (val_fraction {tower_config.val_fraction}); make '
                           'more frames (sim frames --frames / --per-room)')
-    weights = class_weights(kinds[train_idx], len(names))
+    weights = class_weights(kinds[train_idx], len(names), tower_config.class_balance)
     photometric = dataclasses.replace(train.image_augment, shift=0.0, zoom=0.0,
                                       hue=min(train.image_augment.hue, MAX_HUE))
     params = [*tower.parameters(), *probes.parameters()]
