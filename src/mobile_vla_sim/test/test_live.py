@@ -84,15 +84,19 @@ def test_bad_parameters_say_what_is_wrong(params):
         LiveSimConfig(**params)
 
 
+def live_room(scenario: str, seed: int = 3) -> tuple[ReplayExecutor, LiveSimWiring, list]:
+    """A small live room on the replay executor, and the lines it logs."""
+    logs: list[str] = []
+    executor = ReplayExecutor(sink=MessageLog())
+    bus = ReplayBus(executor, {'width': 96, 'height': 54, 'fps': 5.0, 'scenario': scenario,
+                               'seed': seed}, msgs=MSGS, log=logs.append)
+    return executor, LiveSimWiring(bus), logs
+
+
 def test_a_goal_room_says_what_it_holds_and_which_object_the_robot_reached():
     """``make demo-web DEMO_WEB_ARGS='--scenario goal_1box_vert_left'``: the log names
     the objects and an instruction that names the target; driving onto one reports it."""
-    logs = []
-    executor = ReplayExecutor(sink=MessageLog())
-    bus = ReplayBus(executor, {'width': 96, 'height': 54, 'fps': 5.0,
-                               'scenario': 'goal_1box_vert_left', 'seed': 3}, msgs=MSGS,
-                    log=logs.append)
-    wiring = LiveSimWiring(bus)
+    executor, wiring, logs = live_room('goal_1box_vert_left')
     lay = wiring.layout
     assert lay.objects and f'try "go to the {lay.describe_target()}"' in ' '.join(logs)
     # teleport next to the target and step: the reach is reported once, by name
@@ -110,12 +114,7 @@ def test_a_goal_room_says_what_it_holds_and_which_object_the_robot_reached():
 
 
 def test_an_original_room_says_when_the_robot_came_near_the_cup_and_when_it_stopped():
-    logs = []
-    executor = ReplayExecutor(sink=MessageLog())
-    bus = ReplayBus(executor, {'width': 96, 'height': 54, 'fps': 5.0,
-                               'scenario': '1box_vert_left', 'seed': 3}, msgs=MSGS,
-                    log=logs.append)
-    wiring = LiveSimWiring(bus)
+    executor, wiring, logs = live_room('1box_vert_left')
     lay = wiring.layout
     wiring.world.data.qpos[:2] = np.array(lay.cup) - np.array(lay.robot[:2]) - [0.2, 0.0]
     executor.run([], start_ns=0, end_ns=NS // 5)
