@@ -371,13 +371,14 @@ def main(argv: list[str] | None = None) -> int:
         '',
         '## Goal rooms: the words choose the object',
         '',
-        'Success = stopped at the named object (as above), no other reached before it, no '
-        'collision, in time; '
-        '`wrong object` = another object reached first. The goal rooms run on '
+        'Success = stopped at the named object (as above), no other reached before or '
+        'after it, no collision, in time; '
+        '`wrong object` = another object reached at any time. The goal rooms run on '
         f"{goal_rooms['episodes_per_scenario']} unseen layouts each; each held-out goal "
         f"instruction (`config/language/goals_heldout.yaml`, written before training) in "
         f"{goal_sets['episodes_per_entry']} goal rooms made to hold its target. For the "
-        '`absent` set the right outcome is to reach nothing (refused or `not_found`).',
+        '`absent` set the right outcome is to reach nothing (refused, `not_found`, or a '
+        'plan that failed having reached nothing).',
         '',
         *goal_lines,
         '',

@@ -306,10 +306,7 @@ class SimSession:
         if steps and steps[-1]['end_pose'] is None:  # the run ended during this step
             steps[-1].update(end_pose=[round(float(v), 4) for v in self.world.pose()],
                              ended_s=round(self.result.time_s, 4))
-        for step in steps:  # where each navigation step held still: at what it named?
-            if step['kind'] == 'navigate' and step['end_pose'] is not None:
-                step['at_target'] = self.judge.at_step_target(step.get('target'),
-                                                              step['end_pose'])
+        self.judge.mark_steps(steps)  # where each navigation step held still
         self.result.stopped_at_goal = self._stopped_at_goal()
         self.result.expert_keys = ''.join(self._keys)
         if self.inference is not None:

@@ -114,11 +114,21 @@ class GoalJudge:
         if not self.layout.objects:  # an original room: its one goal is the cup
             return (not target or target.get('kind') == 'cup') and self.at_goal(pose)
         if not target:
-            return self.at_goal(pose)
-        found = matching(self.layout, Target(target['kind'], target.get('colour', ''),
-                                             target.get('place', '')))
+            found: tuple[int, ...] = (self.layout.target,)  # as named_objects reads it
+        elif not target.get('kind'):
+            return False
+        else:
+            found = matching(self.layout, Target(target['kind'], target.get('colour', ''),
+                                                 target.get('place', '')))
         return any(math.hypot(pose[0] - x, pose[1] - y) < self.radius
                    for x, y in (self.layout.objects[k].center for k in found))
+
+    def mark_steps(self, steps: list[dict]) -> None:
+        """Mark each navigation step of a run's ``plan_steps`` that ended with
+        ``at_target``: whether it held still at an object its target names."""
+        for step in steps:
+            if step.get('kind') == 'navigate' and step.get('end_pose') is not None:
+                step['at_target'] = self.at_step_target(step.get('target'), step['end_pose'])
 
     def other_reached(self, world: SimWorld) -> str:
         """An object no step names that the robot is at ('' if none)."""

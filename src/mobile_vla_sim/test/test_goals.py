@@ -329,6 +329,21 @@ def test_an_earlier_navigation_step_counts_only_where_it_arrived_at_what_it_name
     assert cup_judge.at_step_target({'kind': 'cup'}, at_cup)
     assert cup_judge.at_step_target(None, at_cup)
     assert not cup_judge.at_step_target({'kind': 'ball'}, at_cup)
+    # a goal room: a step without a target goes to the room's own goal; one without a
+    # kind names nothing
+    goal = lay.objects[lay.target].center
+    at_target = [goal[0] - 0.2, goal[1], 0.0]
+    elsewhere = next(o.center for k, o in enumerate(lay.objects) if k != lay.target)
+    assert judge.at_step_target(None, at_target)
+    assert not judge.at_step_target(None, [elsewhere[0] - 0.2, elsewhere[1], 0.0])
+    assert not judge.at_step_target({'colour': first.colour}, near)
+    # mark_steps: what session.run does with the steps vla/status reported
+    steps = [{'kind': 'navigate', 'target': {'kind': first.kind}, 'end_pose': near},
+             {'kind': 'wait', 'target': None, 'end_pose': near},
+             {'kind': 'navigate', 'target': {'kind': first.kind}, 'end_pose': far},
+             {'kind': 'navigate', 'target': {'kind': first.kind}, 'end_pose': None}]
+    judge.mark_steps(steps)
+    assert [s.get('at_target') for s in steps] == [True, None, False, None]
 
     def run(at_first: bool) -> RunResult:
         result = RunResult('goal_1box_vert_left', 3, 'first go to the ball, then to the cup',

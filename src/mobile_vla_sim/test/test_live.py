@@ -121,3 +121,18 @@ def test_an_original_room_says_when_the_robot_came_near_the_cup_and_when_it_stop
     assert wiring.reached
     assert sum('the robot came within 0.45 m of the cup' in line for line in logs) == 1
     assert sum('the robot stopped at the cup, 0.20 m from it' in line for line in logs) == 1
+
+
+def test_driving_through_the_radius_is_not_stopping_there():
+    """A robot that passes the cup under a command comes near it but never stopped."""
+    executor, wiring, logs = live_room('1box_vert_left')
+    lay = wiring.layout
+    wiring.world.place(lay.cup[0], lay.cup[1] - 0.7, 0.0)  # beside the cup, past the box
+    twist = MSGS.twist(np.array([0.0, 0.5, 0.0]))  # sideways through it
+    inputs = [BagMessage(topics.CMD_VEL.path, 'geometry_msgs/msg/Twist', t, twist)
+              for t in range(0, 3 * NS, NS // 20)]  # 1.5 m: it ends 0.8 m past the cup
+    executor.run(inputs, start_ns=0, end_ns=4 * NS)
+    assert wiring.world.cup_distance() > 0.6
+    assert sum('the robot came within 0.45 m of the cup' in line for line in logs) == 1
+    assert not any('stopped at' in line for line in logs)
+

@@ -72,7 +72,8 @@ def test_plan_steps_follow_the_status_as_it_goes():
     result = run(instruction='go left around the box, then stop at the cup')
     status = [({'state': 'running', 'step': 1, 'kind': 'navigate', 'text': 'go left'}, 0.5),
               ({'state': 'running', 'step': 1, 'kind': 'navigate', 'text': 'go left'}, 1.0),
-              ({'state': 'running', 'step': 2, 'kind': 'navigate', 'text': 'the cup'}, 4.0),
+              ({'state': 'running', 'step': 2, 'kind': 'navigate', 'text': 'the cup',
+                'target': {'kind': 'cup', 'colour': '', 'place': ''}}, 4.0),
               ({'state': 'done', 'step': 2}, 9.0)]
     for k, (message, now) in enumerate(status):
         result.track_plan(message, [float(k), 0.0, 0.0], now)
@@ -81,6 +82,8 @@ def test_plan_steps_follow_the_status_as_it_goes():
         ('go left', 0.5, 4.0, 'done')
     assert first['end_pose'] == [2.0, 0.0, 0.0] == second['start_pose']
     assert (second['ended_s'], second['state'], result.plan_state) == (9.0, 'done', 'done')
+    # each step keeps the target vla/status named (None: the words named none)
+    assert first['target'] is None and second['target']['kind'] == 'cup'
 
 
 def test_a_failed_step_keeps_its_state():

@@ -176,7 +176,7 @@ def patch_tokens(policy, images: torch.Tensor) -> torch.Tensor:
 def class_weights(kinds: np.ndarray, classes: int, balance: float = 0.5) -> torch.Tensor:
     """1 / share ** balance per class, mean 1 over the patches: a cup patch is rare."""
     counts = np.bincount(kinds.reshape(-1).astype(np.int64), minlength=classes) + 1.0
-    weights = (counts / counts.sum()) ** -balance
+    weights = 1.0 / (counts / counts.sum()) ** balance
     weights /= (weights * counts).sum() / counts.sum()
     return torch.tensor(weights, dtype=torch.float32)
 
