@@ -62,8 +62,9 @@ class InferenceConfig:
         'skipping frames that come faster. robot/action is also republished at this rate '
         'between frames: the held action while the frame is fresh, else zero', 10.0)
     max_frame_age_s: float = _doc('an older camera frame is stale: zero is published', 0.5)
-    execution: str = _doc('first, ensemble (temporal ensembling) or chunk (open loop)',
-                          'first')
+    execution: str = _doc('first, ensemble (temporal ensembling: every prediction made for '
+                          'this step, newer ones weighing more; the demo policy stops at the '
+                          'cup more often with it) or chunk (open loop)', 'ensemble')
     history: str = _doc('window (as trained: LSTM over the last frames) or carry', 'window')
     ensemble_decay: float = _doc('ensemble: weight exp(-decay * age) per prediction', 0.5)
     replan_every: int = _doc('chunk: steps between predictions; 0 = the whole chunk', 0)
