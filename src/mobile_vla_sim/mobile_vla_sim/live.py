@@ -91,7 +91,6 @@ class LiveSimWiring:
         self._command_ns: int | None = None
         self._last_ns: int | None = None
         self._frames = 0
-        self.reached = False
         self._path = [tuple(self.world.pose()[:2])]
         bus.timer(config.physics_rate_hz, self._physics, 'sim_robot/physics')
         bus.timer(config.fps, self._render, 'sim_robot/camera')
@@ -127,26 +126,29 @@ class LiveSimWiring:
             self._path.append(tuple(pose[:2]))
         # Coming near a goal is not stopping at it (the evaluation's success): each is
         # said once, with the distance, so a user watching the log can tell the two.
-        at_rest = not any(self._command) and float(np.hypot(*self.world.velocity()[:2])) < \
-            REST_SPEED
-        goals = ([(k, goal.describe(), self.world.object_distance(k))
-                  for k, goal in enumerate(self.layout.objects)] if self.layout.objects
-                 else [(-1, 'cup', self.world.cup_distance())])
-        for k, name, distance in goals:
+        distances = ({k: self.world.object_distance(k) for k in range(len(self.layout.objects))}
+                     if self.layout.objects else {-1: self.world.cup_distance()})
+        for k, distance in distances.items():
             if distance >= SUCCESS_RADIUS:
                 continue
+            name = self.layout.objects[k].describe() if k >= 0 else 'cup'
             if k not in self._reached:
                 self._reached.add(k)
-                self.reached = True
-                side = '' if self.layout.objects else passed_side(
+                side = '' if k >= 0 else passed_side(
                     np.array(self._path + [tuple(pose[:2])]), self.layout)
                 self.bus.log('info', f'the robot came within {SUCCESS_RADIUS:.2f} m of the '
                                      f'{name}' + (f', passing the obstacle on its {side}'
                                                   if side else ''))
-            if at_rest and k not in self._stopped:
+            if k not in self._stopped and not any(self._command) and \
+                    float(np.hypot(*self.world.velocity()[:2])) < REST_SPEED:
                 self._stopped.add(k)
                 self.bus.log('info', f'the robot stopped at the {name}, {distance:.2f} m '
                                      'from it')
+
+    @property
+    def reached(self) -> bool:
+        """Whether the robot came within ``SUCCESS_RADIUS`` of the cup or a goal object."""
+        return bool(self._reached)
 
     def _render(self) -> None:
         capture_ns = self.bus.now_ns()

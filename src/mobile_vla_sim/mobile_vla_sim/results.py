@@ -63,10 +63,10 @@ class RunResult:
     def success(self) -> bool:
         """Stopped at the cup (``stopped_at_goal``) AND passed the obstacle on the
         instructed side. In a goal room: stopped at the named object, no other reached
-        before or after it (any side); when the room holds no such object, reached nothing and hit
-        nothing (not found, stopped elsewhere, the plan refused, or its navigation step
-        out of time: ``plan_failed``), while a run that did not run (``failed: ...``, its
-        worker died) is never a success. Coming within
+        before or after it (any side); when the room holds no such object, reached
+        nothing and hit nothing (not found, stopped elsewhere, the plan refused, or its
+        navigation step out of time: ``plan_failed``), while a run that did not run
+        (``failed: ...``, its worker died) is never a success. Coming within
         ``success_radius`` and driving on is not success: that is ``reached``."""
         if self.absent:
             return not (self.wrong_object or self.collision or self.outcome.startswith('failed'))

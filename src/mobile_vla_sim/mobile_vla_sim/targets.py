@@ -11,6 +11,7 @@ and any other is ``wrong_object``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import replace
 
 from mobile_vla.config import ConfigError
@@ -104,8 +105,11 @@ class GoalJudge:
     def at_goal(self, pose: list[float]) -> bool:
         """Whether a pose (x, y, ...) is within ``success_radius`` of the goal: the
         cup, or an object the words name."""
-        return any(math.hypot(pose[0] - x, pose[1] - y) < self.radius
-                   for x, y in self.goals())
+        return self._near(pose, self.goals())
+
+    def _near(self, pose: list[float], centres: Iterable[tuple[float, float]]) -> bool:
+        """Whether a pose (x, y, ...) is within ``success_radius`` of any of ``centres``."""
+        return any(math.hypot(pose[0] - x, pose[1] - y) < self.radius for x, y in centres)
 
     def at_step_target(self, target: dict[str, str] | None, pose: list[float]) -> bool:
         """Whether a navigation step that named ``target`` (``vla/status``'s dict) ended
@@ -120,8 +124,7 @@ class GoalJudge:
         else:
             found = matching(self.layout, Target(target['kind'], target.get('colour', ''),
                                                  target.get('place', '')))
-        return any(math.hypot(pose[0] - x, pose[1] - y) < self.radius
-                   for x, y in (self.layout.objects[k].center for k in found))
+        return self._near(pose, (self.layout.objects[k].center for k in found))
 
     def mark_steps(self, steps: list[dict]) -> None:
         """Mark each navigation step of a run's ``plan_steps`` that ended with

@@ -135,4 +135,3 @@ def test_driving_through_the_radius_is_not_stopping_there():
     assert wiring.world.cup_distance() > 0.6
     assert sum('the robot came within 0.45 m of the cup' in line for line in logs) == 1
     assert not any('stopped at' in line for line in logs)
-
